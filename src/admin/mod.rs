@@ -1,0 +1,134 @@
+//! The admin listener (loopback by default). Endpoints:
+//!
+//! | path | what |
+//! |---|---|
+//! | `GET /healthz` | liveness |
+//! | `GET /readyz` | 200 once the config is loaded and listeners are bound, else 503 |
+//! | `GET /metrics` | Prometheus text exposition |
+//! | `GET /api/system/providers/health` | per provider: status, success rate, p50/p95, breakers, tiers, quota |
+//! | `GET /api/system/providers/{name}/hosts` | per host of one provider (`/api/system/binance/health` = binance) |
+//! | `GET /api/system/circuit-breakers` | every breaker |
+//! | `GET /api/system/providers/stats` | requests, successes, failures by outcome, failovers, load share |
+//! | `GET /api/system/providers/history` | ring buffer of per-provider samples |
+//! | `GET /api/system/config` | active config version, hash, last reload outcome (secrets redacted) |
+//! | `POST /admin/reload` | reload now; answers with the outcome |
+//! | `GET /dashboard` | the live dashboard page |
+//!
+//! With `[admin] token_env` set, every path except `public_paths` needs
+//! `Authorization: Bearer <token>`.
+
+pub mod config_view;
+pub mod dashboard;
+pub mod history;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::proxy::body::full;
+use crate::proxy::error::json_response;
+use crate::upstream::client::Body;
+
+/// Handles one admin request.
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    if !authorized(&state, &req, &path) {
+        let mut resp = json_response(
+            StatusCode::UNAUTHORIZED,
+            br#"{"error":{"code":"unauthorized","message":"admin token required: Authorization: Bearer <token>"}}"#
+                .to_vec(),
+        );
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    let method = req.method().clone();
+    let snap = state.snapshot.load_full();
+    match (&method, path.as_str()) {
+        (&Method::GET, "/healthz") => json(&serde_json::json!({"status": "ok"})),
+        (&Method::GET, "/readyz") => {
+            let ready = state.ready.load(Ordering::Acquire);
+            let mut r = json(&serde_json::json!({"ready": ready, "config_version": snap.version}));
+            if !ready {
+                *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            r
+        }
+        (&Method::GET, "/metrics") => {
+            let mut r = Response::new(full(Bytes::from(state.metrics.render())));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            r
+        }
+        (&Method::GET, "/api/system/providers/health") => json(&status::providers_health(&snap)),
+        (&Method::GET, "/api/system/circuit-breakers") => json(&status::breakers(&snap)),
+        (&Method::GET, "/api/system/providers/stats") => json(&status::stats(&snap)),
+        (&Method::GET, "/api/system/providers/history") => json(&state.history.view()),
+        (&Method::GET, "/api/system/config") => json(&config_view::view(&state)),
+        (&Method::GET, "/api/system/binance/health") => hosts(&snap, "binance"),
+        (&Method::POST, "/admin/reload") => {
+            let outcome = crate::reload::reload(&state, "admin").await;
+            let mut r = json(&outcome);
+            if matches!(outcome, crate::reload::ReloadOutcome::Error { .. }) {
+                *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            r
+        }
+        (&Method::GET, "/dashboard" | "/dashboard/") => dashboard::page(),
+        (&Method::GET, p) if p.starts_with("/api/system/providers/") && p.ends_with("/hosts") => {
+            let name = p.trim_start_matches("/api/system/providers/").trim_end_matches("/hosts");
+            hosts(&snap, name)
+        }
+        (&Method::GET, "/") => redirect("/dashboard"),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"code":"no_route","message":"unknown admin path; see /dashboard"}}"#.to_vec(),
+        ),
+    }
+}
+
+fn hosts(snap: &crate::snapshot::Snapshot, name: &str) -> Response<Body> {
+    match snap.provider(name) {
+        Some(p) => json(&serde_json::json!({"provider": name, "hosts": status::provider_hosts(p)})),
+        None => json_response(
+            StatusCode::NOT_FOUND,
+            br#"{"error":{"code":"unknown_provider","message":"no such provider"}}"#.to_vec(),
+        ),
+    }
+}
+
+fn authorized(state: &AppState, req: &Request<Incoming>, path: &str) -> bool {
+    let snap = state.snapshot.load();
+    let admin = &snap.config.admin;
+    let Some(token) = &admin.token else {
+        return true;
+    };
+    if admin.public_paths.iter().any(|p| p == path) {
+        return true;
+    }
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| token.matches(given.trim()))
+}
+
+/// A JSON 200.
+pub fn json<T: Serialize>(value: &T) -> Response<Body> {
+    let mut r = json_response(StatusCode::OK, serde_json::to_vec_pretty(value).unwrap_or_default());
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn redirect(to: &'static str) -> Response<Body> {
+    let mut r = Response::new(crate::proxy::body::empty());
+    *r.status_mut() = StatusCode::FOUND;
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
+    r
+}

@@ -1,0 +1,373 @@
+//! JSON views of the current state for `/api/system/*` (pure functions of a snapshot
+//! and a time). Secrets never enter these structs: keys appear as counts and the name
+//! of their environment variable.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::breaker::{BreakerState, Outcome};
+use crate::snapshot::{HostRt, ProviderRt, Snapshot};
+use crate::state::{LastError, lock};
+
+/// The window success rates and latencies are computed over.
+pub const HEALTH_WINDOW: Duration = Duration::from_secs(300);
+
+/// `healthy`, `degraded`, `down` or `disabled`, with the reason.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Health {
+    /// Status word.
+    pub status: &'static str,
+    /// Why (for degraded/down/disabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One provider in `/api/system/providers/health`.
+#[derive(Debug, Serialize)]
+pub struct ProviderHealth {
+    /// Name.
+    pub name: String,
+    /// Kind (`rest` or `marketgate`).
+    pub kind: &'static str,
+    /// Health.
+    #[serde(flatten)]
+    pub health: Health,
+    /// Success rate over the last 5 minutes (null without traffic).
+    pub success_rate: Option<f64>,
+    /// Latency percentiles of successful attempts, ms.
+    pub latency_ms: Latency,
+    /// Attempts in the window.
+    pub window_requests: u64,
+    /// Tiers this provider appears in: `[{route, tier}]` (1-based).
+    pub tiers: Vec<TierRef>,
+    /// Operations it maps.
+    pub operations: Vec<&'static str>,
+    /// Per-host breakers.
+    pub hosts: Vec<HostView>,
+    /// Rate-limit bench, when benched.
+    pub benched_until: Option<String>,
+    /// Quota: limit and remaining in the current window.
+    pub quota: Option<QuotaView>,
+    /// API key status.
+    pub keys: Option<KeysView>,
+    /// Last failure.
+    pub last_error: Option<ErrorView>,
+}
+
+/// Latency percentiles.
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct Latency {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+}
+
+/// Where a provider sits in a route's pool.
+#[derive(Debug, Serialize)]
+pub struct TierRef {
+    /// Route template.
+    pub route: String,
+    /// 1-based tier.
+    pub tier: usize,
+}
+
+/// A host and its breaker.
+#[derive(Debug, Serialize)]
+pub struct HostView {
+    /// Host label.
+    pub host: String,
+    /// Base URL.
+    pub url: String,
+    /// `closed`, `half_open` or `open`.
+    pub breaker: &'static str,
+    /// Consecutive failures (closed).
+    pub consecutive_failures: u32,
+    /// When the breaker opened (RFC 3339).
+    pub opened_at: Option<String>,
+    /// When a trial may go through (RFC 3339), while open.
+    pub retry_at: Option<String>,
+    /// Success rate over the window.
+    pub success_rate: Option<f64>,
+    /// Latency percentiles.
+    pub latency_ms: Latency,
+    /// Attempts in the window.
+    pub window_requests: u64,
+    /// Last failure.
+    pub last_error: Option<ErrorView>,
+}
+
+/// Quota state.
+#[derive(Debug, Serialize)]
+pub struct QuotaView {
+    /// Weight per window.
+    pub limit: u32,
+    /// Weight left now.
+    pub remaining: u32,
+    /// Window length, seconds.
+    pub per_s: u64,
+}
+
+/// API key state (never the keys).
+#[derive(Debug, Serialize)]
+pub struct KeysView {
+    /// Environment variable.
+    pub env: String,
+    /// Number of keys configured.
+    pub count: usize,
+    /// Indexes set aside after 401/403.
+    pub set_aside: Vec<usize>,
+}
+
+/// A last error.
+#[derive(Debug, Serialize)]
+pub struct ErrorView {
+    /// RFC 3339 time.
+    pub at: String,
+    /// Outcome label.
+    pub outcome: &'static str,
+    /// Description.
+    pub message: String,
+}
+
+/// One entry of `/api/system/circuit-breakers`.
+#[derive(Debug, Serialize)]
+pub struct BreakerView {
+    /// Provider.
+    pub provider: String,
+    /// Host label.
+    pub host: String,
+    /// State.
+    pub state: &'static str,
+    /// Consecutive failures.
+    pub consecutive_failures: u32,
+    /// Threshold.
+    pub threshold: u32,
+    /// Opened at (RFC 3339).
+    pub opened_at: Option<String>,
+    /// Retry at (RFC 3339).
+    pub retry_at: Option<String>,
+}
+
+/// One entry of `/api/system/providers/stats`.
+#[derive(Debug, Serialize)]
+pub struct StatsView {
+    /// Provider.
+    pub provider: String,
+    /// Attempts that reached an upstream.
+    pub requests: u64,
+    /// Successful attempts.
+    pub successes: u64,
+    /// Failures by outcome.
+    pub failures: std::collections::BTreeMap<&'static str, u64>,
+    /// Skips by outcome (unsupported, over_quota, ...).
+    pub skips: std::collections::BTreeMap<&'static str, u64>,
+    /// Requests that moved away from this provider.
+    pub failovers: usize,
+    /// Share of all successful answers served by this provider.
+    pub load_share: f64,
+}
+
+// === views ===
+
+/// `/api/system/providers/health`
+pub fn providers_health(snap: &Snapshot) -> Vec<ProviderHealth> {
+    let now = Instant::now();
+    snap.providers.iter().map(|p| provider_health(snap, p, now)).collect()
+}
+
+fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHealth {
+    let sum = p.state.stats.summary(HEALTH_WINDOW, now);
+    let hosts: Vec<HostView> = p.hosts.iter().map(|h| host_view(h, now)).collect();
+    let bench = p.state.benched(now);
+    let quota = lock(&p.state.quota).as_mut().map(|q| QuotaView {
+        limit: q.limit(),
+        remaining: q.remaining(now),
+        per_s: p.cfg.quota.as_ref().map_or(0, |c| c.per.as_secs()),
+    });
+    let health = decide(p, &hosts, sum.success_rate, bench.is_some(), quota.as_ref().is_some_and(|q| q.remaining == 0));
+    let tiers = snap
+        .config
+        .routes
+        .iter()
+        .filter_map(|r| match &r.target {
+            crate::config::model::RouteTarget::Normalized(n) => n
+                .tiers
+                .iter()
+                .position(|t| t.contains(&p.cfg.name))
+                .map(|i| TierRef { route: r.pattern.template().to_owned(), tier: i + 1 }),
+            crate::config::model::RouteTarget::Passthrough(_) => None,
+        })
+        .collect();
+    let operations = match p.cfg.kind {
+        crate::config::model::ProviderKind::Marketgate => {
+            crate::normalize::op::Operation::ALL.iter().map(|o| o.as_str()).collect()
+        }
+        crate::config::model::ProviderKind::Rest => p.cfg.ops.keys().map(|o| o.as_str()).collect(),
+    };
+    ProviderHealth {
+        name: p.cfg.name.clone(),
+        kind: match p.cfg.kind {
+            crate::config::model::ProviderKind::Rest => "rest",
+            crate::config::model::ProviderKind::Marketgate => "marketgate",
+        },
+        health,
+        success_rate: sum.success_rate,
+        latency_ms: Latency { p50: sum.p50_ms, p95: sum.p95_ms },
+        window_requests: sum.ok + sum.failed,
+        tiers,
+        operations,
+        hosts,
+        benched_until: bench.map(|b| rfc3339(b.until_wall)),
+        quota,
+        keys: p.cfg.auth.as_ref().map(|a| KeysView {
+            env: a.env.clone(),
+            count: a.keys.len(),
+            set_aside: lock(&p.state.keys_set_aside).clone(),
+        }),
+        last_error: error_view(&lock(&p.state.last_error)),
+    }
+}
+
+/// The health rule (documented in the README):
+/// disabled when configured off; down when no host admits requests, the provider is
+/// benched, or success < 50 %; degraded when a breaker is not closed, the quota is
+/// spent, or success < 95 %; healthy otherwise (also without traffic).
+pub fn decide(p: &ProviderRt, hosts: &[HostView], success: Option<f64>, benched: bool, spent: bool) -> Health {
+    let h = |status, reason: Option<String>| Health { status, reason };
+    if let Some(reason) = &p.cfg.disabled {
+        return h("disabled", Some(reason.clone()));
+    }
+    if !hosts.is_empty() && hosts.iter().all(|x| x.breaker == "open") {
+        return h("down", Some("every host's breaker is open".into()));
+    }
+    if benched {
+        return h("down", Some("rate-limited by the provider (benched until Retry-After)".into()));
+    }
+    if let Some(s) = success.filter(|s| *s < 0.5) {
+        return h("down", Some(format!("success rate {:.0}% < 50% over 5 min", s * 100.0)));
+    }
+    if let Some(x) = hosts.iter().find(|x| x.breaker != "closed") {
+        return h("degraded", Some(format!("breaker of {} is {}", x.host, x.breaker)));
+    }
+    if spent {
+        return h("degraded", Some("request budget spent for this window".into()));
+    }
+    if let Some(s) = success.filter(|s| *s < 0.95) {
+        return h("degraded", Some(format!("success rate {:.0}% < 95% over 5 min", s * 100.0)));
+    }
+    h("healthy", None)
+}
+
+/// `/api/system/providers/{name}/hosts`
+pub fn provider_hosts(p: &ProviderRt) -> Vec<HostView> {
+    let now = Instant::now();
+    p.hosts.iter().map(|h| host_view(h, now)).collect()
+}
+
+fn host_view(h: &HostRt, now: Instant) -> HostView {
+    let b = h.state.breaker().clone();
+    let sum = h.state.stats.summary(HEALTH_WINDOW, now);
+    HostView {
+        host: h.url.label().to_owned(),
+        url: h.url.to_string(),
+        breaker: state_word(b.state()),
+        consecutive_failures: b.failures(),
+        opened_at: lock(&h.state.opened_wall).map(rfc3339),
+        retry_at: retry_at(b.state(), now),
+        success_rate: sum.success_rate,
+        latency_ms: Latency { p50: sum.p50_ms, p95: sum.p95_ms },
+        window_requests: sum.ok + sum.failed,
+        last_error: error_view(&lock(&h.state.last_error)),
+    }
+}
+
+/// `/api/system/circuit-breakers`
+pub fn breakers(snap: &Snapshot) -> Vec<BreakerView> {
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for p in &snap.providers {
+        for h in &p.hosts {
+            let b = h.state.breaker().clone();
+            out.push(BreakerView {
+                provider: p.cfg.name.clone(),
+                host: h.url.label().to_owned(),
+                state: state_word(b.state()),
+                consecutive_failures: b.failures(),
+                threshold: b.policy().consecutive_failures,
+                opened_at: lock(&h.state.opened_wall).map(rfc3339),
+                retry_at: retry_at(b.state(), now),
+            });
+        }
+    }
+    out
+}
+
+/// `/api/system/providers/stats`
+pub fn stats(snap: &Snapshot) -> Vec<StatsView> {
+    let total_ok: u64 = snap.providers.iter().map(|p| p.state.stats.total(Outcome::Ok)).sum();
+    snap.providers
+        .iter()
+        .map(|p| {
+            let mut failures = std::collections::BTreeMap::new();
+            let mut skips = std::collections::BTreeMap::new();
+            let mut requests = 0;
+            for (o, n) in p.state.stats.totals() {
+                if o.reached_upstream() && o != Outcome::Cancelled {
+                    requests += n;
+                }
+                match o {
+                    Outcome::Ok => {}
+                    o if o.reached_upstream() => {
+                        failures.insert(o.as_str(), n);
+                    }
+                    o => {
+                        skips.insert(o.as_str(), n);
+                    }
+                }
+            }
+            let successes = p.state.stats.total(Outcome::Ok);
+            StatsView {
+                provider: p.cfg.name.clone(),
+                requests,
+                successes,
+                failures,
+                skips,
+                failovers: p.state.failovers_from.load(Ordering::Relaxed),
+                load_share: if total_ok == 0 { 0.0 } else { successes as f64 / total_ok as f64 },
+            }
+        })
+        .collect()
+}
+
+/// The state as a word.
+pub fn state_word(s: BreakerState) -> &'static str {
+    match s {
+        BreakerState::Closed { .. } => "closed",
+        BreakerState::HalfOpen { .. } => "half_open",
+        BreakerState::Open { .. } => "open",
+    }
+}
+
+fn retry_at(s: BreakerState, now: Instant) -> Option<String> {
+    match s {
+        BreakerState::Open { until } => Some(rfc3339(SystemTime::now() + until.saturating_duration_since(now))),
+        _ => None,
+    }
+}
+
+fn error_view(e: &Option<LastError>) -> Option<ErrorView> {
+    e.as_ref().map(|e| ErrorView { at: rfc3339(e.at), outcome: e.outcome, message: e.message.clone() })
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let date = crate::normalize::template::civil_date(secs);
+    let rem = secs.rem_euclid(86_400);
+    format!("{date}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
+}

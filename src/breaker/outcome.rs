@@ -1,0 +1,170 @@
+//! Outcome classes of one upstream attempt, and which of them count against a breaker.
+
+use std::fmt;
+
+/// What happened to one upstream attempt (DESIGN §1). One enum serves breakers,
+/// metrics labels and the error body's attempt list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A usable answer.
+    Ok,
+    /// Refused, reset, TLS or DNS failure before a response.
+    ConnectError,
+    /// No response (or no complete body) within the attempt timeout.
+    Timeout,
+    /// 5xx from the upstream.
+    Http5xx,
+    /// 429, or Binance's 418 ban; benches the whole provider.
+    RateLimited,
+    /// Another 4xx: the request was bad for this provider.
+    Http4xx,
+    /// 2xx whose body does not parse or normalize.
+    BadBody,
+    /// The provider has no id for a symbol, no mapping for the operation, or no interval.
+    Unsupported,
+    /// Skipped locally: the provider's budget is spent.
+    OverQuota,
+    /// Skipped locally: every host's breaker is open or the provider is benched.
+    Unavailable,
+    /// The provider is disabled (for example its API key is unset).
+    Disabled,
+    /// The request was abandoned (client gone, hedge lost).
+    Cancelled,
+}
+
+/// How an outcome moves a breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Resets the failure count, closes a half-open breaker.
+    Success,
+    /// Counts toward opening.
+    Failure,
+    /// Leaves the count alone (and frees a half-open trial slot).
+    Neutral,
+}
+
+// === impl Outcome ===
+
+impl Outcome {
+    /// Every outcome, for pre-registering metric series.
+    pub const ALL: [Outcome; 12] = [
+        Self::Ok,
+        Self::ConnectError,
+        Self::Timeout,
+        Self::Http5xx,
+        Self::RateLimited,
+        Self::Http4xx,
+        Self::BadBody,
+        Self::Unsupported,
+        Self::OverQuota,
+        Self::Unavailable,
+        Self::Disabled,
+        Self::Cancelled,
+    ];
+
+    /// The label used in metrics and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::ConnectError => "connect_error",
+            Self::Timeout => "timeout",
+            Self::Http5xx => "http_5xx",
+            Self::RateLimited => "rate_limited",
+            Self::Http4xx => "http_4xx",
+            Self::BadBody => "bad_body",
+            Self::Unsupported => "unsupported",
+            Self::OverQuota => "over_quota",
+            Self::Unavailable => "unavailable",
+            Self::Disabled => "disabled",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Upstream-sourced failures count against the host; local skips and the
+    /// client's own bad requests do not. A 429 benches the provider instead.
+    pub fn effect(self) -> Effect {
+        match self {
+            Self::Ok => Effect::Success,
+            Self::ConnectError | Self::Timeout | Self::Http5xx | Self::BadBody => Effect::Failure,
+            Self::RateLimited
+            | Self::Http4xx
+            | Self::Unsupported
+            | Self::OverQuota
+            | Self::Unavailable
+            | Self::Disabled
+            | Self::Cancelled => Effect::Neutral,
+        }
+    }
+
+    /// Whether the attempt reached an upstream (and so counts as a request to it).
+    pub fn reached_upstream(self) -> bool {
+        !matches!(self, Self::Unsupported | Self::OverQuota | Self::Unavailable | Self::Disabled)
+    }
+
+    /// Whether the next host of the same provider is worth trying after this outcome
+    /// (a host-level fault) rather than moving to the next provider.
+    pub fn try_next_host(self) -> bool {
+        matches!(self, Self::ConnectError | Self::Timeout | Self::Http5xx)
+    }
+
+    /// Classifies an HTTP status of a response that arrived.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            429 | 418 => Self::RateLimited,
+            500..=599 => Self::Http5xx,
+            400..=499 => Self::Http4xx,
+            _ => Self::Ok,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_upstream_faults_count_against_a_host() {
+        let table = [
+            (Outcome::Ok, Effect::Success),
+            (Outcome::ConnectError, Effect::Failure),
+            (Outcome::Timeout, Effect::Failure),
+            (Outcome::Http5xx, Effect::Failure),
+            (Outcome::BadBody, Effect::Failure),
+            (Outcome::RateLimited, Effect::Neutral),
+            (Outcome::Http4xx, Effect::Neutral),
+            (Outcome::Unsupported, Effect::Neutral),
+            (Outcome::OverQuota, Effect::Neutral),
+            (Outcome::Unavailable, Effect::Neutral),
+            (Outcome::Disabled, Effect::Neutral),
+            (Outcome::Cancelled, Effect::Neutral),
+        ];
+        assert_eq!(table.len(), Outcome::ALL.len());
+        for (outcome, effect) in table {
+            assert_eq!(outcome.effect(), effect, "{outcome}");
+        }
+    }
+
+    #[test]
+    fn statuses_classify() {
+        assert_eq!(Outcome::from_status(200), Outcome::Ok);
+        assert_eq!(Outcome::from_status(304), Outcome::Ok);
+        assert_eq!(Outcome::from_status(404), Outcome::Http4xx);
+        assert_eq!(Outcome::from_status(418), Outcome::RateLimited);
+        assert_eq!(Outcome::from_status(429), Outcome::RateLimited);
+        assert_eq!(Outcome::from_status(503), Outcome::Http5xx);
+    }
+
+    #[test]
+    fn labels_are_unique() {
+        let mut labels: Vec<_> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), Outcome::ALL.len());
+    }
+}

@@ -1,0 +1,94 @@
+//! `parse` (pure, from text) and `load` (read a file, then parse): the one code path
+//! used by start-up, `marketgate check` and every reload.
+
+use std::fmt;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::env::EnvLookup;
+use super::error::ConfigError;
+use super::model::{Config, SourceInfo};
+use super::schema::FileConfig;
+use super::validate::validate;
+
+/// The default config, embedded at build time.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/marketgate.toml");
+
+/// Name used for the embedded config in messages.
+pub const EMBEDDED_NAME: &str = "<embedded default>";
+
+/// Every problem that refused a config (at least one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The problems, in file order where known.
+    pub errors: Vec<ConfigError>,
+}
+
+/// Parses and validates config text. `name` is used in messages.
+pub fn parse(text: &str, name: &str, env: &dyn EnvLookup) -> Result<Config, LoadError> {
+    let file: FileConfig = deserialize(text, name)?;
+    let info = SourceInfo { name: name.to_owned(), sha256: sha256_hex(text.as_bytes()) };
+    validate(file, text, info, env).map_err(|problems| {
+        let mut errors: Vec<ConfigError> = problems.into_iter().map(|p| p.into_error(name, text)).collect();
+        errors.sort_by_key(|e| e.location.unwrap_or((usize::MAX, 0)));
+        LoadError { errors }
+    })
+}
+
+/// Reads and parses a config file.
+pub fn load(path: &Path, env: &dyn EnvLookup) -> Result<Config, LoadError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        errors: vec![ConfigError::whole_file(&name, format!("cannot read the config file: {e}"))],
+    })?;
+    parse(&text, &name, env)
+}
+
+/// Loads `path`, or the embedded default when `None`.
+pub fn load_or_default(path: Option<&Path>, env: &dyn EnvLookup) -> Result<Config, LoadError> {
+    match path {
+        Some(p) => load(p, env),
+        None => parse(DEFAULT_CONFIG, EMBEDDED_NAME, env),
+    }
+}
+
+fn deserialize(text: &str, name: &str) -> Result<FileConfig, LoadError> {
+    let one = |e: ConfigError| LoadError { errors: vec![e] };
+    let de = toml::de::Deserializer::parse(text)
+        .map_err(|e| one(ConfigError::at(name, text, e.span(), None, clean(e.message()))))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let key = (path != ".").then_some(path);
+        one(ConfigError::at(name, text, inner.span(), key, clean(inner.message())))
+    })
+}
+
+fn clean(message: &str) -> String {
+    message.trim().replace('\n', " ")
+}
+
+/// sha256 of `bytes` as lower-case hex (the config's identity in the admin view).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// === impl LoadError ===
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[cfg(test)]
+mod tests;

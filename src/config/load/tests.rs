@@ -1,0 +1,116 @@
+use std::collections::HashMap;
+
+use super::*;
+
+fn env() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+fn refuse(text: &str) -> String {
+    match parse(text, "bad.toml", &env()) {
+        Ok(_) => panic!("config should be refused:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const PROVIDER: &str = "[providers.p]\nhosts = [\"http://127.0.0.1:9\"]\n";
+
+#[test]
+fn toml_syntax_errors_give_file_line_and_column() {
+    let msg = refuse("[server]\nlisten = \"127.0.0.1:8080\n");
+    assert!(msg.starts_with("bad.toml:2:"), "{msg}");
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_path_and_line() {
+    let msg = refuse("[server]\nlisten_adress = \"127.0.0.1:8080\"\n");
+    assert!(msg.starts_with("bad.toml:2:1:"), "{msg}");
+    assert!(msg.contains("listen_adress"), "{msg}");
+    assert!(msg.contains("server"), "{msg}");
+    let deep = format!("{PROVIDER}[providers.p.ops.price]\nreqest = {{ path = \"/x\" }}\nresponse = '.'\n");
+    let msg = refuse(&deep);
+    assert!(msg.contains("providers.p.ops.price") && msg.contains("reqest"), "{msg}");
+    assert!(msg.starts_with("bad.toml:4:"), "{msg}");
+}
+
+#[test]
+fn a_route_naming_an_unknown_provider_is_refused() {
+    let text = format!("{PROVIDER}[routes]\n\"/raw/x/{{*path}}\" = {{ passthrough = \"nosuch\" }}\n");
+    let msg = refuse(&text);
+    assert!(msg.contains("no provider named \"nosuch\""), "{msg}");
+    assert!(msg.contains("bad.toml:4:"), "{msg}");
+    let pool = format!("{PROVIDER}[pools]\nprice = [[\"p\"], [\"ghost\"]]\n");
+    let msg = refuse(&pool);
+    assert!(msg.contains("pools.price") && msg.contains("ghost") && msg.contains("bad.toml:4:"), "{msg}");
+}
+
+#[test]
+fn bad_durations_and_sizes_say_what_is_expected() {
+    let msg = refuse("[server]\ndeadline = \"5 seconds\"\n");
+    assert!(
+        msg.contains("server.deadline") && msg.contains("ms, s, m or h") && msg.starts_with("bad.toml:2:"),
+        "{msg}"
+    );
+    let msg = refuse("[server]\nmax_upstream_body = \"8 megs\"\n");
+    assert!(msg.contains("max_upstream_body") && msg.contains("MiB"), "{msg}");
+}
+
+#[test]
+fn an_empty_host_list_is_refused() {
+    let msg = refuse("[providers.p]\nhosts = []\n");
+    assert!(
+        msg.contains("providers.p.hosts") && msg.contains("hosts is empty") && msg.starts_with("bad.toml:2:"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_unset_variable_without_default_is_refused() {
+    let msg = refuse("[providers.p]\nhosts = [\"${NOT_SET_ANYWHERE}\"]\n");
+    assert!(msg.contains("providers.p.hosts[0]") && msg.contains("${NOT_SET_ANYWHERE}"), "{msg}");
+}
+
+#[test]
+fn jq_errors_name_provider_operation_and_line() {
+    let text = format!(
+        "{PROVIDER}[providers.p.ops.price]\nrequest = {{ path = \"/x\" }}\nresponse = '''\nmap(\n  .price | nosuchfn\n)'''\n"
+    );
+    let msg = refuse(&text);
+    assert!(msg.contains("providers.p.ops.price.response") && msg.contains("nosuchfn"), "{msg}");
+    assert!(msg.starts_with("bad.toml:7:"), "the error points at the jq line: {msg}");
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let text = "[providers.a]\nhosts = []\n[providers.b]\nhosts = [\"ftp://x\"]\n";
+    let e = parse(text, "bad.toml", &env()).expect_err("refused");
+    assert_eq!(e.errors.len(), 2, "{e}");
+}
+
+#[test]
+fn the_embedded_default_config_is_valid_without_any_environment() {
+    let cfg = parse(DEFAULT_CONFIG, EMBEDDED_NAME, &env()).expect("default config is valid");
+    assert!(!cfg.providers.is_empty());
+}
+
+#[test]
+fn empty_variable_hosts_disable_the_provider_with_the_reason() {
+    let cfg = parse("[providers.fallback]\nkind = \"marketgate\"\nhosts = [\"${FALLBACK_URL:-}\"]\n", "t.toml", &env())
+        .expect("valid");
+    let reason = cfg.providers[0].disabled.as_deref().expect("disabled");
+    assert!(reason.contains("FALLBACK_URL"), "{reason}");
+    let set = HashMap::from([("FALLBACK_URL".to_owned(), "http://10.0.0.1:8080".to_owned())]);
+    let cfg = parse("[providers.fallback]\nkind = \"marketgate\"\nhosts = [\"${FALLBACK_URL:-}\"]\n", "t.toml", &set)
+        .expect("valid");
+    assert!(cfg.providers[0].disabled.is_none());
+}
+
+#[test]
+fn a_required_key_that_is_unset_disables_the_provider_visibly() {
+    let text = "[providers.cc]\nhosts = [\"https://min-api.cryptocompare.com\"]\nauth = { env = \"CC_KEY\", required = true, query = \"api_key\" }\n";
+    let cfg = parse(text, "t.toml", &env()).expect("valid");
+    assert!(cfg.providers[0].disabled.as_deref().is_some_and(|r| r.contains("CC_KEY")));
+    let set = HashMap::from([("CC_KEY".to_owned(), "k1, k2".to_owned())]);
+    let cfg = parse(text, "t.toml", &set).expect("valid");
+    assert_eq!(cfg.providers[0].auth.as_ref().map(|a| a.keys.len()), Some(2));
+}

@@ -1,0 +1,339 @@
+//! The validated, typed config: what `validate` produces and the runtime reads.
+//! Every value here has been checked; nothing is re-parsed on the request path.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+
+pub use super::schema::{LogFormat, ProviderKind};
+use crate::breaker::BreakerPolicy;
+use crate::normalize::jq::JqProgram;
+use crate::normalize::op::{Interval, Operation};
+use crate::routing::pattern::Pattern;
+use crate::secret::Secret;
+use crate::upstream::url::BaseUrl;
+
+/// A whole validated config.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it came from.
+    pub source: SourceInfo,
+    /// Listeners and limits.
+    pub server: ServerConfig,
+    /// Upstream client settings.
+    pub upstream: UpstreamConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Admin listener settings.
+    pub admin: AdminConfig,
+    /// Fronted application.
+    pub app: Option<AppConfig>,
+    /// Canonical assets (ticker -> display name).
+    pub assets: BTreeMap<String, Option<String>>,
+    /// Providers, by name order.
+    pub providers: Vec<Arc<ProviderConfig>>,
+    /// Routes, most specific first.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// File name and content hash.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// Path, or `<embedded default>`.
+    pub name: String,
+    /// sha256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// `[server]`, validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Client listener.
+    pub listen: SocketAddr,
+    /// Admin listener.
+    pub admin_listen: SocketAddr,
+    /// Overall deadline per client request.
+    pub deadline: Duration,
+    /// Largest buffered upstream body.
+    pub max_upstream_body: usize,
+    /// Largest client request body.
+    pub max_request_body: usize,
+    /// Header read timeout.
+    pub header_read_timeout: Duration,
+    /// Largest request head.
+    pub max_header_size: usize,
+    /// Longest request target.
+    pub max_uri_length: usize,
+    /// Most query parameters.
+    pub max_query_params: usize,
+    /// Most concurrent connections.
+    pub max_connections: usize,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+    /// TLS certificate and key files.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for TLS termination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// `[upstream]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// Extra trusted CA file.
+    pub extra_ca_file: Option<PathBuf>,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    /// Idle connection lifetime.
+    pub pool_idle_timeout: Duration,
+    /// Default User-Agent.
+    pub user_agent: String,
+}
+
+/// `[log]`, validated.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Line format.
+    pub format: LogFormat,
+    /// Filter directive.
+    pub level: String,
+}
+
+/// `[admin]`, validated.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Bearer token required on the admin listener (except public paths).
+    pub token: Option<Secret>,
+    /// The variable the token came from (shown instead of the token).
+    pub token_env: Option<String>,
+    /// Paths served without a token.
+    pub public_paths: Vec<String>,
+    /// History sampling interval.
+    pub history_interval: Duration,
+    /// History points kept.
+    pub history_points: usize,
+}
+
+/// `[app]`, validated.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The application's base URL.
+    pub upstream: BaseUrl,
+    /// Timeout for its response headers.
+    pub timeout: Duration,
+}
+
+/// One provider.
+#[derive(Debug)]
+pub struct ProviderConfig {
+    /// Config name (`binance`).
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderKind,
+    /// Base URLs in rotation order.
+    pub hosts: Vec<BaseUrl>,
+    /// Why the provider is off, when it is.
+    pub disabled: Option<String>,
+    /// Timeout of one attempt.
+    pub attempt_timeout: Duration,
+    /// Breaker policy of each host.
+    pub breaker: BreakerPolicy,
+    /// Headers sent with every request (values are secrets).
+    pub headers: Vec<(HeaderName, Secret)>,
+    /// API keys.
+    pub auth: Option<Auth>,
+    /// Symbol mapping.
+    pub symbols: SymbolMap,
+    /// Request budget.
+    pub quota: Option<QuotaPolicy>,
+    /// Active health probe.
+    pub health_check: Option<HealthCheck>,
+    /// Operation mappings.
+    pub ops: BTreeMap<Operation, OpMapping>,
+}
+
+/// API keys and where they go.
+#[derive(Debug)]
+pub struct Auth {
+    /// The variable they came from (shown instead of the keys).
+    pub env: String,
+    /// One or more keys, used round-robin.
+    pub keys: Vec<Secret>,
+    /// Where a key is placed in the request.
+    pub place: KeyPlace,
+}
+
+/// Where an API key goes.
+#[derive(Debug, Clone)]
+pub enum KeyPlace {
+    /// A header, with a value template containing `{key}`.
+    Header(HeaderName, String),
+    /// A query parameter.
+    Query(String),
+}
+
+/// How canonical tickers become a provider's ids.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolMap {
+    /// Pattern applied to every known asset.
+    pub format: Option<String>,
+    /// Canonical quote -> provider quote.
+    pub quote: BTreeMap<String, String>,
+    /// Explicit ids (from `[assets]` and `symbols.ids`).
+    pub ids: BTreeMap<String, String>,
+    /// Assets the format applies to.
+    pub universe: Arc<BTreeMap<String, Option<String>>>,
+    /// Passes tickers through unchanged (kind = marketgate).
+    pub identity: bool,
+}
+
+/// A request budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaPolicy {
+    /// Weight per window.
+    pub limit: u32,
+    /// Window length.
+    pub per: Duration,
+    /// Response header carrying the weight the provider has counted this window.
+    pub used_header: Option<HeaderName>,
+}
+
+/// An active health probe.
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    /// Path probed.
+    pub path: String,
+    /// Interval.
+    pub interval: Duration,
+    /// Expected status.
+    pub expect: u16,
+    /// Quota weight.
+    pub weight: u32,
+}
+
+/// One operation of one provider.
+#[derive(Debug)]
+pub struct OpMapping {
+    /// Request template.
+    pub request: RequestTemplate,
+    /// Response mapping.
+    pub response: JqProgram,
+    /// One request per symbol.
+    pub per_symbol: bool,
+    /// Quota weight.
+    pub weight: u32,
+    /// Interval -> template variables (empty map = the op takes no interval table).
+    pub intervals: BTreeMap<Interval, BTreeMap<String, String>>,
+}
+
+/// Path, query and headers with `{var}` placeholders.
+#[derive(Debug, Clone)]
+pub struct RequestTemplate {
+    /// Path under the host's base path.
+    pub path: String,
+    /// Query parameters.
+    pub query: Vec<(String, String)>,
+    /// Extra headers.
+    pub headers: Vec<(HeaderName, String)>,
+}
+
+/// One route.
+#[derive(Debug)]
+pub struct RouteConfig {
+    /// Template.
+    pub pattern: Pattern,
+    /// What serves it.
+    pub target: RouteTarget,
+}
+
+/// What a route does.
+#[derive(Debug)]
+pub enum RouteTarget {
+    /// A normalized operation over a pool.
+    Normalized(NormalizedRoute),
+    /// Raw passthrough to one provider, or the one named by `{provider}`.
+    Passthrough(Option<String>),
+}
+
+/// A normalized route.
+#[derive(Debug)]
+pub struct NormalizedRoute {
+    /// Operation.
+    pub op: Operation,
+    /// Tiers of provider names.
+    pub tiers: Vec<Vec<String>>,
+    /// Cache TTL.
+    pub cache: Option<Duration>,
+    /// Stale-if-error window.
+    pub max_stale: Option<Duration>,
+    /// Hedging.
+    pub hedge: Option<Hedge>,
+    /// Deadline override.
+    pub deadline: Option<Duration>,
+    /// Default parameters.
+    pub defaults: BTreeMap<String, String>,
+}
+
+/// When to start a hedged attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hedge {
+    /// After a fixed delay.
+    After(Duration),
+    /// After the provider's recent p95 latency.
+    P95,
+}
+
+// === impl Config ===
+
+impl Config {
+    /// The provider named `name`.
+    pub fn provider(&self, name: &str) -> Option<&Arc<ProviderConfig>> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+}
+
+// === impl SymbolMap ===
+
+impl SymbolMap {
+    /// The provider quote for a canonical quote.
+    pub fn quote_for<'a>(&'a self, vs: &'a str) -> &'a str {
+        self.quote.get(vs).map_or(vs, String::as_str)
+    }
+
+    /// The provider's id for `symbol` quoted in `vs`, or `None` (unsupported).
+    pub fn id_for(&self, symbol: &str, vs: &str) -> Option<String> {
+        if self.identity {
+            return Some(symbol.to_owned());
+        }
+        if let Some(id) = self.ids.get(symbol) {
+            return Some(id.clone());
+        }
+        let format = self.format.as_ref()?;
+        if !self.universe.contains_key(symbol) {
+            return None;
+        }
+        let quote = self.quote_for(vs);
+        Some(
+            format
+                .replace("{BASE}", symbol)
+                .replace("{QUOTE}", quote)
+                .replace("{base}", &symbol.to_ascii_lowercase())
+                .replace("{quote}", &quote.to_ascii_lowercase()),
+        )
+    }
+
+    /// Whether this map names `symbol` explicitly (for `unknown_symbol`).
+    pub fn knows(&self, symbol: &str) -> bool {
+        self.ids.contains_key(symbol) || (self.format.is_some() && self.universe.contains_key(symbol))
+    }
+}

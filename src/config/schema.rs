@@ -1,0 +1,357 @@
+//! The serde mirror of the TOML file. No logic: every key is declared here, unknown keys
+//! are errors (`deny_unknown_fields`), and validation happens in `validate`.
+//!
+//! Fields typed [`Templated`] accept `${VAR}` / `${VAR:-default}` references.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::units::{DurationStr, SizeStr};
+
+/// A string that may contain `${VAR}` references, expanded during validation.
+pub type Templated = String;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listeners and client-facing limits.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Defaults every provider inherits.
+    #[serde(default)]
+    pub defaults: DefaultsSection,
+    /// The upstream HTTP client.
+    #[serde(default)]
+    pub upstream: UpstreamSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+    /// Admin listener protection and history.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// The application behind marketgate (gets every request no route matches).
+    pub app: Option<AppSection>,
+    /// Canonical assets: ticker -> display name and per-provider ids.
+    #[serde(default)]
+    pub assets: BTreeMap<String, AssetSpec>,
+    /// Upstream providers by name.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSpec>,
+    /// Named pools (ordered tiers of provider names) that routes refer to.
+    #[serde(default)]
+    pub pools: BTreeMap<String, Spanned<Vec<Vec<Spanned<String>>>>>,
+    /// Route template -> what serves it.
+    #[serde(default)]
+    pub routes: BTreeMap<String, Spanned<RouteSpec>>,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Client listener address (default 127.0.0.1:8080).
+    pub listen: Option<Templated>,
+    /// Admin listener address (default 127.0.0.1:9901).
+    pub admin_listen: Option<Templated>,
+    /// Overall deadline of one client request, every attempt included (default 5s).
+    pub deadline: Option<DurationStr>,
+    /// Largest upstream body buffered for normalization (default 8MiB).
+    pub max_upstream_body: Option<SizeStr>,
+    /// Largest client request body (default 1MiB).
+    pub max_request_body: Option<SizeStr>,
+    /// Time a client gets to send its request headers (default 10s).
+    pub header_read_timeout: Option<DurationStr>,
+    /// Largest request head (default 16KiB, at least 8KiB).
+    pub max_header_size: Option<SizeStr>,
+    /// Longest request target (default 8KiB).
+    pub max_uri_length: Option<SizeStr>,
+    /// Most query parameters on a normalized route (default 32).
+    pub max_query_params: Option<usize>,
+    /// Most concurrent client connections (default 4096).
+    pub max_connections: Option<usize>,
+    /// How long shutdown waits for in-flight requests (default 10s).
+    pub shutdown_grace: Option<DurationStr>,
+    /// TLS termination on the client listener.
+    pub tls: Option<ServerTlsSection>,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTlsSection {
+    /// PEM certificate chain file.
+    pub cert: Templated,
+    /// PEM private key file.
+    pub key: Templated,
+}
+
+/// `[defaults]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSection {
+    /// Timeout of one upstream attempt (default 2s).
+    pub attempt_timeout: Option<DurationStr>,
+    /// Breaker policy of every host.
+    pub breaker: Option<BreakerSpec>,
+}
+
+/// A breaker policy; absent fields inherit.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Consecutive failures that open the breaker (default 3).
+    pub consecutive_failures: Option<u32>,
+    /// First open period (default 30s); doubles on each re-open.
+    pub open_for: Option<DurationStr>,
+    /// Longest open period (default 5m).
+    pub max_open_for: Option<DurationStr>,
+}
+
+/// `[upstream]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    /// Extra CA certificates (PEM) trusted besides the built-in web PKI roots.
+    pub extra_ca_file: Option<Templated>,
+    /// Idle keep-alive connections kept per host (default 32).
+    pub pool_max_idle_per_host: Option<usize>,
+    /// How long an idle keep-alive connection is kept (default 90s).
+    pub pool_idle_timeout: Option<DurationStr>,
+    /// User-Agent sent upstream when the client sent none.
+    pub user_agent: Option<String>,
+}
+
+/// `[log]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` (default) or `json`.
+    pub format: Option<LogFormat>,
+    /// A tracing filter such as `info` or `marketgate=debug` (RUST_LOG wins when set).
+    pub level: Option<String>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[admin]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Name of the environment variable holding the admin bearer token.
+    pub token_env: Option<String>,
+    /// Paths served without the token (default /healthz, /readyz, /metrics).
+    pub public_paths: Option<Vec<String>>,
+    /// Interval of the history ring buffer (default 10s).
+    pub history_interval: Option<DurationStr>,
+    /// Points kept in the history ring buffer (default 90: 15 minutes at 10s).
+    pub history_points: Option<usize>,
+}
+
+/// `[app]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// Base URL of the fronted application, e.g. `http://127.0.0.1:7861`.
+    pub upstream: Templated,
+    /// Timeout for the application's response headers (default: the server deadline).
+    pub timeout: Option<DurationStr>,
+}
+
+/// One `[assets]` entry: `BTC = { name = "Bitcoin", coingecko = "bitcoin" }`.
+#[derive(Debug, Deserialize)]
+pub struct AssetSpec {
+    /// Display name.
+    pub name: Option<String>,
+    /// Provider name -> that provider's id for the asset.
+    #[serde(flatten)]
+    pub ids: BTreeMap<String, String>,
+}
+
+/// `[providers.<name>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    /// `rest` (default: ops mapped in TOML) or `marketgate` (another marketgate: /v1/* as is).
+    #[serde(default)]
+    pub kind: ProviderKind,
+    /// Base URLs, tried in rotation. Entries that expand to "" are left out.
+    pub hosts: Spanned<Vec<Templated>>,
+    /// `false` turns the provider off without deleting it.
+    pub enabled: Option<bool>,
+    /// Overrides `defaults.attempt_timeout`.
+    pub attempt_timeout: Option<DurationStr>,
+    /// Overrides fields of `defaults.breaker`.
+    pub breaker: Option<BreakerSpec>,
+    /// Headers sent with every request (values may use `${VAR}`; treated as secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Templated>,
+    /// API key from the environment.
+    pub auth: Option<AuthSpec>,
+    /// How canonical tickers become this provider's ids.
+    #[serde(default)]
+    pub symbols: SymbolsSpec,
+    /// Request budget (weights of ops) per interval.
+    pub quota: Option<QuotaSpec>,
+    /// Active health probe.
+    pub health_check: Option<HealthCheckSpec>,
+    /// jq definitions (`def name: ...;`) available to every mapping of this provider.
+    pub prelude: Option<Spanned<String>>,
+    /// Operation name -> request template and response mapping.
+    #[serde(default)]
+    pub ops: BTreeMap<String, OpSpec>,
+}
+
+/// Provider kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// A public REST API whose ops are mapped in the config.
+    #[default]
+    Rest,
+    /// Another marketgate: `/v1/<op>` is forwarded unchanged and its envelope unwrapped.
+    Marketgate,
+}
+
+/// `auth = { env = "X_API_KEY", required = true, header = "authorization", value = "Bearer {key}" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// Environment variable holding the key; several keys may be separated by commas.
+    pub env: String,
+    /// Disable the provider (visibly) when the variable is unset (default false).
+    #[serde(default)]
+    pub required: bool,
+    /// Header that carries the key.
+    pub header: Option<String>,
+    /// Header value template, `{key}` is replaced (default `{key}`).
+    pub value: Option<String>,
+    /// Query parameter that carries the key.
+    pub query: Option<String>,
+}
+
+/// `symbols = { format = "{BASE}{QUOTE}", quote = { USD = "USDT" }, ids = { ... } }`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolsSpec {
+    /// Pattern that maps every asset: `{BASE}`, `{QUOTE}`, `{base}`, `{quote}`.
+    pub format: Option<String>,
+    /// Canonical quote -> the provider's quote (identity when absent).
+    #[serde(default)]
+    pub quote: BTreeMap<String, String>,
+    /// Extra or overriding ids: ticker -> provider id.
+    #[serde(default)]
+    pub ids: BTreeMap<String, String>,
+}
+
+/// `quota = { limit = 6000, per = "1m", used_header = "x-mbx-used-weight-1m" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSpec {
+    /// Budget of request weight per window (an op weighs 1 unless it says otherwise).
+    pub limit: u32,
+    /// Window length.
+    pub per: DurationStr,
+    /// Response header holding the weight the provider has counted so far this window.
+    pub used_header: Option<String>,
+}
+
+/// `health_check = { path = "/api/v3/ping", interval = "10s", expect = 200 }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSpec {
+    /// Path probed on every host.
+    pub path: String,
+    /// Probe interval (default 10s).
+    pub interval: Option<DurationStr>,
+    /// Expected status (default 200).
+    pub expect: Option<u16>,
+    /// Quota weight of one probe (default 1).
+    pub weight: Option<u32>,
+}
+
+/// `[providers.<name>.ops.<op>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpSpec {
+    /// How to ask.
+    pub request: RequestSpec,
+    /// jq program turning the body into the operation's payload.
+    pub response: Spanned<String>,
+    /// One upstream request per requested symbol.
+    #[serde(default)]
+    pub per_symbol: bool,
+    /// Quota weight of one request (default 1).
+    pub weight: Option<u32>,
+    /// Canonical interval -> provider value (a string for `{interval}`, or a table of vars).
+    #[serde(default)]
+    pub intervals: BTreeMap<String, IntervalValue>,
+}
+
+/// `request = { path = "/x/{id}", query = { a = "{ids}" }, headers = { ... } }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// Path appended to the host's base URL.
+    pub path: String,
+    /// Query parameters (values are templates).
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Extra headers (values are templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// An interval's provider value.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum IntervalValue {
+    /// Sets `{interval}`.
+    Plain(String),
+    /// Sets several template variables.
+    Vars(BTreeMap<String, String>),
+}
+
+/// `"/v1/price" = { op = "price", pool = "price", cache = "2s" }` or `{ passthrough = "binance" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Normalized operation served by this route.
+    pub op: Option<String>,
+    /// A `[pools]` name or inline tiers.
+    pub pool: Option<PoolRef>,
+    /// Raw passthrough to this provider (`"*"`: the `{provider}` path parameter picks it).
+    pub passthrough: Option<String>,
+    /// Response cache TTL.
+    pub cache: Option<DurationStr>,
+    /// How long a cached answer may be served stale when every provider fails.
+    pub max_stale: Option<DurationStr>,
+    /// Start a hedged attempt after this long (a duration, or "p95").
+    pub hedge_after: Option<String>,
+    /// Overrides the server deadline.
+    pub deadline: Option<DurationStr>,
+    /// Default query parameters.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
+}
+
+/// A route's pool.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PoolRef {
+    /// The name of a `[pools]` entry.
+    Named(String),
+    /// Inline tiers.
+    Inline(Vec<Vec<String>>),
+}

@@ -1,0 +1,351 @@
+//! `[providers.*]` -> [`ProviderConfig`]s: hosts, keys, symbol maps, quotas and the
+//! compiled jq mappings of every operation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+
+use super::Ctx;
+use crate::breaker::BreakerPolicy;
+use crate::config::env::referenced_vars;
+use crate::config::error::Problem;
+use crate::config::model::*;
+use crate::config::schema::{BreakerSpec, FileConfig, IntervalValue, OpSpec, ProviderSpec};
+use crate::normalize::jq::JqProgram;
+use crate::normalize::op::{Interval, Operation};
+use crate::secret::Secret;
+use crate::upstream::url::BaseUrl;
+
+/// Template variables every request template may use (interval tables may add more).
+pub use crate::normalize::template::TEMPLATE_VARS;
+
+pub(super) fn providers(
+    cx: &mut Ctx<'_>,
+    file: &FileConfig,
+    assets: &Arc<BTreeMap<String, Option<String>>>,
+) -> Vec<Arc<ProviderConfig>> {
+    let defaults = breaker_policy(cx, "defaults.breaker", BreakerPolicy::default(), file.defaults.breaker.as_ref());
+    let attempt_timeout = file.defaults.attempt_timeout.map_or(Duration::from_secs(2), |d| d.0);
+    let mut out = Vec::new();
+    for (name, spec) in &file.providers {
+        let key = format!("providers.{name}");
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            cx.problems.push(Problem::new(&key, "provider names are lower-case letters, digits, _ and -"));
+            continue;
+        }
+        if let Some(p) = provider(cx, &key, name, spec, file, assets, defaults, attempt_timeout) {
+            out.push(Arc::new(p));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn provider(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    name: &str,
+    spec: &ProviderSpec,
+    file: &FileConfig,
+    assets: &Arc<BTreeMap<String, Option<String>>>,
+    defaults: BreakerPolicy,
+    attempt_timeout: Duration,
+) -> Option<ProviderConfig> {
+    let before = cx.problems.len();
+    let (hosts, mut disabled) = hosts(cx, key, spec);
+    if spec.enabled == Some(false) {
+        disabled = Some("disabled in config (enabled = false)".to_owned());
+    }
+    let headers = spec
+        .headers
+        .iter()
+        .filter_map(|(h, v)| {
+            let hkey = format!("{key}.headers.{h}");
+            let name = header_name(cx, &hkey, h)?;
+            let value = cx.expand(&hkey, v)?;
+            if http::HeaderValue::from_str(&value).is_err() {
+                return cx.fail(&hkey, "value is not a valid header value".to_owned());
+            }
+            Some((name, Secret::new(value)))
+        })
+        .collect();
+    let auth = spec.auth.as_ref().and_then(|a| {
+        let akey = format!("{key}.auth");
+        let keys: Vec<Secret> = cx
+            .env
+            .get(&a.env)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(Secret::new)
+            .collect();
+        let place = match (&a.header, &a.query) {
+            (Some(h), None) => KeyPlace::Header(
+                header_name(cx, &format!("{akey}.header"), h)?,
+                a.value.clone().unwrap_or_else(|| "{key}".into()),
+            ),
+            (None, Some(q)) => KeyPlace::Query(q.clone()),
+            _ => return cx.fail(&akey, "set exactly one of header or query".to_owned()),
+        };
+        if keys.is_empty() {
+            if a.required && disabled.is_none() {
+                disabled = Some(format!("API key not set: environment variable {} is empty or unset", a.env));
+            }
+            return None;
+        }
+        Some(Auth { env: a.env.clone(), keys, place })
+    });
+    let symbols = symbol_map(name, spec, file, assets);
+    let quota = spec.quota.as_ref().and_then(|q| {
+        let qkey = format!("{key}.quota");
+        if q.limit == 0 || q.per.0.is_zero() {
+            return cx.fail(&qkey, "limit and per must be greater than 0".to_owned());
+        }
+        let used_header = match &q.used_header {
+            Some(h) => Some(header_name(cx, &format!("{qkey}.used_header"), h)?),
+            None => None,
+        };
+        Some(QuotaPolicy { limit: q.limit, per: q.per.0, used_header })
+    });
+    let health_check = spec.health_check.as_ref().and_then(|h| {
+        if !h.path.starts_with('/') {
+            return cx.fail(&format!("{key}.health_check.path"), "must start with '/'".to_owned());
+        }
+        Some(HealthCheck {
+            path: h.path.clone(),
+            interval: h.interval.map_or(Duration::from_secs(10), |d| d.0.max(Duration::from_millis(100))),
+            expect: h.expect.unwrap_or(200),
+            weight: h.weight.unwrap_or(1),
+        })
+    });
+    let mut ops = BTreeMap::new();
+    if spec.kind == ProviderKind::Marketgate && !spec.ops.is_empty() {
+        cx.problems
+            .push(Problem::new(format!("{key}.ops"), "kind = \"marketgate\" forwards /v1/* as is and takes no ops"));
+    }
+    for (op_name, op_spec) in &spec.ops {
+        let okey = format!("{key}.ops.{op_name}");
+        let op = match op_name.parse::<Operation>() {
+            Ok(op) => op,
+            Err(e) => {
+                cx.problems.push(Problem::new(&okey, e.to_string()));
+                continue;
+            }
+        };
+        if let Some(m) = op_mapping(cx, &okey, op, op_spec, spec.prelude.as_ref()) {
+            ops.insert(op, m);
+        }
+    }
+    let breaker = breaker_policy(cx, &format!("{key}.breaker"), defaults, spec.breaker.as_ref());
+    (cx.problems.len() == before).then(|| ProviderConfig {
+        name: name.to_owned(),
+        kind: spec.kind,
+        hosts,
+        disabled,
+        attempt_timeout: spec.attempt_timeout.map_or(attempt_timeout, |d| d.0),
+        breaker,
+        headers,
+        auth,
+        symbols,
+        quota,
+        health_check,
+        ops,
+    })
+}
+
+/// Expands and parses the host list. Entries expanding to "" are dropped; when that
+/// leaves none, the provider is disabled with the variables named.
+fn hosts(cx: &mut Ctx<'_>, key: &str, spec: &ProviderSpec) -> (Vec<BaseUrl>, Option<String>) {
+    let list = spec.hosts.get_ref();
+    if list.is_empty() {
+        cx.fail_at::<()>(
+            &format!("{key}.hosts"),
+            spec.hosts.span(),
+            "hosts is empty; list at least one base URL".into(),
+        );
+        return (Vec::new(), None);
+    }
+    let mut out: Vec<BaseUrl> = Vec::new();
+    for (i, raw) in list.iter().enumerate() {
+        let hkey = format!("{key}.hosts[{i}]");
+        let Some(text) = cx.expand(&hkey, raw) else {
+            continue;
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match BaseUrl::parse(text.trim()) {
+            Ok(u) if out.iter().any(|o| o.label() == u.label() && o.base_path() == u.base_path()) => {
+                cx.fail_at::<()>(&hkey, spec.hosts.span(), format!("{u} is listed twice"));
+            }
+            Ok(u) => out.push(u),
+            Err(e) => {
+                cx.fail_at::<()>(&hkey, spec.hosts.span(), e.to_string());
+            }
+        }
+    }
+    let disabled = out.is_empty().then(|| {
+        let vars: Vec<String> = list.iter().flat_map(|h| referenced_vars(h)).collect();
+        format!("no hosts: {} unset or empty", vars.join(", "))
+    });
+    (out, disabled)
+}
+
+fn symbol_map(
+    name: &str,
+    spec: &ProviderSpec,
+    file: &FileConfig,
+    assets: &Arc<BTreeMap<String, Option<String>>>,
+) -> SymbolMap {
+    let mut ids: BTreeMap<String, String> =
+        file.assets.iter().filter_map(|(ticker, a)| a.ids.get(name).map(|id| (ticker.clone(), id.clone()))).collect();
+    ids.extend(spec.symbols.ids.iter().map(|(k, v)| (k.to_ascii_uppercase(), v.clone())));
+    SymbolMap {
+        format: spec.symbols.format.clone(),
+        quote: spec.symbols.quote.clone(),
+        ids,
+        universe: Arc::clone(assets),
+        identity: spec.kind == ProviderKind::Marketgate,
+    }
+}
+
+fn op_mapping(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    op: Operation,
+    spec: &OpSpec,
+    prelude: Option<&toml::Spanned<String>>,
+) -> Option<OpMapping> {
+    let before = cx.problems.len();
+    let request = &spec.request;
+    if !request.path.starts_with('/') {
+        cx.problems.push(Problem::new(format!("{key}.request.path"), "must start with '/'"));
+    }
+    let mut intervals = BTreeMap::new();
+    for (name, value) in &spec.intervals {
+        let ikey = format!("{key}.intervals.{name}");
+        let Ok(interval) = name.parse::<Interval>() else {
+            cx.fail::<()>(&ikey, format!("unknown interval {name:?}; expected one of 1m 5m 15m 1h 4h 1d"));
+            continue;
+        };
+        let vars = match value {
+            IntervalValue::Plain(v) => BTreeMap::from([("interval".to_owned(), v.clone())]),
+            IntervalValue::Vars(m) => m.clone(),
+        };
+        intervals.insert(interval, vars);
+    }
+    if !intervals.is_empty() && op != Operation::Ohlcv {
+        cx.fail::<()>(&format!("{key}.intervals"), "only ohlcv takes intervals".to_owned());
+    }
+    let extra: Vec<&String> = intervals.values().flat_map(|m| m.keys()).collect();
+    let check = |cx: &mut Ctx<'_>, k: String, text: &str| {
+        if let Err(var) = check_template(text, &extra) {
+            cx.problems.push(Problem::new(
+                k,
+                format!("unknown template variable {{{var}}}; known: {}", TEMPLATE_VARS.join(", ")),
+            ));
+        }
+    };
+    check(cx, format!("{key}.request.path"), &request.path);
+    for (q, v) in &request.query {
+        check(cx, format!("{key}.request.query.{q}"), v);
+    }
+    let mut headers = Vec::new();
+    for (h, v) in &request.headers {
+        let hkey = format!("{key}.request.headers.{h}");
+        check(cx, hkey.clone(), v);
+        if let Some(name) = header_name(cx, &hkey, h) {
+            headers.push((name, v.clone()));
+        }
+    }
+    let response = compile_mapping(cx, key, &spec.response, prelude);
+    let response = response?;
+    (cx.problems.len() == before).then(|| OpMapping {
+        request: RequestTemplate {
+            path: request.path.clone(),
+            query: request.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers,
+        },
+        response,
+        per_symbol: spec.per_symbol,
+        weight: spec.weight.unwrap_or(1),
+        intervals,
+    })
+}
+
+/// Compiles `prelude` + `response`. A compile error is reported at its line in the file:
+/// inside the response, or inside the provider's prelude.
+fn compile_mapping(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    response: &toml::Spanned<String>,
+    prelude: Option<&toml::Spanned<String>>,
+) -> Option<JqProgram> {
+    let pre = prelude.map_or("", |p| p.get_ref().as_str());
+    let code = format!("{pre}\n{}", response.get_ref());
+    let err = match JqProgram::compile(&code) {
+        Ok(p) => return Some(p),
+        Err(e) => e,
+    };
+    let (part, offset, part_key) = match err.offset {
+        Some(off) if off <= pre.len() && prelude.is_some() => {
+            (prelude, Some(off), key.rsplit_once(".ops.").map_or(key.to_owned(), |(p, _)| format!("{p}.prelude")))
+        }
+        Some(off) => (Some(response), Some(off.saturating_sub(pre.len() + 1)), format!("{key}.response")),
+        None => (Some(response), None, format!("{key}.response")),
+    };
+    let at = part.map_or(0, |p| {
+        let span = p.span();
+        let within = cx.source.get(span.clone()).and_then(|s| s.find(p.get_ref().as_str())).map(|i| span.start + i);
+        match (within, offset) {
+            (Some(start), Some(off)) => start + off,
+            _ => span.start,
+        }
+    });
+    cx.fail_at(&part_key, at..at, err.message)
+}
+
+/// `Err(var)` names the first `{var}` that is not a known template variable.
+fn check_template(text: &str, extra: &[&String]) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(after.to_owned());
+        };
+        let var = &after[..close];
+        if !TEMPLATE_VARS.contains(&var) && !extra.iter().any(|e| e.as_str() == var) {
+            return Err(var.to_owned());
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+fn header_name(cx: &mut Ctx<'_>, key: &str, name: &str) -> Option<HeaderName> {
+    match HeaderName::from_bytes(name.as_bytes()) {
+        Ok(h) => Some(h),
+        Err(_) => cx.fail(key, format!("{name:?} is not a valid header name")),
+    }
+}
+
+fn breaker_policy(cx: &mut Ctx<'_>, key: &str, base: BreakerPolicy, spec: Option<&BreakerSpec>) -> BreakerPolicy {
+    let Some(s) = spec else { return base };
+    let policy = BreakerPolicy {
+        consecutive_failures: s.consecutive_failures.unwrap_or(base.consecutive_failures),
+        open_for: s.open_for.map_or(base.open_for, |d| d.0),
+        max_open_for: s.max_open_for.map_or(base.max_open_for, |d| d.0),
+    };
+    if policy.consecutive_failures == 0 {
+        cx.problems.push(Problem::new(format!("{key}.consecutive_failures"), "must be at least 1"));
+    }
+    if policy.max_open_for < policy.open_for {
+        cx.problems.push(Problem::new(format!("{key}.max_open_for"), "must be at least open_for"));
+    }
+    policy
+}

@@ -1,0 +1,174 @@
+//! `[routes]` and `[pools]` -> [`RouteConfig`]s, most specific template first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::Ctx;
+use crate::config::model::*;
+use crate::config::schema::{FileConfig, PoolRef, RouteSpec};
+use crate::normalize::op::Operation;
+use crate::normalize::params;
+use crate::routing::pattern::Pattern;
+
+pub(super) fn routes(cx: &mut Ctx<'_>, file: &FileConfig, providers: &[Arc<ProviderConfig>]) -> Vec<RouteConfig> {
+    let known: BTreeMap<&str, &Arc<ProviderConfig>> = providers.iter().map(|p| (p.name.as_str(), p)).collect();
+    let all_provider_names: Vec<&String> = file.providers.keys().collect();
+    check_pools(cx, file, &all_provider_names);
+    let mut out = Vec::new();
+    for (template, spec) in &file.routes {
+        let key = format!("routes.\"{template}\"");
+        let span = spec.span();
+        let pattern = match Pattern::parse(template) {
+            Ok(p) => p,
+            Err(e) => {
+                cx.fail_at::<()>(&key, span, e);
+                continue;
+            }
+        };
+        if let Some(target) = target(cx, &key, span, spec.get_ref(), &pattern, file, &known, &all_provider_names) {
+            out.push(RouteConfig { pattern, target });
+        }
+    }
+    out.sort_by(|a, b| a.pattern.specificity_cmp(&b.pattern));
+    out
+}
+
+fn check_pools(cx: &mut Ctx<'_>, file: &FileConfig, names: &[&String]) {
+    for (pool, tiers) in &file.pools {
+        if tiers.get_ref().is_empty() || tiers.get_ref().iter().any(Vec::is_empty) {
+            cx.fail_at::<()>(
+                &format!("pools.{pool}"),
+                tiers.span(),
+                "a pool needs at least one tier, and no tier may be empty".into(),
+            );
+        }
+        for name in tiers.get_ref().iter().flatten() {
+            if !names.iter().any(|n| *n == name.get_ref()) {
+                cx.fail_at::<()>(
+                    &format!("pools.{pool}"),
+                    name.span(),
+                    format!("no provider named {:?}", name.get_ref()),
+                );
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn target(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    span: std::ops::Range<usize>,
+    spec: &RouteSpec,
+    pattern: &Pattern,
+    file: &FileConfig,
+    known: &BTreeMap<&str, &Arc<ProviderConfig>>,
+    all_names: &[&String],
+) -> Option<RouteTarget> {
+    match (&spec.op, &spec.passthrough) {
+        (Some(_), Some(_)) | (None, None) => cx.fail_at(key, span, "set exactly one of op or passthrough".into()),
+        (None, Some(provider)) => {
+            if !pattern.has_param("path") {
+                return cx.fail_at(
+                    key,
+                    span,
+                    "a passthrough route needs a {*path} parameter, e.g. /raw/binance/{*path}".into(),
+                );
+            }
+            if provider == "*" {
+                if !pattern.has_param("provider") {
+                    return cx.fail_at(key, span, "passthrough = \"*\" needs a {provider} parameter".into());
+                }
+                return Some(RouteTarget::Passthrough(None));
+            }
+            if !all_names.contains(&provider) {
+                return cx.fail_at(&format!("{key}.passthrough"), span, format!("no provider named {provider:?}"));
+            }
+            Some(RouteTarget::Passthrough(Some(provider.clone())))
+        }
+        (Some(op), None) => normalized(cx, key, span, spec, op, file, known, all_names).map(RouteTarget::Normalized),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn normalized(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    span: std::ops::Range<usize>,
+    spec: &RouteSpec,
+    op: &str,
+    file: &FileConfig,
+    known: &BTreeMap<&str, &Arc<ProviderConfig>>,
+    all_names: &[&String],
+) -> Option<NormalizedRoute> {
+    let op: Operation = match op.parse() {
+        Ok(op) => op,
+        Err(e) => return cx.fail_at(&format!("{key}.op"), span, e.to_string()),
+    };
+    let tiers: Vec<Vec<String>> = match &spec.pool {
+        None => {
+            return cx.fail_at(&format!("{key}.pool"), span, "a normalized route needs a pool".into());
+        }
+        Some(PoolRef::Named(name)) => match file.pools.get(name) {
+            Some(t) => {
+                t.get_ref().iter().map(|tier| tier.iter().map(|n| Spanned::get_ref(n).clone()).collect()).collect()
+            }
+            None => {
+                return cx.fail_at(&format!("{key}.pool"), span, format!("no pool named {name:?} in [pools]"));
+            }
+        },
+        Some(PoolRef::Inline(t)) => t.clone(),
+    };
+    if tiers.is_empty() || tiers.iter().any(Vec::is_empty) {
+        return cx.fail_at(
+            &format!("{key}.pool"),
+            span,
+            "a pool needs at least one tier, and no tier may be empty".into(),
+        );
+    }
+    for name in tiers.iter().flatten() {
+        if !all_names.contains(&name) {
+            cx.fail_at::<()>(&format!("{key}.pool"), span.clone(), format!("no provider named {name:?}"));
+        } else if let Some(p) = known.get(name.as_str())
+            && p.kind == ProviderKind::Rest
+            && !p.ops.contains_key(&op)
+        {
+            cx.fail_at::<()>(
+                &format!("{key}.pool"),
+                span.clone(),
+                format!("provider {name:?} has no ops.{op} mapping"),
+            );
+        }
+    }
+    let accepted = params::accepted(op);
+    for name in spec.defaults.keys() {
+        if !accepted.contains(&name.as_str()) {
+            cx.fail_at::<()>(
+                &format!("{key}.defaults.{name}"),
+                span.clone(),
+                format!("{op} takes no parameter {name:?}; accepted: {}", accepted.join(", ")),
+            );
+        }
+    }
+    let hedge = match spec.hedge_after.as_deref() {
+        None => None,
+        Some("p95") => Some(Hedge::P95),
+        Some(text) => match crate::config::units::parse_duration(text) {
+            Ok(d) => Some(Hedge::After(d)),
+            Err(e) => {
+                return cx.fail_at(&format!("{key}.hedge_after"), span, format!("{e}, or \"p95\""));
+            }
+        },
+    };
+    Some(NormalizedRoute {
+        op,
+        tiers,
+        cache: spec.cache.map(|d| d.0).filter(|d| !d.is_zero()),
+        max_stale: spec.max_stale.map(|d| d.0),
+        hedge,
+        deadline: spec.deadline.map(|d| d.0),
+        defaults: spec.defaults.clone(),
+    })
+}

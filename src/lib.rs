@@ -1,0 +1,30 @@
+//! marketgate: a sidecar reverse proxy for crypto market-data APIs.
+//!
+//! An app asks one normalized question (`GET /v1/price?symbols=BTC,ETH`); marketgate
+//! asks an ordered pool of providers, rotates mirror hosts, trips a breaker per host,
+//! fails over within the request's deadline, normalizes every answer to one schema and
+//! reports provider health as JSON, Prometheus metrics and a dashboard. See
+//! `docs/ARCHITECTURE.md` for the request path and the config/state split.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod breaker;
+pub mod config;
+pub mod health;
+pub mod metrics;
+pub mod normalize;
+pub mod pipeline;
+pub mod pool;
+pub mod proxy;
+pub mod reload;
+pub mod routing;
+pub mod secret;
+pub mod server;
+pub mod snapshot;
+pub mod state;
+pub mod tls;
+pub mod upstream;
+
+pub use app::{AppState, Listeners, RunOptions, run};

@@ -1,0 +1,173 @@
+//! The `marketgate` binary: parse the command line, set up tracing, load the config,
+//! bind the listeners and hand over to `marketgate::run`. No logic lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use marketgate::config::env::ProcessEnv;
+use marketgate::config::{self, Config, LoadError};
+use marketgate::{AppState, Listeners, RunOptions};
+
+/// Sidecar reverse proxy for crypto market-data APIs.
+#[derive(Parser, Debug)]
+#[command(name = "marketgate", version, about)]
+struct Cli {
+    /// Config file (TOML). Without it, the embedded default config is used.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Client listener address, overriding server.listen.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Admin listener address, overriding server.admin_listen.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<std::net::SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate the config, print a summary, exit 0 (valid) or 2 (invalid).
+    Check,
+    /// Print the embedded default config.
+    PrintDefaultConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    marketgate::tls::install_crypto_provider();
+    match cli.command {
+        Some(Command::PrintDefaultConfig) => {
+            print!("{}", config::DEFAULT_CONFIG);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Check) => check(cli.config.as_deref()),
+        None => serve(cli),
+    }
+}
+
+fn check(path: Option<&std::path::Path>) -> ExitCode {
+    match config::load_or_default(path, &ProcessEnv) {
+        Ok(cfg) => {
+            println!("{}", summary(&cfg));
+            ExitCode::SUCCESS
+        }
+        Err(e) => refused(&e),
+    }
+}
+
+fn refused(e: &LoadError) -> ExitCode {
+    eprintln!("config refused:");
+    for err in &e.errors {
+        eprintln!("  {err}");
+    }
+    ExitCode::from(2)
+}
+
+fn summary(cfg: &Config) -> String {
+    let mut out = format!("config OK: {} (sha256 {})\n", cfg.source.name, &cfg.source.sha256[..12]);
+    out.push_str(&format!("listen {}  admin {}\n", cfg.server.listen, cfg.server.admin_listen));
+    out.push_str(&format!("{} providers:\n", cfg.providers.len()));
+    for p in &cfg.providers {
+        let state = p.disabled.as_deref().map_or_else(|| "enabled".to_owned(), |r| format!("DISABLED: {r}"));
+        let ops: Vec<&str> = p.ops.keys().map(|o| o.as_str()).collect();
+        out.push_str(&format!("  {:<14} {} host(s)  {}  ops: {}\n", p.name, p.hosts.len(), state, ops.join(",")));
+    }
+    out.push_str(&format!("{} routes:\n", cfg.routes.len()));
+    for r in &cfg.routes {
+        out.push_str(&format!("  {}\n", r.pattern.template()));
+    }
+    out
+}
+
+fn serve(cli: Cli) -> ExitCode {
+    let mut cfg = match config::load_or_default(cli.config.as_deref(), &ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => return refused(&e),
+    };
+    if let Some(a) = cli.listen {
+        cfg.server.listen = a;
+    }
+    if let Some(a) = cli.admin_listen {
+        cfg.server.admin_listen = a;
+    }
+    init_tracing(&cfg);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let (listen, admin_listen) = (cfg.server.listen, cfg.server.admin_listen);
+        let bind = |addr| async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))
+        };
+        let listeners = match (bind(listen).await, bind(admin_listen).await) {
+            (Ok(client), Ok(admin)) => Listeners { client, admin },
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!("{e}");
+                return ExitCode::from(2);
+            }
+        };
+        let metrics = match marketgate::metrics::Metrics::new() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "metrics registry");
+                return ExitCode::FAILURE;
+            }
+        };
+        let state = match AppState::new(cfg, cli.config.clone(), Arc::new(ProcessEnv), metrics) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "TLS setup failed");
+                return ExitCode::from(2);
+            }
+        };
+        let options = RunOptions { watch_config: cli.config.is_some(), sighup: true };
+        marketgate::run(listeners, state, options, shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn init_tracing(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.log.format {
+        config::model::LogFormat::Json => builder.json().flatten_event(true).init(),
+        config::model::LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

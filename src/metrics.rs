@@ -1,0 +1,214 @@
+//! Every Prometheus metric marketgate exports is declared here (DESIGN §5). Labels are
+//! config names and route templates only, never raw paths, symbols or error text.
+
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::breaker::{BreakerState, Outcome};
+
+/// Handles to every metric family, cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `marketgate_requests_total{route,status}`
+    pub requests: IntCounterVec,
+    /// `marketgate_request_duration_seconds{route}`
+    pub request_duration: HistogramVec,
+    /// `marketgate_upstream_requests_total{provider,host,outcome}`
+    pub upstream_requests: IntCounterVec,
+    /// `marketgate_upstream_duration_seconds{provider}`
+    pub upstream_duration: HistogramVec,
+    /// `marketgate_breaker_state{provider,host}`: 0 closed, 1 half-open, 2 open.
+    pub breaker_state: IntGaugeVec,
+    /// `marketgate_failovers_total{route,from,to}`
+    pub failovers: IntCounterVec,
+    /// `marketgate_cache_requests_total{route,result}`: hit, miss, stale, coalesced.
+    pub cache_requests: IntCounterVec,
+    /// `marketgate_quota_skips_total{provider}`
+    pub quota_skips: IntCounterVec,
+    /// `marketgate_config_reloads_total{result}`: ok, error.
+    pub config_reloads: IntCounterVec,
+    /// `marketgate_config_last_reload_success_timestamp_seconds`
+    pub config_last_success: Gauge,
+    /// `marketgate_build_info{version}` (always 1).
+    pub build_info: IntGaugeVec,
+    /// `marketgate_retry_budget_exhausted_total{route}`
+    pub retry_budget_exhausted: IntCounterVec,
+    /// `marketgate_hedges_total{route}`
+    pub hedges: IntCounterVec,
+    /// `marketgate_panics_total`
+    pub panics: IntCounter,
+    /// `marketgate_connections_active`
+    pub connections_active: IntGauge,
+    /// `marketgate_connections_rejected_total`
+    pub connections_rejected: IntCounter,
+    /// `marketgate_api_keys_set_aside{provider}`: keys answered 401/403.
+    pub keys_set_aside: IntGaugeVec,
+}
+
+/// Every metric name, for docs checks.
+pub const METRIC_NAMES: [&str; 17] = [
+    "marketgate_requests_total",
+    "marketgate_request_duration_seconds",
+    "marketgate_upstream_requests_total",
+    "marketgate_upstream_duration_seconds",
+    "marketgate_breaker_state",
+    "marketgate_failovers_total",
+    "marketgate_cache_requests_total",
+    "marketgate_quota_skips_total",
+    "marketgate_config_reloads_total",
+    "marketgate_config_last_reload_success_timestamp_seconds",
+    "marketgate_build_info",
+    "marketgate_retry_budget_exhausted_total",
+    "marketgate_hedges_total",
+    "marketgate_panics_total",
+    "marketgate_connections_active",
+    "marketgate_connections_rejected_total",
+    "marketgate_api_keys_set_aside",
+];
+
+const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// Registers every family on a fresh registry.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
+            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)?;
+            registry.register(Box::new(h.clone()))?;
+            Ok(h)
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, prometheus::Error> {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let requests = counter(
+            "marketgate_requests_total",
+            "Client requests by route template and status.",
+            &["route", "status"],
+        )?;
+        let request_duration =
+            histogram("marketgate_request_duration_seconds", "Client request duration by route template.", &["route"])?;
+        let upstream_requests = counter(
+            "marketgate_upstream_requests_total",
+            "Upstream attempts by provider, host and outcome.",
+            &["provider", "host", "outcome"],
+        )?;
+        let upstream_duration =
+            histogram("marketgate_upstream_duration_seconds", "Upstream attempt duration by provider.", &["provider"])?;
+        let breaker_state = gauge(
+            "marketgate_breaker_state",
+            "Breaker state per host: 0 closed, 1 half-open, 2 open.",
+            &["provider", "host"],
+        )?;
+        let failovers = counter(
+            "marketgate_failovers_total",
+            "Requests that moved from one provider to another.",
+            &["route", "from", "to"],
+        )?;
+        let cache_requests =
+            counter("marketgate_cache_requests_total", "Response cache lookups by result.", &["route", "result"])?;
+        let quota_skips =
+            counter("marketgate_quota_skips_total", "Provider skipped because its budget was spent.", &["provider"])?;
+        let config_reloads = counter("marketgate_config_reloads_total", "Config reloads by result.", &["result"])?;
+        let config_last_success = Gauge::new(
+            "marketgate_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+        )?;
+        registry.register(Box::new(config_last_success.clone()))?;
+        let build_info = gauge("marketgate_build_info", "Build information; always 1.", &["version"])?;
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let retry_budget_exhausted = counter(
+            "marketgate_retry_budget_exhausted_total",
+            "Retries or hedges not made because the retry budget was spent.",
+            &["route"],
+        )?;
+        let hedges = counter("marketgate_hedges_total", "Hedged attempts started.", &["route"])?;
+        let panics = IntCounter::new("marketgate_panics_total", "Request handlers that panicked (answered 500).")?;
+        registry.register(Box::new(panics.clone()))?;
+        let connections_active = IntGauge::new("marketgate_connections_active", "Open client connections.")?;
+        registry.register(Box::new(connections_active.clone()))?;
+        let connections_rejected = IntCounter::new(
+            "marketgate_connections_rejected_total",
+            "Client connections refused at the connection limit.",
+        )?;
+        registry.register(Box::new(connections_rejected.clone()))?;
+        let keys_set_aside =
+            gauge("marketgate_api_keys_set_aside", "API keys set aside after a 401/403, per provider.", &["provider"])?;
+        for result in ["ok", "error"] {
+            config_reloads.with_label_values(&[result]);
+        }
+        Ok(Self {
+            registry,
+            requests,
+            request_duration,
+            upstream_requests,
+            upstream_duration,
+            breaker_state,
+            failovers,
+            cache_requests,
+            quota_skips,
+            config_reloads,
+            config_last_success,
+            build_info,
+            retry_budget_exhausted,
+            hedges,
+            panics,
+            connections_active,
+            connections_rejected,
+            keys_set_aside,
+        })
+    }
+
+    /// The text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Records one upstream attempt.
+    pub fn upstream(&self, provider: &str, host: &str, outcome: Outcome, seconds: Option<f64>) {
+        self.upstream_requests.with_label_values(&[provider, host, outcome.as_str()]).inc();
+        if let Some(s) = seconds {
+            self.upstream_duration.with_label_values(&[provider]).observe(s);
+        }
+    }
+
+    /// Sets a host's breaker gauge.
+    pub fn breaker(&self, provider: &str, host: &str, state: BreakerState) {
+        let v = match state {
+            BreakerState::Closed { .. } => 0,
+            BreakerState::HalfOpen { .. } => 1,
+            BreakerState::Open { .. } => 2,
+        };
+        self.breaker_state.with_label_values(&[provider, host]).set(v);
+    }
+
+    /// Drops every series of a provider or host that left the config.
+    pub fn forget_host(&self, provider: &str, host: &str) {
+        let _ = self.breaker_state.remove_label_values(&[provider, host]);
+        for o in Outcome::ALL {
+            let _ = self.upstream_requests.remove_label_values(&[provider, host, o.as_str()]);
+        }
+    }
+
+    /// Drops the per-provider series of a removed provider.
+    pub fn forget_provider(&self, provider: &str) {
+        let _ = self.upstream_duration.remove_label_values(&[provider]);
+        let _ = self.quota_skips.remove_label_values(&[provider]);
+        let _ = self.keys_set_aside.remove_label_values(&[provider]);
+    }
+}

@@ -1,0 +1,8 @@
+//! The pure half of normalization: operations, query parameters, request templates,
+//! jq mappings and the typed payload schema. No I/O here.
+
+pub mod jq;
+pub mod op;
+pub mod params;
+pub mod schema;
+pub mod template;

@@ -1,0 +1,230 @@
+//! Query parameters of a normalized route -> a validated [`OpRequest`] (pure).
+//!
+//! Every refusal names the parameter and says what is accepted, so a client sees
+//! `400 bad_request: depth: must be a whole number from 1 to 1000, got "abc"`.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode_str;
+
+use super::op::{Interval, Operation};
+
+/// Most symbols one price request may ask for.
+pub const MAX_SYMBOLS: usize = 100;
+
+/// A validated normalized request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpRequest {
+    /// The operation.
+    pub op: Operation,
+    /// Upper-case canonical tickers, in the order asked, without duplicates.
+    pub symbols: Vec<String>,
+    /// Upper-case quote currency (default USD).
+    pub vs: String,
+    /// Candle interval (ohlcv).
+    pub interval: Option<Interval>,
+    /// Item limit (ohlcv, markets, exchanges, news, sentiment).
+    pub limit: Option<u32>,
+    /// Book depth (orderbook).
+    pub depth: Option<u32>,
+    /// Search text (news).
+    pub q: Option<String>,
+}
+
+/// A refused parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{param}: {message}")]
+pub struct ParamError {
+    /// The parameter name.
+    pub param: String,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+/// Parameters an operation accepts, with limits.
+struct Spec {
+    names: &'static [&'static str],
+    limit: Option<(u32, u32)>,
+}
+
+// === impl OpRequest ===
+
+impl OpRequest {
+    /// Builds a request from the raw query string, path parameters and route defaults
+    /// (query wins over path, path over defaults).
+    pub fn parse(
+        op: Operation,
+        raw_query: Option<&str>,
+        path_params: &BTreeMap<String, String>,
+        defaults: &BTreeMap<String, String>,
+        max_params: usize,
+    ) -> Result<Self, ParamError> {
+        let query = decode_query(raw_query, max_params)?;
+        let spec = spec(op);
+        let mut merged: BTreeMap<String, String> = defaults.clone();
+        merged.extend(path_params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (name, value) in query {
+            if !spec.names.contains(&name.as_str()) {
+                return Err(ParamError {
+                    param: name,
+                    message: format!("unknown parameter for {op}; accepted: {}", spec.names.join(", ")),
+                });
+            }
+            merged.insert(name, value);
+        }
+        let get = |name: &str| merged.get(name).map(String::as_str);
+        let mut req = OpRequest {
+            op,
+            symbols: Vec::new(),
+            vs: vs(get("vs"))?,
+            interval: None,
+            limit: None,
+            depth: None,
+            q: None,
+        };
+        if op == Operation::Price {
+            req.symbols = symbols(get("symbols").or_else(|| get("symbol")), "symbols")?;
+        } else if op.takes_symbols() {
+            let one = symbols(get("symbol"), "symbol")?;
+            if one.len() > 1 {
+                return Err(err("symbol", "takes one symbol; use /v1/price for several"));
+            }
+            req.symbols = one;
+        }
+        if op == Operation::Ohlcv {
+            let text = get("interval").unwrap_or("1h");
+            req.interval = Some(text.parse().map_err(|e: super::op::UnknownName| err("interval", &e.to_string()))?);
+        }
+        if let Some((default, max)) = spec.limit {
+            req.limit = Some(number(get("limit"), "limit", default, max)?);
+        }
+        if op == Operation::Orderbook {
+            req.depth = Some(number(get("depth"), "depth", 20, 1000)?);
+        }
+        if op == Operation::News {
+            req.q = get("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+            if req.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+                return Err(err("q", "must be at most 100 characters"));
+            }
+        }
+        Ok(req)
+    }
+
+    /// A key that identifies the answer: the operation and every normalized parameter
+    /// (symbols sorted, defaults filled in). Used by the response cache.
+    pub fn cache_key(&self) -> String {
+        let mut symbols = self.symbols.clone();
+        symbols.sort();
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            self.op,
+            symbols.join(","),
+            self.vs,
+            self.interval.map_or("", Interval::as_str),
+            self.limit.unwrap_or(0),
+            self.depth.unwrap_or(0),
+            self.q.as_deref().unwrap_or("").to_lowercase()
+        )
+    }
+}
+
+/// The parameter names an operation accepts (for validating route defaults).
+pub fn accepted(op: Operation) -> &'static [&'static str] {
+    spec(op).names
+}
+
+fn spec(op: Operation) -> Spec {
+    match op {
+        Operation::Price => Spec { names: &["symbols", "symbol", "vs"], limit: None },
+        Operation::Ticker => Spec { names: &["symbol", "vs"], limit: None },
+        Operation::Ohlcv => Spec { names: &["symbol", "vs", "interval", "limit"], limit: Some((100, 1000)) },
+        Operation::Orderbook => Spec { names: &["symbol", "vs", "depth"], limit: None },
+        Operation::Markets => Spec { names: &["vs", "limit"], limit: Some((100, 250)) },
+        Operation::Exchanges => Spec { names: &["limit"], limit: Some((50, 250)) },
+        Operation::News => Spec { names: &["q", "limit"], limit: Some((20, 100)) },
+        Operation::Sentiment => Spec { names: &["limit"], limit: Some((1, 365)) },
+    }
+}
+
+fn err(param: &str, message: &str) -> ParamError {
+    ParamError { param: param.to_owned(), message: message.to_owned() }
+}
+
+/// Splits and percent-decodes `a=1&b=2`; `+` is a space. Repeated names are refused.
+pub fn decode_query(raw: Option<&str>, max_params: usize) -> Result<Vec<(String, String)>, ParamError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        if out.len() >= max_params {
+            return Err(err("query", &format!("too many parameters (at most {max_params})")));
+        }
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name =
+            decode(name).ok_or_else(|| err("query", "parameter name is not valid UTF-8 after percent-decoding"))?;
+        let value = decode(value).ok_or_else(|| err(&name, "value is not valid UTF-8 after percent-decoding"))?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(err(&name, "given more than once"));
+        }
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+fn decode(s: &str) -> Option<String> {
+    let spaced = s.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
+}
+
+fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> {
+    let value =
+        value.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| err(param, "is required, e.g. BTC or BTC,ETH"))?;
+    let mut out: Vec<String> = Vec::new();
+    for raw in value.split(',') {
+        let sym = raw.trim().to_ascii_uppercase();
+        if sym.is_empty() {
+            return Err(err(param, "has an empty symbol (check the commas)"));
+        }
+        if sym.len() > 15 || !sym.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ParamError {
+                param: param.to_owned(),
+                message: format!(
+                    "{:?} is not a ticker (letters and digits, at most 15)",
+                    raw.chars().take(20).collect::<String>()
+                ),
+            });
+        }
+        if !out.contains(&sym) {
+            out.push(sym);
+        }
+    }
+    if out.len() > MAX_SYMBOLS {
+        return Err(err(param, &format!("asks for {} symbols; at most {MAX_SYMBOLS} per request", out.len())));
+    }
+    Ok(out)
+}
+
+fn vs(value: Option<&str>) -> Result<String, ParamError> {
+    let v = value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or("USD").to_ascii_uppercase();
+    if !(2..=10).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(err("vs", "must be a currency code of 2 to 10 letters, e.g. USD"));
+    }
+    Ok(v)
+}
+
+fn number(value: Option<&str>, param: &str, default: u32, max: u32) -> Result<u32, ParamError> {
+    let Some(text) = value.map(str::trim) else {
+        return Ok(default);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ParamError {
+            param: param.to_owned(),
+            message: format!(
+                "must be a whole number from 1 to {max}, got {:?}",
+                text.chars().take(20).collect::<String>()
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

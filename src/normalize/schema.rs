@@ -1,0 +1,383 @@
+//! The typed payload of every operation and the checks a mapping's output must pass.
+//!
+//! A mapping's JSON output is deserialized strictly (unknown fields refused) and then
+//! checked; the first offending JSON path is reported, e.g. `data[3].price: must be > 0`.
+//! A payload that fails is a `bad_body` outcome: the provider is failed over, never
+//! allowed to hand wrong data to the client.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::op::Operation;
+use super::params::OpRequest;
+
+/// Earliest plausible timestamp (2009-01-01) in ms; anything lower is seconds, not ms.
+const MIN_TS_MS: i64 = 1_230_768_000_000;
+/// Latest plausible timestamp: now plus two days of clock skew.
+const FUTURE_SLACK_MS: i64 = 2 * 86_400_000;
+
+/// Milliseconds since the epoch (accepts `1.7e12`-style integral floats from jq).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Ts(pub i64);
+
+/// `price` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Quote currency.
+    pub vs: String,
+    /// Price in `vs`.
+    pub price: f64,
+    /// Time of the price.
+    pub ts: Ts,
+}
+
+/// `ticker` payload (24 h rolling).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ticker {
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Quote currency.
+    pub vs: String,
+    /// Last price.
+    pub last: f64,
+    /// Price 24 h ago.
+    pub open: Option<f64>,
+    /// 24 h high.
+    pub high: Option<f64>,
+    /// 24 h low.
+    pub low: Option<f64>,
+    /// 24 h change in percent.
+    pub change_pct: Option<f64>,
+    /// 24 h base volume.
+    pub volume: Option<f64>,
+    /// 24 h quote volume.
+    pub quote_volume: Option<f64>,
+    /// Time of the ticker.
+    pub ts: Ts,
+}
+
+/// `ohlcv` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Candle {
+    /// Open time.
+    pub ts: Ts,
+    /// Open price.
+    pub open: f64,
+    /// High price.
+    pub high: f64,
+    /// Low price.
+    pub low: f64,
+    /// Close price.
+    pub close: f64,
+    /// Base volume, when the provider reports it.
+    pub volume: Option<f64>,
+}
+
+/// `orderbook` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBook {
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Quote currency.
+    pub vs: String,
+    /// `[price, amount]`, best (highest) first.
+    pub bids: Vec<[f64; 2]>,
+    /// `[price, amount]`, best (lowest) first.
+    pub asks: Vec<[f64; 2]>,
+    /// Time of the snapshot.
+    pub ts: Ts,
+}
+
+/// `markets` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Market {
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Display name.
+    pub name: String,
+    /// Market-cap rank.
+    pub rank: Option<u32>,
+    /// Price in the quote currency.
+    pub price: f64,
+    /// Market cap.
+    pub market_cap: Option<f64>,
+    /// 24 h volume in the quote currency.
+    pub volume_24h: Option<f64>,
+    /// 24 h change in percent.
+    pub change_24h_pct: Option<f64>,
+}
+
+/// `exchanges` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    /// Provider's exchange id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Country, when known.
+    pub country: Option<String>,
+    /// Web site.
+    pub url: Option<String>,
+    /// 24 h volume in BTC.
+    pub volume_24h_btc: Option<f64>,
+}
+
+/// `news` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct News {
+    /// Headline.
+    pub title: String,
+    /// Article link.
+    pub url: String,
+    /// Publisher.
+    pub source: String,
+    /// Publication time.
+    pub published_at: Ts,
+    /// Short text, when given.
+    pub summary: Option<String>,
+    /// Categories or tags.
+    pub categories: Vec<String>,
+}
+
+/// `sentiment` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sentiment {
+    /// Index value, 0 (extreme fear) to 100 (extreme greed).
+    pub value: f64,
+    /// Label such as `Greed`.
+    pub classification: String,
+    /// Day of the value.
+    pub ts: Ts,
+}
+
+/// A checked payload, serialized as the envelope's `data`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Payload {
+    /// `price`
+    Price(Vec<Price>),
+    /// `ticker`
+    Ticker(Ticker),
+    /// `ohlcv`
+    Ohlcv(Vec<Candle>),
+    /// `orderbook`
+    Orderbook(OrderBook),
+    /// `markets`
+    Markets(Vec<Market>),
+    /// `exchanges`
+    Exchanges(Vec<Exchange>),
+    /// `news`
+    News(Vec<News>),
+    /// `sentiment`
+    Sentiment(Vec<Sentiment>),
+}
+
+/// The first thing wrong with a mapping's output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SchemaError {
+    /// JSON path such as `data[2].price`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+// === impl Ts ===
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        if let Some(i) = n.as_i64() {
+            return Ok(Ts(i));
+        }
+        match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Ts(f as i64)),
+            _ => Err(serde::de::Error::custom(format!("timestamp {n} is not whole milliseconds"))),
+        }
+    }
+}
+
+// === impl Payload ===
+
+impl Payload {
+    /// Deserializes and checks a mapping's output for `req`'s operation. Lists are cut
+    /// to the requested limit/depth; news and sentiment are put newest first.
+    pub fn from_json(json: &str, req: &OpRequest, now_ms: i64) -> Result<Self, SchemaError> {
+        let mut payload = match req.op {
+            Operation::Price => Payload::Price(parse(json)?),
+            Operation::Ticker => Payload::Ticker(parse(json)?),
+            Operation::Ohlcv => Payload::Ohlcv(parse(json)?),
+            Operation::Orderbook => Payload::Orderbook(parse(json)?),
+            Operation::Markets => Payload::Markets(parse(json)?),
+            Operation::Exchanges => Payload::Exchanges(parse(json)?),
+            Operation::News => Payload::News(parse(json)?),
+            Operation::Sentiment => Payload::Sentiment(parse(json)?),
+        };
+        payload.tidy(req);
+        payload.check(now_ms)?;
+        Ok(payload)
+    }
+
+    fn tidy(&mut self, req: &OpRequest) {
+        let limit = req.limit.map_or(usize::MAX, |l| l as usize);
+        match self {
+            Payload::Ohlcv(c) => {
+                let skip = c.len().saturating_sub(limit);
+                c.drain(..skip);
+            }
+            Payload::Orderbook(b) => {
+                let depth = req.depth.map_or(usize::MAX, |d| d as usize);
+                b.bids.truncate(depth);
+                b.asks.truncate(depth);
+            }
+            Payload::Markets(m) => {
+                m.sort_by_key(|x| x.rank.unwrap_or(u32::MAX));
+                m.truncate(limit);
+            }
+            Payload::Exchanges(e) => e.truncate(limit),
+            Payload::News(n) => {
+                n.sort_by_key(|x| std::cmp::Reverse(x.published_at));
+                n.truncate(limit);
+            }
+            Payload::Sentiment(s) => {
+                s.sort_by_key(|x| std::cmp::Reverse(x.ts));
+                s.truncate(limit);
+            }
+            Payload::Price(_) | Payload::Ticker(_) => {}
+        }
+    }
+
+    fn check(&self, now_ms: i64) -> Result<(), SchemaError> {
+        let ts_ok = |path: String, ts: Ts| check_ts(path, ts, now_ms);
+        match self {
+            Payload::Price(items) => items.iter().enumerate().try_for_each(|(i, p)| {
+                text(format!("data[{i}].symbol"), &p.symbol)?;
+                positive(format!("data[{i}].price"), p.price)?;
+                ts_ok(format!("data[{i}].ts"), p.ts)
+            }),
+            Payload::Ticker(t) => {
+                text("data.symbol".into(), &t.symbol)?;
+                positive("data.last".into(), t.last)?;
+                for (name, v) in [("open", t.open), ("high", t.high), ("low", t.low)] {
+                    if let Some(v) = v {
+                        positive(format!("data.{name}"), v)?;
+                    }
+                }
+                ts_ok("data.ts".into(), t.ts)
+            }
+            Payload::Ohlcv(c) => check_candles(c, now_ms),
+            Payload::Orderbook(b) => check_book(b, now_ms),
+            Payload::Markets(m) => m.iter().enumerate().try_for_each(|(i, x)| {
+                text(format!("data[{i}].symbol"), &x.symbol)?;
+                positive(format!("data[{i}].price"), x.price)
+            }),
+            Payload::Exchanges(e) => e.iter().enumerate().try_for_each(|(i, x)| {
+                text(format!("data[{i}].id"), &x.id)?;
+                text(format!("data[{i}].name"), &x.name)
+            }),
+            Payload::News(n) => n.iter().enumerate().try_for_each(|(i, x)| {
+                text(format!("data[{i}].title"), &x.title)?;
+                text(format!("data[{i}].url"), &x.url)?;
+                ts_ok(format!("data[{i}].published_at"), x.published_at)
+            }),
+            Payload::Sentiment(s) => s.iter().enumerate().try_for_each(|(i, x)| {
+                if !(0.0..=100.0).contains(&x.value) {
+                    return Err(bad(format!("data[{i}].value"), format!("must be 0 to 100, got {}", x.value)));
+                }
+                ts_ok(format!("data[{i}].ts"), x.ts)
+            }),
+        }
+    }
+
+    /// The symbols a price payload covers.
+    pub fn price_symbols(&self) -> Vec<&str> {
+        match self {
+            Payload::Price(items) => items.iter().map(|p| p.symbol.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(json: &str) -> Result<T, SchemaError> {
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match inner.as_str() {
+            "." => "data".to_owned(),
+            p if p.starts_with('[') => format!("data{p}"),
+            p => format!("data.{p}"),
+        };
+        SchemaError { path, message: e.into_inner().to_string() }
+    })
+}
+
+fn bad(path: String, message: String) -> SchemaError {
+    SchemaError { path, message }
+}
+
+fn text(path: String, s: &str) -> Result<(), SchemaError> {
+    if s.trim().is_empty() { Err(bad(path, "must not be empty".into())) } else { Ok(()) }
+}
+
+fn positive(path: String, v: f64) -> Result<(), SchemaError> {
+    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(bad(path, format!("must be a number > 0, got {v}"))) }
+}
+
+fn check_ts(path: String, ts: Ts, now_ms: i64) -> Result<(), SchemaError> {
+    if ts.0 < MIN_TS_MS {
+        return Err(bad(path, format!("{} is not milliseconds since the epoch (seconds?)", ts.0)));
+    }
+    if ts.0 > now_ms + FUTURE_SLACK_MS {
+        return Err(bad(path, format!("{} is in the future", ts.0)));
+    }
+    Ok(())
+}
+
+fn check_candles(c: &[Candle], now_ms: i64) -> Result<(), SchemaError> {
+    for (i, x) in c.iter().enumerate() {
+        for (name, v) in [("open", x.open), ("high", x.high), ("low", x.low), ("close", x.close)] {
+            positive(format!("data[{i}].{name}"), v)?;
+        }
+        if x.high < x.low {
+            return Err(bad(format!("data[{i}].high"), format!("{} is below low {}", x.high, x.low)));
+        }
+        check_ts(format!("data[{i}].ts"), x.ts, now_ms)?;
+        if i > 0 && c[i - 1].ts >= x.ts {
+            return Err(bad(format!("data[{i}].ts"), "candles must be in ascending ts order".into()));
+        }
+    }
+    Ok(())
+}
+
+fn check_book(b: &OrderBook, now_ms: i64) -> Result<(), SchemaError> {
+    text("data.symbol".into(), &b.symbol)?;
+    for (side, levels, descending) in [("bids", &b.bids, true), ("asks", &b.asks, false)] {
+        for (i, [price, amount]) in levels.iter().enumerate() {
+            positive(format!("data.{side}[{i}][0]"), *price)?;
+            if !(amount.is_finite() && *amount >= 0.0) {
+                return Err(bad(format!("data.{side}[{i}][1]"), format!("amount must be >= 0, got {amount}")));
+            }
+            if i > 0 {
+                let prev = levels[i - 1][0];
+                let ordered = if descending { prev > *price } else { prev < *price };
+                if !ordered {
+                    let order = if descending { "descending" } else { "ascending" };
+                    return Err(bad(format!("data.{side}[{i}][0]"), format!("{side} must be in {order} price order")));
+                }
+            }
+        }
+    }
+    check_ts("data.ts".into(), b.ts, now_ms)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,55 @@
+//! The fronted application (`[app] upstream`): every request no route matches is
+//! streamed to it, with `X-Forwarded-For`, `-Host` and `-Proto` headers added.
+
+use std::net::SocketAddr;
+
+use http::{HeaderValue, Request, Response};
+use hyper::body::{Body as _, Incoming};
+
+use super::body::stream;
+use super::error::{ErrorKind, ProxyError};
+use super::headers;
+use super::service::Served;
+use crate::config::model::AppConfig;
+use crate::snapshot::Snapshot;
+use crate::upstream::client::{Body, describe};
+
+/// Forwards to the application.
+pub async fn forward(
+    snap: &Snapshot,
+    app: &AppConfig,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<(Response<Body>, Served), ProxyError> {
+    let (mut parts, body) = req.into_parts();
+    let original_host = parts.headers.get(http::header::HOST).cloned();
+    let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let uri = app.upstream.join(&pq).map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
+    let mut hdrs = headers::for_upstream(std::mem::take(&mut parts.headers));
+    if let Some(h) = original_host {
+        hdrs.insert("x-forwarded-host", h);
+    }
+    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+        hdrs.append("x-forwarded-for", v);
+    }
+    hdrs.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let body = if body.is_end_stream() { super::body::empty() } else { stream(body) };
+    let mut up = Request::new(body);
+    *up.method_mut() = parts.method;
+    *up.uri_mut() = uri;
+    *up.headers_mut() = hdrs;
+    match snap.client.send(up, app.timeout).await {
+        Ok(resp) => {
+            let (mut rparts, rbody) = resp.into_parts();
+            headers::strip_hop_by_hop(&mut rparts.headers);
+            Ok((
+                Response::from_parts(rparts, stream(rbody)),
+                Served { provider: Some("app".into()), attempts: 1, cache: None },
+            ))
+        }
+        Err(e) => Err(ProxyError::new(
+            ErrorKind::AppFailed,
+            format!("the application at {} failed: {}", app.upstream, describe(&e)),
+        )),
+    }
+}

@@ -1,0 +1,132 @@
+//! Body helpers: full bodies, boxing upstream bodies, capped reads, and the request
+//! body that can be handed to a second host when the first never read it.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+
+use crate::state::lock;
+use crate::upstream::client::{Body, BoxError};
+
+/// A complete body.
+pub fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// An empty body.
+pub fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// Boxes a streamed hyper body.
+pub fn stream(body: Incoming) -> Body {
+    body.map_err(|e| Box::new(e) as BoxError).boxed()
+}
+
+/// Why a capped read stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// More than `limit` bytes.
+    #[error("body is larger than {limit} bytes")]
+    TooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// The stream failed.
+    #[error("body read failed: {0}")]
+    Broken(String),
+}
+
+/// Reads a whole body, refusing more than `limit` bytes (memory stays bounded).
+pub async fn read_capped<B>(body: B, limit: usize) -> Result<Bytes, ReadError>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    if body.size_hint().lower() > limit as u64 {
+        return Err(ReadError::TooLarge { limit });
+    }
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ReadError::Broken(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(ReadError::TooLarge { limit });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// A client request body shared between attempts: the first attempt whose connection
+/// polls it takes it. If an attempt fails before polling (connect error), the body is
+/// still in the slot and the next host can send it. Nothing is buffered.
+#[derive(Clone)]
+pub struct SharedBody {
+    slot: Arc<Mutex<Option<Incoming>>>,
+    polled: Arc<AtomicBool>,
+    hint: SizeHint,
+}
+
+/// One attempt's view of a [`SharedBody`].
+pub struct AttemptBody {
+    shared: SharedBody,
+    taken: Option<Incoming>,
+}
+
+// === impl SharedBody ===
+
+impl SharedBody {
+    /// Wraps the client's body.
+    pub fn new(body: Incoming) -> Self {
+        let hint = body.size_hint();
+        Self { slot: Arc::new(Mutex::new(Some(body))), polled: Arc::new(AtomicBool::new(false)), hint }
+    }
+
+    /// Whether any attempt has started reading the body (then it cannot be resent).
+    pub fn was_polled(&self) -> bool {
+        self.polled.load(Ordering::Acquire)
+    }
+
+    /// A body for the next attempt.
+    pub fn for_attempt(&self) -> Body {
+        AttemptBody { shared: self.clone(), taken: None }.boxed()
+    }
+}
+
+// === impl AttemptBody ===
+
+impl HttpBody for AttemptBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.taken.is_none() {
+            let taken = lock(&self.shared.slot).take();
+            match taken {
+                Some(b) => {
+                    self.shared.polled.store(true, Ordering::Release);
+                    self.taken = Some(b);
+                }
+                None => {
+                    return Poll::Ready(Some(Err("request body was already consumed by another attempt".into())));
+                }
+            }
+        }
+        match self.taken.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx).map_err(|e| Box::new(e) as BoxError),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.shared.hint
+    }
+}

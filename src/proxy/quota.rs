@@ -1,0 +1,35 @@
+//! Provider budgets on the request path: take weight before calling, skip when spent,
+//! and resynchronise from the provider's used-weight header.
+
+use http::HeaderMap;
+use tokio::time::Instant;
+
+use crate::metrics::Metrics;
+use crate::snapshot::ProviderRt;
+use crate::state::lock;
+
+/// Takes `weight` from the provider's budget; `false` (counted) when it does not fit.
+pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> bool {
+    let mut q = lock(&provider.state.quota);
+    let Some(window) = q.as_mut() else {
+        return true;
+    };
+    if window.try_take(weight, Instant::now()) {
+        return true;
+    }
+    metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
+    false
+}
+
+/// Reads the provider's used-weight header (e.g. `x-mbx-used-weight-1m`), if configured.
+pub fn sync_from_headers(provider: &ProviderRt, headers: &HeaderMap) {
+    let Some(name) = provider.cfg.quota.as_ref().and_then(|q| q.used_header.as_ref()) else {
+        return;
+    };
+    let Some(used) = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok()) else {
+        return;
+    };
+    if let Some(window) = lock(&provider.state.quota).as_mut() {
+        window.sync_used(used, Instant::now());
+    }
+}

@@ -1,0 +1,144 @@
+//! The client listener's request handler: one snapshot load, route, dispatch, then one
+//! metrics update and one structured log line per request. Every failure is a response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::error::{ErrorKind, ProxyError};
+use crate::app::AppState;
+use crate::config::model::RouteTarget;
+use crate::routing::pattern::Params;
+use crate::snapshot::Snapshot;
+use crate::upstream::client::Body;
+
+/// What a handler reports besides the response, for the log line.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// Provider that answered.
+    pub provider: Option<String>,
+    /// Upstream attempts made.
+    pub attempts: usize,
+    /// Cache result (`hit`, `miss`, `stale`), when the route caches.
+    pub cache: Option<&'static str>,
+}
+
+/// Handles one client request.
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let snap = state.snapshot.load_full();
+    let method = req.method().clone();
+    let (route, result) = dispatch(&state, &snap, req, peer).await;
+    let (resp, served) = match result {
+        Ok(pair) => pair,
+        Err(e) => (e.into_response(), Served::default()),
+    };
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.requests.with_label_values(&[&route, status_label(status)]).inc();
+    state.metrics.request_duration.with_label_values(&[&route]).observe(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "marketgate::access",
+        %method,
+        route = %route,
+        status,
+        provider = served.provider.as_deref().unwrap_or("-"),
+        attempts = served.attempts,
+        cache = served.cache.unwrap_or("-"),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+type Outcome = Result<(Response<Body>, Served), ProxyError>;
+
+async fn dispatch(
+    state: &AppState,
+    snap: &Arc<Snapshot>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> (String, Outcome) {
+    let server = &snap.config.server;
+    if req.method() == Method::CONNECT || req.uri().authority().is_some() || req.uri().scheme().is_some() {
+        let e = ProxyError::new(
+            ErrorKind::BadRequest,
+            "absolute-form targets and CONNECT are refused: marketgate is not an open proxy",
+        );
+        return ("refused".into(), Err(e));
+    }
+    if req.uri().to_string().len() > server.max_uri_length {
+        let e = ProxyError::new(
+            ErrorKind::UriTooLong,
+            format!("request target is longer than {} bytes", server.max_uri_length),
+        );
+        return ("refused".into(), Err(e));
+    }
+    let path = req.uri().path().to_owned();
+    let matched = snap.config.routes.iter().enumerate().find_map(|(i, r)| r.pattern.matches(&path).map(|p| (i, r, p)));
+    let Some((index, route, params)) = matched else {
+        if let Some(app) = &snap.config.app {
+            return ("app".into(), super::app::forward(snap, app, req, peer).await);
+        }
+        let e = ProxyError::new(ErrorKind::NoRoute, format!("no route matches {}", truncate(&path, 200)));
+        return ("none".into(), Err(e));
+    };
+    let label = route.pattern.template().to_owned();
+    let result = match &route.target {
+        RouteTarget::Normalized(n) => {
+            if req.method() != Method::GET && req.method() != Method::HEAD {
+                Err(ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD"))
+            } else {
+                crate::pipeline::serve(state, snap, index, &label, n, req.uri().query(), &params).await
+            }
+        }
+        RouteTarget::Passthrough(fixed) => {
+            let provider = fixed.clone().or_else(|| params.get("provider").cloned()).unwrap_or_default();
+            let rest = rest_param(&params);
+            super::raw::serve(state, snap, &provider, &rest, req).await
+        }
+    };
+    (label, result)
+}
+
+fn rest_param(params: &Params) -> String {
+    params.get("path").cloned().unwrap_or_default()
+}
+
+/// Status label values are the status code; `&'static` to keep the series bounded.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        204 => "204",
+        206 => "206",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        414 => "414",
+        418 => "418",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        s if s < 200 => "1xx",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Cuts client-supplied text for messages.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max { s.to_owned() } else { format!("{}…", s.chars().take(max).collect::<String>()) }
+}

@@ -1,0 +1,3 @@
+//! Route templates and matching (pure).
+
+pub mod pattern;

@@ -1,0 +1,223 @@
+//! Mutable state that outlives a config: breakers, statistics, quotas, benches and key
+//! health, keyed by provider name and host label, so a reload keeps the state of every
+//! provider and host that still exists and drops the rest.
+
+pub mod quota;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::breaker::{Breaker, BreakerPolicy};
+use crate::config::model::{ProviderConfig, QuotaPolicy};
+use quota::QuotaWindow;
+use stats::Stats;
+
+/// Every provider's state, by name.
+#[derive(Debug, Default)]
+pub struct StateStore {
+    providers: Mutex<HashMap<String, Arc<ProviderState>>>,
+}
+
+/// One provider's state.
+#[derive(Debug)]
+pub struct ProviderState {
+    /// Provider name.
+    pub name: String,
+    hosts: Mutex<HashMap<String, Arc<HostState>>>,
+    /// Next host in the rotation.
+    pub host_cursor: AtomicUsize,
+    /// Next API key in the rotation.
+    pub key_cursor: AtomicUsize,
+    /// Provider-wide bench after a 429/418.
+    pub bench: Mutex<Option<Bench>>,
+    /// Request budget, when configured.
+    pub quota: Mutex<Option<QuotaWindow>>,
+    /// Key indexes set aside after 401/403.
+    pub keys_set_aside: Mutex<Vec<usize>>,
+    /// Provider-level statistics.
+    pub stats: Stats,
+    /// Times a request failed over away from this provider.
+    pub failovers_from: AtomicUsize,
+    /// Last thing that went wrong.
+    pub last_error: Mutex<Option<LastError>>,
+}
+
+/// A provider benched by a rate limit.
+#[derive(Debug, Clone)]
+pub struct Bench {
+    /// Until when.
+    pub until: Instant,
+    /// The same moment as wall-clock time (for the admin view).
+    pub until_wall: SystemTime,
+    /// The status that caused it.
+    pub status: u16,
+}
+
+/// One host's state.
+#[derive(Debug)]
+pub struct HostState {
+    /// The host's label (`api1.binance.com`).
+    pub label: String,
+    breaker: Mutex<Breaker>,
+    /// Host-level statistics.
+    pub stats: Stats,
+    /// Last thing that went wrong.
+    pub last_error: Mutex<Option<LastError>>,
+    /// When the breaker last opened, wall clock.
+    pub opened_wall: Mutex<Option<SystemTime>>,
+}
+
+/// The last failure of a host or provider (no secrets: built from outcome and status).
+#[derive(Debug, Clone)]
+pub struct LastError {
+    /// When.
+    pub at: SystemTime,
+    /// Outcome label.
+    pub outcome: &'static str,
+    /// A short description.
+    pub message: String,
+}
+
+// === impl StateStore ===
+
+impl StateStore {
+    /// The state of `cfg`'s provider, created or carried over; its hosts are made to
+    /// match `cfg.hosts` (kept by label, new ones closed, removed ones dropped).
+    /// Returns the provider state and the labels of hosts that were dropped.
+    pub fn provider(&self, cfg: &ProviderConfig) -> (Arc<ProviderState>, Vec<String>) {
+        let mut map = lock(&self.providers);
+        let state = map.entry(cfg.name.clone()).or_insert_with(|| Arc::new(ProviderState::new(&cfg.name))).clone();
+        drop(map);
+        let keys: Vec<String> = cfg.hosts.iter().map(host_key).collect();
+        let dropped = state.sync_hosts(&keys, cfg.breaker);
+        state.set_quota(cfg.quota.as_ref());
+        (state, dropped)
+    }
+
+    /// Drops providers not in `names`; returns the names dropped.
+    pub fn retain(&self, names: &[&str]) -> Vec<String> {
+        let mut map = lock(&self.providers);
+        let gone: Vec<String> = map.keys().filter(|k| !names.contains(&k.as_str())).cloned().collect();
+        for name in &gone {
+            map.remove(name);
+        }
+        gone
+    }
+}
+
+/// The state key of a host: its label plus base path (two base paths on one host are
+/// two upstreams).
+pub fn host_key(url: &crate::upstream::url::BaseUrl) -> String {
+    format!("{}{}", url.label(), url.base_path())
+}
+
+// === impl ProviderState ===
+
+impl ProviderState {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            hosts: Mutex::new(HashMap::new()),
+            host_cursor: AtomicUsize::new(0),
+            key_cursor: AtomicUsize::new(0),
+            bench: Mutex::new(None),
+            quota: Mutex::new(None),
+            keys_set_aside: Mutex::new(Vec::new()),
+            stats: Stats::default(),
+            failovers_from: AtomicUsize::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    fn sync_hosts(&self, keys: &[String], policy: BreakerPolicy) -> Vec<String> {
+        let mut hosts = lock(&self.hosts);
+        let dropped: Vec<String> = hosts.keys().filter(|k| !keys.contains(k)).cloned().collect();
+        for k in &dropped {
+            hosts.remove(k);
+        }
+        for k in keys {
+            let h = hosts.entry(k.clone()).or_insert_with(|| Arc::new(HostState::new(k, policy)));
+            h.breaker().set_policy(policy);
+        }
+        dropped
+    }
+
+    fn set_quota(&self, policy: Option<&QuotaPolicy>) {
+        let mut q = lock(&self.quota);
+        match (policy, q.as_mut()) {
+            (None, _) => *q = None,
+            (Some(p), Some(w)) => w.set_policy(p),
+            (Some(p), None) => *q = Some(QuotaWindow::new(p)),
+        }
+    }
+
+    /// The state of the host with state key `key`.
+    pub fn host(&self, key: &str) -> Option<Arc<HostState>> {
+        lock(&self.hosts).get(key).cloned()
+    }
+
+    /// The bench in force at `now`, if any.
+    pub fn benched(&self, now: Instant) -> Option<Bench> {
+        let mut b = lock(&self.bench);
+        match b.as_ref() {
+            Some(bench) if bench.until > now => Some(bench.clone()),
+            Some(_) => {
+                *b = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Benches the provider for `for_`, unless a longer bench is already in force.
+    pub fn bench_for(&self, for_: Duration, status: u16, now: Instant) {
+        let mut b = lock(&self.bench);
+        let until = now + for_;
+        if b.as_ref().is_none_or(|old| old.until < until) {
+            *b = Some(Bench { until, until_wall: SystemTime::now() + for_, status });
+        }
+    }
+
+    /// Records the last failure.
+    pub fn set_last_error(&self, outcome: &'static str, message: String) {
+        *lock(&self.last_error) = Some(LastError { at: SystemTime::now(), outcome, message });
+    }
+}
+
+// === impl HostState ===
+
+impl HostState {
+    fn new(label: &str, policy: BreakerPolicy) -> Self {
+        Self {
+            label: label.to_owned(),
+            breaker: Mutex::new(Breaker::new(policy)),
+            stats: Stats::default(),
+            last_error: Mutex::new(None),
+            opened_wall: Mutex::new(None),
+        }
+    }
+
+    /// The breaker, locked. Hold it only for a state-machine call.
+    pub fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        lock(&self.breaker)
+    }
+
+    /// Records the last failure.
+    pub fn set_last_error(&self, outcome: &'static str, message: String) {
+        *lock(&self.last_error) = Some(LastError { at: SystemTime::now(), outcome, message });
+    }
+}
+
+/// Locks a mutex, recovering from poisoning (the data are counters and state machines
+/// that stay consistent between calls).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! The shared upstream HTTP client: hyper-util's pooled client over rustls (HTTP/1.1 and
+//! HTTP/2 by ALPN), keep-alive pooling, and one `send` with a per-attempt timeout.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::model::UpstreamConfig;
+use crate::tls::{TlsError, client_config};
+
+/// Boxed error of bodies flowing through marketgate.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Body type of every request and response marketgate builds.
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// The pooled upstream client.
+#[derive(Clone, Debug)]
+pub struct UpstreamClient {
+    inner: Client<HttpsConnector<HttpConnector>, Body>,
+    settings: UpstreamConfig,
+}
+
+/// How sending failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No connection could be made (refused, DNS, TLS handshake).
+    #[error("connect failed: {0}")]
+    Connect(String),
+    /// No response head within the attempt timeout.
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    /// The connection broke after the request may have reached the upstream.
+    #[error("upstream connection failed: {0}")]
+    Broken(String),
+}
+
+// === impl UpstreamClient ===
+
+impl UpstreamClient {
+    /// Builds a client for the `[upstream]` settings.
+    pub fn new(settings: &UpstreamConfig) -> Result<Self, TlsError> {
+        let tls = client_config(settings.extra_ca_file.as_deref())?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Ok(Self { inner, settings: settings.clone() })
+    }
+
+    /// The settings it was built with (a reload rebuilds the client only when they change).
+    pub fn settings(&self) -> &UpstreamConfig {
+        &self.settings
+    }
+
+    /// Sends a request and waits up to `timeout` for the response head.
+    pub async fn send(&self, req: Request<Body>, timeout: Duration) -> Result<Response<Incoming>, SendError> {
+        match tokio::time::timeout(timeout, self.inner.request(req)).await {
+            Err(_) => Err(SendError::Timeout(timeout)),
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(describe(&e))),
+            Ok(Err(e)) => Err(SendError::Broken(describe(&e))),
+        }
+    }
+}
+
+/// The error and its causes on one line (no request data is in these messages).
+pub fn describe(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = c.source();
+    }
+    out
+}

@@ -1,0 +1,116 @@
+//! `BaseUrl`: a provider host from the config, split into the parts a request needs.
+//!
+//! The client never chooses any of these: scheme, authority and base path come from the
+//! config only, and a request path is appended under the base path.
+
+use std::fmt;
+
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+
+/// `https://api.coingecko.com/api/v3` as scheme + authority + base path.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    scheme: Scheme,
+    authority: Authority,
+    base_path: String,
+    label: String,
+}
+
+/// Why a base URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UrlError(String);
+
+// === impl BaseUrl ===
+
+impl BaseUrl {
+    /// Parses an absolute http(s) URL without query or fragment.
+    pub fn parse(text: &str) -> Result<Self, UrlError> {
+        let uri: Uri = text.parse().map_err(|e| UrlError(format!("{text:?} is not a URL: {e}")))?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| UrlError(format!("{text:?} needs http:// or https://")))?;
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            return Err(UrlError(format!("{text:?}: only http and https are supported")));
+        }
+        let authority = uri.authority().cloned().ok_or_else(|| UrlError(format!("{text:?} has no host")))?;
+        if authority.as_str().contains('@') {
+            return Err(UrlError(format!("{text:?}: credentials in URLs are not supported; use auth or headers")));
+        }
+        if uri.query().is_some() || text.contains('#') {
+            return Err(UrlError(format!("{text:?}: a base URL cannot have a query or fragment")));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_owned();
+        let label = authority.as_str().to_owned();
+        Ok(Self { scheme, authority, base_path, label })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    /// `host[:port]`.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// Host name without port (what SNI and the Host header carry).
+    pub fn host(&self) -> &str {
+        self.authority.host()
+    }
+
+    /// The stable name used in metrics, state and admin views (`host[:port]`).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Base path without trailing slash (`/api/v3`, or empty).
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
+    /// The full URI for `path_and_query` (which must start with `/`) under the base path.
+    pub fn join(&self, path_and_query: &str) -> Result<Uri, UrlError> {
+        let joined = format!("{}{}", self.base_path, path_and_query);
+        let pq: PathAndQuery = joined.parse().map_err(|e| UrlError(format!("bad upstream path {joined:?}: {e}")))?;
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| UrlError(format!("bad upstream URI: {e}")))
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.base_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_scheme_host_and_base_path() {
+        let u = BaseUrl::parse("https://api.coingecko.com/api/v3/").expect("valid");
+        assert_eq!((u.host(), u.label(), u.base_path()), ("api.coingecko.com", "api.coingecko.com", "/api/v3"));
+        assert_eq!(u.join("/ping?x=1").expect("uri").to_string(), "https://api.coingecko.com/api/v3/ping?x=1");
+        let local = BaseUrl::parse("http://127.0.0.1:8081").expect("valid");
+        assert_eq!((local.label(), local.base_path()), ("127.0.0.1:8081", ""));
+        assert_eq!(local.to_string(), "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn refuses_what_a_base_url_cannot_be() {
+        for bad in ["api.binance.com", "ftp://x.org", "https://x.org/?a=1", "https://u:p@x.org", "", "https://"] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
