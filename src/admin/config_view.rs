@@ -57,6 +57,12 @@ struct RouteSummary {
     route: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     op: Option<&'static str>,
+    /// Query parameters the operation accepts (for the dashboard's try panel).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<&'static [&'static str]>,
+    /// Path parameters of the template.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    path_params: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pool: Option<Vec<Vec<String>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +104,8 @@ pub fn view(state: &AppState) -> ConfigView {
             RouteTarget::Normalized(n) => RouteSummary {
                 route: r.pattern.template().to_owned(),
                 op: Some(n.op.as_str()),
+                params: Some(crate::normalize::params::accepted(n.op)),
+                path_params: r.pattern.param_names(),
                 pool: Some(n.tiers.clone()),
                 passthrough: None,
                 cache: n.cache.map(format_duration),
@@ -105,6 +113,8 @@ pub fn view(state: &AppState) -> ConfigView {
             RouteTarget::Passthrough(p) => RouteSummary {
                 route: r.pattern.template().to_owned(),
                 op: None,
+                params: None,
+                path_params: r.pattern.param_names(),
                 pool: None,
                 passthrough: Some(p.clone().unwrap_or_else(|| "{provider}".into())),
                 cache: None,

@@ -29,11 +29,59 @@ pub struct LoadError {
 pub fn parse(text: &str, name: &str, env: &dyn EnvLookup) -> Result<Config, LoadError> {
     let file: FileConfig = deserialize(text, name)?;
     let info = SourceInfo { name: name.to_owned(), sha256: sha256_hex(text.as_bytes()) };
-    validate(file, text, info, env).map_err(|problems| {
-        let mut errors: Vec<ConfigError> = problems.into_iter().map(|p| p.into_error(name, text)).collect();
-        errors.sort_by_key(|e| e.location.unwrap_or((usize::MAX, 0)));
-        LoadError { errors }
+    if let Some(base) = &file.extends {
+        return parse_extended(text, name, base, info, env);
+    }
+    validate(file, text, info, env).map_err(|problems| located(problems, name, text))
+}
+
+fn located(problems: Vec<super::error::Problem>, name: &str, text: &str) -> LoadError {
+    let mut errors: Vec<ConfigError> = problems.into_iter().map(|p| p.into_error(name, text)).collect();
+    errors.sort_by_key(|e| e.location.unwrap_or((usize::MAX, 0)));
+    LoadError { errors }
+}
+
+/// `extends = "default"`: the file is merged over the embedded default. The file itself
+/// was already checked (syntax and keys, with lines); problems found after the merge
+/// are reported by key path, since their lines belong to the merged text.
+fn parse_extended(
+    text: &str,
+    name: &str,
+    base: &str,
+    info: SourceInfo,
+    env: &dyn EnvLookup,
+) -> Result<Config, LoadError> {
+    let one = |message: String| LoadError {
+        errors: vec![ConfigError::at(name, text, None, Some("extends".into()), message)],
+    };
+    if base != "default" {
+        return Err(one(format!("extends = {base:?} is not supported; the only base is \"default\"")));
+    }
+    let mut merged: toml::Table = toml::from_str(DEFAULT_CONFIG).map_err(|e| one(format!("embedded default: {e}")))?;
+    let mut overlay: toml::Table = toml::from_str(text).map_err(|e| one(e.message().to_owned()))?;
+    overlay.remove("extends");
+    merge(&mut merged, overlay);
+    let merged_text = toml::to_string(&merged).map_err(|e| one(format!("cannot merge: {e}")))?;
+    let file: FileConfig = deserialize(&merged_text, name)?;
+    validate(file, &merged_text, info, env).map_err(|problems| {
+        let mut e = located(problems, name, &merged_text);
+        for err in &mut e.errors {
+            err.location = None;
+        }
+        e
     })
+}
+
+/// Merges `overlay` into `base`: tables recursively, any other value replaces.
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
 }
 
 /// Reads and parses a config file.

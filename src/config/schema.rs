@@ -17,6 +17,9 @@ pub type Templated = String;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// `extends = "default"`: start from the embedded default config and merge this file
+    /// over it (tables merge key by key; other values replace).
+    pub extends: Option<String>,
     /// Listeners and client-facing limits.
     #[serde(default)]
     pub server: ServerSection,
@@ -253,6 +256,8 @@ pub struct SymbolsSpec {
     /// Extra or overriding ids: ticker -> provider id.
     #[serde(default)]
     pub ids: BTreeMap<String, String>,
+    /// Use another provider's ids from `[assets]` (e.g. a mirror of CoinGecko's API).
+    pub ids_from: Option<String>,
 }
 
 /// `quota = { limit = 6000, per = "1m", used_header = "x-mbx-used-weight-1m" }`

@@ -58,6 +58,11 @@ pub struct AttemptCtx<'a> {
 // === impl Failure ===
 
 impl Failure {
+    /// A `bad_body` failure.
+    pub fn bad_body(detail: impl Into<String>) -> Self {
+        Self::new(Outcome::BadBody, detail)
+    }
+
     fn new(outcome: Outcome, detail: impl Into<String>) -> Self {
         Self { outcome, detail: detail.into(), retry_after: None, status: None, too_large: false }
     }
@@ -194,6 +199,10 @@ fn raised(name: &str, req: &OpRequest, text: &str) -> Failure {
         }
         return Failure::new(Outcome::BadBody, format!("{name} {}: provider error: {message}", req.op));
     }
+    let text = match value {
+        Some(serde_json::Value::String(s)) => s,
+        _ => text.to_owned(),
+    };
     Failure::new(Outcome::BadBody, format!("{name} {}: {text}", req.op))
 }
 

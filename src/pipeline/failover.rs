@@ -72,16 +72,13 @@ pub async fn run(r: &Request<'_>) -> Result<Answer, ProxyError> {
             let plan = match Plan::new(&provider.cfg, r.req, now_ms) {
                 Ok(p) => p,
                 Err(skip) => {
-                    attempts.push(AttemptRecord::skipped(name, skip.outcome, skip.detail));
+                    attempts.push(AttemptRecord::skip(provider, skip.outcome, skip.detail));
                     continue;
                 }
             };
             if let Some(bench) = provider.state.benched(Instant::now()) {
-                attempts.push(AttemptRecord::skipped(
-                    name,
-                    Outcome::RateLimited,
-                    format!("benched after HTTP {}", bench.status),
-                ));
+                let detail = format!("rate-limited: benched after HTTP {}", bench.status);
+                attempts.push(AttemptRecord::skip(provider, Outcome::Unavailable, detail));
                 continue;
             }
             let outcome =
@@ -138,14 +135,14 @@ async fn try_provider(
             return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, std::mem::take(attempts)));
         }
         if !HostCursor::any_admitting(provider) && !tried {
-            attempts.push(AttemptRecord::skipped(name, Outcome::Unavailable, "every host's breaker is open"));
+            attempts.push(AttemptRecord::skip(provider, Outcome::Unavailable, "every host's breaker is open"));
             return Ok(ProviderResult::Skipped);
         }
         let Some(admitted) = cursor.next_admitted(&r.state.metrics) else {
             return Ok(if tried { ProviderResult::Failed } else { ProviderResult::Skipped });
         };
         if !quota::take(provider, weight, &r.state.metrics) {
-            attempts.push(AttemptRecord::skipped(name, Outcome::OverQuota, "request budget spent for this window"));
+            attempts.push(AttemptRecord::skip(provider, Outcome::OverQuota, "request budget spent for this window"));
             drop(admitted);
             return Ok(if tried { ProviderResult::Failed } else { ProviderResult::Skipped });
         }
@@ -158,9 +155,8 @@ async fn try_provider(
         tried = true;
         let host = admitted.host;
         let timeout = provider.cfg.attempt_timeout.min(remaining);
-        match attempt::run(&cx, host, timeout).await {
-            Ok(payload) => {
-                let (payload, missing) = cover(payload, r.req);
+        match attempt::run(&cx, host, timeout).await.and_then(|payload| cover(payload, r.req, name)) {
+            Ok((payload, missing)) => {
                 let detail = (!missing.is_empty()).then(|| format!("missing {}", missing.join(",")));
                 attempts.push(admitted.finish(Outcome::Ok, Report { detail, ..Report::default() }));
                 return Ok(ProviderResult::Answer(Box::new(Answer {
@@ -187,13 +183,14 @@ fn report(f: Failure) -> Report {
     Report { detail: Some(f.detail), retry_after: f.retry_after, status: f.status }
 }
 
-/// Keeps only asked symbols, in the order asked, and lists the missing ones.
-fn cover(payload: Payload, req: &OpRequest) -> (Payload, Vec<String>) {
+/// Keeps only asked symbols, in the order asked, and lists the missing ones. A price
+/// answer with none of the asked symbols is a bad body, not a partial answer.
+fn cover(payload: Payload, req: &OpRequest, provider: &str) -> Result<(Payload, Vec<String>), Failure> {
     if req.op != Operation::Price {
-        return (payload, Vec::new());
+        return Ok((payload, Vec::new()));
     }
     let Payload::Price(items) = payload else {
-        return (payload, Vec::new());
+        return Ok((payload, Vec::new()));
     };
     let mut ordered: Vec<Price> = Vec::new();
     let mut missing = Vec::new();
@@ -203,7 +200,10 @@ fn cover(payload: Payload, req: &OpRequest) -> (Payload, Vec<String>) {
             None => missing.push(s.clone()),
         }
     }
-    (Payload::Price(ordered), missing)
+    if ordered.is_empty() {
+        return Err(Failure::bad_body(format!("{provider} price: the answer has none of the asked symbols")));
+    }
+    Ok((Payload::Price(ordered), missing))
 }
 
 fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {

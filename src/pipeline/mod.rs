@@ -2,7 +2,7 @@
 //! (with the response cache in front when the route has one), wrap the answer in the
 //! envelope. Phases: parse -> known symbols -> cache -> failover -> envelope.
 
-mod attempt;
+pub mod attempt;
 pub mod envelope;
 pub mod failover;
 pub mod plan;

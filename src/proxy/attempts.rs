@@ -64,7 +64,13 @@ pub struct Report {
 // === impl AttemptRecord ===
 
 impl AttemptRecord {
-    /// A provider skipped without reaching any host.
+    /// A provider skipped without reaching any host; counted in its statistics.
+    pub fn skip(provider: &ProviderRt, outcome: Outcome, detail: impl Into<String>) -> Self {
+        provider.state.stats.count_skip(outcome);
+        Self::skipped(&provider.cfg.name, outcome, detail)
+    }
+
+    /// A provider skipped without reaching any host (not counted).
     pub fn skipped(provider: &str, outcome: Outcome, detail: impl Into<String>) -> Self {
         Self {
             provider: provider.to_owned(),

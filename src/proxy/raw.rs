@@ -46,8 +46,11 @@ pub async fn serve(
     let deadline = Instant::now() + server.deadline;
     if let Some(bench) = provider.state.benched(Instant::now()) {
         let secs = bench.until.saturating_duration_since(Instant::now()).as_secs() + 1;
-        let record =
-            AttemptRecord::skipped(provider_name, Outcome::RateLimited, format!("benched after HTTP {}", bench.status));
+        let record = AttemptRecord::skip(
+            provider,
+            Outcome::Unavailable,
+            format!("rate-limited: benched after HTTP {}", bench.status),
+        );
         let mut e = ProxyError::with_attempts(
             ErrorKind::NoProviderAvailable,
             format!("provider {provider_name} is rate-limited"),
@@ -57,7 +60,7 @@ pub async fn serve(
         return Err(e);
     }
     if !quota::take(provider, 1, &state.metrics) {
-        let record = AttemptRecord::skipped(provider_name, Outcome::OverQuota, "request budget spent for this window");
+        let record = AttemptRecord::skip(provider, Outcome::OverQuota, "request budget spent for this window");
         return Err(ProxyError::with_attempts(
             ErrorKind::NoProviderAvailable,
             format!("provider {provider_name} is over its quota"),

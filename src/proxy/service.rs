@@ -89,11 +89,15 @@ async fn dispatch(
     let label = route.pattern.template().to_owned();
     let result = match &route.target {
         RouteTarget::Normalized(n) => {
-            if req.method() != Method::GET && req.method() != Method::HEAD {
+            let result = if req.method() != Method::GET && req.method() != Method::HEAD {
                 Err(ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD"))
             } else {
                 crate::pipeline::serve(state, snap, index, &label, n, req.uri().query(), &params).await
-            }
+            };
+            // Normalized answers are public market data: any page may read them (the
+            // dashboard's try panel runs on the admin origin). Raw routes, which carry
+            // API keys, get no CORS grant.
+            Ok(allow_any_origin(result.unwrap_or_else(|e| (e.into_response(), Served::default()))))
         }
         RouteTarget::Passthrough(fixed) => {
             let provider = fixed.clone().or_else(|| params.get("provider").cloned()).unwrap_or_default();
@@ -102,6 +106,11 @@ async fn dispatch(
         }
     };
     (label, result)
+}
+
+fn allow_any_origin((mut resp, served): (Response<Body>, Served)) -> (Response<Body>, Served) {
+    resp.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+    (resp, served)
 }
 
 fn rest_param(params: &Params) -> String {

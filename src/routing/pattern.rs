@@ -63,6 +63,17 @@ impl Pattern {
         &self.template
     }
 
+    /// The names of the template's parameters, in order.
+    pub fn param_names(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(n) | Segment::Rest(n) => Some(n.clone()),
+                Segment::Static(_) => None,
+            })
+            .collect()
+    }
+
     /// Whether the template has a parameter named `name`.
     pub fn has_param(&self, name: &str) -> bool {
         self.segments.iter().any(|s| matches!(s, Segment::Param(n) | Segment::Rest(n) if n == name))

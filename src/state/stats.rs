@@ -72,6 +72,14 @@ impl Stats {
         recent.push_back(Sample { at: now, latency, ok });
     }
 
+    /// Counts a local skip (unsupported, over quota, unavailable, disabled) in the totals
+    /// only: skips say nothing about the provider's health.
+    pub fn count_skip(&self, outcome: Outcome) {
+        if let Some(i) = Outcome::ALL.iter().position(|o| *o == outcome) {
+            self.totals[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Total attempts with `outcome` since start (or since the provider appeared).
     pub fn total(&self, outcome: Outcome) -> u64 {
         Outcome::ALL.iter().position(|o| *o == outcome).map_or(0, |i| self.totals[i].load(Ordering::Relaxed))

@@ -2,6 +2,7 @@
 //! runs the real `marketgate::run` on ephemeral ports, a tiny HTTP client, and fixtures.
 #![allow(dead_code)]
 
+pub mod defaults;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -114,3 +114,24 @@ fn a_required_key_that_is_unset_disables_the_provider_visibly() {
     let cfg = parse(text, "t.toml", &set).expect("valid");
     assert_eq!(cfg.providers[0].auth.as_ref().map(|a| a.keys.len()), Some(2));
 }
+
+#[test]
+fn extends_default_merges_tables_and_keeps_every_provider() {
+    let text = "extends = \"default\"\n[server]\nlisten = \"127.0.0.1:7000\"\n[routes]\n\"/api/exchanges\" = { op = \"exchanges\", pool = \"exchanges\" }\n";
+    let cfg = parse(text, "mine.toml", &env()).expect("valid");
+    assert_eq!(cfg.server.listen.port(), 7000);
+    assert_eq!(cfg.server.admin_listen.port(), 9901, "unset keys keep the default");
+    assert!(cfg.provider("binance").is_some());
+    let routes: Vec<&str> = cfg.routes.iter().map(|r| r.pattern.template()).collect();
+    assert!(routes.contains(&"/api/exchanges") && routes.contains(&"/v1/price"), "{routes:?}");
+}
+
+#[test]
+fn extends_still_names_bad_keys() {
+    let msg = refuse("extends = \"default\"\n[server]\nlisten_adress = \"x\"\n");
+    assert!(msg.starts_with("bad.toml:3:1:") && msg.contains("listen_adress"), "{msg}");
+    let msg = refuse("extends = \"default\"\n[routes]\n\"/x/{*path}\" = { passthrough = \"ghost\" }\n");
+    assert!(msg.contains("ghost") && msg.contains("routes"), "{msg}");
+    let msg = refuse("extends = \"other.toml\"\n");
+    assert!(msg.contains("only base is \"default\""), "{msg}");
+}

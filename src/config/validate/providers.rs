@@ -100,6 +100,11 @@ fn provider(
         }
         Some(Auth { env: a.env.clone(), keys, place })
     });
+    if let Some(from) = &spec.symbols.ids_from
+        && !file.providers.contains_key(from)
+    {
+        cx.fail::<()>(&format!("{key}.symbols.ids_from"), format!("no provider named {from:?}"));
+    }
     let symbols = symbol_map(name, spec, file, assets);
     let quota = spec.quota.as_ref().and_then(|q| {
         let qkey = format!("{key}.quota");
@@ -202,8 +207,9 @@ fn symbol_map(
     file: &FileConfig,
     assets: &Arc<BTreeMap<String, Option<String>>>,
 ) -> SymbolMap {
+    let source = spec.symbols.ids_from.as_deref().unwrap_or(name);
     let mut ids: BTreeMap<String, String> =
-        file.assets.iter().filter_map(|(ticker, a)| a.ids.get(name).map(|id| (ticker.clone(), id.clone()))).collect();
+        file.assets.iter().filter_map(|(ticker, a)| a.ids.get(source).map(|id| (ticker.clone(), id.clone()))).collect();
     ids.extend(spec.symbols.ids.iter().map(|(k, v)| (k.to_ascii_uppercase(), v.clone())));
     SymbolMap {
         format: spec.symbols.format.clone(),

@@ -1,0 +1,604 @@
+#!/usr/bin/env bash
+# bench/passthrough.sh — marketgate raw passthrough vs nginx reverse proxy.
+#
+# Both proxies sit in front of the same loopback upstream (an nginx returning a
+# fixed 1 KB JSON body) and are loaded with wrk using identical settings,
+# alternating A, B, A, B, ... so that drift on a shared machine (other builds,
+# thermal, noisy neighbours) hits both sides about equally.
+#
+# Usage: bench/passthrough.sh [--quick] [--install] [--help]
+#
+# Environment overrides (defaults in brackets):
+#   CONNECTIONS [64]   wrk -c
+#   THREADS     [2]    wrk -t
+#   DURATION    [10s]  wrk -d per measured run
+#   ROUNDS      [3]    alternating rounds
+#   WARMUP      [3s]   wrk -d of the unmeasured warm-up against each target
+#   MARKETGATE_BIN [target/release/marketgate]
+#   OUT_DIR     [unset] if set, the raw wrk outputs and logs are copied there
+#   MG_POOL_MAX_IDLE [unset] if set, written as marketgate's
+#               [upstream] pool_max_idle_per_host (its default is 32)
+#
+# Only loopback addresses are used. Every process started here is stopped on
+# exit (normal, error or Ctrl-C). Nothing is installed unless --install is given.
+
+set -euo pipefail
+
+# ----------------------------------------------------------------------------
+# Settings
+# ----------------------------------------------------------------------------
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORIG_CMDLINE="$0${*:+ $*}"
+
+QUICK=0
+DO_INSTALL=0
+
+usage() {
+    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        --install) DO_INSTALL=1 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+if [[ $QUICK -eq 1 ]]; then
+    # Smoke run: proves the plumbing works, the figures mean little.
+    : "${ROUNDS:=1}" "${DURATION:=3s}" "${WARMUP:=1s}"
+fi
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
+WARMUP="${WARMUP:-3s}"
+MARKETGATE_BIN="${MARKETGATE_BIN:-$REPO_ROOT/target/release/marketgate}"
+OUT_DIR="${OUT_DIR:-}"
+MG_POOL_MAX_IDLE="${MG_POOL_MAX_IDLE:-}"
+
+CPUS="$(nproc)"
+# tokio's multi-thread runtime defaults to one worker per CPU, so nginx gets
+# the same number of worker processes (explicitly, rather than `auto`, so the
+# figure can be printed).
+NGINX_WORKERS="$CPUS"
+
+APT_CMD="apt-get update && apt-get install -y nginx-light wrk curl"
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+# wrk's -d accepts 10s / 2m / 1h; convert to seconds to bound each run.
+duration_secs() {
+    local d="$1"
+    case "$d" in
+        *s) echo "${d%s}" ;;
+        *m) echo $(( ${d%m} * 60 )) ;;
+        *h) echo $(( ${d%h} * 3600 )) ;;
+        *) echo "$d" ;;
+    esac
+}
+
+install_deps() {
+    # The packaged nginx would start a system service on port 80 during
+    # install; policy-rc.d returning 101 tells invoke-rc.d not to start it.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        log "creating /usr/sbin/policy-rc.d (exit 101) so nginx's service does not start"
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+    fi
+    log "running: $APT_CMD"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light wrk curl
+}
+
+check_deps() {
+    local missing=()
+    command -v nginx > /dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    command -v wrk > /dev/null 2>&1 || missing+=(wrk)
+    command -v curl > /dev/null 2>&1 || missing+=(curl)
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        if [[ $DO_INSTALL -eq 1 ]]; then
+            install_deps
+            return
+        fi
+        echo "missing: ${missing[*]}" >&2
+        echo "install with (as root; create /usr/sbin/policy-rc.d with 'exit 101' first so nginx's" >&2
+        echo "service does not start on port 80), or rerun with --install:" >&2
+        echo "  $APT_CMD" >&2
+        exit 1
+    fi
+    [[ -x "$MARKETGATE_BIN" ]] ||
+        die "marketgate binary not found at $MARKETGATE_BIN (build with 'cargo build --release' or set MARKETGATE_BIN)"
+}
+
+NGINX="$(command -v nginx 2> /dev/null || echo /usr/sbin/nginx)"
+
+# A port on 127.0.0.1 that nothing uses right now. Ports are taken below the
+# kernel's ephemeral range: a proxy's outgoing connections leave thousands of
+# TIME_WAIT sockets on ephemeral ports, and a listener cannot bind a port that
+# is the local end of one of those. There is a small race until the server
+# binds it, which the readiness checks below would catch.
+# Usage: free_port VAR (not $(...), so that USED_PORTS survives between calls).
+USED_PORTS=" "
+free_port() {
+    local __var="$1" port low
+    low="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2> /dev/null || echo 32768)"
+    (( low > 11000 )) || low=60000 # odd ephemeral range: fall back to high ports
+    for _ in $(seq 1 200); do
+        port=$(( 10000 + RANDOM % (low - 10000) ))
+        [[ "$USED_PORTS" == *" $port "* ]] && continue
+        if command -v ss > /dev/null 2>&1 &&
+            [[ -n "$(ss -Htan "( sport = :$port )" 2> /dev/null)" ]]; then
+            continue
+        fi
+        if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
+            USED_PORTS+="$port "
+            printf -v "$__var" '%s' "$port"
+            return
+        fi
+    done
+    die "no free loopback port found"
+}
+
+# A compile on this (small) machine competes for the same CPUs; note it so
+# noisy figures are not taken at face value.
+BUILD_SEEN=0
+note_build() {
+    if pgrep '^(cargo|rustc|rust-lld|ld|ld\.lld|cc1)$' > /dev/null 2>&1; then BUILD_SEEN=1; fi
+}
+
+# Kernel-wide count of TCP connect()s so far. The delta over a run shows how
+# many new connections were opened: wrk's own (= CONNECTIONS) plus whatever a
+# proxy opened towards the upstream, i.e. how well it reuses connections.
+tcp_active_opens() {
+    awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "ActiveOpens") c = i; h = 1 }
+                  else print $c }' /proc/net/snmp
+}
+
+# ----------------------------------------------------------------------------
+# Process bookkeeping and cleanup
+# ----------------------------------------------------------------------------
+
+WORK_DIR=""
+PIDS=()
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local pid
+    # timeout(1) passes TERM on to wrk.
+    if [[ -n "$WRK_PID" ]]; then kill -TERM "$WRK_PID" 2> /dev/null || true; fi
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2> /dev/null || true
+    done
+    # Give them up to ~5 s to exit (nginx's master stops its workers on TERM),
+    # then force. Children are found by parent pid, never by name.
+    for _ in $(seq 1 50); do
+        local alive=0
+        for pid in "${PIDS[@]}"; do
+            kill -0 "$pid" 2> /dev/null && alive=1
+        done
+        [[ $alive -eq 0 ]] && break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do
+        if kill -0 "$pid" 2> /dev/null; then
+            pkill -KILL -P "$pid" 2> /dev/null || true
+            kill -KILL "$pid" 2> /dev/null || true
+        fi
+        wait "$pid" 2> /dev/null || true
+    done
+    if [[ -n "$OUT_DIR" && -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
+        mkdir -p "$OUT_DIR"
+        cp -r "$WORK_DIR"/. "$OUT_DIR"/ 2> /dev/null || true
+        log "raw outputs copied to $OUT_DIR"
+    fi
+    if [[ -n "$WORK_DIR" ]]; then rm -rf "$WORK_DIR"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+# Start a command in the background, remember its pid for cleanup.
+# Usage: spawn VAR logfile cmd args...
+spawn() {
+    local __var="$1" logfile="$2"
+    shift 2
+    "$@" > "$logfile" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    printf -v "$__var" '%s' "$pid"
+}
+
+# Wait until URL answers 200 (bounded), failing with the log on timeout.
+wait_http_200() {
+    local url="$1" pid="$2" logfile="$3"
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$pid" 2> /dev/null; then
+            cat "$logfile" >&2 || true
+            die "process $pid exited before $url became ready"
+        fi
+        if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" == 200 ]]; then
+            return
+        fi
+        sleep 0.1
+    done
+    cat "$logfile" >&2 || true
+    die "$url not ready after 10 s"
+}
+
+# ----------------------------------------------------------------------------
+# Servers
+# ----------------------------------------------------------------------------
+
+# A fixed ~1 KB JSON document (exactly 1024 bytes), shaped like a small ticker
+# list. No single quotes, backslashes or '$' so it can sit in nginx's
+# `return 200 '...'` verbatim.
+make_body() {
+    local body='{"source":"bench","tickers":[' i sep=""
+    for i in $(seq 0 11); do
+        body+="${sep}{\"symbol\":\"SYM${i}USDT\",\"price\":\"$(( 1000 + i * 37 )).12345678\",\"volume\":\"$(( 50000 + i * 911 )).5\"}"
+        sep=","
+    done
+    body+='],"pad":"'
+    local pad=$(( 1024 - ${#body} - 2 ))
+    (( pad >= 0 )) || die "body template longer than 1 KB"
+    body+="$(printf '%*s' "$pad" '' | tr ' ' 'x')\"}"
+    printf '%s' "$body"
+}
+
+# Common nginx main-context settings: everything that nginx would otherwise
+# write under /var (pid, error log, temp dirs) goes to the run's own dir.
+nginx_common() {
+    local name="$1" workers="$2"
+    cat << EOF
+daemon off;
+master_process on;
+worker_processes $workers;
+pid $WORK_DIR/$name.pid;
+error_log $WORK_DIR/$name.error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+
+nginx_http_common() {
+    local name="$1"
+    cat << EOF
+    access_log off;
+    client_body_temp_path $WORK_DIR/$name-tmp/body;
+    proxy_temp_path       $WORK_DIR/$name-tmp/proxy;
+    fastcgi_temp_path     $WORK_DIR/$name-tmp/fastcgi;
+    uwsgi_temp_path       $WORK_DIR/$name-tmp/uwsgi;
+    scgi_temp_path        $WORK_DIR/$name-tmp/scgi;
+    keepalive_timeout 65s;
+    keepalive_requests 1000000;
+EOF
+}
+
+start_nginx() {
+    local __var="$1" name="$2" conf="$3"
+    mkdir -p "$WORK_DIR/$name-tmp"
+    # -e: keep even the pre-config error log off /var/log; -p: prefix for
+    # any relative path.
+    "$NGINX" -t -q -p "$WORK_DIR" -e "$WORK_DIR/$name.error.log" -c "$conf" ||
+        { cat "$WORK_DIR/$name.error.log" >&2; die "nginx config $conf invalid"; }
+    spawn "$__var" "$WORK_DIR/$name.out" \
+        "$NGINX" -p "$WORK_DIR" -e "$WORK_DIR/$name.error.log" -c "$conf"
+}
+
+start_upstream() {
+    local conf="$WORK_DIR/upstream.conf"
+    {
+        nginx_common upstream "$NGINX_WORKERS"
+        echo "http {"
+        nginx_http_common upstream
+        cat << EOF
+    server {
+        listen 127.0.0.1:$PORT_UP;
+        default_type application/json;
+        location / {
+            return 200 '$BODY';
+        }
+    }
+}
+EOF
+    } > "$conf"
+    start_nginx UP_PID upstream "$conf"
+    wait_http_200 "http://127.0.0.1:$PORT_UP/price.json" "$UP_PID" "$WORK_DIR/upstream.error.log"
+}
+
+start_nginx_proxy() {
+    local conf="$WORK_DIR/nginx-proxy.conf"
+    {
+        nginx_common nginx-proxy "$NGINX_WORKERS"
+        echo "http {"
+        nginx_http_common nginx-proxy
+        cat << EOF
+    upstream u {
+        server 127.0.0.1:$PORT_UP;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$PORT_NGINX;
+        location / {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+    } > "$conf"
+    start_nginx NGINX_PID nginx-proxy "$conf"
+    wait_http_200 "$URL_NGINX" "$NGINX_PID" "$WORK_DIR/nginx-proxy.error.log"
+}
+
+start_marketgate() {
+    local conf="$WORK_DIR/marketgate.toml"
+    cat > "$conf" << EOF
+[server]
+listen = "127.0.0.1:$PORT_MG"
+admin_listen = "127.0.0.1:$PORT_ADMIN"
+
+[log]
+level = "warn"
+
+[providers.bench]
+hosts = ["http://127.0.0.1:$PORT_UP"]
+
+[routes]
+"/raw/{provider}/{*path}" = { passthrough = "*" }
+EOF
+    if [[ -n "$MG_POOL_MAX_IDLE" ]]; then
+        printf '\n[upstream]\npool_max_idle_per_host = %s\n' "$MG_POOL_MAX_IDLE" >> "$conf"
+    fi
+    spawn MG_PID "$WORK_DIR/marketgate.log" "$MARKETGATE_BIN" --config "$conf"
+    wait_http_200 "$URL_MG" "$MG_PID" "$WORK_DIR/marketgate.log"
+}
+
+# Both proxies must serve the upstream's exact body with a 200 before any
+# figure is worth comparing.
+check_same_body() {
+    local url status
+    for url in "$@"; do
+        status="$(curl -s -o "$WORK_DIR/check.body" -w '%{http_code}' --max-time 5 "$url" || true)"
+        [[ "$status" == 200 ]] || die "$url returned HTTP $status, expected 200"
+        cmp -s "$WORK_DIR/check.body" "$WORK_DIR/expected.body" ||
+            die "$url returned a body different from the upstream's ($(wc -c < "$WORK_DIR/check.body") bytes)"
+    done
+    log "body check OK: 200 and identical ${#BODY}-byte body from: $*"
+}
+
+# ----------------------------------------------------------------------------
+# wrk runs and parsing
+# ----------------------------------------------------------------------------
+
+WRK_ARGS=(--latency -t"$THREADS" -c"$CONNECTIONS")
+
+# Run wrk, save its output, bounded by timeout(1) in case a target hangs.
+# wrk runs in the background and we `wait` for it: wrk catches SIGINT and
+# exits 0, and bash then skips the INT trap for a foreground child, so a
+# Ctrl-C would not stop the script; `wait` is interrupted by the trap at once.
+WRK_PID=""
+run_wrk() {
+    local url="$1" dur="$2" out="$3"
+    local limit=$(( $(duration_secs "$dur") + 30 ))
+    timeout --kill-after=5 "$limit" \
+        wrk "${WRK_ARGS[@]}" -d"$dur" "$url" > "$out" 2>&1 &
+    WRK_PID=$!
+    if ! wait "$WRK_PID"; then
+        WRK_PID=""
+        cat "$out" >&2
+        die "wrk against $url failed or timed out"
+    fi
+    WRK_PID=""
+}
+
+# Latency value with unit (us, ms, s, m) -> milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000;
+        else if (u == "m") n *= 60000;
+        printf "%.3f", n }'
+}
+
+parse_rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
+parse_p99() { to_ms "$(awk '$1 == "99%" { print $2 }' "$1")"; }
+
+# Errors wrk reports: non-2xx/3xx responses and socket errors. Empty if none.
+parse_errors() {
+    grep -E 'Non-2xx or 3xx responses|Socket errors' "$1" | sed 's/^ *//' | paste -sd ';' - || true
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+        END { if (NR % 2) printf "%.3f", a[(NR + 1) / 2];
+              else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# Results: RPS[scenario/label/round], P99[...], ERR[...], OPENS[...].
+declare -A RPS P99 ERR OPENS
+SCENARIOS=()
+declare -A SCEN_A SCEN_B
+
+# run_pair NAME LABEL_A URL_A LABEL_B URL_B
+# Warms both targets up, then alternates A, B for ROUNDS rounds. LABEL_B is
+# the candidate: ratios are printed as B/A.
+run_pair() {
+    local name="$1" la="$2" ua="$3" lb="$4" ub="$5"
+    SCENARIOS+=("$name")
+    SCEN_A[$name]="$la"
+    SCEN_B[$name]="$lb"
+
+    log "[$name] warm-up ${WARMUP} each: $la, $lb"
+    run_wrk "$ua" "$WARMUP" "$WORK_DIR/$name.warmup.$la.txt"
+    run_wrk "$ub" "$WARMUP" "$WORK_DIR/$name.warmup.$lb.txt"
+
+    local r label url out
+    for r in $(seq 1 "$ROUNDS"); do
+        for label in "$la" "$lb"; do
+            [[ "$label" == "$la" ]] && url="$ua" || url="$ub"
+            out="$WORK_DIR/$name.r$r.$label.txt"
+            local opens_before
+            opens_before="$(tcp_active_opens)"
+            note_build
+            run_wrk "$url" "$DURATION" "$out"
+            note_build
+            OPENS[$name/$label/$r]=$(( $(tcp_active_opens) - opens_before ))
+            RPS[$name/$label/$r]="$(parse_rps "$out")"
+            P99[$name/$label/$r]="$(parse_p99 "$out")"
+            ERR[$name/$label/$r]="$(parse_errors "$out")"
+            log "[$name] round $r/$ROUNDS $label: ${RPS[$name/$label/$r]} req/s, p99 ${P99[$name/$label/$r]} ms, ${OPENS[$name/$label/$r]} TCP connects${ERR[$name/$label/$r]:+, ${ERR[$name/$label/$r]}}"
+        done
+    done
+}
+
+# ----------------------------------------------------------------------------
+# Reporting
+# ----------------------------------------------------------------------------
+
+# Sum of VmRSS over a process and its direct children (nginx master+workers).
+rss_tree_kib() {
+    local pid="$1" total=0 p v
+    for p in "$pid" $(pgrep -P "$pid" || true); do
+        v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2> /dev/null || echo 0)"
+        total=$(( total + ${v:-0} ))
+    done
+    echo "$total"
+}
+
+kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+aim() { # aim DESCRIPTION CONDITION(awk expr on x) VALUE
+    local desc="$1" cond="$2" x="$3" verdict
+    verdict="$(awk -v x="$x" "BEGIN { print (($cond) ? \"met\" : \"NOT met\") }")"
+    printf '  %-32s %s\n' "$desc" "$verdict"
+}
+
+print_scenario() {
+    local name="$1" la="${SCEN_A[$1]}" lb="${SCEN_B[$1]}" r
+    local -a ra=() rb=() pa=() pb=()
+    echo
+    echo "Scenario: $name   (ratios are $lb/$la)"
+    printf '  %-8s %18s %18s %18s %18s\n' round "$la req/s" "$la p99 ms" "$lb req/s" "$lb p99 ms"
+    for r in $(seq 1 "$ROUNDS"); do
+        ra+=("${RPS[$name/$la/$r]}"); pa+=("${P99[$name/$la/$r]}")
+        rb+=("${RPS[$name/$lb/$r]}"); pb+=("${P99[$name/$lb/$r]}")
+        printf '  %-8s %18s %18s %18s %18s\n' "$r" \
+            "${RPS[$name/$la/$r]}" "${P99[$name/$la/$r]}" "${RPS[$name/$lb/$r]}" "${P99[$name/$lb/$r]}"
+    done
+    local mra mrb mpa mpb
+    mra="$(median "${ra[@]}")"; mrb="$(median "${rb[@]}")"
+    mpa="$(median "${pa[@]}")"; mpb="$(median "${pb[@]}")"
+    printf '  %-8s %18s %18s %18s %18s\n' median "$mra" "$mpa" "$mrb" "$mpb"
+    RATIO_RPS[$name]="$(awk -v a="$mra" -v b="$mrb" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
+    RATIO_P99[$name]="$(awk -v a="$mpa" -v b="$mpb" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
+    printf '  ratio req/s %s/%s: %s  (higher is better)\n' "$lb" "$la" "${RATIO_RPS[$name]}"
+    printf '  ratio p99   %s/%s: %s  (lower is better)\n' "$lb" "$la" "${RATIO_P99[$name]}"
+
+    # Connection reuse: new TCP connects per measured run (wrk opens
+    # CONNECTIONS of its own; the rest are the proxy's towards the upstream).
+    local -a ca=() cb=()
+    for r in $(seq 1 "$ROUNDS"); do
+        ca+=("${OPENS[$name/$la/$r]}"); cb+=("${OPENS[$name/$lb/$r]}")
+    done
+    printf '  new TCP connects per run (wrk itself opens %s): %s %s, %s %s\n' \
+        "$CONNECTIONS" "$la" "${ca[*]}" "$lb" "${cb[*]}"
+
+    local any=0 label
+    for r in $(seq 1 "$ROUNDS"); do
+        for label in "$la" "$lb"; do
+            if [[ -n "${ERR[$name/$label/$r]}" ]]; then
+                [[ $any -eq 0 ]] && echo "  errors reported by wrk:"
+                any=1
+                echo "    round $r $label: ${ERR[$name/$label/$r]}"
+            fi
+        done
+    done
+    if [[ $any -eq 0 ]]; then
+        echo "  errors reported by wrk: none (no socket errors, no non-2xx/3xx)"
+    fi
+}
+declare -A RATIO_RPS RATIO_P99
+
+# ----------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------
+
+main() {
+    check_deps
+
+    WORK_DIR="$(mktemp -d -t marketgate-bench.XXXXXX)"
+    # nginx workers drop to an unprivileged user when started as root; let
+    # them reach their temp dirs. Nothing secret lives here.
+    chmod 755 "$WORK_DIR"
+
+    free_port PORT_UP; free_port PORT_NGINX; free_port PORT_MG; free_port PORT_ADMIN
+    URL_NGINX="http://127.0.0.1:$PORT_NGINX/price.json"
+    URL_MG="http://127.0.0.1:$PORT_MG/raw/bench/price.json"
+
+    BODY="$(make_body)"
+    printf '%s' "$BODY" > "$WORK_DIR/expected.body"
+
+    local load_before
+    load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+    log "work dir $WORK_DIR"
+    start_upstream
+    start_nginx_proxy
+    start_marketgate
+    check_same_body "http://127.0.0.1:$PORT_UP/price.json" "$URL_NGINX" "$URL_MG"
+
+    local started=$SECONDS
+    run_pair passthrough nginx "$URL_NGINX" marketgate "$URL_MG"
+    local elapsed=$(( SECONDS - started ))
+
+    kill -0 "$MG_PID" 2> /dev/null || { cat "$WORK_DIR/marketgate.log" >&2; die "marketgate exited during the run"; }
+    local mg_rss mg_hwm nginx_rss
+    mg_rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$MG_PID/status")"
+    mg_hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/$MG_PID/status")"
+    nginx_rss="$(rss_tree_kib "$NGINX_PID")"
+
+    # ---- Report (stdout) ----
+    echo "================================================================"
+    echo "marketgate passthrough benchmark"
+    echo "================================================================"
+    echo "command:        (cd $REPO_ROOT && $ORIG_CMDLINE)"
+    echo "wrk:            wrk ${WRK_ARGS[*]} -d$DURATION URL   (warm-up -d$WARMUP, $ROUNDS round(s), alternating)"
+    echo "urls:           nginx $URL_NGINX"
+    echo "                marketgate $URL_MG"
+    echo "machine:        $CPUS CPU(s) ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"
+    echo "load avg:       $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after (1/5/15 min)"
+    echo "nginx workers:  $NGINX_WORKERS (= CPU count, matching tokio's default worker threads), proxy and upstream each"
+    echo "versions:       $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $("$MARKETGATE_BIN" --version 2>&1)"
+    echo "binary:         $MARKETGATE_BIN (modified $(date -r "$MARKETGATE_BIN" '+%F %T'))"
+    echo "body:           ${#BODY} bytes application/json from the upstream nginx"
+    echo "upstream pools: marketgate pool_max_idle_per_host ${MG_POOL_MAX_IDLE:-default (32)}; nginx keepalive 64 per worker"
+    echo "measured time:  ${elapsed}s"
+    if [[ $BUILD_SEEN -eq 1 ]]; then
+        echo "WARNING:        a Rust build (cargo/rustc/linker) was running during the benchmark; figures are noisy"
+    fi
+
+    print_scenario passthrough
+
+    echo
+    echo "marketgate memory after the runs: VmRSS $(kib_to_mib "$mg_rss") MiB, peak (VmHWM) $(kib_to_mib "$mg_hwm") MiB"
+    echo "nginx proxy memory (master+workers, sum of VmRSS): $(kib_to_mib "$nginx_rss") MiB"
+    echo
+    echo "Aims (informational, the script does not fail on them):"
+    aim "req/s ratio >= 1.2 (${RATIO_RPS[passthrough]})" 'x >= 1.2' "${RATIO_RPS[passthrough]}"
+    aim "p99 ratio <= 1.0 (${RATIO_P99[passthrough]})" 'x <= 1.0' "${RATIO_P99[passthrough]}"
+    aim "peak RSS < 20 MiB ($(kib_to_mib "$mg_hwm"))" 'x < 20 * 1024' "$mg_hwm"
+}
+
+main

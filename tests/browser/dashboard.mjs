@@ -1,0 +1,224 @@
+// Headless-Chromium check of marketgate's admin dashboard (/dashboard).
+//
+// Expects a running marketgate (plus mock upstreams) in a known state; see README.md.
+//
+// Env:
+//   ADMIN_URL   admin listener base, e.g. http://127.0.0.1:9901
+//   CLIENT_URL  client listener base, e.g. http://127.0.0.1:8080
+//   DOWN        provider that must show status "down"
+//   HEALTHY     provider that must show status "healthy"
+//   FLIP        provider that is healthy at page load and whose breaker this script opens
+//   FLIP_PATH   client path served only by FLIP, whose upstream fails (e.g. /v1/ticker?symbol=BTC)
+//   SCREENSHOT  full-page PNG path (optional; a "-try" suffixed one is saved too)
+//   CHROMIUM    browser binary (default /usr/bin/chromium)
+//
+// Exit 0 when every check passes, 1 with the reason otherwise.
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, extname } from 'node:path';
+
+const OVERALL_TIMEOUT_MS = 60_000;
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined || v === '') fail(`environment variable ${name} is required`);
+  return v;
+};
+
+let browser = null;
+let userDataDir = null;
+let failed = false;
+
+function log(msg) {
+  console.log(`[dashboard] ${msg}`);
+}
+function fail(msg) {
+  const err = new Error(msg);
+  err.check = true;
+  throw err;
+}
+function ok(msg) {
+  log(`ok   ${msg}`);
+}
+
+async function cleanup() {
+  if (browser) {
+    await browser.close().catch(() => {});
+    browser = null;
+  }
+  if (userDataDir) {
+    try {
+      rmSync(userDataDir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+}
+
+const hardTimer = setTimeout(async () => {
+  console.error(`[dashboard] FAIL: overall timeout of ${OVERALL_TIMEOUT_MS / 1000} s exceeded`);
+  await cleanup();
+  process.exit(1);
+}, OVERALL_TIMEOUT_MS);
+hardTimer.unref();
+
+async function main() {
+  const ADMIN_URL = env('ADMIN_URL').replace(/\/+$/, '');
+  const CLIENT_URL = env('CLIENT_URL').replace(/\/+$/, '');
+  const DOWN = env('DOWN');
+  const HEALTHY = env('HEALTHY');
+  const FLIP = env('FLIP');
+  const FLIP_PATH = env('FLIP_PATH');
+  const SCREENSHOT = process.env.SCREENSHOT || '';
+  const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+  userDataDir = mkdtempSync(join(tmpdir(), 'mg-dashboard-'));
+  // A persistent context on a fresh temp profile: nothing from another run leaks in.
+  browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 20_000,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  ok(`launched ${CHROMIUM} (Chromium ${browser.browser()?.version() ?? '?'})`);
+
+  const page = browser.pages()[0] || (await browser.newPage());
+  page.setDefaultTimeout(10_000);
+
+  const consoleErrors = [];
+  const pageErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location()?.url || '' });
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e && e.stack ? e.stack : e)));
+
+  const url = `${ADMIN_URL}/dashboard?refresh=1`;
+  const resp = await page.goto(url, { waitUntil: 'domcontentloaded' });
+  if (!resp || resp.status() !== 200) fail(`GET ${url} answered ${resp ? resp.status() : 'nothing'}`);
+  ok(`opened ${url} (HTTP ${resp.status()})`);
+
+  const cardSel = (name) => `article[data-provider="${name.replace(/["\\]/g, '\\$&')}"]`;
+  async function cardState(name) {
+    return page.evaluate((sel) => {
+      const c = document.querySelector(sel);
+      if (!c) return null;
+      const b = c.querySelector('[data-role=status]');
+      return { status: c.getAttribute('data-status'), badge: b ? b.textContent.trim().toLowerCase() : null };
+    }, cardSel(name));
+  }
+  async function expectStatus(name, want, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let last = null;
+    for (;;) {
+      last = await cardState(name);
+      if (last && last.status === want && last.badge === want) return last;
+      if (Date.now() > deadline) {
+        fail(`provider "${name}": expected status ${want}, got ${last ? `data-status=${last.status}, badge "${last.badge}"` : 'no card'}`);
+      }
+      await page.waitForTimeout(200);
+    }
+  }
+
+  await page.waitForSelector(cardSel(DOWN), { timeout: 10_000 }).catch(() => fail(`no card for provider "${DOWN}"`));
+  await expectStatus(DOWN, 'down', 3_000);
+  ok(`"${DOWN}" card: data-status=down, badge "down"`);
+  await expectStatus(HEALTHY, 'healthy', 3_000);
+  ok(`"${HEALTHY}" card: data-status=healthy, badge "healthy"`);
+  await expectStatus(FLIP, 'healthy', 3_000);
+  ok(`"${FLIP}" card: data-status=healthy at load`);
+
+  const updated0 = (await page.textContent('#last-updated'))?.trim();
+  if (!updated0 || updated0 === 'never') fail(`#last-updated not filled in (got "${updated0}")`);
+  ok(`#last-updated reads "${updated0}"`);
+  for (const id of ['refresh-interval', 'refresh-now', 'test-all', 'test-all-results']) {
+    if (!(await page.$(`#${id}`))) fail(`#${id} is missing`);
+  }
+  const interval = await page.$eval('#refresh-interval', (s) => s.value);
+  if (interval !== '1') fail(`?refresh=1 did not preset #refresh-interval (value "${interval}")`);
+  ok('#refresh-interval preset to 1 s by ?refresh=1');
+
+  // Let one auto-refresh happen, then check the console.
+  await page.waitForTimeout(1_200);
+  if (consoleErrors.length || pageErrors.length) {
+    fail(`console errors after load: ${JSON.stringify([...consoleErrors.map((e) => `${e.text} [${e.url}]`), ...pageErrors])}`);
+  }
+  ok('no console errors after load');
+
+  // Open FLIP's breaker from outside the page.
+  const codes = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await fetch(CLIENT_URL + FLIP_PATH, { signal: AbortSignal.timeout(8_000) });
+    codes.push(r.status);
+    await r.arrayBuffer();
+  }
+  ok(`called ${CLIENT_URL}${FLIP_PATH} 4 times (HTTP ${codes.join(', ')})`);
+
+  const t0 = Date.now();
+  await expectStatus(FLIP, 'down', 10_000);
+  ok(`"${FLIP}" card turned down ${((Date.now() - t0) / 1000).toFixed(1)} s later, without a reload`);
+  const updated1 = (await page.textContent('#last-updated'))?.trim();
+  if (updated1 === updated0) fail(`#last-updated did not change (still "${updated1}")`);
+  ok(`#last-updated changed: "${updated0}" -> "${updated1}"`);
+  if (consoleErrors.length || pageErrors.length) {
+    fail(`console errors during auto-refresh: ${JSON.stringify([...consoleErrors.map((e) => `${e.text} [${e.url}]`), ...pageErrors])}`);
+  }
+  ok('no console errors during auto-refresh');
+
+  if (SCREENSHOT) {
+    mkdirSync(dirname(SCREENSHOT) || '.', { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    ok(`screenshot ${SCREENSHOT}`);
+  }
+
+  // Try panel: Test all.
+  await page.click('#test-all');
+  await page.waitForSelector('#test-all-results [data-route][data-result]', { timeout: 15_000 })
+    .catch(() => fail('#test-all-results got no rows with data-route and data-result'));
+  await page.waitForFunction(() => !document.getElementById('test-all').disabled, null, { timeout: 15_000 });
+  const rows = await page.$$eval('#test-all-results [data-route]', (rs) =>
+    rs.map((r) => ({ route: r.getAttribute('data-route'), result: r.getAttribute('data-result'), text: r.textContent.trim() })));
+  if (!rows.length) fail('#test-all-results has no rows');
+  for (const r of rows) {
+    if (r.result !== 'pass' && r.result !== 'fail') fail(`test-all row ${r.route} has data-result="${r.result}"`);
+    log(`     test all: ${r.result.padEnd(4)} ${r.route}`);
+  }
+  ok(`Test all listed ${rows.length} route(s)`);
+
+  // Failed calls in Test all make Chromium log "Failed to load resource" for the client
+  // listener; anything else is a page bug.
+  const unexpected = consoleErrors.filter((e) => !(/Failed to load resource/.test(e.text) && e.url.startsWith(CLIENT_URL)));
+  if (unexpected.length || pageErrors.length) {
+    fail(`console errors: ${JSON.stringify([...unexpected.map((e) => `${e.text} [${e.url}]`), ...pageErrors])}`);
+  }
+  ok('no unexpected console errors after Test all');
+
+  if (SCREENSHOT) {
+    const ext = extname(SCREENSHOT) || '.png';
+    const tryShot = SCREENSHOT.slice(0, SCREENSHOT.length - extname(SCREENSHOT).length) + '-try' + ext;
+    await page.locator('section[aria-labelledby="try-h"]').screenshot({ path: tryShot });
+    ok(`screenshot ${tryShot}`);
+  }
+}
+
+try {
+  await main();
+  log('PASS: all dashboard checks passed');
+} catch (e) {
+  failed = true;
+  console.error(`[dashboard] FAIL: ${e && e.check ? e.message : e && e.stack ? e.stack : e}`);
+} finally {
+  await cleanup();
+  clearTimeout(hardTimer);
+}
+process.exit(failed ? 1 : 0);
