@@ -46,6 +46,10 @@ pub struct AppState {
     pub client_tls: Arc<ArcSwapOption<TlsAcceptor>>,
     /// Last config version handed out.
     pub next_version: AtomicU64,
+    /// Response cache of normalized routes.
+    pub cache: crate::cache::ResponseCache,
+    /// Retry and hedge budget.
+    pub budget: crate::budget::RetryBudget,
 }
 
 /// The bound listeners `run` serves.
@@ -81,6 +85,8 @@ impl AppState {
             None => None,
         };
         let history = History::new(config.admin.history_points, config.admin.history_interval);
+        let cache = crate::cache::ResponseCache::new(config.cache.max_entries, config.cache.max_bytes);
+        let budget = crate::budget::RetryBudget::new(config.retry_budget);
         let snapshot = Snapshot::build(config, &store, &metrics, None, 1)?;
         metrics.config_reloads.with_label_values(&["ok"]).inc();
         metrics.config_last_success.set(unix_now());
@@ -96,6 +102,8 @@ impl AppState {
             history,
             client_tls: Arc::new(ArcSwapOption::new(tls)),
             next_version: AtomicU64::new(2),
+            cache,
+            budget,
         }))
     }
 }

@@ -11,6 +11,8 @@
 pub mod admin;
 pub mod app;
 pub mod breaker;
+pub mod budget;
+pub mod cache;
 pub mod config;
 pub mod health;
 pub mod metrics;

@@ -86,6 +86,11 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketA
             hosts(&snap, name)
         }
         (&Method::GET, "/") => redirect("/dashboard"),
+        (&Method::GET, "/favicon.ico") => {
+            let mut r = Response::new(crate::proxy::body::empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        }
         _ => json_response(
             StatusCode::NOT_FOUND,
             br#"{"error":{"code":"no_route","message":"unknown admin path; see /dashboard"}}"#.to_vec(),

@@ -185,7 +185,7 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
     let bench = p.state.benched(now);
     let quota = lock(&p.state.quota).as_mut().map(|q| QuotaView {
         limit: q.limit(),
-        remaining: q.remaining(now),
+        remaining: q.remaining(crate::state::quota::unix_ms()),
         per_s: p.cfg.quota.as_ref().map_or(0, |c| c.per.as_secs()),
     });
     let health = decide(p, &hosts, sum.success_rate, bench.is_some(), quota.as_ref().is_some_and(|q| q.remaining == 0));

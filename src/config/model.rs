@@ -30,6 +30,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Admin listener settings.
     pub admin: AdminConfig,
+    /// Response cache bounds (applied at start-up).
+    pub cache: CacheConfig,
+    /// Retry budget.
+    pub retry_budget: crate::budget::BudgetPolicy,
     /// Fronted application.
     pub app: Option<AppConfig>,
     /// Canonical assets (ticker -> display name).
@@ -85,6 +89,15 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// Private key.
     pub key: PathBuf,
+}
+
+/// `[cache]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Most entries.
+    pub max_entries: usize,
+    /// Most bytes.
+    pub max_bytes: usize,
 }
 
 /// `[upstream]`, validated.

@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// Admin listener protection and history.
     #[serde(default)]
     pub admin: AdminSection,
+    /// Response cache bounds.
+    #[serde(default)]
+    pub cache: CacheSection,
     /// The application behind marketgate (gets every request no route matches).
     pub app: Option<AppSection>,
     /// Canonical assets: ticker -> display name and per-provider ids.
@@ -99,6 +102,30 @@ pub struct DefaultsSection {
     pub attempt_timeout: Option<DurationStr>,
     /// Breaker policy of every host.
     pub breaker: Option<BreakerSpec>,
+    /// Retries and hedges allowed on top of first attempts.
+    pub retry_budget: Option<RetryBudgetSpec>,
+}
+
+/// `retry_budget = { ratio = 0.2, min_per_second = 10, window = "10s" }`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudgetSpec {
+    /// Extra attempts per first attempt (default 0.2).
+    pub ratio: Option<f64>,
+    /// Extra attempts always allowed per second (default 10).
+    pub min_per_second: Option<f64>,
+    /// Counting window (default 10s).
+    pub window: Option<DurationStr>,
+}
+
+/// `[cache]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Most cached answers (default 10000).
+    pub max_entries: Option<usize>,
+    /// Most bytes of cached answers (default 64MiB).
+    pub max_bytes: Option<SizeStr>,
 }
 
 /// A breaker policy; absent fields inherit.

@@ -1,81 +1,107 @@
 //! The normalized response: `{"data": ..., "meta": {...}}` with the
-//! `x-marketgate-provider` and `x-marketgate-cache` headers.
+//! `x-marketgate-provider`, `x-marketgate-cache` and `Cache-Control` headers. The
+//! payload is serialized once (and cached as bytes); the envelope is assembled around it.
 
+use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
-use super::failover::Answer;
-use crate::normalize::params::OpRequest;
-use crate::normalize::schema::Payload;
+use crate::normalize::op::Operation;
 use crate::proxy::attempts::AttemptRecord;
 use crate::proxy::error::json_response;
 use crate::upstream::client::Body;
 
 /// How the answer relates to the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheView {
-    /// `hit`, `miss` or `stale`.
-    pub result: &'static str,
-    /// Age of the cached answer, ms.
+pub enum CacheResult {
+    /// Fetched for this request (or the route does not cache).
+    Miss,
+    /// Served from the cache (or from a concurrent identical request).
+    Hit,
+    /// Served stale because every provider failed.
+    Stale,
+}
+
+/// The envelope's `meta`.
+#[derive(Debug, Serialize)]
+pub struct Meta<'a> {
+    /// Operation name.
+    pub operation: &'static str,
+    /// Provider that answered.
+    pub provider: &'a str,
+    /// Host that answered.
+    pub host: &'a str,
+    /// Served from the cache.
+    pub cached: bool,
+    /// Served stale.
+    pub stale: bool,
+    /// Age of the answer, ms.
     pub age_ms: u64,
-    /// Seconds the answer stays fresh (Cache-Control max-age), when cached.
-    pub max_age_s: Option<u64>,
+    /// Upstream attempts made for this request.
+    pub attempts: usize,
+    /// Asked symbols the answer lacks.
+    pub missing: &'a [String],
+    /// Failed attempts and skips before the answer (omitted when empty).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub tried: &'a [AttemptRecord],
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    data: &'a Payload,
-    meta: Meta<'a>,
+// === impl CacheResult ===
+
+impl CacheResult {
+    /// Header and metric value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Miss => "miss",
+            Self::Hit => "hit",
+            Self::Stale => "stale",
+        }
+    }
 }
 
-#[derive(Serialize)]
-struct Meta<'a> {
-    operation: &'static str,
+/// `meta` for an answer.
+#[allow(clippy::too_many_arguments)]
+pub fn meta<'a>(
+    op: Operation,
     provider: &'a str,
     host: &'a str,
-    cached: bool,
-    stale: bool,
+    result: CacheResult,
     age_ms: u64,
     attempts: usize,
     missing: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     tried: &'a [AttemptRecord],
-}
-
-// === impl CacheView ===
-
-impl CacheView {
-    /// A fresh answer; `cacheable` says whether the route caches at all.
-    pub fn miss(cacheable: bool) -> Self {
-        Self { result: "miss", age_ms: 0, max_age_s: cacheable.then_some(0) }
+) -> Meta<'a> {
+    Meta {
+        operation: op.as_str(),
+        provider,
+        host,
+        cached: result == CacheResult::Hit,
+        stale: result == CacheResult::Stale,
+        age_ms,
+        attempts,
+        missing,
+        tried,
     }
 }
 
-/// Builds the envelope response.
-pub fn respond(req: &OpRequest, answer: &Answer, cache: CacheView) -> Response<Body> {
-    let failed: Vec<AttemptRecord> = answer.attempts.iter().filter(|a| a.outcome != "ok").cloned().collect();
-    let env = Envelope {
-        data: &answer.payload,
-        meta: Meta {
-            operation: req.op.as_str(),
-            provider: &answer.provider,
-            host: &answer.host,
-            cached: cache.result == "hit",
-            stale: cache.result == "stale",
-            age_ms: cache.age_ms,
-            attempts: answer.attempts.iter().filter(|a| a.host.is_some()).count(),
-            missing: &answer.missing,
-            tried: &failed,
-        },
-    };
-    let mut resp = json_response(StatusCode::OK, serde_json::to_vec(&env).unwrap_or_default());
+/// Builds the response from the serialized payload. `max_age_s` is the fresh time left
+/// (None: the route does not cache).
+pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Option<u64>) -> Response<Body> {
+    let meta_json = serde_json::to_vec(meta).unwrap_or_default();
+    let mut body = BytesMut::with_capacity(data.len() + meta_json.len() + 20);
+    body.put_slice(b"{\"data\":");
+    body.put_slice(data);
+    body.put_slice(b",\"meta\":");
+    body.put_slice(&meta_json);
+    body.put_slice(b"}");
+    let mut resp = json_response(StatusCode::OK, body.to_vec());
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&answer.provider) {
+    if let Ok(v) = HeaderValue::from_str(meta.provider) {
         h.insert("x-marketgate-provider", v);
     }
-    h.insert("x-marketgate-cache", HeaderValue::from_static(cache.result));
-    let cc = match cache.max_age_s {
-        Some(s) if cache.result != "stale" && s > 0 => format!("max-age={s}"),
+    h.insert("x-marketgate-cache", HeaderValue::from_static(result.as_str()));
+    let cc = match max_age_s {
+        Some(s) if result != CacheResult::Stale && s > 0 => format!("max-age={s}"),
         _ => "no-store".to_owned(),
     };
     if let Ok(v) = HeaderValue::from_str(&cc) {

@@ -1,24 +1,30 @@
-//! The failover loop of a normalized request: tiers in order, providers round-robin
-//! inside a tier, hosts in rotation inside a provider, one overall deadline. A host
-//! fault moves to the provider's next host; any other failure moves to the next
-//! provider. Price answers that miss symbols are kept as the best partial answer while
-//! the next provider is tried.
+//! The failover loop of a normalized request. Candidates come from the [`Picker`]; one
+//! attempt runs at a time, plus at most one hedged attempt when the route sets
+//! `hedge_after`. A host fault moves to the provider's next host, any other failure to
+//! the next provider. Every attempt after the first draws on the retry budget. Price
+//! answers that miss symbols are kept as the best partial answer while the next
+//! provider is tried. One overall deadline bounds it all: each attempt's
+//! timeout is cut to the time left.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use super::attempt::{self, AttemptCtx, Failure};
-use super::plan::Plan;
+use super::picker::{Advance, Candidate, Picker};
 use crate::app::AppState;
 use crate::breaker::Outcome;
-use crate::config::model::NormalizedRoute;
+use crate::config::model::{Hedge, NormalizedRoute};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Payload, Price};
-use crate::proxy::attempts::{AttemptRecord, HostCursor, Report};
+use crate::proxy::attempts::{AttemptRecord, Report};
 use crate::proxy::error::{ErrorKind, ProxyError};
-use crate::proxy::quota;
 use crate::snapshot::{ProviderRt, Snapshot};
 
 /// A successful (possibly partial) answer.
@@ -54,49 +60,84 @@ pub struct Request<'a> {
     pub deadline: Instant,
 }
 
+/// A finished attempt.
+struct Finished<'a> {
+    provider: &'a ProviderRt,
+    host: String,
+    record: AttemptRecord,
+    result: Result<(Payload, Vec<String>), Failure>,
+}
+
+type InFlight<'a> = Pin<Box<dyn Future<Output = Finished<'a>> + Send + 'a>>;
+
 /// Runs the loop until an answer, or fails with the attempts list.
 pub async fn run(r: &Request<'_>) -> Result<Answer, ProxyError> {
+    let now_ms = now_ms();
+    let mut picker = Picker::new(r, now_ms);
     let mut attempts: Vec<AttemptRecord> = Vec::new();
     let mut best: Option<Answer> = None;
     let mut last_failed: Option<String> = None;
     let mut too_large = 0usize;
-    let now_ms = now_ms();
-    let cursors = r.snap.tier_cursors.get(r.route_index);
-    for (t, tier) in r.route.tiers.iter().enumerate() {
-        let start = cursors.and_then(|c| c.get(t)).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
-        for i in crate::pool::rotation(tier.len(), start) {
-            let name = &tier[i];
-            let Some(provider) = r.snap.provider(name) else {
-                continue;
-            };
-            let plan = match Plan::new(&provider.cfg, r.req, now_ms) {
-                Ok(p) => p,
-                Err(skip) => {
-                    attempts.push(AttemptRecord::skip(provider, skip.outcome, skip.detail));
-                    continue;
-                }
-            };
-            if let Some(bench) = provider.state.benched(Instant::now()) {
-                let detail = format!("rate-limited: benched after HTTP {}", bench.status);
-                attempts.push(AttemptRecord::skip(provider, Outcome::Unavailable, detail));
-                continue;
+    let mut started = 0usize;
+    let mut advance = Advance::NextProvider;
+    let mut inflight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
+    let mut hedge_at: Option<Instant> = None;
+    r.state.budget.record_request(Instant::now());
+    loop {
+        if inflight.is_empty() {
+            // Attempts are bounded by the deadline, so the loop reaches this point by then.
+            if Instant::now() >= r.deadline {
+                let msg = format!("deadline passed after {started} attempt(s)");
+                return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts));
             }
-            let outcome =
-                try_provider(r, provider, &plan, now_ms, &mut attempts, &mut last_failed, &mut too_large).await?;
-            match outcome {
-                ProviderResult::Answer(answer) if answer.missing.is_empty() => return Ok(*answer),
-                ProviderResult::Answer(answer) => {
-                    let answer = *answer;
-                    if best
-                        .as_ref()
-                        .is_none_or(|b| answer.payload.price_symbols().len() > b.payload.price_symbols().len())
-                    {
-                        best = Some(answer);
+            if started > 0 && !r.state.budget.try_retry(Instant::now()) {
+                r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
+                attempts.push(AttemptRecord::skipped(
+                    "-",
+                    Outcome::Unavailable,
+                    "retry budget exhausted: no further attempts",
+                ));
+                break;
+            }
+            let Some(c) = picker.next(advance, &mut attempts) else { break };
+            count_failover(r, &mut last_failed, &c.provider.cfg.name);
+            hedge_at = hedge_delay(r.route, c.provider).map(|d| Instant::now() + d);
+            started += 1;
+            inflight.push(start(r, c, now_ms));
+        }
+        tokio::select! {
+            Some(done) = inflight.next() => {
+                let name = done.provider.cfg.name.clone();
+                attempts.push(done.record);
+                match done.result {
+                    Ok((payload, missing)) => {
+                        let answer = Answer { payload, provider: name.clone(), host: done.host, attempts: Vec::new(), missing };
+                        if answer.missing.is_empty() {
+                            return Ok(Answer { attempts, ..answer });
+                        }
+                        if best.as_ref().is_none_or(|b| answer.payload.price_symbols().len() > b.payload.price_symbols().len()) {
+                            best = Some(answer);
+                        }
+                        advance = Advance::NextProvider;
                     }
-                    last_failed = Some(name.clone());
+                    Err(f) => {
+                        too_large += usize::from(f.too_large);
+                        advance = if f.outcome.try_next_host() { Advance::NextHost } else { Advance::NextProvider };
+                    }
                 }
-                ProviderResult::Failed => last_failed = Some(name.clone()),
-                ProviderResult::Skipped => {}
+                last_failed = Some(name);
+            }
+            () = sleep_until_opt(hedge_at), if hedge_at.is_some() && inflight.len() == 1 => {
+                hedge_at = None;
+                if r.state.budget.try_retry(Instant::now()) {
+                    if let Some(c) = picker.next(Advance::NextProvider, &mut attempts) {
+                        r.state.metrics.hedges.with_label_values(&[r.route_label]).inc();
+                        started += 1;
+                        inflight.push(start(r, c, now_ms));
+                    }
+                } else {
+                    r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
+                }
             }
         }
     }
@@ -107,80 +148,50 @@ pub async fn run(r: &Request<'_>) -> Result<Answer, ProxyError> {
     Err(give_up(attempts, too_large))
 }
 
-enum ProviderResult {
-    Answer(Box<Answer>),
-    Failed,
-    Skipped,
+fn start<'a>(r: &'a Request<'a>, c: Candidate<'a>, now_ms: i64) -> InFlight<'a> {
+    Box::pin(async move {
+        let Candidate { provider, plan, admitted } = c;
+        let remaining = r.deadline.saturating_duration_since(Instant::now());
+        let timeout = provider.cfg.attempt_timeout.min(remaining);
+        let cx = AttemptCtx { snap: r.snap, provider, plan: &plan, req: r.req, metrics: &r.state.metrics, now_ms };
+        let host = admitted.host.url.label().to_owned();
+        let result = attempt::run(&cx, admitted.host, timeout).await.and_then(|p| cover(p, r.req, &provider.cfg.name));
+        let record = match &result {
+            Ok((_, missing)) => {
+                let detail = (!missing.is_empty()).then(|| format!("missing {}", missing.join(",")));
+                admitted.finish(Outcome::Ok, Report { detail, ..Report::default() })
+            }
+            Err(f) => admitted.finish(f.outcome, report(f)),
+        };
+        Finished { provider, host, record, result }
+    })
 }
 
-async fn try_provider(
-    r: &Request<'_>,
-    provider: &ProviderRt,
-    plan: &Plan,
-    now_ms: i64,
-    attempts: &mut Vec<AttemptRecord>,
-    last_failed: &mut Option<String>,
-    too_large: &mut usize,
-) -> Result<ProviderResult, ProxyError> {
-    let name = &provider.cfg.name;
-    let weight = provider.cfg.ops.get(&r.req.op).map_or(1, |m| m.weight) * plan.requests.len() as u32;
-    let cx = AttemptCtx { snap: r.snap, provider, plan, req: r.req, metrics: &r.state.metrics, now_ms };
-    let mut cursor = HostCursor::new(provider);
-    let mut tried = false;
-    loop {
-        let remaining = r.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            let msg =
-                format!("deadline passed after {} attempts", attempts.iter().filter(|a| a.host.is_some()).count());
-            return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, std::mem::take(attempts)));
-        }
-        if !HostCursor::any_admitting(provider) && !tried {
-            attempts.push(AttemptRecord::skip(provider, Outcome::Unavailable, "every host's breaker is open"));
-            return Ok(ProviderResult::Skipped);
-        }
-        let Some(admitted) = cursor.next_admitted(&r.state.metrics) else {
-            return Ok(if tried { ProviderResult::Failed } else { ProviderResult::Skipped });
-        };
-        if !quota::take(provider, weight, &r.state.metrics) {
-            attempts.push(AttemptRecord::skip(provider, Outcome::OverQuota, "request budget spent for this window"));
-            drop(admitted);
-            return Ok(if tried { ProviderResult::Failed } else { ProviderResult::Skipped });
-        }
-        if let Some(from) = last_failed.take().filter(|f| f != name) {
-            r.state.metrics.failovers.with_label_values(&[r.route_label, &from, name]).inc();
-            if let Some(p) = r.snap.provider(&from) {
-                p.state.failovers_from.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        tried = true;
-        let host = admitted.host;
-        let timeout = provider.cfg.attempt_timeout.min(remaining);
-        match attempt::run(&cx, host, timeout).await.and_then(|payload| cover(payload, r.req, name)) {
-            Ok((payload, missing)) => {
-                let detail = (!missing.is_empty()).then(|| format!("missing {}", missing.join(",")));
-                attempts.push(admitted.finish(Outcome::Ok, Report { detail, ..Report::default() }));
-                return Ok(ProviderResult::Answer(Box::new(Answer {
-                    payload,
-                    provider: name.clone(),
-                    host: host.url.label().to_owned(),
-                    attempts: std::mem::take(attempts),
-                    missing,
-                })));
-            }
-            Err(f) => {
-                *too_large += usize::from(f.too_large);
-                let next_host = f.outcome.try_next_host();
-                attempts.push(admitted.finish(f.outcome, report(f)));
-                if !next_host {
-                    return Ok(ProviderResult::Failed);
-                }
-            }
+fn count_failover(r: &Request<'_>, last_failed: &mut Option<String>, to: &str) {
+    if let Some(from) = last_failed.take().filter(|f| f != to) {
+        r.state.metrics.failovers.with_label_values(&[r.route_label, &from, to]).inc();
+        if let Some(p) = r.snap.provider(&from) {
+            p.state.failovers_from.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-fn report(f: Failure) -> Report {
-    Report { detail: Some(f.detail), retry_after: f.retry_after, status: f.status }
+fn hedge_delay(route: &NormalizedRoute, provider: &ProviderRt) -> Option<Duration> {
+    match route.hedge? {
+        Hedge::After(d) => Some(d),
+        Hedge::P95 => provider.state.p95().map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn report(f: &Failure) -> Report {
+    Report { detail: Some(f.detail.clone()), retry_after: f.retry_after, status: f.status }
 }
 
 /// Keeps only asked symbols, in the order asked, and lists the missing ones. A price

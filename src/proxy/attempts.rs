@@ -124,6 +124,13 @@ impl Admitted<'_> {
         self.started.elapsed()
     }
 
+    /// Gives the host back unused (nothing was sent): frees a half-open trial slot and
+    /// records nothing.
+    pub fn release(mut self) {
+        self.done = true;
+        self.host.state.breaker().record(crate::breaker::Effect::Neutral, Instant::now());
+    }
+
     /// Records the outcome and returns the attempt entry.
     pub fn finish(mut self, outcome: Outcome, report: Report) -> AttemptRecord {
         self.done = true;

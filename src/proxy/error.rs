@@ -9,7 +9,7 @@ use super::attempts::AttemptRecord;
 use crate::upstream::client::Body;
 
 /// A failed client request.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ProxyError {
     /// What kind of failure.
     pub kind: ErrorKind,

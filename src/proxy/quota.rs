@@ -2,11 +2,11 @@
 //! and resynchronise from the provider's used-weight header.
 
 use http::HeaderMap;
-use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::snapshot::ProviderRt;
 use crate::state::lock;
+use crate::state::quota::unix_ms;
 
 /// Takes `weight` from the provider's budget; `false` (counted) when it does not fit.
 pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> bool {
@@ -14,7 +14,7 @@ pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> bool {
     let Some(window) = q.as_mut() else {
         return true;
     };
-    if window.try_take(weight, Instant::now()) {
+    if window.try_take(weight, unix_ms()) {
         return true;
     }
     metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
@@ -30,6 +30,6 @@ pub fn sync_from_headers(provider: &ProviderRt, headers: &HeaderMap) {
         return;
     };
     if let Some(window) = lock(&provider.state.quota).as_mut() {
-        window.sync_used(used, Instant::now());
+        window.sync_used(used, unix_ms());
     }
 }

@@ -86,7 +86,13 @@ async fn forward(
     let mut attempts: Vec<AttemptRecord> = Vec::new();
     let mut last_5xx: Option<(Response<Incoming>, &HostRt)> = None;
     let mut deadline_hit = false;
+    state.budget.record_request(Instant::now());
     while let Some(admitted) = cursor.next_admitted(&state.metrics) {
+        if !attempts.is_empty() && !state.budget.try_retry(Instant::now()) {
+            admitted.release();
+            state.metrics.retry_budget_exhausted.with_label_values(&["raw"]).inc();
+            break;
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             deadline_hit = true;

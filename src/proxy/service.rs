@@ -109,7 +109,12 @@ async fn dispatch(
 }
 
 fn allow_any_origin((mut resp, served): (Response<Body>, Served)) -> (Response<Body>, Served) {
-    resp.headers_mut().insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+    let h = resp.headers_mut();
+    h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+    h.insert(
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        http::HeaderValue::from_static("x-marketgate-provider, x-marketgate-cache"),
+    );
     (resp, served)
 }
 

@@ -128,6 +128,7 @@ async fn apply(state: &Arc<AppState>) -> ReloadOutcome {
             return ReloadOutcome::Error { errors: vec![format!("upstream TLS: {e}")] };
         }
     };
+    state.budget.set_policy(snapshot.config.retry_budget);
     state.snapshot.store(Arc::new(snapshot));
     state.client_tls.store(tls);
     ReloadOutcome::Ok { version, sha256, warnings }

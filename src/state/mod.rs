@@ -45,6 +45,8 @@ pub struct ProviderState {
     pub failovers_from: AtomicUsize,
     /// Last thing that went wrong.
     pub last_error: Mutex<Option<LastError>>,
+    /// Recent p95 latency (ms) and when it was computed (for `hedge_after = "p95"`).
+    p95: Mutex<Option<(Instant, Option<f64>)>>,
 }
 
 /// A provider benched by a rate limit.
@@ -131,6 +133,7 @@ impl ProviderState {
             stats: Stats::default(),
             failovers_from: AtomicUsize::new(0),
             last_error: Mutex::new(None),
+            p95: Mutex::new(None),
         }
     }
 
@@ -186,6 +189,21 @@ impl ProviderState {
     /// Records the last failure.
     pub fn set_last_error(&self, outcome: &'static str, message: String) {
         *lock(&self.last_error) = Some(LastError { at: SystemTime::now(), outcome, message });
+    }
+
+    /// p95 latency of successful attempts over the last 5 minutes, recomputed at most
+    /// once a second (it sorts the recent samples).
+    pub fn p95(&self) -> Option<f64> {
+        let now = Instant::now();
+        let mut cached = lock(&self.p95);
+        if let Some((at, v)) = *cached
+            && now < at + Duration::from_secs(1)
+        {
+            return v;
+        }
+        let v = self.stats.summary(Duration::from_secs(300), now).p95_ms;
+        *cached = Some((now, v));
+        v
     }
 }
 

@@ -206,7 +206,8 @@ async function main() {
   if (SCREENSHOT) {
     const ext = extname(SCREENSHOT) || '.png';
     const tryShot = SCREENSHOT.slice(0, SCREENSHOT.length - extname(SCREENSHOT).length) + '-try' + ext;
-    await page.locator('section[aria-labelledby="try-h"]').screenshot({ path: tryShot });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: tryShot, fullPage: true });
     ok(`screenshot ${tryShot}`);
   }
 }

@@ -13,8 +13,9 @@ pub fn keyed_env() -> TestEnv {
 }
 
 /// The embedded default config with each provider's `hosts` replaced: providers named
-/// in `hosts` get that URL, every other provider gets `others`. Health checks and
-/// quotas are dropped (tests that need them add their own).
+/// in `hosts` get that URL, every other provider gets `others`. Health checks, quotas,
+/// and the routes' cache and hedging are dropped (tests that need them add their own),
+/// so every request reaches the providers.
 pub fn with_hosts(hosts: &[(&str, String)], others: &str) -> String {
     let mut out = String::new();
     let mut current: Option<String> = None;
@@ -26,6 +27,11 @@ pub fn with_hosts(hosts: &[(&str, String)], others: &str) -> String {
             current = None;
         }
         if trimmed.starts_with("health_check = ") || trimmed.starts_with("quota = ") {
+            continue;
+        }
+        if let Some((route, _)) = line.split_once(", cache = ") {
+            out.push_str(route);
+            out.push_str(" }\n");
             continue;
         }
         if let (Some(name), true) = (&current, trimmed.starts_with("hosts = ")) {

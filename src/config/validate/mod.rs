@@ -47,6 +47,11 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
         level: file.log.level.clone().unwrap_or_else(|| "info".into()),
     };
     let admin = admin(&mut cx, &file);
+    let cache = CacheConfig {
+        max_entries: file.cache.max_entries.unwrap_or(10_000),
+        max_bytes: file.cache.max_bytes.map_or(64 << 20, |s| s.0 as usize),
+    };
+    let retry_budget = retry_budget(&mut cx, file.defaults.retry_budget.as_ref());
     let app = file.app.as_ref().and_then(|a| {
         let url = cx.expand("app.upstream", &a.upstream)?;
         match BaseUrl::parse(&url) {
@@ -59,7 +64,7 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
     let routes = routes::routes(&mut cx, &file, &providers);
     if cx.problems.is_empty() {
         let assets = Arc::try_unwrap(assets).unwrap_or_else(|shared| (*shared).clone());
-        Ok(Config { source: info, server, upstream, log, admin, app, assets, providers, routes })
+        Ok(Config { source: info, server, upstream, log, admin, cache, retry_budget, app, assets, providers, routes })
     } else {
         Err(cx.problems)
     }
@@ -132,6 +137,22 @@ fn admin(cx: &mut Ctx<'_>, file: &FileConfig) -> AdminConfig {
         history_interval: a.history_interval.map_or(Duration::from_secs(10), |d| d.0),
         history_points: a.history_points.unwrap_or(90).clamp(2, 10_000),
     }
+}
+
+fn retry_budget(cx: &mut Ctx<'_>, spec: Option<&super::schema::RetryBudgetSpec>) -> crate::budget::BudgetPolicy {
+    let base = crate::budget::BudgetPolicy::default();
+    let Some(s) = spec else { return base };
+    let policy = crate::budget::BudgetPolicy {
+        ratio: s.ratio.unwrap_or(base.ratio),
+        min_per_second: s.min_per_second.unwrap_or(base.min_per_second),
+        window: s.window.map_or(base.window, |d| d.0),
+    };
+    if !(0.0..=10.0).contains(&policy.ratio) || !(0.0..=1e6).contains(&policy.min_per_second) || policy.window.is_zero()
+    {
+        cx.problems
+            .push(Problem::new("defaults.retry_budget", "ratio must be 0-10, min_per_second >= 0 and window > 0"));
+    }
+    policy
 }
 
 fn assets(cx: &mut Ctx<'_>, file: &FileConfig) -> BTreeMap<String, Option<String>> {
