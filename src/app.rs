@@ -50,6 +50,34 @@ pub struct AppState {
     pub cache: crate::cache::ResponseCache,
     /// Retry and hedge budget.
     pub budget: crate::budget::RetryBudget,
+    /// `--listen` / `--admin-listen` given on the command line; they win over every
+    /// config version, so a reload never reports them as changes.
+    pub listen_overrides: ListenOverrides,
+    /// The addresses the listeners are actually bound to (client, admin).
+    pub bound: std::sync::OnceLock<(std::net::SocketAddr, std::net::SocketAddr)>,
+}
+
+/// Listen addresses from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenOverrides {
+    /// `--listen`
+    pub listen: Option<std::net::SocketAddr>,
+    /// `--admin-listen`
+    pub admin_listen: Option<std::net::SocketAddr>,
+}
+
+// === impl ListenOverrides ===
+
+impl ListenOverrides {
+    /// Applies the overrides to a config.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(a) = self.listen {
+            config.server.listen = a;
+        }
+        if let Some(a) = self.admin_listen {
+            config.server.admin_listen = a;
+        }
+    }
 }
 
 /// The bound listeners `run` serves.
@@ -74,11 +102,13 @@ pub struct RunOptions {
 impl AppState {
     /// Builds the state from a first validated config.
     pub fn new(
-        config: Config,
+        mut config: Config,
         config_path: Option<PathBuf>,
         env: Arc<dyn EnvLookup>,
         metrics: Metrics,
+        listen_overrides: ListenOverrides,
     ) -> Result<Arc<Self>, TlsError> {
+        listen_overrides.apply(&mut config);
         let store = StateStore::default();
         let tls = match &config.server.tls {
             Some(files) => Some(Arc::new(TlsAcceptor::from(crate::tls::server_config(&files.cert, &files.key)?))),
@@ -104,6 +134,8 @@ impl AppState {
             next_version: AtomicU64::new(2),
             cache,
             budget,
+            bound: std::sync::OnceLock::new(),
+            listen_overrides,
         }))
     }
 }
@@ -132,8 +164,9 @@ pub async fn run(listeners: Listeners, state: Arc<AppState>, options: RunOptions
         shutdown_grace: server.shutdown_grace,
     };
     let admin_limits = ConnLimits { max_connections: 256, ..limits };
-    let client_addr = listeners.client.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let admin_addr = listeners.admin.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let client_addr = listeners.client.local_addr().map_or(server.listen, |a| a);
+    let admin_addr = listeners.admin.local_addr().map_or(server.admin_listen, |a| a);
+    let _ = state.bound.set((client_addr, admin_addr));
     let client_task = {
         let st = Arc::clone(&state);
         let handler = move |req, peer| crate::proxy::service::handle(Arc::clone(&st), req, peer);

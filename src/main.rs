@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use marketgate::app::ListenOverrides;
 use marketgate::config::env::ProcessEnv;
 use marketgate::config::{self, Config, LoadError};
 use marketgate::{AppState, Listeners, RunOptions};
@@ -94,12 +95,8 @@ fn serve(cli: Cli) -> ExitCode {
         Ok(c) => c,
         Err(e) => return refused(&e),
     };
-    if let Some(a) = cli.listen {
-        cfg.server.listen = a;
-    }
-    if let Some(a) = cli.admin_listen {
-        cfg.server.admin_listen = a;
-    }
+    let overrides = ListenOverrides { listen: cli.listen, admin_listen: cli.admin_listen };
+    overrides.apply(&mut cfg);
     init_tracing(&cfg);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -127,7 +124,7 @@ fn serve(cli: Cli) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let state = match AppState::new(cfg, cli.config.clone(), Arc::new(ProcessEnv), metrics) {
+        let state = match AppState::new(cfg, cli.config.clone(), Arc::new(ProcessEnv), metrics, overrides) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "TLS setup failed");

@@ -50,6 +50,33 @@ pub struct HostRt {
     pub state: Arc<HostState>,
 }
 
+/// Creates the series a config will use, at zero, so dashboards and alerts see them
+/// before the first event (Prometheus' advice for known label values).
+fn init_series(config: &Config, metrics: &Metrics) {
+    for r in &config.routes {
+        let route = r.pattern.template();
+        if let RouteTarget::Normalized(n) = &r.target {
+            metrics.retry_budget_exhausted.with_label_values(&[route]);
+            if n.cache.is_some() {
+                for result in ["hit", "miss", "stale", "coalesced"] {
+                    metrics.cache_requests.with_label_values(&[route, result]);
+                }
+            }
+            if n.hedge.is_some() {
+                metrics.hedges.with_label_values(&[route]);
+            }
+        }
+    }
+    for p in &config.providers {
+        if p.quota.is_some() {
+            metrics.quota_skips.with_label_values(&[&p.name]);
+        }
+        if p.auth.is_some() {
+            metrics.keys_set_aside.with_label_values(&[&p.name]);
+        }
+    }
+}
+
 // === impl Snapshot ===
 
 impl Snapshot {
@@ -91,6 +118,7 @@ impl Snapshot {
                 }
             }
         }
+        init_series(&config, metrics);
         let by_name = providers.iter().enumerate().map(|(i, p)| (p.cfg.name.clone(), i)).collect();
         let tier_cursors = config
             .routes

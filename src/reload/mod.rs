@@ -84,7 +84,7 @@ async fn apply(state: &Arc<AppState>) -> ReloadOutcome {
     let path = state.config_path.clone();
     let env = Arc::clone(&state.env);
     let loaded = tokio::task::spawn_blocking(move || load_or_default(path.as_deref(), env.as_ref())).await;
-    let config = match loaded {
+    let mut config = match loaded {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
             return ReloadOutcome::Error { errors: e.errors.iter().map(ToString::to_string).collect() };
@@ -93,6 +93,7 @@ async fn apply(state: &Arc<AppState>) -> ReloadOutcome {
             return ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] };
         }
     };
+    state.listen_overrides.apply(&mut config);
     let old = state.snapshot.load_full();
     let mut warnings = Vec::new();
     let (old_srv, new_srv) = (&old.config.server, &config.server);

@@ -303,7 +303,7 @@ impl Proxy {
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (client.local_addr().expect("addr"), admin.local_addr().expect("addr"));
         let metrics = Metrics::new().expect("metrics");
-        let state = AppState::new(cfg, path, Arc::new(env), metrics).expect("state");
+        let state = AppState::new(cfg, path, Arc::new(env), metrics, Default::default()).expect("state");
         let (tx, rx) = oneshot::channel::<()>();
         let st = Arc::clone(&state);
         let task = tokio::spawn(async move {
