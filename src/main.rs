@@ -140,7 +140,8 @@ fn serve(cli: Cli) -> ExitCode {
 fn init_tracing(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     match cfg.log.format {
         config::model::LogFormat::Json => builder.json().flatten_event(true).init(),
         config::model::LogFormat::Text => builder.init(),
