@@ -97,6 +97,10 @@ fn serve(cli: Cli) -> ExitCode {
     };
     let overrides = ListenOverrides { listen: cli.listen, admin_listen: cli.admin_listen };
     overrides.apply(&mut cfg);
+    if let Some(problem) = config::model::unprotected_admin(&cfg.server, &cfg.admin) {
+        eprintln!("refusing to start: {problem}");
+        return ExitCode::from(2);
+    }
     init_tracing(&cfg);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

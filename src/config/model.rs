@@ -306,6 +306,16 @@ pub enum Hedge {
     P95,
 }
 
+/// Why the admin listener would be exposed without a token, if it would.
+pub fn unprotected_admin(server: &ServerConfig, admin: &AdminConfig) -> Option<String> {
+    (!server.admin_listen.ip().is_loopback() && admin.token.is_none()).then(|| {
+        format!(
+            "admin listener {} is not on loopback: set admin.token_env to an environment variable holding a bearer token",
+            server.admin_listen
+        )
+    })
+}
+
 // === impl Config ===
 
 impl Config {

@@ -42,8 +42,8 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'%')
     .add(b'\\');
 
-/// Characters escaped in a query key or value (everything but unreserved).
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b',');
+/// Characters escaped in a query key or value (everything but unreserved and `,`).
+pub const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b',');
 
 /// Values of the template variables for one upstream request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -21,6 +21,7 @@ pub async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<(Response<Body>, Served), ProxyError> {
+    super::body::check_declared_length(req.headers(), snap.config.server.max_request_body)?;
     let (mut parts, body) = req.into_parts();
     let original_host = parts.headers.get(http::header::HOST).cloned();
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -33,7 +34,11 @@ pub async fn forward(
         hdrs.append("x-forwarded-for", v);
     }
     hdrs.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    let body = if body.is_end_stream() { super::body::empty() } else { stream(body) };
+    let body = if body.is_end_stream() {
+        super::body::empty()
+    } else {
+        super::body::limited(body, snap.config.server.max_request_body)
+    };
     let mut up = Request::new(body);
     *up.method_mut() = parts.method;
     *up.uri_mut() = uri;

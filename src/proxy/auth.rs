@@ -5,10 +5,11 @@
 use std::sync::atomic::Ordering;
 
 use http::{HeaderMap, HeaderValue};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 
 use crate::config::model::KeyPlace;
 use crate::metrics::Metrics;
+use crate::normalize::template::QUERY;
 use crate::snapshot::ProviderRt;
 use crate::state::lock;
 
@@ -39,11 +40,7 @@ pub fn apply(provider: &ProviderRt, headers: &mut HeaderMap) -> (Option<usize>, 
             (Some(index), None)
         }
         KeyPlace::Query(param) => {
-            let pair = format!(
-                "{}={}",
-                utf8_percent_encode(param, NON_ALPHANUMERIC),
-                utf8_percent_encode(key, NON_ALPHANUMERIC)
-            );
+            let pair = format!("{}={}", utf8_percent_encode(param, QUERY), utf8_percent_encode(key, QUERY));
             (Some(index), Some(pair))
         }
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 
 use crate::state::lock;
@@ -26,6 +26,24 @@ pub fn empty() -> Body {
 /// Boxes a streamed hyper body.
 pub fn stream(body: Incoming) -> Body {
     body.map_err(|e| Box::new(e) as BoxError).boxed()
+}
+
+/// Boxes a client's streamed body, ending it with an error past `limit` bytes.
+pub fn limited(body: Incoming, limit: usize) -> Body {
+    Limited::new(body, limit).boxed()
+}
+
+/// `Err` with a 413 when the declared `content-length` exceeds `limit`.
+pub fn check_declared_length(headers: &http::HeaderMap, limit: usize) -> Result<(), super::error::ProxyError> {
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => Err(super::error::ProxyError::new(
+            super::error::ErrorKind::PayloadTooLarge,
+            format!("request body of {n} bytes is larger than max_request_body ({limit} bytes)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Why a capped read stopped.
@@ -70,7 +88,7 @@ where
 /// still in the slot and the next host can send it. Nothing is buffered.
 #[derive(Clone)]
 pub struct SharedBody {
-    slot: Arc<Mutex<Option<Incoming>>>,
+    slot: Arc<Mutex<Option<Limited<Incoming>>>>,
     polled: Arc<AtomicBool>,
     hint: SizeHint,
 }
@@ -78,16 +96,20 @@ pub struct SharedBody {
 /// One attempt's view of a [`SharedBody`].
 pub struct AttemptBody {
     shared: SharedBody,
-    taken: Option<Incoming>,
+    taken: Option<Limited<Incoming>>,
 }
 
 // === impl SharedBody ===
 
 impl SharedBody {
-    /// Wraps the client's body.
-    pub fn new(body: Incoming) -> Self {
+    /// Wraps the client's body; more than `limit` bytes end the stream with an error.
+    pub fn new(body: Incoming, limit: usize) -> Self {
         let hint = body.size_hint();
-        Self { slot: Arc::new(Mutex::new(Some(body))), polled: Arc::new(AtomicBool::new(false)), hint }
+        Self {
+            slot: Arc::new(Mutex::new(Some(Limited::new(body, limit)))),
+            polled: Arc::new(AtomicBool::new(false)),
+            hint,
+        }
     }
 
     /// Whether any attempt has started reading the body (then it cannot be resent).
@@ -121,7 +143,7 @@ impl HttpBody for AttemptBody {
             }
         }
         match self.taken.as_mut() {
-            Some(b) => Pin::new(b).poll_frame(cx).map_err(|e| Box::new(e) as BoxError),
+            Some(b) => Pin::new(b).poll_frame(cx),
             None => Poll::Ready(None),
         }
     }

@@ -43,6 +43,7 @@ pub async fn serve(
     }
     let path_and_query = safe_path(rest, req.uri().query())?;
     let server = &snap.config.server;
+    super::body::check_declared_length(req.headers(), server.max_request_body)?;
     let deadline = Instant::now() + server.deadline;
     if let Some(bench) = provider.state.benched(Instant::now()) {
         let secs = bench.until.saturating_duration_since(Instant::now()).as_secs() + 1;
@@ -80,7 +81,8 @@ async fn forward(
 ) -> Result<(Response<Body>, Served), ProxyError> {
     let (parts, body) = req.into_parts();
     let idempotent = parts.method == Method::GET || parts.method == Method::HEAD;
-    let shared = (!body.is_end_stream()).then(|| SharedBody::new(body));
+    let limit = snap.config.server.max_request_body;
+    let shared = (!body.is_end_stream()).then(|| SharedBody::new(body, limit));
     let base_headers = headers::for_upstream(parts.headers);
     let mut cursor = HostCursor::new(provider);
     let mut attempts: Vec<AttemptRecord> = Vec::new();

@@ -47,6 +47,9 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
         level: file.log.level.clone().unwrap_or_else(|| "info".into()),
     };
     let admin = admin(&mut cx, &file);
+    if let Some(problem) = unprotected_admin(&server, &admin) {
+        cx.problems.push(Problem::new("admin.token_env", problem));
+    }
     let cache = CacheConfig {
         max_entries: file.cache.max_entries.unwrap_or(10_000),
         max_bytes: file.cache.max_bytes.map_or(64 << 20, |s| s.0 as usize),

@@ -189,6 +189,11 @@ fn hosts(cx: &mut Ctx<'_>, key: &str, spec: &ProviderSpec) -> (Vec<BaseUrl>, Opt
                 cx.fail_at::<()>(&hkey, spec.hosts.span(), format!("{u} is listed twice"));
             }
             Ok(u) => out.push(u),
+            // A value from the environment is never echoed: it may hold a credential.
+            Err(_) if raw.contains("${") => {
+                let msg = format!("{raw} does not expand to an http(s) base URL without query or credentials");
+                cx.fail_at::<()>(&hkey, spec.hosts.span(), msg);
+            }
             Err(e) => {
                 cx.fail_at::<()>(&hkey, spec.hosts.span(), e.to_string());
             }

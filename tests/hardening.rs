@@ -1,0 +1,261 @@
+//! Hardening: not an open proxy, bounded resources (slowloris, oversized heads and
+//! targets, bodies both ways, slow drips, connection limits), TLS termination with a
+//! certificate picked up on reload, and panics contained to one request.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use marketgate::RunOptions;
+use support::{Mock, Proxy, Reply, TestEnv, get, send};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90000000"}]"#;
+
+fn config(host: &str, server: &str) -> String {
+    format!(
+        r#"
+[server]
+{server}
+[defaults]
+attempt_timeout = "600ms"
+[assets]
+BTC = {{ name = "Bitcoin" }}
+[providers.p]
+hosts = ["{host}"]
+symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
+[providers.p.ops.price]
+request = {{ path = "/api/v3/ticker/price" }}
+response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now}})'
+[routes]
+"/v1/price" = {{ op = "price", pool = [["p"]] }}
+"/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
+"#
+    )
+}
+
+/// Sends raw bytes and returns what comes back before the server closes (bounded).
+async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request).await.expect("write");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn marketgate_is_not_an_open_proxy() {
+    let p = Mock::fixed(200, PRICES).await;
+    let proxy = Proxy::start(&config(&p.url(), "")).await;
+    let absolute =
+        raw_exchange(proxy.addr, b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+            .await;
+    assert!(absolute.starts_with("HTTP/1.1 400"), "{absolute}");
+    assert!(absolute.contains("not an open proxy"));
+    let connect = raw_exchange(proxy.addr, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n").await;
+    assert!(connect.starts_with("HTTP/1.1 400"), "{connect}");
+    for path in ["/raw/p/../admin", "/raw/p/a/%2e%2e/%2e%2e/x", "/raw/p/a%2Fb", "/raw/p/a%5c..%5cb"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let got = raw_exchange(proxy.addr, req.as_bytes()).await;
+        assert!(got.starts_with("HTTP/1.1 400"), "{path}: {got}");
+    }
+    let unknown = get(proxy.url("/raw/example.com/x")).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["code"], "unknown_provider");
+    assert!(p.seen().is_empty(), "nothing reached the provider");
+    let ok = get(proxy.url("/raw/p/api/v3/ticker/price?symbol=BTCUSDT")).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(p.seen()[0].path_and_query, "/api/v3/ticker/price?symbol=BTCUSDT");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn slowloris_is_cut_off_while_others_are_served() {
+    let p = Mock::fixed(200, PRICES).await;
+    let proxy = Proxy::start(&config(&p.url(), r#"header_read_timeout = "500ms""#)).await;
+    let addr = proxy.addr;
+    let slow = tokio::spawn(async move {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        let started = Instant::now();
+        s.write_all(b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if s.write_all(b"X-Drip: 1\r\n").await.is_err() {
+                break;
+            }
+        }
+        let mut buf = [0u8; 512];
+        let n =
+            tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
+        (started.elapsed(), String::from_utf8_lossy(&buf[..n]).into_owned())
+    });
+    for _ in 0..5 {
+        assert_eq!(get(proxy.url("/raw/p/api/v3/ticker/price")).await.status, 200, "others are served meanwhile");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (took, answer) = slow.await.expect("join");
+    assert!(
+        took < Duration::from_secs(3),
+        "the dripping client was cut off after the header timeout: {took:?} {answer}"
+    );
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_heads_targets_and_bodies_get_clear_answers() {
+    let p = Mock::start(|s| Reply::Json(200, format!("{{\"got\":{}}}", s.body.len()))).await;
+    let proxy = Proxy::start(&config(
+        &p.url(),
+        r#"max_header_size = "8KiB"
+max_uri_length = "2KiB"
+max_request_body = "64KiB""#,
+    ))
+    .await;
+    let big_header = "a".repeat(20 * 1024);
+    let got =
+        raw_exchange(proxy.addr, format!("GET /raw/p/x HTTP/1.1\r\nHost: x\r\nX-Big: {big_header}\r\n\r\n").as_bytes())
+            .await;
+    assert!(got.starts_with("HTTP/1.1 431"), "oversized header: {}", &got[..got.len().min(100)]);
+    let long = format!("/raw/p/{}", "b".repeat(3000));
+    let r = get(proxy.url(&long)).await;
+    assert_eq!(r.status, 414);
+    assert_eq!(r.json()["error"]["code"], "uri_too_long");
+    let r = send(Method::POST, &proxy.url("/raw/p/upload"), &[], Bytes::from(vec![b'z'; 100 * 1024])).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "payload_too_large");
+    let r = send(Method::POST, &proxy.url("/raw/p/upload"), &[], Bytes::from(vec![b'z'; 1000])).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["got"], 1000);
+    assert_eq!(get(proxy.url("/raw/p/api/v3/ticker/price")).await.status, 200, "still serving");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_100_mb_upstream_body_is_refused_without_buffering_it() {
+    let huge = Mock::start(|_| Reply::Stream {
+        total: 100 * 1024 * 1024,
+        chunk: 256 * 1024,
+        gate_after: usize::MAX,
+        gate: None,
+    })
+    .await;
+    let proxy = Proxy::start(&config(&huge.url(), r#"max_upstream_body = "1MiB""#)).await;
+    let started = Instant::now();
+    let r = get(proxy.url("/v1/price?symbols=BTC")).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], "upstream_body_too_large");
+    assert!(v["error"]["attempts"][0]["detail"].as_str().unwrap_or_default().contains("max_upstream_body"));
+    assert!(started.elapsed() < Duration::from_secs(3), "refused early, not after reading 100 MB");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_drip_upstream_hits_the_attempt_timeout() {
+    let drip = Mock::start(|_| Reply::Drip {
+        chunk: Bytes::from_static(b" "),
+        every: Duration::from_millis(100),
+        total: 10_000,
+    })
+    .await;
+    let proxy = Proxy::start(&config(&drip.url(), "")).await;
+    let started = Instant::now();
+    let r = get(proxy.url("/v1/price?symbols=BTC")).await;
+    let took = started.elapsed();
+    assert!(r.status == 502 || r.status == 504, "{}", r.text());
+    assert_eq!(r.json()["error"]["attempts"][0]["outcome"], "timeout");
+    assert!(took < Duration::from_secs(2), "bounded by the 600 ms attempt timeout: {took:?}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let p = Mock::fixed(200, PRICES).await;
+    let proxy = Proxy::start(&config(&p.url(), "max_connections = 2")).await;
+    let _a = TcpStream::connect(proxy.addr).await.expect("first");
+    let _b = TcpStream::connect(proxy.addr).await.expect("second");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let got = raw_exchange(proxy.addr, b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(got.is_empty(), "the third connection is closed: {got}");
+    drop((_a, _b));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(get(proxy.url("/raw/p/api/v3/ticker/price")).await.status, 200, "served again once a slot frees up");
+    let metrics = get(proxy.admin_url("/metrics")).await.text();
+    assert!(metrics.contains("marketgate_connections_rejected_total 1"), "{metrics}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_server_lives_on() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let metrics = marketgate::metrics::Metrics::new().expect("metrics");
+    let limits = marketgate::server::ConnLimits {
+        header_read_timeout: Duration::from_secs(5),
+        max_header_size: 16 * 1024,
+        max_connections: 16,
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let handler = |req: http::Request<hyper::body::Incoming>, _peer| async move {
+        assert!(req.uri().path() != "/boom", "a bug in a handler");
+        http::Response::new(marketgate::proxy::body::full(Bytes::from_static(b"fine")))
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server =
+        tokio::spawn(marketgate::server::serve(listener, limits, Arc::default(), metrics.clone(), handler, async {
+            let _ = rx.await;
+        }));
+    let boom = get(format!("http://{addr}/boom")).await;
+    assert_eq!(boom.status, 500);
+    assert_eq!(boom.json()["error"]["code"], "internal");
+    let fine = get(format!("http://{addr}/fine")).await;
+    assert_eq!((fine.status, fine.text().as_str()), (200, "fine"));
+    assert_eq!(metrics.panics.get(), 1);
+    let _ = tx.send(());
+    let _ = server.await;
+}
+
+#[tokio::test]
+async fn tls_termination_serves_and_picks_up_a_new_certificate_on_reload() {
+    let p = Mock::fixed(200, PRICES).await;
+    let first = support::tls::TestPki::new("term1");
+    let second = support::tls::TestPki::new("term2");
+    let dir = std::env::temp_dir().join(format!("marketgate-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::copy(first.cert_path(), &cert).expect("cert");
+    std::fs::copy(first.key_path(), &key).expect("key");
+    let text = config(
+        &p.url(),
+        &format!("tls = {{ cert = {:?}, key = {:?} }}", cert.display().to_string(), key.display().to_string()),
+    );
+    let path = dir.join("marketgate.toml");
+    std::fs::write(&path, &text).expect("config");
+    let proxy = Proxy::start_with(&text, TestEnv::default(), Some(path), RunOptions::default()).await;
+    let url = format!("https://localhost:{}/raw/p/api/v3/ticker/price", proxy.addr.port());
+    assert_eq!(tls_get(&url, &first.ca_path()).await, Ok(200));
+    assert!(tls_get(&url, &second.ca_path()).await.is_err(), "not yet the second certificate");
+    let plain = raw_exchange(proxy.addr, b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(!plain.starts_with("HTTP/1.1 200"), "plain HTTP is not served on a TLS listener");
+    std::fs::copy(second.cert_path(), &cert).expect("cert");
+    std::fs::copy(second.key_path(), &key).expect("key");
+    let r = send(Method::POST, &proxy.admin_url("/admin/reload"), &[], Bytes::new()).await;
+    assert_eq!(r.json()["result"], "ok", "{}", r.text());
+    assert_eq!(tls_get(&url, &second.ca_path()).await, Ok(200), "new connections get the new certificate");
+    proxy.stop().await;
+}
+
+async fn tls_get(url: &str, ca: &std::path::Path) -> Result<u16, String> {
+    let tls = marketgate::tls::client_config(Some(ca)).map_err(|e| e.to_string())?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_only().enable_http1().build();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, http_body_util::Empty<Bytes>>(connector);
+    let resp = client.get(url.parse().map_err(|e| format!("{e}"))?).await.map_err(|e| format!("{e:?}"))?;
+    Ok(resp.status().as_u16())
+}
