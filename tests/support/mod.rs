@@ -258,11 +258,14 @@ fn tokio_stream_from<T: Send + 'static>(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// An address nothing listens on (connections are refused).
+/// An address nothing listens on (connections are refused). The port stays bound,
+/// without listening, for the rest of the process, so no other test's server can
+/// take it over.
 pub async fn refused_addr() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    drop(l);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    std::mem::forget(socket);
     format!("http://{addr}")
 }
 
