@@ -426,8 +426,26 @@ median() {
               else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# Results: RPS[scenario/label/round], P99[...], ERR[...], OPENS[...].
-declare -A RPS P99 ERR OPENS
+# Results: RPS[scenario/label/round], P99[...], ERR[...], OPENS[...], CPU_US[...].
+declare -A RPS P99 ERR OPENS CPU_US
+# PID_OF[label]: the proxy process behind a label, to charge it CPU time.
+declare -A PID_OF
+
+# Total requests wrk completed ("N requests in Xs").
+parse_requests() { awk '/ requests in / { print $1; exit }' "$1"; }
+
+# CPU time (utime+stime, in clock ticks) of a process and its direct
+# children, e.g. nginx's master and workers.
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks_tree() {
+    local pid="$1" total=0 p t
+    for p in "$pid" $(pgrep -P "$pid" || true); do
+        # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
+        t="$(sed 's/.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12 + $13 }' || echo 0)"
+        total=$(( total + ${t:-0} ))
+    done
+    echo "$total"
+}
 SCENARIOS=()
 declare -A SCEN_A SCEN_B
 
@@ -450,15 +468,28 @@ run_pair() {
             [[ "$label" == "$la" ]] && url="$ua" || url="$ub"
             out="$WORK_DIR/$name.r$r.$label.txt"
             local opens_before
+            local pid="${PID_OF[$label]:-}" cpu_before=0 cpu_ticks=0 requests
             opens_before="$(tcp_active_opens)"
+            if [[ -n "$pid" ]]; then cpu_before="$(cpu_ticks_tree "$pid")"; fi
             note_build
             run_wrk "$url" "$DURATION" "$out"
             note_build
+            if [[ -n "$pid" ]]; then
+                kill -0 "$pid" 2> /dev/null ||
+                    die "$label (pid $pid) died during round $r; its log is under $WORK_DIR (set OUT_DIR to keep it)"
+                cpu_ticks=$(( $(cpu_ticks_tree "$pid") - cpu_before ))
+            fi
             OPENS[$name/$label/$r]=$(( $(tcp_active_opens) - opens_before ))
+            # Proxy CPU per request: on a small shared machine the proxies
+            # compete with wrk and the upstream for the same cores, so this is
+            # a steadier efficiency figure than req/s alone.
+            requests="$(parse_requests "$out")"
+            CPU_US[$name/$label/$r]="$(awk -v t="$cpu_ticks" -v hz="$CLK_TCK" -v n="${requests:-0}" \
+                'BEGIN { if (n > 0 && t > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')"
             RPS[$name/$label/$r]="$(parse_rps "$out")"
             P99[$name/$label/$r]="$(parse_p99 "$out")"
             ERR[$name/$label/$r]="$(parse_errors "$out")"
-            log "[$name] round $r/$ROUNDS $label: ${RPS[$name/$label/$r]} req/s, p99 ${P99[$name/$label/$r]} ms, ${OPENS[$name/$label/$r]} TCP connects${ERR[$name/$label/$r]:+, ${ERR[$name/$label/$r]}}"
+            log "[$name] round $r/$ROUNDS $label: ${RPS[$name/$label/$r]} req/s, p99 ${P99[$name/$label/$r]} ms, ${OPENS[$name/$label/$r]} TCP connects, proxy CPU ${CPU_US[$name/$label/$r]} us/req${ERR[$name/$label/$r]:+, ${ERR[$name/$label/$r]}}"
         done
     done
 }
@@ -514,6 +545,12 @@ print_scenario() {
     done
     printf '  new TCP connects per run (wrk itself opens %s): %s %s, %s %s\n' \
         "$CONNECTIONS" "$la" "${ca[*]}" "$lb" "${cb[*]}"
+    local -a ua=() ub=()
+    for r in $(seq 1 "$ROUNDS"); do
+        ua+=("${CPU_US[$name/$la/$r]}"); ub+=("${CPU_US[$name/$lb/$r]}")
+    done
+    printf '  proxy CPU time per request, us (user+sys): %s %s, %s %s\n' \
+        "$la" "${ua[*]}" "$lb" "${ub[*]}"
 
     local any=0 label
     for r in $(seq 1 "$ROUNDS"); do
@@ -560,6 +597,8 @@ main() {
     check_same_body "http://127.0.0.1:$PORT_UP/price.json" "$URL_NGINX" "$URL_MG"
 
     local started=$SECONDS
+    PID_OF[nginx]="$NGINX_PID"
+    PID_OF[marketgate]="$MG_PID"
     run_pair passthrough nginx "$URL_NGINX" marketgate "$URL_MG"
     local elapsed=$(( SECONDS - started ))
 

@@ -95,6 +95,8 @@ pub struct RunOptions {
     pub watch_config: bool,
     /// Reload on SIGHUP.
     pub sighup: bool,
+    /// Request worker threads (0: one per core).
+    pub workers: usize,
 }
 
 // === impl AppState ===
@@ -167,24 +169,28 @@ pub async fn run(listeners: Listeners, state: Arc<AppState>, options: RunOptions
     let client_addr = listeners.client.local_addr().map_or(server.listen, |a| a);
     let admin_addr = listeners.admin.local_addr().map_or(server.admin_listen, |a| a);
     let _ = state.bound.set((client_addr, admin_addr));
-    let client_task = {
+    let workers = {
         let st = Arc::clone(&state);
         let handler = move |req, peer| crate::proxy::service::handle(Arc::clone(&st), req, peer);
-        tokio::spawn(serve(
+        let n = crate::workers::count(options.workers);
+        crate::workers::start(
             listeners.client,
+            n,
             limits,
             Arc::clone(&state.client_tls),
             state.metrics.clone(),
             handler,
-            stopped(stop_rx.clone()),
-        ))
+            stop_rx.clone(),
+        )
     };
     let admin_task = {
         let st = Arc::clone(&state);
         let handler = move |req, peer| crate::admin::handle(Arc::clone(&st), req, peer);
+        let permits = Arc::new(tokio::sync::Semaphore::new(admin_limits.max_connections));
         tokio::spawn(serve(
             listeners.admin,
             admin_limits,
+            permits,
             Arc::new(ArcSwapOption::empty()),
             state.metrics.clone(),
             handler,
@@ -206,6 +212,7 @@ pub async fn run(listeners: Listeners, state: Arc<AppState>, options: RunOptions
         listen = %client_addr,
         admin = %admin_addr,
         version = env!("CARGO_PKG_VERSION"),
+        workers = workers.len(),
         "marketgate ready"
     );
     shutdown.await;
@@ -215,7 +222,7 @@ pub async fn run(listeners: Listeners, state: Arc<AppState>, options: RunOptions
     );
     state.ready.store(false, Ordering::Release);
     let _ = stop_tx.send(true);
-    let _ = client_task.await;
+    workers.join().await;
     let _ = admin_task.await;
     for task in background {
         task.abort();

@@ -28,5 +28,6 @@ pub mod snapshot;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+pub mod workers;
 
 pub use app::{AppState, Listeners, RunOptions, run};

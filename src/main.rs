@@ -135,7 +135,7 @@ fn serve(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let options = RunOptions { watch_config: cli.config.is_some(), sighup: true };
+        let options = RunOptions { watch_config: cli.config.is_some(), sighup: true, workers: 0 };
         marketgate::run(listeners, state, options, shutdown_signal()).await;
         ExitCode::SUCCESS
     })

@@ -1,6 +1,8 @@
 //! Every Prometheus metric marketgate exports is declared here (DESIGN §5). Labels are
 //! config names and route templates only, never raw paths, symbols or error text.
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -8,9 +10,12 @@ use prometheus::{
 
 use crate::breaker::{BreakerState, Outcome};
 
-/// Handles to every metric family, cheap to clone.
+/// Handles to every metric family; cloning is one reference count.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<Families>);
+
+/// Every metric family.
+pub struct Families {
     registry: Registry,
     /// `marketgate_requests_total{route,status}`
     pub requests: IntCounterVec,
@@ -72,6 +77,14 @@ pub const METRIC_NAMES: [&str; 17] = [
 const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 // === impl Metrics ===
+
+impl std::ops::Deref for Metrics {
+    type Target = Families;
+
+    fn deref(&self) -> &Families {
+        &self.0
+    }
+}
 
 impl Metrics {
     /// Registers every family on a fresh registry.
@@ -148,7 +161,7 @@ impl Metrics {
         for result in ["ok", "error"] {
             config_reloads.with_label_values(&[result]);
         }
-        Ok(Self {
+        Ok(Self(Arc::new(Families {
             registry,
             requests,
             request_duration,
@@ -167,7 +180,7 @@ impl Metrics {
             connections_active,
             connections_rejected,
             keys_set_aside,
-        })
+        })))
     }
 
     /// The text exposition (format 0.0.4).

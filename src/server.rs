@@ -38,10 +38,12 @@ pub struct ConnLimits {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `listener` until `shutdown` resolves, then drains.
+/// Serves `listener` until `shutdown` resolves, then drains. Connections take a permit
+/// from `permits` (shared by every worker accepting on the same socket).
 pub async fn serve<H, F>(
     listener: TcpListener,
     limits: ConnLimits,
+    permits: Arc<Semaphore>,
     tls: Arc<ArcSwapOption<TlsAcceptor>>,
     metrics: Metrics,
     handler: H,
@@ -59,7 +61,6 @@ pub async fn serve<H, F>(
     builder.http2().timer(TokioTimer::new()).max_header_list_size(limits.max_header_size as u32);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {

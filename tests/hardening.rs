@@ -207,10 +207,17 @@ async fn a_panicking_handler_answers_500_and_the_server_lives_on() {
         http::Response::new(marketgate::proxy::body::full(Bytes::from_static(b"fine")))
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server =
-        tokio::spawn(marketgate::server::serve(listener, limits, Arc::default(), metrics.clone(), handler, async {
+    let server = tokio::spawn(marketgate::server::serve(
+        listener,
+        limits,
+        Arc::new(tokio::sync::Semaphore::new(16)),
+        Arc::default(),
+        metrics.clone(),
+        handler,
+        async {
             let _ = rx.await;
-        }));
+        },
+    ));
     let boom = get(format!("http://{addr}/boom")).await;
     assert_eq!(boom.status, 500);
     assert_eq!(boom.json()["error"]["code"], "internal");

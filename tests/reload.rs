@@ -127,7 +127,7 @@ async fn fifty_rewrites_under_load_lose_no_request() {
     let path = temp_config("load");
     let first = version(&h, true, false, false);
     write_file(&path, &first);
-    let options = RunOptions { watch_config: true, sighup: false };
+    let options = RunOptions { watch_config: true, ..RunOptions::default() };
     let proxy = Arc::new(Proxy::start_with(&first, TestEnv::default(), Some(path.clone()), options).await);
 
     let stop = Arc::new(AtomicBool::new(false));

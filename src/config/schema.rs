@@ -146,7 +146,7 @@ pub struct BreakerSpec {
 pub struct UpstreamSection {
     /// Extra CA certificates (PEM) trusted besides the built-in web PKI roots.
     pub extra_ca_file: Option<Templated>,
-    /// Idle keep-alive connections kept per host (default 32).
+    /// Idle keep-alive connections kept per host (default 256).
     pub pool_max_idle_per_host: Option<usize>,
     /// How long an idle keep-alive connection is kept (default 90s).
     pub pool_idle_timeout: Option<DurationStr>,

@@ -1,7 +1,13 @@
-//! The shared upstream HTTP client: hyper-util's pooled client over rustls (HTTP/1.1 and
+//! The upstream HTTP client: hyper-util's pooled client over rustls (HTTP/1.1 and
 //! HTTP/2 by ALPN), keep-alive pooling, and one `send` with a per-attempt timeout.
+//!
+//! Each thread gets its own connection pool: request workers run one single-threaded
+//! runtime each, and a pooled connection's task lives on the runtime that opened it,
+//! so a pool shared between workers would hand every request across threads.
 
+use std::cell::RefCell;
 use std::error::Error as StdError;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,11 +28,25 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 /// Body type of every request and response marketgate builds.
 pub type Body = BoxBody<Bytes, BoxError>;
 
-/// The pooled upstream client.
+type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// The pooled upstream client (one pool per thread, see the module doc).
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
-    inner: Client<HttpsConnector<HttpConnector>, Body>,
+    id: usize,
+    connector: HttpsConnector<HttpConnector>,
     settings: UpstreamConfig,
+}
+
+/// Clients are told apart by a process-wide id so a thread's pool cache never mixes
+/// two configurations.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// Pools kept per thread (the newest client configurations).
+const POOLS_PER_THREAD: usize = 4;
+
+thread_local! {
+    static POOLS: RefCell<Vec<(usize, Pooled)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// How sending failed.
@@ -59,13 +79,28 @@ impl UpstreamClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
-        Ok(Self { inner, settings: settings.clone() })
+        Ok(Self { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), connector, settings: settings.clone() })
+    }
+
+    /// This thread's pool for this client.
+    fn pooled(&self) -> Pooled {
+        POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if let Some((_, c)) = pools.iter().find(|(id, _)| *id == self.id) {
+                return c.clone();
+            }
+            let client = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(self.settings.pool_idle_timeout)
+                .pool_max_idle_per_host(self.settings.pool_max_idle_per_host)
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .build(self.connector.clone());
+            if pools.len() >= POOLS_PER_THREAD {
+                pools.remove(0);
+            }
+            pools.push((self.id, client.clone()));
+            client
+        })
     }
 
     /// The settings it was built with (a reload rebuilds the client only when they change).
@@ -75,7 +110,7 @@ impl UpstreamClient {
 
     /// Sends a request and waits up to `timeout` for the response head.
     pub async fn send(&self, req: Request<Body>, timeout: Duration) -> Result<Response<Incoming>, SendError> {
-        match tokio::time::timeout(timeout, self.inner.request(req)).await {
+        match tokio::time::timeout(timeout, self.pooled().request(req)).await {
             Err(_) => Err(SendError::Timeout(timeout)),
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(describe(&e))),

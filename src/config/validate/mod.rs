@@ -34,7 +34,7 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
     let server = server(&mut cx, &file.server);
     let upstream = UpstreamConfig {
         extra_ca_file: file.upstream.extra_ca_file.as_deref().and_then(|p| cx.path("upstream.extra_ca_file", p)),
-        pool_max_idle_per_host: file.upstream.pool_max_idle_per_host.unwrap_or(32),
+        pool_max_idle_per_host: file.upstream.pool_max_idle_per_host.unwrap_or(256),
         pool_idle_timeout: file.upstream.pool_idle_timeout.map_or(Duration::from_secs(90), |d| d.0),
         user_agent: file
             .upstream
