@@ -1,38 +1,63 @@
 #!/usr/bin/env bash
-# bench/passthrough.sh — marketgate raw passthrough vs nginx reverse proxy.
+# bench/passthrough.sh — marketgate vs nginx, and marketgate's failover latency.
 #
-# Both proxies sit in front of the same loopback upstream (an nginx returning a
-# fixed 1 KB JSON body) and are loaded with wrk using identical settings,
-# alternating A, B, A, B, ... so that drift on a shared machine (other builds,
-# thermal, noisy neighbours) hits both sides about equally.
+# Scenarios (all run by default, in this order):
+#   passthrough  marketgate's raw passthrough vs nginx as a reverse proxy, both
+#                in front of the same loopback upstream (an nginx returning a
+#                fixed 1 KB JSON body); wrk throughput, alternating A, B, A, B,
+#                ... so that drift on a shared machine (other builds, thermal,
+#                noisy neighbours) hits both sides about equally.
+#   cached       marketgate serving a cached normalized route (/v1/price, a
+#                Binance-style price list mapped by jq, cache 60s) vs the same
+#                nginx proxying the 1 KB body; wrk throughput, alternating.
+#   failover     latency of single sequential requests (curl, one keep-alive
+#                connection) through separate marketgate instances: `direct`
+#                (one good host), `refused` (a refusing host next to the good
+#                one, breaker never opening), `backup` (the normalized route
+#                on the good provider alone) and `hanging` (tier 1 accepts and
+#                never answers, hedge after 50 ms to the good provider).
 #
-# Usage: bench/passthrough.sh [--quick] [--install] [--help]
+# Usage: bench/passthrough.sh [--quick] [--install] [--scenarios=LIST] [--help]
 #
 # Environment overrides (defaults in brackets):
+#   SCENARIOS   [passthrough cached failover]  which scenarios to run
 #   CONNECTIONS [64]   wrk -c
 #   THREADS     [2]    wrk -t
 #   DURATION    [10s]  wrk -d per measured run
 #   ROUNDS      [3]    alternating rounds
 #   WARMUP      [3s]   wrk -d of the unmeasured warm-up against each target
+#   FAILOVER_REQUESTS [200]  measured sequential requests per failover setup
+#   FAILOVER_WARMUP   [20]   unmeasured requests before them
+#   HEDGE_AFTER_MS    [50]   hedge_after of the `hanging` route
+#   FAILOVER_RETRY_BUDGET [{ ratio = 10, min_per_second = 1000 }]
+#               [defaults] retry_budget of the failover instances. Every
+#               request there needs a second attempt, which marketgate's
+#               default budget (20 % + 10/s) would refuse after ~100 quick
+#               requests; "default" leaves marketgate's default in place.
 #   MARKETGATE_BIN [target/release/marketgate]
-#   OUT_DIR     [unset] if set, the raw wrk outputs and logs are copied there
+#   OUT_DIR     [unset] if set, the raw wrk/curl outputs and logs are copied there
 #   MG_POOL_MAX_IDLE [unset] if set, written as marketgate's
-#               [upstream] pool_max_idle_per_host (its default is 32)
+#               [upstream] pool_max_idle_per_host (its default is 256)
 #
+# --quick: 1 round of 3 s (warm-up 1 s), 50 failover requests (warm-up 5).
 # Only loopback addresses are used. Every process started here is stopped on
 # exit (normal, error or Ctrl-C). Nothing is installed unless --install is given.
 
 set -euo pipefail
 
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORIG_CMDLINE="$0${*:+ $*}"
+SCENARIOS_ENV="${SCENARIOS:-}"
+# shellcheck source=bench/lib.sh
+source "$REPO_ROOT/bench/lib.sh"
+
 # ----------------------------------------------------------------------------
 # Settings
 # ----------------------------------------------------------------------------
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ORIG_CMDLINE="$0${*:+ $*}"
-
 QUICK=0
 DO_INSTALL=0
+ALL_SCENARIOS="passthrough cached failover"
 
 usage() {
     sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -42,6 +67,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --install) DO_INSTALL=1 ;;
+        --scenarios=*) SCENARIOS="${arg#--scenarios=}" ;;
         -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -49,195 +75,46 @@ done
 
 if [[ $QUICK -eq 1 ]]; then
     # Smoke run: proves the plumbing works, the figures mean little.
-    : "${ROUNDS:=1}" "${DURATION:=3s}" "${WARMUP:=1s}"
+    : "${ROUNDS:=1}" "${DURATION:=3s}" "${WARMUP:=1s}" "${FAILOVER_REQUESTS:=50}" "${FAILOVER_WARMUP:=5}"
 fi
+SCENARIOS="${SCENARIOS:-$ALL_SCENARIOS}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 DURATION="${DURATION:-10s}"
 ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-3s}"
+FAILOVER_REQUESTS="${FAILOVER_REQUESTS:-200}"
+FAILOVER_WARMUP="${FAILOVER_WARMUP:-20}"
+HEDGE_AFTER_MS="${HEDGE_AFTER_MS:-50}"
+FAILOVER_RETRY_BUDGET="${FAILOVER_RETRY_BUDGET:-"{ ratio = 10, min_per_second = 1000 }"}"
 MARKETGATE_BIN="${MARKETGATE_BIN:-$REPO_ROOT/target/release/marketgate}"
 OUT_DIR="${OUT_DIR:-}"
 MG_POOL_MAX_IDLE="${MG_POOL_MAX_IDLE:-}"
 
+# Scenarios to run, validated, in the canonical order.
+SELECTED=()
+for s in $SCENARIOS; do
+    [[ " $ALL_SCENARIOS " == *" $s "* ]] || { echo "unknown scenario: $s (known: $ALL_SCENARIOS)" >&2; exit 2; }
+done
+for s in $ALL_SCENARIOS; do
+    [[ " $SCENARIOS " == *" $s "* ]] && SELECTED+=("$s")
+done
+[[ ${#SELECTED[@]} -gt 0 ]] || { echo "no scenario selected (known: $ALL_SCENARIOS)" >&2; exit 2; }
+selected() { [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
+
 CPUS="$(nproc)"
-# tokio's multi-thread runtime defaults to one worker per CPU, so nginx gets
-# the same number of worker processes (explicitly, rather than `auto`, so the
-# figure can be printed).
+# marketgate runs one single-threaded runtime per CPU, so nginx gets the same
+# number of worker processes (explicitly, rather than `auto`, so the figure can
+# be printed).
 NGINX_WORKERS="$CPUS"
+WRK_ARGS=(--latency -t"$THREADS" -c"$CONNECTIONS")
 
-APT_CMD="apt-get update && apt-get install -y nginx-light wrk curl"
-
-# ----------------------------------------------------------------------------
-# Helpers
-# ----------------------------------------------------------------------------
-
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-
-# wrk's -d accepts 10s / 2m / 1h; convert to seconds to bound each run.
-duration_secs() {
-    local d="$1"
-    case "$d" in
-        *s) echo "${d%s}" ;;
-        *m) echo $(( ${d%m} * 60 )) ;;
-        *h) echo $(( ${d%h} * 3600 )) ;;
-        *) echo "$d" ;;
-    esac
-}
-
-install_deps() {
-    # The packaged nginx would start a system service on port 80 during
-    # install; policy-rc.d returning 101 tells invoke-rc.d not to start it.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        log "creating /usr/sbin/policy-rc.d (exit 101) so nginx's service does not start"
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-    fi
-    log "running: $APT_CMD"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light wrk curl
-}
-
-check_deps() {
-    local missing=()
-    command -v nginx > /dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
-    command -v wrk > /dev/null 2>&1 || missing+=(wrk)
-    command -v curl > /dev/null 2>&1 || missing+=(curl)
-    if [[ ${#missing[@]} -gt 0 ]]; then
-        if [[ $DO_INSTALL -eq 1 ]]; then
-            install_deps
-            return
-        fi
-        echo "missing: ${missing[*]}" >&2
-        echo "install with (as root; create /usr/sbin/policy-rc.d with 'exit 101' first so nginx's" >&2
-        echo "service does not start on port 80), or rerun with --install:" >&2
-        echo "  $APT_CMD" >&2
-        exit 1
-    fi
-    [[ -x "$MARKETGATE_BIN" ]] ||
-        die "marketgate binary not found at $MARKETGATE_BIN (build with 'cargo build --release' or set MARKETGATE_BIN)"
-}
-
-NGINX="$(command -v nginx 2> /dev/null || echo /usr/sbin/nginx)"
-
-# A port on 127.0.0.1 that nothing uses right now. Ports are taken below the
-# kernel's ephemeral range: a proxy's outgoing connections leave thousands of
-# TIME_WAIT sockets on ephemeral ports, and a listener cannot bind a port that
-# is the local end of one of those. There is a small race until the server
-# binds it, which the readiness checks below would catch.
-# Usage: free_port VAR (not $(...), so that USED_PORTS survives between calls).
-USED_PORTS=" "
-free_port() {
-    local __var="$1" port low
-    low="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2> /dev/null || echo 32768)"
-    (( low > 11000 )) || low=60000 # odd ephemeral range: fall back to high ports
-    for _ in $(seq 1 200); do
-        port=$(( 10000 + RANDOM % (low - 10000) ))
-        [[ "$USED_PORTS" == *" $port "* ]] && continue
-        if command -v ss > /dev/null 2>&1 &&
-            [[ -n "$(ss -Htan "( sport = :$port )" 2> /dev/null)" ]]; then
-            continue
-        fi
-        if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-            USED_PORTS+="$port "
-            printf -v "$__var" '%s' "$port"
-            return
-        fi
-    done
-    die "no free loopback port found"
-}
-
-# A compile on this (small) machine competes for the same CPUs; note it so
-# noisy figures are not taken at face value.
-BUILD_SEEN=0
-note_build() {
-    if pgrep '^(cargo|rustc|rust-lld|ld|ld\.lld|cc1)$' > /dev/null 2>&1; then BUILD_SEEN=1; fi
-}
-
-# Kernel-wide count of TCP connect()s so far. The delta over a run shows how
-# many new connections were opened: wrk's own (= CONNECTIONS) plus whatever a
-# proxy opened towards the upstream, i.e. how well it reuses connections.
-tcp_active_opens() {
-    awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "ActiveOpens") c = i; h = 1 }
-                  else print $c }' /proc/net/snmp
-}
-
-# ----------------------------------------------------------------------------
-# Process bookkeeping and cleanup
-# ----------------------------------------------------------------------------
-
-WORK_DIR=""
-PIDS=()
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local pid
-    # timeout(1) passes TERM on to wrk.
-    if [[ -n "$WRK_PID" ]]; then kill -TERM "$WRK_PID" 2> /dev/null || true; fi
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2> /dev/null || true
-    done
-    # Give them up to ~5 s to exit (nginx's master stops its workers on TERM),
-    # then force. Children are found by parent pid, never by name.
-    for _ in $(seq 1 50); do
-        local alive=0
-        for pid in "${PIDS[@]}"; do
-            kill -0 "$pid" 2> /dev/null && alive=1
-        done
-        [[ $alive -eq 0 ]] && break
-        sleep 0.1
-    done
-    for pid in "${PIDS[@]}"; do
-        if kill -0 "$pid" 2> /dev/null; then
-            pkill -KILL -P "$pid" 2> /dev/null || true
-            kill -KILL "$pid" 2> /dev/null || true
-        fi
-        wait "$pid" 2> /dev/null || true
-    done
-    if [[ -n "$OUT_DIR" && -n "$WORK_DIR" && -d "$WORK_DIR" ]]; then
-        mkdir -p "$OUT_DIR"
-        cp -r "$WORK_DIR"/. "$OUT_DIR"/ 2> /dev/null || true
-        log "raw outputs copied to $OUT_DIR"
-    fi
-    if [[ -n "$WORK_DIR" ]]; then rm -rf "$WORK_DIR"; fi
-    exit "$rc"
-}
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
 
-# Start a command in the background, remember its pid for cleanup.
-# Usage: spawn VAR logfile cmd args...
-spawn() {
-    local __var="$1" logfile="$2"
-    shift 2
-    "$@" > "$logfile" 2>&1 &
-    local pid=$!
-    PIDS+=("$pid")
-    printf -v "$__var" '%s' "$pid"
-}
-
-# Wait until URL answers 200 (bounded), failing with the log on timeout.
-wait_http_200() {
-    local url="$1" pid="$2" logfile="$3"
-    for _ in $(seq 1 100); do
-        if ! kill -0 "$pid" 2> /dev/null; then
-            cat "$logfile" >&2 || true
-            die "process $pid exited before $url became ready"
-        fi
-        if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" == 200 ]]; then
-            return
-        fi
-        sleep 0.1
-    done
-    cat "$logfile" >&2 || true
-    die "$url not ready after 10 s"
-}
-
 # ----------------------------------------------------------------------------
-# Servers
+# Bodies and upstream
 # ----------------------------------------------------------------------------
 
 # A fixed ~1 KB JSON document (exactly 1024 bytes), shaped like a small ticker
@@ -256,44 +133,9 @@ make_body() {
     printf '%s' "$body"
 }
 
-# Common nginx main-context settings: everything that nginx would otherwise
-# write under /var (pid, error log, temp dirs) goes to the run's own dir.
-nginx_common() {
-    local name="$1" workers="$2"
-    cat << EOF
-daemon off;
-master_process on;
-worker_processes $workers;
-pid $WORK_DIR/$name.pid;
-error_log $WORK_DIR/$name.error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-
-nginx_http_common() {
-    local name="$1"
-    cat << EOF
-    access_log off;
-    client_body_temp_path $WORK_DIR/$name-tmp/body;
-    proxy_temp_path       $WORK_DIR/$name-tmp/proxy;
-    fastcgi_temp_path     $WORK_DIR/$name-tmp/fastcgi;
-    uwsgi_temp_path       $WORK_DIR/$name-tmp/uwsgi;
-    scgi_temp_path        $WORK_DIR/$name-tmp/scgi;
-    keepalive_timeout 65s;
-    keepalive_requests 1000000;
-EOF
-}
-
-start_nginx() {
-    local __var="$1" name="$2" conf="$3"
-    mkdir -p "$WORK_DIR/$name-tmp"
-    # -e: keep even the pre-config error log off /var/log; -p: prefix for
-    # any relative path.
-    "$NGINX" -t -q -p "$WORK_DIR" -e "$WORK_DIR/$name.error.log" -c "$conf" ||
-        { cat "$WORK_DIR/$name.error.log" >&2; die "nginx config $conf invalid"; }
-    spawn "$__var" "$WORK_DIR/$name.out" \
-        "$NGINX" -p "$WORK_DIR" -e "$WORK_DIR/$name.error.log" -c "$conf"
-}
+# What Binance's /api/v3/ticker/price returns, cut down to two pairs.
+PRICE_BODY='[{"symbol":"BTCUSDT","price":"18229.90000000"},{"symbol":"ETHUSDT","price":"1395.60000000"}]'
+PRICE_QUERY="symbols=BTC,ETH"
 
 start_upstream() {
     local conf="$WORK_DIR/upstream.conf"
@@ -305,6 +147,9 @@ start_upstream() {
     server {
         listen 127.0.0.1:$PORT_UP;
         default_type application/json;
+        location = /api/v3/ticker/price {
+            return 200 '$PRICE_BODY';
+        }
         location / {
             return 200 '$BODY';
         }
@@ -342,28 +187,156 @@ EOF
     wait_http_200 "$URL_NGINX" "$NGINX_PID" "$WORK_DIR/nginx-proxy.error.log"
 }
 
-start_marketgate() {
-    local conf="$WORK_DIR/marketgate.toml"
-    cat > "$conf" << EOF
+# A TCP server on 127.0.0.1:PORT_HANG that accepts every connection, reads
+# and never answers; a connection is closed only when its peer closes it.
+start_hang_server() {
+    cat > "$WORK_DIR/hang.py" << 'EOF'
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(1024)
+srv.setblocking(False)
+sel.register(srv, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is srv:
+            c, _ = srv.accept()
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ)
+        else:
+            try:
+                data = s.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(s)
+                s.close()
+EOF
+    spawn HANG_PID "$WORK_DIR/hang.log" python3 "$WORK_DIR/hang.py" "$PORT_HANG"
+    wait_port "$PORT_HANG" "$HANG_PID" "$WORK_DIR/hang.log"
+}
+
+# ----------------------------------------------------------------------------
+# marketgate configs and instances
+# ----------------------------------------------------------------------------
+
+# mg_head PORT ADMIN_PORT: [server], [log] and the optional [upstream].
+mg_head() {
+    cat << EOF
 [server]
-listen = "127.0.0.1:$PORT_MG"
-admin_listen = "127.0.0.1:$PORT_ADMIN"
+listen = "127.0.0.1:$1"
+admin_listen = "127.0.0.1:$2"
 
 [log]
 level = "warn"
 
-[providers.bench]
-hosts = ["http://127.0.0.1:$PORT_UP"]
-
-[routes]
-"/raw/{provider}/{*path}" = { passthrough = "*" }
 EOF
     if [[ -n "$MG_POOL_MAX_IDLE" ]]; then
-        printf '\n[upstream]\npool_max_idle_per_host = %s\n' "$MG_POOL_MAX_IDLE" >> "$conf"
+        printf '[upstream]\npool_max_idle_per_host = %s\n\n' "$MG_POOL_MAX_IDLE"
     fi
-    spawn MG_PID "$WORK_DIR/marketgate.log" "$MARKETGATE_BIN" --config "$conf"
-    wait_http_200 "$URL_MG" "$MG_PID" "$WORK_DIR/marketgate.log"
 }
+
+mg_assets() {
+    cat << 'EOF'
+[assets]
+BTC = { name = "Bitcoin" }
+ETH = { name = "Ethereum" }
+
+EOF
+}
+
+# mg_price_provider NAME HOSTS: a Binance-style provider with the price op.
+mg_price_provider() {
+    cat << EOF
+[providers.$1]
+hosts = $2
+symbols = { format = "{BASE}{QUOTE}", quote = { USD = "USDT" } }
+
+[providers.$1.ops.price]
+request = { path = "/api/v3/ticker/price" }
+response = 'map(select(.symbol | in(\$symbol_of)) | {symbol: \$symbol_of[.symbol], vs: \$vs, price: (.price | tonumber), ts: \$now})'
+
+EOF
+}
+
+# Failover instances: the breaker never opens (every request meets the bad
+# host), one attempt may take 2 s, and the retry budget is out of the way.
+mg_failover_defaults() {
+    echo '[defaults]'
+    echo 'attempt_timeout = "2s"'
+    echo 'breaker = { consecutive_failures = 1000000 }'
+    [[ "$FAILOVER_RETRY_BUDGET" == default ]] || echo "retry_budget = $FAILOVER_RETRY_BUDGET"
+    echo
+}
+
+# start_mg NAME PORT READY_PATH: starts marketgate on
+# $WORK_DIR/mg-NAME.toml (already written) and waits for READY_PATH to answer 200.
+# Sets MG_PID_OF[NAME].
+declare -A MG_PID_OF
+start_mg() {
+    local name="$1" port="$2" path="$3" new_pid
+    spawn new_pid "$WORK_DIR/mg-$name.log" "$MARKETGATE_BIN" --config "$WORK_DIR/mg-$name.toml"
+    MG_PID_OF[$name]="$new_pid"
+    wait_http_200 "http://127.0.0.1:$port$path" "$new_pid" "$WORK_DIR/mg-$name.log"
+}
+
+# The instance for `passthrough` and `cached`.
+start_marketgate() {
+    {
+        mg_head "$PORT_MG" "$PORT_ADMIN"
+        mg_assets
+        mg_price_provider bench "[\"http://127.0.0.1:$PORT_UP\"]"
+        cat << 'EOF'
+[routes]
+"/v1/price" = { op = "price", pool = [["bench"]], cache = "60s" }
+"/raw/{provider}/{*path}" = { passthrough = "*" }
+EOF
+    } > "$WORK_DIR/mg-main.toml"
+    start_mg main "$PORT_MG" /raw/bench/price.json
+    MG_PID="${MG_PID_OF[main]}"
+}
+
+start_failover_instances() {
+    local up="\"http://127.0.0.1:$PORT_UP\""
+    {
+        mg_head "$PORT_FO_DIRECT" "$PORT_FO_DIRECT_ADMIN"
+        mg_failover_defaults
+        echo "[providers.fast]"
+        echo "hosts = [$up]"
+        echo
+        echo '[routes]'
+        echo '"/raw/{provider}/{*path}" = { passthrough = "*" }'
+    } > "$WORK_DIR/mg-direct.toml"
+    {
+        mg_head "$PORT_FO_REFUSED" "$PORT_FO_REFUSED_ADMIN"
+        mg_failover_defaults
+        echo "[providers.refusing]"
+        echo "hosts = [\"http://127.0.0.1:$PORT_DEAD\", $up]"
+        echo
+        echo '[routes]'
+        echo '"/raw/{provider}/{*path}" = { passthrough = "*" }'
+    } > "$WORK_DIR/mg-refused.toml"
+    {
+        mg_head "$PORT_FO_HANG" "$PORT_FO_HANG_ADMIN"
+        mg_failover_defaults
+        mg_assets
+        mg_price_provider hang "[\"http://127.0.0.1:$PORT_HANG\"]"
+        mg_price_provider fast "[$up]"
+        echo '[routes]'
+        echo "\"/v1/price\" = { op = \"price\", pool = [[\"hang\"], [\"fast\"]], hedge_after = \"${HEDGE_AFTER_MS}ms\" }"
+        echo '"/v1/price-fast" = { op = "price", pool = [["fast"]] }'
+    } > "$WORK_DIR/mg-hanging.toml"
+    start_mg direct "$PORT_FO_DIRECT" /raw/fast/price.json
+    start_mg refused "$PORT_FO_REFUSED" /raw/refusing/price.json
+    start_mg hanging "$PORT_FO_HANG" "/v1/price-fast?$PRICE_QUERY"
+}
+
+# ----------------------------------------------------------------------------
+# Checks
+# ----------------------------------------------------------------------------
 
 # Both proxies must serve the upstream's exact body with a 200 before any
 # figure is worth comparing.
@@ -378,202 +351,199 @@ check_same_body() {
     log "body check OK: 200 and identical ${#BODY}-byte body from: $*"
 }
 
-# ----------------------------------------------------------------------------
-# wrk runs and parsing
-# ----------------------------------------------------------------------------
-
-WRK_ARGS=(--latency -t"$THREADS" -c"$CONNECTIONS")
-
-# Run wrk, save its output, bounded by timeout(1) in case a target hangs.
-# wrk runs in the background and we `wait` for it: wrk catches SIGINT and
-# exits 0, and bash then skips the INT trap for a foreground child, so a
-# Ctrl-C would not stop the script; `wait` is interrupted by the trap at once.
-WRK_PID=""
-run_wrk() {
-    local url="$1" dur="$2" out="$3"
-    local limit=$(( $(duration_secs "$dur") + 30 ))
-    timeout --kill-after=5 "$limit" \
-        wrk "${WRK_ARGS[@]}" -d"$dur" "$url" > "$out" 2>&1 &
-    WRK_PID=$!
-    if ! wait "$WRK_PID"; then
-        WRK_PID=""
-        cat "$out" >&2
-        die "wrk against $url failed or timed out"
+# The cached route: 200 with both prices, and a cache hit on the second call.
+check_cached() {
+    local url="$1" out="$WORK_DIR/check.cached" i status cache
+    for i in 1 2; do
+        status="$(curl -s -D "$out.headers" -o "$out.body" -w '%{http_code}' --max-time 5 "$url" || true)"
+        cache="$(awk -F': *' 'tolower($1) == "x-marketgate-cache" { gsub(/\r/, "", $2); print $2 }' "$out.headers")"
+        log "cached check call $i: HTTP $status, x-marketgate-cache: ${cache:-absent}"
+    done
+    [[ "$status" == 200 && "$cache" == hit ]] || {
+        cat "$out.headers" "$out.body" >&2
+        die "$url: expected 200 with x-marketgate-cache: hit on the second call, got $status / ${cache:-absent}"
+    }
+    if ! grep -q '"symbol":"BTC","vs":"USD","price":18229.9' "$out.body" ||
+        ! grep -q '"symbol":"ETH","vs":"USD","price":1395.6' "$out.body"; then
+        cat "$out.body" >&2
+        die "$url: body lacks the mapped BTC/ETH prices"
     fi
-    WRK_PID=""
-}
-
-# Latency value with unit (us, ms, s, m) -> milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000;
-        else if (u == "m") n *= 60000;
-        printf "%.3f", n }'
-}
-
-parse_rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
-parse_p99() { to_ms "$(awk '$1 == "99%" { print $2 }' "$1")"; }
-
-# Errors wrk reports: non-2xx/3xx responses and socket errors. Empty if none.
-parse_errors() {
-    grep -E 'Non-2xx or 3xx responses|Socket errors' "$1" | sed 's/^ *//' | paste -sd ';' - || true
-}
-
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
-        END { if (NR % 2) printf "%.3f", a[(NR + 1) / 2];
-              else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-# Results: RPS[scenario/label/round], P99[...], ERR[...], OPENS[...], CPU_US[...].
-declare -A RPS P99 ERR OPENS CPU_US
-# PID_OF[label]: the proxy process behind a label, to charge it CPU time.
-declare -A PID_OF
-
-# Total requests wrk completed ("N requests in Xs").
-parse_requests() { awk '/ requests in / { print $1; exit }' "$1"; }
-
-# CPU time (utime+stime, in clock ticks) of a process and its direct
-# children, e.g. nginx's master and workers.
-CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks_tree() {
-    local pid="$1" total=0 p t
-    for p in "$pid" $(pgrep -P "$pid" || true); do
-        # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
-        t="$(sed 's/.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12 + $13 }' || echo 0)"
-        total=$(( total + ${t:-0} ))
-    done
-    echo "$total"
-}
-SCENARIOS=()
-declare -A SCEN_A SCEN_B
-
-# run_pair NAME LABEL_A URL_A LABEL_B URL_B
-# Warms both targets up, then alternates A, B for ROUNDS rounds. LABEL_B is
-# the candidate: ratios are printed as B/A.
-run_pair() {
-    local name="$1" la="$2" ua="$3" lb="$4" ub="$5"
-    SCENARIOS+=("$name")
-    SCEN_A[$name]="$la"
-    SCEN_B[$name]="$lb"
-
-    log "[$name] warm-up ${WARMUP} each: $la, $lb"
-    run_wrk "$ua" "$WARMUP" "$WORK_DIR/$name.warmup.$la.txt"
-    run_wrk "$ub" "$WARMUP" "$WORK_DIR/$name.warmup.$lb.txt"
-
-    local r label url out
-    for r in $(seq 1 "$ROUNDS"); do
-        for label in "$la" "$lb"; do
-            [[ "$label" == "$la" ]] && url="$ua" || url="$ub"
-            out="$WORK_DIR/$name.r$r.$label.txt"
-            local opens_before
-            local pid="${PID_OF[$label]:-}" cpu_before=0 cpu_ticks=0 requests
-            opens_before="$(tcp_active_opens)"
-            if [[ -n "$pid" ]]; then cpu_before="$(cpu_ticks_tree "$pid")"; fi
-            note_build
-            run_wrk "$url" "$DURATION" "$out"
-            note_build
-            if [[ -n "$pid" ]]; then
-                kill -0 "$pid" 2> /dev/null ||
-                    die "$label (pid $pid) died during round $r; its log is under $WORK_DIR (set OUT_DIR to keep it)"
-                cpu_ticks=$(( $(cpu_ticks_tree "$pid") - cpu_before ))
-            fi
-            OPENS[$name/$label/$r]=$(( $(tcp_active_opens) - opens_before ))
-            # Proxy CPU per request: on a small shared machine the proxies
-            # compete with wrk and the upstream for the same cores, so this is
-            # a steadier efficiency figure than req/s alone.
-            requests="$(parse_requests "$out")"
-            CPU_US[$name/$label/$r]="$(awk -v t="$cpu_ticks" -v hz="$CLK_TCK" -v n="${requests:-0}" \
-                'BEGIN { if (n > 0 && t > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')"
-            RPS[$name/$label/$r]="$(parse_rps "$out")"
-            P99[$name/$label/$r]="$(parse_p99 "$out")"
-            ERR[$name/$label/$r]="$(parse_errors "$out")"
-            log "[$name] round $r/$ROUNDS $label: ${RPS[$name/$label/$r]} req/s, p99 ${P99[$name/$label/$r]} ms, ${OPENS[$name/$label/$r]} TCP connects, proxy CPU ${CPU_US[$name/$label/$r]} us/req${ERR[$name/$label/$r]:+, ${ERR[$name/$label/$r]}}"
-        done
-    done
+    CACHED_BODY_BYTES="$(wc -c < "$out.body")"
 }
 
 # ----------------------------------------------------------------------------
-# Reporting
+# Scenarios
 # ----------------------------------------------------------------------------
 
-# Sum of VmRSS over a process and its direct children (nginx master+workers).
-rss_tree_kib() {
-    local pid="$1" total=0 p v
-    for p in "$pid" $(pgrep -P "$pid" || true); do
-        v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2> /dev/null || echo 0)"
-        total=$(( total + ${v:-0} ))
+scenario_passthrough() {
+    check_same_body "http://127.0.0.1:$PORT_UP/price.json" "$URL_NGINX" "$URL_MG"
+    run_pair passthrough nginx "$URL_NGINX" marketgate "$URL_MG"
+}
+
+scenario_cached() {
+    check_cached "$URL_MG_CACHED"
+    local metrics="http://127.0.0.1:$PORT_ADMIN/metrics" r
+    declare -A before
+    for r in hit miss coalesced stale; do
+        before[$r]="$(metric_sum "$metrics" marketgate_cache_requests_total "result=\"$r\"")"
     done
-    echo "$total"
+    run_pair cached nginx "$URL_NGINX" marketgate "$URL_MG_CACHED"
+    CACHE_COUNTS=""
+    for r in hit miss coalesced stale; do
+        CACHE_COUNTS+="$r $(( $(metric_sum "$metrics" marketgate_cache_requests_total "result=\"$r\"") - ${before[$r]} )), "
+    done
+    CACHE_COUNTS="${CACHE_COUNTS%, }"
 }
 
-kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# Per-setup results: FO_N, FO_P50, FO_P99, FO_MAX, FO_OK (requests that were
+# 200 from the expected provider), FO_BAD (first bad one, described).
+declare -A FO_N FO_P50 FO_P99 FO_MAX FO_OK FO_BAD FO_URL
 
-aim() { # aim DESCRIPTION CONDITION(awk expr on x) VALUE
-    local desc="$1" cond="$2" x="$3" verdict
-    verdict="$(awk -v x="$x" "BEGIN { print (($cond) ? \"met\" : \"NOT met\") }")"
-    printf '  %-32s %s\n' "$desc" "$verdict"
+# fo_stats KEY TSV EXPECTED_PROVIDER [AWK_FILTER]: summarises the lines of TSV
+# (status ms provider) matching AWK_FILTER (on NR, the request number).
+fo_stats() {
+    local key="$1" tsv="$2" want="$3" filter="${4:-1}" ms="$WORK_DIR/fo-$1.ms"
+    awk "$filter" "$tsv" > "$WORK_DIR/fo-$key.sel"
+    awk '{ print $2 }' "$WORK_DIR/fo-$key.sel" > "$ms"
+    FO_N[$key]="$(wc -l < "$ms" | tr -d ' ')"
+    FO_P50[$key]="$(percentile 50 "$ms")"
+    FO_P99[$key]="$(percentile 99 "$ms")"
+    FO_MAX[$key]="$(percentile 100 "$ms")"
+    FO_OK[$key]="$(awk -v w="$want" '$1 == 200 && $3 == w' "$WORK_DIR/fo-$key.sel" | wc -l | tr -d ' ')"
 }
 
-print_scenario() {
-    local name="$1" la="${SCEN_A[$1]}" lb="${SCEN_B[$1]}" r
-    local -a ra=() rb=() pa=() pb=()
+# fo_warmup NAME URL: FAILOVER_WARMUP unmeasured requests.
+fo_warmup() {
+    if (( FAILOVER_WARMUP > 0 )); then
+        latency_series "$WORK_DIR/fo-$1.warmup" "$2" "$FAILOVER_WARMUP"
+    fi
+}
+
+# fo_measure NAME URL EXPECTED_PROVIDER: the measured series.
+fo_measure() {
+    local name="$1" url="$2" want="$3" prefix="$WORK_DIR/fo-$1"
+    FO_URL[$name]="$url"
+    log "[failover] $name: $FAILOVER_REQUESTS sequential requests to $url"
+    latency_series "$prefix" "$url" "$FAILOVER_REQUESTS"
+    fo_stats "$name" "$prefix.tsv" "$want"
+    # The first request that was not a 200 from the expected provider.
+    local bad
+    bad="$(awk -v w="$want" '!($1 == 200 && $3 == w) { print NR; exit }' "$prefix.tsv")"
+    if [[ -n "$bad" ]]; then
+        FO_BAD[$name]="request $bad: $(sed -n "${bad}p" "$prefix.tsv"), body $(head -c 400 "$prefix.bodies/$bad" 2> /dev/null)"
+    fi
+    if (( FO_N[$name] < FAILOVER_REQUESTS )); then
+        FO_BAD[$name]="only ${FO_N[$name]} of $FAILOVER_REQUESTS requests completed (see $prefix.err); ${FO_BAD[$name]:-}"
+    fi
+    log "[failover] $name: p50 ${FO_P50[$name]} ms, p99 ${FO_P99[$name]} ms, ${FO_OK[$name]}/${FO_N[$name]} OK"
+}
+
+scenario_failover() {
+    if port_open "$PORT_DEAD"; then
+        die "port $PORT_DEAD was meant to refuse connections but something listens there"
+    fi
+    start_hang_server
+    start_failover_instances
+    local url_direct="http://127.0.0.1:$PORT_FO_DIRECT/raw/fast/price.json"
+    local url_refused="http://127.0.0.1:$PORT_FO_REFUSED/raw/refusing/price.json"
+    local url_backup="http://127.0.0.1:$PORT_FO_HANG/v1/price-fast?$PRICE_QUERY"
+    local url_hanging="http://127.0.0.1:$PORT_FO_HANG/v1/price?$PRICE_QUERY"
+    local m_refused="http://127.0.0.1:$PORT_FO_REFUSED_ADMIN/metrics"
+    local m_hang="http://127.0.0.1:$PORT_FO_HANG_ADMIN/metrics"
+    note_build
+
+    fo_warmup direct "$url_direct"
+    fo_measure direct "$url_direct" fast
+
+    # `refused`: the provider's hosts are used in rotation, so consecutive
+    # requests alternate between starting at the refusing host and at the
+    # good one. One probe request, with the refusing host's attempts counted
+    # around it, tells which of the two the series starts with; the count
+    # over the series checks the split.
+    local dead="host=\"127.0.0.1:$PORT_DEAD\"" c0 c1 c2 first_dead
+    fo_warmup refused "$url_refused"
+    c0="$(metric_sum "$m_refused" marketgate_upstream_requests_total "$dead")"
+    curl -s -o /dev/null --max-time 5 "$url_refused" || true
+    c1="$(metric_sum "$m_refused" marketgate_upstream_requests_total "$dead")"
+    # Probe started at the refusing host -> request 1 of the series starts at the good one.
+    if (( c1 > c0 )); then first_dead=0; else first_dead=1; fi
+    fo_measure refused "$url_refused" refusing
+    c2="$(metric_sum "$m_refused" marketgate_upstream_requests_total "$dead")"
+    REFUSED_ATTEMPTS=$(( c2 - c1 ))
+    fo_stats refused-first "$WORK_DIR/fo-refused.tsv" refusing "NR % 2 == $first_dead"
+    fo_stats good-first "$WORK_DIR/fo-refused.tsv" refusing "NR % 2 != $first_dead"
+    REFUSED_CLASSIFIED=1
+    (( REFUSED_ATTEMPTS == FO_N[refused-first] )) || REFUSED_CLASSIFIED=0
+    REFUSED_BUDGET_EXHAUSTED="$(metric_sum "$m_refused" marketgate_retry_budget_exhausted_total)"
+
+    fo_warmup backup "$url_backup"
+    fo_measure backup "$url_backup" fast
+
+    local h0 h1 t0 t1
+    fo_warmup hanging "$url_hanging"
+    h0="$(metric_sum "$m_hang" marketgate_hedges_total)"
+    t0="$(metric_sum "$m_hang" marketgate_upstream_requests_total 'provider="hang"' 'outcome="timeout"')"
+    fo_measure hanging "$url_hanging" fast
+    h1="$(metric_sum "$m_hang" marketgate_hedges_total)"
+    t1="$(metric_sum "$m_hang" marketgate_upstream_requests_total 'provider="hang"' 'outcome="timeout"')"
+    HEDGES=$(( h1 - h0 ))
+    HANG_TIMEOUTS=$(( t1 - t0 ))
+    HANG_BUDGET_EXHAUSTED="$(metric_sum "$m_hang" marketgate_retry_budget_exhausted_total)"
+    note_build
+
+    local name
+    for name in direct refused hanging; do
+        kill -0 "${MG_PID_OF[$name]}" 2> /dev/null || die "marketgate instance $name exited; see $WORK_DIR/mg-$name.log"
+    done
+}
+
+print_failover() {
+    local key
     echo
-    echo "Scenario: $name   (ratios are $lb/$la)"
-    printf '  %-8s %18s %18s %18s %18s\n' round "$la req/s" "$la p99 ms" "$lb req/s" "$lb p99 ms"
-    for r in $(seq 1 "$ROUNDS"); do
-        ra+=("${RPS[$name/$la/$r]}"); pa+=("${P99[$name/$la/$r]}")
-        rb+=("${RPS[$name/$lb/$r]}"); pb+=("${P99[$name/$lb/$r]}")
-        printf '  %-8s %18s %18s %18s %18s\n' "$r" \
-            "${RPS[$name/$la/$r]}" "${P99[$name/$la/$r]}" "${RPS[$name/$lb/$r]}" "${P99[$name/$lb/$r]}"
+    echo "Scenario: failover latency   (sequential GETs over one keep-alive curl connection;"
+    echo "          $FAILOVER_REQUESTS measured per setup after $FAILOVER_WARMUP warm-up; ms = curl time_total)"
+    printf '  %-15s %5s %9s %9s %9s  %s\n' setup n "p50 ms" "p99 ms" "max ms" "200 from expected provider"
+    for key in direct refused refused-first good-first backup hanging; do
+        printf '  %-15s %5s %9s %9s %9s  %s\n' "$key" "${FO_N[$key]}" "${FO_P50[$key]}" \
+            "${FO_P99[$key]}" "${FO_MAX[$key]}" "${FO_OK[$key]}/${FO_N[$key]}"
     done
-    local mra mrb mpa mpb
-    mra="$(median "${ra[@]}")"; mrb="$(median "${rb[@]}")"
-    mpa="$(median "${pa[@]}")"; mpb="$(median "${pb[@]}")"
-    printf '  %-8s %18s %18s %18s %18s\n' median "$mra" "$mpa" "$mrb" "$mpb"
-    RATIO_RPS[$name]="$(awk -v a="$mra" -v b="$mrb" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
-    RATIO_P99[$name]="$(awk -v a="$mpa" -v b="$mpb" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
-    printf '  ratio req/s %s/%s: %s  (higher is better)\n' "$lb" "$la" "${RATIO_RPS[$name]}"
-    printf '  ratio p99   %s/%s: %s  (lower is better)\n' "$lb" "$la" "${RATIO_P99[$name]}"
-
-    # Connection reuse: new TCP connects per measured run (wrk opens
-    # CONNECTIONS of its own; the rest are the proxy's towards the upstream).
-    local -a ca=() cb=()
-    for r in $(seq 1 "$ROUNDS"); do
-        ca+=("${OPENS[$name/$la/$r]}"); cb+=("${OPENS[$name/$lb/$r]}")
+    echo "  direct:  ${FO_URL[direct]}  (provider fast = the upstream nginx)"
+    echo "  refused: ${FO_URL[refused]}  (hosts: 127.0.0.1:$PORT_DEAD refusing, then the upstream)"
+    echo "           hosts rotate per request, so half the requests start at the refusing host"
+    echo "           (refused-first) and half at the good one (good-first); refusing-host attempts"
+    printf '           counted by marketgate: %s, refused-first requests: %s (%s)\n' "$REFUSED_ATTEMPTS" \
+        "${FO_N[refused-first]}" "$([[ $REFUSED_CLASSIFIED -eq 1 ]] && echo "split consistent" || echo "MISMATCH: split unreliable")"
+    echo "  backup:  ${FO_URL[backup]}  (normalized, pool [[fast]], no cache)"
+    echo "  hanging: ${FO_URL[hanging]}  (pool [[hang], [fast]], hedge_after ${HEDGE_AFTER_MS}ms, no cache)"
+    echo "           hedges started during the series: $HEDGES for ${FO_N[hanging]} requests; tier-1 attempts timed out (2 s): $HANG_TIMEOUTS"
+    echo "  retry budget: ${FAILOVER_RETRY_BUDGET}; exhausted: refused $REFUSED_BUDGET_EXHAUSTED, hanging $HANG_BUDGET_EXHAUSTED"
+    REFUSED_ADDS="$(awk -v a="${FO_P50[refused-first]}" -v b="${FO_P50[direct]}" 'BEGIN { printf "%.3f", a - b }')"
+    HANG_BOUND50="$(awk -v h="$HEDGE_AFTER_MS" -v b="${FO_P50[backup]}" 'BEGIN { printf "%.3f", h + b }')"
+    HANG_BOUND99="$(awk -v h="$HEDGE_AFTER_MS" -v b="${FO_P99[backup]}" 'BEGIN { printf "%.3f", h + b }')"
+    echo "  refusing adds ${REFUSED_ADDS} ms  (p50 refused-first - p50 direct)"
+    printf '  hanging p50 %s ms vs hedge_after + backup p50 = %s ms (%+.3f ms)\n' "${FO_P50[hanging]}" \
+        "$HANG_BOUND50" "$(awk -v a="${FO_P50[hanging]}" -v b="$HANG_BOUND50" 'BEGIN { print a - b }')"
+    printf '  hanging p99 %s ms vs hedge_after + backup p99 = %s ms (%+.3f ms)\n' "${FO_P99[hanging]}" \
+        "$HANG_BOUND99" "$(awk -v a="${FO_P99[hanging]}" -v b="$HANG_BOUND99" 'BEGIN { print a - b }')"
+    local any=0
+    for key in direct refused backup hanging; do
+        if [[ -n "${FO_BAD[$key]:-}" ]]; then
+            any=1
+            echo "  NOT OK $key: ${FO_BAD[$key]}"
+        fi
     done
-    printf '  new TCP connects per run (wrk itself opens %s): %s %s, %s %s\n' \
-        "$CONNECTIONS" "$la" "${ca[*]}" "$lb" "${cb[*]}"
-    local -a ua=() ub=()
-    for r in $(seq 1 "$ROUNDS"); do
-        ua+=("${CPU_US[$name/$la/$r]}"); ub+=("${CPU_US[$name/$lb/$r]}")
-    done
-    printf '  proxy CPU time per request, us (user+sys): %s %s, %s %s\n' \
-        "$la" "${ua[*]}" "$lb" "${ub[*]}"
-
-    local any=0 label
-    for r in $(seq 1 "$ROUNDS"); do
-        for label in "$la" "$lb"; do
-            if [[ -n "${ERR[$name/$label/$r]}" ]]; then
-                [[ $any -eq 0 ]] && echo "  errors reported by wrk:"
-                any=1
-                echo "    round $r $label: ${ERR[$name/$label/$r]}"
-            fi
-        done
-    done
-    if [[ $any -eq 0 ]]; then
-        echo "  errors reported by wrk: none (no socket errors, no non-2xx/3xx)"
-    fi
+    [[ $any -eq 1 ]] || echo "  every request: HTTP 200 from the expected provider"
 }
-declare -A RATIO_RPS RATIO_P99
 
 # ----------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------
 
 main() {
-    check_deps
+    local tools=(nginx curl)
+    if selected passthrough || selected cached; then tools+=(wrk); fi
+    if selected failover; then tools+=(python3); fi
+    check_deps "${tools[@]}"
 
     WORK_DIR="$(mktemp -d -t marketgate-bench.XXXXXX)"
     # nginx workers drop to an unprivileged user when started as root; let
@@ -581,8 +551,13 @@ main() {
     chmod 755 "$WORK_DIR"
 
     free_port PORT_UP; free_port PORT_NGINX; free_port PORT_MG; free_port PORT_ADMIN
+    free_port PORT_DEAD; free_port PORT_HANG
+    free_port PORT_FO_DIRECT; free_port PORT_FO_DIRECT_ADMIN
+    free_port PORT_FO_REFUSED; free_port PORT_FO_REFUSED_ADMIN
+    free_port PORT_FO_HANG; free_port PORT_FO_HANG_ADMIN
     URL_NGINX="http://127.0.0.1:$PORT_NGINX/price.json"
     URL_MG="http://127.0.0.1:$PORT_MG/raw/bench/price.json"
+    URL_MG_CACHED="http://127.0.0.1:$PORT_MG/v1/price?$PRICE_QUERY"
 
     BODY="$(make_body)"
     printf '%s' "$BODY" > "$WORK_DIR/expected.body"
@@ -590,54 +565,87 @@ main() {
     local load_before
     load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-    log "work dir $WORK_DIR"
+    log "work dir $WORK_DIR; scenarios: ${SELECTED[*]}"
     start_upstream
-    start_nginx_proxy
-    start_marketgate
-    check_same_body "http://127.0.0.1:$PORT_UP/price.json" "$URL_NGINX" "$URL_MG"
+    MG_PID=""
+    if selected passthrough || selected cached; then
+        start_nginx_proxy
+        start_marketgate
+        PID_OF[nginx]="$NGINX_PID"
+        PID_OF[marketgate]="$MG_PID"
+    fi
 
-    local started=$SECONDS
-    PID_OF[nginx]="$NGINX_PID"
-    PID_OF[marketgate]="$MG_PID"
-    run_pair passthrough nginx "$URL_NGINX" marketgate "$URL_MG"
+    local started=$SECONDS s
+    for s in "${SELECTED[@]}"; do
+        "scenario_$s"
+    done
     local elapsed=$(( SECONDS - started ))
 
-    kill -0 "$MG_PID" 2> /dev/null || { cat "$WORK_DIR/marketgate.log" >&2; die "marketgate exited during the run"; }
-    local mg_rss mg_hwm nginx_rss
-    mg_rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$MG_PID/status")"
-    mg_hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/$MG_PID/status")"
-    nginx_rss="$(rss_tree_kib "$NGINX_PID")"
+    local mg_rss="" mg_hwm="" nginx_rss=""
+    if [[ -n "$MG_PID" ]]; then
+        kill -0 "$MG_PID" 2> /dev/null || { cat "$WORK_DIR/mg-main.log" >&2; die "marketgate exited during the run"; }
+        mg_rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$MG_PID/status")"
+        mg_hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/$MG_PID/status")"
+        nginx_rss="$(rss_tree_kib "$NGINX_PID")"
+    fi
 
     # ---- Report (stdout) ----
     echo "================================================================"
-    echo "marketgate passthrough benchmark"
+    echo "marketgate benchmark: ${SELECTED[*]}"
     echo "================================================================"
-    echo "command:        (cd $REPO_ROOT && $ORIG_CMDLINE)"
-    echo "wrk:            wrk ${WRK_ARGS[*]} -d$DURATION URL   (warm-up -d$WARMUP, $ROUNDS round(s), alternating)"
-    echo "urls:           nginx $URL_NGINX"
-    echo "                marketgate $URL_MG"
+    echo "command:        (cd $REPO_ROOT && ${SCENARIOS_ENV:+SCENARIOS=\"$SCENARIOS_ENV\" }$ORIG_CMDLINE)"
+    if [[ -n "$MG_PID" ]]; then
+        echo "wrk:            wrk ${WRK_ARGS[*]} -d$DURATION URL   (warm-up -d$WARMUP, $ROUNDS round(s), alternating)"
+        echo "urls:           nginx $URL_NGINX"
+        selected passthrough && echo "                marketgate passthrough $URL_MG"
+        selected cached && echo "                marketgate cached $URL_MG_CACHED"
+    fi
     echo "machine:        $CPUS CPU(s) ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"
     echo "load avg:       $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after (1/5/15 min)"
-    echo "nginx workers:  $NGINX_WORKERS (= CPU count, matching tokio's default worker threads), proxy and upstream each"
-    echo "versions:       $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }'), $("$MARKETGATE_BIN" --version 2>&1)"
+    echo "nginx workers:  $NGINX_WORKERS (= CPU count, as marketgate's one runtime per core), proxy and upstream each"
+    echo "versions:       $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }' || true), $("$MARKETGATE_BIN" --version 2>&1)"
     echo "binary:         $MARKETGATE_BIN (modified $(date -r "$MARKETGATE_BIN" '+%F %T'))"
-    echo "body:           ${#BODY} bytes application/json from the upstream nginx"
-    echo "upstream pools: marketgate pool_max_idle_per_host ${MG_POOL_MAX_IDLE:-default (32)}; nginx keepalive 64 per worker"
+    echo "bodies:         ${#BODY} bytes application/json from the upstream nginx (/price.json);"
+    echo "                ${#PRICE_BODY} bytes at /api/v3/ticker/price${CACHED_BODY_BYTES:+, mapped to a ${CACHED_BODY_BYTES}-byte /v1/price answer}"
+    echo "upstream pools: marketgate pool_max_idle_per_host ${MG_POOL_MAX_IDLE:-default (256)}; nginx keepalive 64 per worker"
     echo "measured time:  ${elapsed}s"
     if [[ $BUILD_SEEN -eq 1 ]]; then
         echo "WARNING:        a Rust build (cargo/rustc/linker) was running during the benchmark; figures are noisy"
     fi
 
-    print_scenario passthrough
+    selected passthrough && print_pair passthrough
+    if selected cached; then
+        print_pair cached
+        echo "  marketgate cache lookups during the scenario: $CACHE_COUNTS"
+    fi
+    selected failover && print_failover
 
-    echo
-    echo "marketgate memory after the runs: VmRSS $(kib_to_mib "$mg_rss") MiB, peak (VmHWM) $(kib_to_mib "$mg_hwm") MiB"
-    echo "nginx proxy memory (master+workers, sum of VmRSS): $(kib_to_mib "$nginx_rss") MiB"
+    if [[ -n "$MG_PID" ]]; then
+        echo
+        echo "marketgate memory after the runs: VmRSS $(kib_to_mib "$mg_rss") MiB, peak (VmHWM) $(kib_to_mib "$mg_hwm") MiB"
+        echo "nginx proxy memory (master+workers, sum of VmRSS): $(kib_to_mib "$nginx_rss") MiB"
+    fi
     echo
     echo "Aims (informational, the script does not fail on them):"
-    aim "req/s ratio >= 1.2 (${RATIO_RPS[passthrough]})" 'x >= 1.2' "${RATIO_RPS[passthrough]}"
-    aim "p99 ratio <= 1.0 (${RATIO_P99[passthrough]})" 'x <= 1.0' "${RATIO_P99[passthrough]}"
-    aim "peak RSS < 20 MiB ($(kib_to_mib "$mg_hwm"))" 'x < 20 * 1024' "$mg_hwm"
+    if selected passthrough; then
+        aim "passthrough req/s ratio >= 1.2 (${RATIO_RPS[passthrough]})" 'x >= 1.2' "${RATIO_RPS[passthrough]}"
+        aim "passthrough p99 ratio <= 1.0 (${RATIO_P99[passthrough]})" 'x <= 1.0' "${RATIO_P99[passthrough]}"
+    fi
+    if selected cached; then
+        aim "cached req/s ratio >= 3 (${RATIO_RPS[cached]})" 'x >= 3' "${RATIO_RPS[cached]}"
+    fi
+    if [[ -n "$MG_PID" ]]; then
+        aim "peak RSS < 20 MiB ($(kib_to_mib "$mg_hwm"))" 'x < 20 * 1024' "$mg_hwm"
+    fi
+    if selected failover; then
+        aim "refusing adds < 2 ms (${REFUSED_ADDS})" 'x < 2' "$REFUSED_ADDS"
+        aim "hanging p50 < hedge_after + backup p50 (${FO_P50[hanging]} < ${HANG_BOUND50})" "x < $HANG_BOUND50" "${FO_P50[hanging]}"
+        aim "hanging p99 < hedge_after + backup p99 (${FO_P99[hanging]} < ${HANG_BOUND99})" "x < $HANG_BOUND99" "${FO_P99[hanging]}"
+        aim "hanging p99 < 1000 ms (${FO_P99[hanging]})" 'x < 1000' "${FO_P99[hanging]}"
+        local n_ok=$(( FO_OK[direct] + FO_OK[refused] + FO_OK[backup] + FO_OK[hanging] ))
+        aim "every failover request 200 from the expected provider ($n_ok/$(( 4 * FAILOVER_REQUESTS )))" \
+            "x == $(( 4 * FAILOVER_REQUESTS ))" "$n_ok"
+    fi
 }
 
 main

@@ -29,6 +29,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if ! python3 -c 'import requests' >/dev/null 2>&1; then
+    echo "== pip install requests (the Python client example)"
+    python3 -m pip install --quiet requests
+fi
+
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
     echo "== npm ci (tests/browser: playwright-core, no bundled browser)"
     npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error

@@ -245,6 +245,8 @@ pub struct OpMapping {
     pub per_symbol: bool,
     /// Quota weight.
     pub weight: u32,
+    /// Rewrites applied to the body before the mapping.
+    pub prefilter: crate::normalize::prefilter::Prefilter,
     /// Interval -> template variables (empty map = the op takes no interval table).
     pub intervals: BTreeMap<Interval, BTreeMap<String, String>>,
 }

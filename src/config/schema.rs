@@ -326,6 +326,12 @@ pub struct OpSpec {
     pub per_symbol: bool,
     /// Quota weight of one request (default 1).
     pub weight: Option<u32>,
+    /// Before the mapping, keep only array elements whose field (e.g. `symbol`) holds a
+    /// requested id.
+    pub keep_ids: Option<String>,
+    /// Before the mapping, turn decimal strings into numbers.
+    #[serde(default)]
+    pub numeric_strings: bool,
     /// Canonical interval -> provider value (a string for `{interval}`, or a table of vars).
     #[serde(default)]
     pub intervals: BTreeMap<String, IntervalValue>,

@@ -4,5 +4,6 @@
 pub mod jq;
 pub mod op;
 pub mod params;
+pub mod prefilter;
 pub mod schema;
 pub mod template;

@@ -168,12 +168,23 @@ async fn map(
 ) -> Result<String, Failure> {
     let program = m.response.clone();
     let globals = planned.globals.clone();
-    let result = if body.len() > BLOCKING_THRESHOLD {
-        tokio::task::spawn_blocking(move || program.run(&body, &globals))
+    let prefilter = m.prefilter.clone();
+    let ids: Vec<String> = globals[2]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let large = body.len() > BLOCKING_THRESHOLD;
+    let work = move || match prefilter.apply(&body, &ids) {
+        Some(filtered) => program.run(&filtered, &globals),
+        None => program.run(&body, &globals),
+    };
+    // Large bodies cost milliseconds of CPU: keep them off the request workers.
+    let result = if large {
+        tokio::task::spawn_blocking(work)
             .await
             .unwrap_or_else(|e| Err(JqRunError::Raised(format!("mapping task failed: {e}"))))
     } else {
-        program.run(&body, &globals)
+        work()
     };
     let name = &provider.cfg.name;
     result.map_err(|e| match &e {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::normalize::op::Operation;
 use crate::proxy::attempts::AttemptRecord;
 use crate::proxy::error::json_response;
+use crate::proxy::headers::{X_MARKETGATE_CACHE, X_MARKETGATE_PROVIDER};
 use crate::upstream::client::Body;
 
 /// How the answer relates to the cache.
@@ -97,9 +98,9 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
     let mut resp = json_response(StatusCode::OK, body.to_vec());
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(meta.provider) {
-        h.insert("x-marketgate-provider", v);
+        h.insert(X_MARKETGATE_PROVIDER, v);
     }
-    h.insert("x-marketgate-cache", HeaderValue::from_static(result.as_str()));
+    h.insert(X_MARKETGATE_CACHE, HeaderValue::from_static(result.as_str()));
     let cc = match max_age_s {
         Some(s) if result != CacheResult::Stale && s > 0 => format!("max-age={s}"),
         _ => "no-store".to_owned(),

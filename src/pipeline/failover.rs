@@ -27,6 +27,9 @@ use crate::proxy::attempts::{AttemptRecord, Report};
 use crate::proxy::error::{ErrorKind, ProxyError};
 use crate::snapshot::{ProviderRt, Snapshot};
 
+/// The shortest delay `hedge_after = "p95"` waits.
+pub const P95_HEDGE_FLOOR: Duration = Duration::from_millis(25);
+
 /// A successful (possibly partial) answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -179,7 +182,8 @@ fn count_failover(r: &Request<'_>, last_failed: &mut Option<String>, to: &str) {
 fn hedge_delay(route: &NormalizedRoute, provider: &ProviderRt) -> Option<Duration> {
     match route.hedge? {
         Hedge::After(d) => Some(d),
-        Hedge::P95 => provider.state.p95().map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+        // A floor keeps loopback-fast providers from hedging on every scheduling hiccup.
+        Hedge::P95 => provider.state.p95().map(|ms| Duration::from_secs_f64(ms / 1000.0).max(P95_HEDGE_FLOOR)),
     }
 }
 

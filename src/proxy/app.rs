@@ -47,6 +47,7 @@ pub async fn forward(
         Ok(resp) => {
             let (mut rparts, rbody) = resp.into_parts();
             headers::strip_hop_by_hop(&mut rparts.headers);
+            rparts.version = http::Version::HTTP_11;
             Ok((
                 Response::from_parts(rparts, stream(rbody)),
                 Served { provider: Some("app".into()), attempts: 1, cache: None },

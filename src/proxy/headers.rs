@@ -3,6 +3,13 @@
 
 use http::header::{self, HeaderMap, HeaderName};
 
+/// Which provider answered (normalized and raw responses).
+pub const X_MARKETGATE_PROVIDER: HeaderName = HeaderName::from_static("x-marketgate-provider");
+/// `miss`, `hit` or `stale` (normalized responses).
+pub const X_MARKETGATE_CACHE: HeaderName = HeaderName::from_static("x-marketgate-cache");
+/// Which host answered (raw responses).
+pub const X_MARKETGATE_HOST: HeaderName = HeaderName::from_static("x-marketgate-host");
+
 /// Headers that apply to one connection only.
 const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,

@@ -93,6 +93,11 @@ async fn forward(
         if !attempts.is_empty() && !state.budget.try_retry(Instant::now()) {
             admitted.release();
             state.metrics.retry_budget_exhausted.with_label_values(&["raw"]).inc();
+            attempts.push(AttemptRecord::skipped(
+                &provider.cfg.name,
+                Outcome::Unavailable,
+                "retry budget exhausted: no further attempts",
+            ));
             break;
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -183,11 +188,13 @@ fn respond(
 ) -> (Response<Body>, Served) {
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
+    // The client's protocol is marketgate's business, not the upstream's (HTTP/1.0, h2).
+    parts.version = http::Version::HTTP_11;
     if let Ok(v) = HeaderValue::from_str(&provider.cfg.name) {
-        parts.headers.insert("x-marketgate-provider", v);
+        parts.headers.insert(headers::X_MARKETGATE_PROVIDER, v);
     }
     if let Ok(v) = HeaderValue::from_str(host.url.label()) {
-        parts.headers.insert("x-marketgate-host", v);
+        parts.headers.insert(headers::X_MARKETGATE_HOST, v);
     }
     let served = Served { provider: Some(provider.cfg.name.clone()), attempts, cache: None };
     (Response::from_parts(parts, stream(body)), served)

@@ -112,10 +112,9 @@ impl StateStore {
     }
 }
 
-/// The state key of a host: its label plus base path (two base paths on one host are
-/// two upstreams).
+/// The state key of a host: its label (authority plus base path).
 pub fn host_key(url: &crate::upstream::url::BaseUrl) -> String {
-    format!("{}{}", url.label(), url.base_path())
+    url.label().to_owned()
 }
 
 // === impl ProviderState ===

@@ -39,7 +39,7 @@ impl BaseUrl {
             return Err(UrlError(format!("{text:?}: a base URL cannot have a query or fragment")));
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
-        let label = authority.as_str().to_owned();
+        let label = format!("{}{base_path}", authority.as_str());
         Ok(Self { scheme, authority, base_path, label })
     }
 
@@ -58,7 +58,9 @@ impl BaseUrl {
         self.authority.host()
     }
 
-    /// The stable name used in metrics, state and admin views (`host[:port]`).
+    /// The stable name used in metrics, state and admin views: `host[:port]` plus the
+    /// base path when there is one (`api.coingecko.com/api/v3`), so two upstreams on
+    /// one host never share a breaker or a series.
     pub fn label(&self) -> &str {
         &self.label
     }
@@ -100,7 +102,7 @@ mod tests {
     #[test]
     fn splits_scheme_host_and_base_path() {
         let u = BaseUrl::parse("https://api.coingecko.com/api/v3/").expect("valid");
-        assert_eq!((u.host(), u.label(), u.base_path()), ("api.coingecko.com", "api.coingecko.com", "/api/v3"));
+        assert_eq!((u.host(), u.label(), u.base_path()), ("api.coingecko.com", "api.coingecko.com/api/v3", "/api/v3"));
         assert_eq!(u.join("/ping?x=1").expect("uri").to_string(), "https://api.coingecko.com/api/v3/ping?x=1");
         let local = BaseUrl::parse("http://127.0.0.1:8081").expect("valid");
         assert_eq!((local.label(), local.base_path()), ("127.0.0.1:8081", ""));

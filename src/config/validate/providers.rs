@@ -185,7 +185,7 @@ fn hosts(cx: &mut Ctx<'_>, key: &str, spec: &ProviderSpec) -> (Vec<BaseUrl>, Opt
             continue;
         }
         match BaseUrl::parse(text.trim()) {
-            Ok(u) if out.iter().any(|o| o.label() == u.label() && o.base_path() == u.base_path()) => {
+            Ok(u) if out.iter().any(|o| o.label() == u.label()) => {
                 cx.fail_at::<()>(&hkey, spec.hosts.span(), format!("{u} is listed twice"));
             }
             Ok(u) => out.push(u),
@@ -285,6 +285,10 @@ fn op_mapping(
         response,
         per_symbol: spec.per_symbol,
         weight: spec.weight.unwrap_or(1),
+        prefilter: crate::normalize::prefilter::Prefilter {
+            keep_ids: spec.keep_ids.clone(),
+            numeric_strings: spec.numeric_strings,
+        },
         intervals,
     })
 }

@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# marketgate: multi-stage build into a small non-root runtime image.
+#   docker build -t marketgate .
+#   docker run --rm -p 8080:8080 marketgate
+# The config lives at /etc/marketgate/marketgate.toml (the shipped default); mount your
+# own over it. The client listener binds 0.0.0.0:8080; the admin listener stays on
+# loopback (the HEALTHCHECK uses it). To expose the admin port, set
+# [server] admin_listen = "0.0.0.0:9901" and [admin] token_env (required off loopback).
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+# Dependencies first, so source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src examples && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo fetch --locked
+COPY . .
+RUN cargo build --release --locked --bin marketgate \
+    && strip target/release/marketgate
+
+FROM debian:bookworm-slim
+# curl for the HEALTHCHECK; CA certificates for an optional system trust store
+# (marketgate embeds the web PKI roots itself).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin marketgate
+COPY --from=build /src/target/release/marketgate /usr/local/bin/marketgate
+COPY config/marketgate.toml /etc/marketgate/marketgate.toml
+# glibc keeps one malloc arena per worker thread; two is plenty and saves a few MiB.
+ENV MALLOC_ARENA_MAX=2
+USER 10001:10001
+EXPOSE 8080 9901
+HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:9901/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/marketgate"]
+CMD ["--config", "/etc/marketgate/marketgate.toml", "--listen", "0.0.0.0:8080"]
