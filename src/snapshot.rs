@@ -53,6 +53,7 @@ pub struct HostRt {
 /// Creates the series a config will use, at zero, so dashboards and alerts see them
 /// before the first event (Prometheus' advice for known label values).
 fn init_series(config: &Config, metrics: &Metrics) {
+    metrics.retry_budget_exhausted.with_label_values(&["raw"]);
     for r in &config.routes {
         let route = r.pattern.template();
         if let RouteTarget::Normalized(n) = &r.target {

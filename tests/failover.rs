@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::Method;
-use support::{Mock, Proxy, Reply, get, refused_addr, send};
+use support::{Mock, Proxy, Reply, get, price_provider, refused_addr, send};
 
 const PRICE_LIST: &str =
     r#"[{"symbol":"BTCUSDT","price":"18229.90000000"},{"symbol":"ETHUSDT","price":"1395.60000000"}]"#;
@@ -128,25 +128,14 @@ breaker = {{ consecutive_failures = 2, open_for = "60s" }}
 [assets]
 BTC = {{ name = "Bitcoin" }}
 ETH = {{ name = "Ethereum" }}
-
-[providers.a]
-hosts = ["{a}"]
-symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
-[providers.a.ops.price]
-request = {{ path = "/api/v3/ticker/price" }}
-response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now}})'
-
-[providers.b]
-hosts = ["{b}"]
-symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
-[providers.b.ops.price]
-request = {{ path = "/api/v3/ticker/price" }}
-response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now}})'
-
+{}
+{}
 [routes]
 "/v1/price" = {{ op = "price", pool = [["a"], ["b"]] }}
 "/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
-"#
+"#,
+        price_provider("a", &[a.to_owned()], ""),
+        price_provider("b", &[b.to_owned()], "")
     )
 }
 

@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{Mock, Proxy, Reply, get};
+use support::{Mock, Proxy, Reply, get, price_provider};
 use tokio::time::Instant;
 
 const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90000000"},{"symbol":"ETHUSDT","price":"1395.60000000"}]"#;
 
 /// Providers `a` and `b` (Binance price shape) behind `/v1/price`, with extra TOML.
 fn config(a: &[String], b: &[String], route_extra: &str, provider_extra: &str, extra: &str) -> String {
-    let list = |h: &[String]| h.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ");
     format!(
         r#"
 [server]
@@ -28,28 +27,14 @@ breaker = {{ consecutive_failures = 100, open_for = "60s" }}
 [assets]
 BTC = {{ name = "Bitcoin" }}
 ETH = {{ name = "Ethereum" }}
-
-[providers.a]
-hosts = [{}]
-symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
-{provider_extra}
-[providers.a.ops.price]
-request = {{ path = "/api/v3/ticker/price" }}
-response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now}})'
-
-[providers.b]
-hosts = [{}]
-symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
-[providers.b.ops.price]
-request = {{ path = "/api/v3/ticker/price" }}
-response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now}})'
-
+{}
+{}
 [routes]
 "/v1/price" = {{ op = "price", pool = [["a"], ["b"]] {route_extra} }}
 "/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
 "#,
-        list(a),
-        list(b)
+        price_provider("a", a, provider_extra),
+        price_provider("b", b, "")
     )
 }
 

@@ -56,21 +56,21 @@ auth = {{ env = "MG_QUERY_KEY", query = "api_key" }}
     )
 }
 
-fn spawn(config_path: &std::path::Path) -> (Child, Arc<Mutex<String>>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_marketgate"))
-        .args([
-            "--config",
-            config_path.to_str().expect("utf8"),
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .env("MG_TEST_KEYS", format!("{KEY_A},{KEY_B}"))
+/// The binary with every secret in its environment.
+fn marketgate_with_keys() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketgate"));
+    cmd.env("MG_TEST_KEYS", format!("{KEY_A},{KEY_B}"))
         .env("MG_QUERY_KEY", QUERY_KEY)
         .env("MG_EXTRA_SECRET", HEADER_SECRET)
         .env("MG_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env_remove("RUST_LOG")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+fn spawn(config_path: &std::path::Path) -> (Child, Arc<Mutex<String>>, String, String) {
+    let config = config_path.to_str().expect("utf8");
+    let mut child = marketgate_with_keys()
+        .args(["--config", config, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -161,27 +161,15 @@ async fn keys_reach_only_their_provider() {
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, config(&hdr.url(), &qry.url(), &broken.url()).replace("[admin]", "[admin]\ntokn = 1"))
         .expect("bad");
-    let check = Command::new(env!("CARGO_BIN_EXE_marketgate"))
-        .args(["check", "--config", bad.to_str().expect("utf8")])
-        .env("MG_TEST_KEYS", format!("{KEY_A},{KEY_B}"))
-        .env("MG_QUERY_KEY", QUERY_KEY)
-        .env("MG_EXTRA_SECRET", HEADER_SECRET)
-        .env("MG_ADMIN_TOKEN", ADMIN_TOKEN)
-        .output()
-        .expect("check");
+    let check =
+        marketgate_with_keys().args(["check", "--config", bad.to_str().expect("utf8")]).output().expect("check");
     assert_eq!(check.status.code(), Some(2));
     surfaces.push((
         "check output".into(),
         format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr)),
     ));
-    let good = Command::new(env!("CARGO_BIN_EXE_marketgate"))
-        .args(["check", "--config", path.to_str().expect("utf8")])
-        .env("MG_TEST_KEYS", format!("{KEY_A},{KEY_B}"))
-        .env("MG_QUERY_KEY", QUERY_KEY)
-        .env("MG_EXTRA_SECRET", HEADER_SECRET)
-        .env("MG_ADMIN_TOKEN", ADMIN_TOKEN)
-        .output()
-        .expect("check");
+    let good =
+        marketgate_with_keys().args(["check", "--config", path.to_str().expect("utf8")]).output().expect("check");
     surfaces.push(("check summary".into(), String::from_utf8_lossy(&good.stdout).into_owned()));
 
     for (name, text) in &surfaces {

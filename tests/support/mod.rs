@@ -408,6 +408,21 @@ pub async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Byt
     tokio::time::timeout(Duration::from_secs(30), fut).await.unwrap_or_else(|_| panic!("request to {url} timed out"))
 }
 
+/// A provider block mapping Binance's `/api/v3/ticker/price` shape to `price`, for tests
+/// that need a normalized route without the shipped config. `extra` goes into the
+/// provider's table (quota, health_check, ...).
+pub fn price_provider(name: &str, hosts: &[String], extra: &str) -> String {
+    let list: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
+    format!(
+        "[providers.{name}]\nhosts = [{}]\nsymbols = {{ format = \"{{BASE}}{{QUOTE}}\", quote = {{ USD = \"USDT\" }} }}\n{extra}\n\
+         [providers.{name}.ops.price]\nrequest = {{ path = \"/api/v3/ticker/price\" }}\nresponse = '{PRICE_MAP}'\n",
+        list.join(", ")
+    )
+}
+
+/// The jq mapping of `price_provider`.
+pub const PRICE_MAP: &str = "map(select(.symbol | in($symbol_of)) | {symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now})";
+
 /// A recorded provider body from tests/fixtures.
 pub fn fixture(rel: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel);
