@@ -19,7 +19,9 @@ RUN cargo build --release --locked --bin marketgate \
 
 FROM debian:bookworm-slim
 # curl for the HEALTHCHECK; CA certificates for an optional system trust store
-# (marketgate embeds the web PKI roots itself).
+# (marketgate embeds the web PKI roots itself). Versions follow the Debian release
+# rather than pins that break when the archive moves on.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
