@@ -102,7 +102,9 @@ fn serve(cli: Cli) -> ExitCode {
         return ExitCode::from(2);
     }
     init_tracing(&cfg);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The main runtime serves the admin listener and background tasks; client requests
+    // run on the per-core workers (workers.rs).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
