@@ -21,6 +21,9 @@ pub struct Cached {
     pub data: Bytes,
     /// For price answers: the symbols in the order `data` lists them.
     pub order: Vec<String>,
+    /// Asked symbols the answer lacks (a partial answer is shared with identical
+    /// requests in flight, never stored).
+    pub missing: Vec<String>,
     /// Provider that answered.
     pub provider: String,
     /// Host that answered.
@@ -30,23 +33,26 @@ pub struct Cached {
 }
 
 /// What a lookup found.
-pub enum Lookup {
+pub enum Lookup<'a> {
     /// A fresh entry.
     Fresh(Arc<Cached>),
     /// Another request is fetching this key: wait on the receiver.
     Wait(watch::Receiver<Option<Shared>>),
     /// Nothing usable: the caller leads the fetch and must `finish` the [`Lead`].
-    Lead(Lead),
+    Lead(Lead<'a>),
 }
 
 /// The result a leader shares with its followers.
 pub type Shared = Result<Arc<Cached>, Arc<ProxyError>>;
 
-/// The right (and duty) to fetch a key. Dropping it unfinished wakes the followers,
-/// who then fetch for themselves.
-pub struct Lead {
+/// The right (and duty) to fetch a key. Dropping it unfinished (the client went away
+/// mid-fetch) removes it from the in-flight table and wakes the followers, who then
+/// fetch for themselves.
+pub struct Lead<'a> {
+    cache: &'a ResponseCache,
     key: String,
     tx: watch::Sender<Option<Shared>>,
+    rx: watch::Receiver<Option<Shared>>,
 }
 
 /// The cache.
@@ -85,7 +91,7 @@ impl ResponseCache {
     }
 
     /// Looks `key` up: fresh hit, wait for an in-flight fetch, or lead a new one.
-    pub fn lookup(&self, key: &str, now: Instant) -> Lookup {
+    pub fn lookup(&self, key: &str, now: Instant) -> Lookup<'_> {
         let mut inner = lock(&self.inner);
         if let Some(e) = inner.entries.get(key).filter(|e| now < e.fresh_until) {
             return Lookup::Fresh(Arc::clone(&e.value));
@@ -96,8 +102,8 @@ impl ResponseCache {
             return Lookup::Wait(rx.clone());
         }
         let (tx, rx) = watch::channel(None);
-        inner.inflight.insert(key.to_owned(), rx);
-        Lookup::Lead(Lead { key: key.to_owned(), tx })
+        inner.inflight.insert(key.to_owned(), rx.clone());
+        Lookup::Lead(Lead { cache: self, key: key.to_owned(), tx, rx })
     }
 
     /// A stale copy of `key` still within its stale window.
@@ -107,19 +113,14 @@ impl ResponseCache {
     }
 
     /// Ends a lead: stores a good answer for `ttl` (+ `max_stale`) and wakes followers.
-    pub fn finish(&self, lead: Lead, result: Shared, ttl: Duration, max_stale: Duration, store: bool) {
+    pub fn finish(&self, lead: Lead<'_>, result: Shared, ttl: Duration, max_stale: Duration, store: bool) {
         let mut inner = lock(&self.inner);
-        inner.inflight.remove(&lead.key);
+        lead.forget(&mut inner);
         if let (Ok(value), true) = (&result, store) {
             self.insert(&mut inner, &lead.key, Arc::clone(value), ttl, max_stale);
         }
         drop(inner);
         let _ = lead.tx.send(Some(result));
-    }
-
-    /// Forgets an abandoned lead (its sender is dropped with it).
-    pub fn abandon(&self, lead: &Lead) {
-        lock(&self.inner).inflight.remove(&lead.key);
     }
 
     fn insert(&self, inner: &mut Inner, key: &str, value: Arc<Cached>, ttl: Duration, max_stale: Duration) {
@@ -146,19 +147,33 @@ impl ResponseCache {
         inner.entries.insert(key.to_owned(), entry);
     }
 
-    /// Entries and bytes held (for the admin view and tests).
-    pub fn usage(&self) -> (usize, usize) {
+    /// Entries, bytes and fetches in flight (for the admin view and tests).
+    pub fn usage(&self) -> (usize, usize, usize) {
         let inner = lock(&self.inner);
-        (inner.entries.len(), inner.bytes)
+        (inner.entries.len(), inner.bytes, inner.inflight.len())
     }
 }
 
 // === impl Lead ===
 
-impl Lead {
+impl Lead<'_> {
     /// The key being fetched.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Removes this lead's in-flight entry (a newer lead's entry stays).
+    fn forget(&self, inner: &mut Inner) {
+        if inner.inflight.get(&self.key).is_some_and(|rx| rx.same_channel(&self.rx)) {
+            inner.inflight.remove(&self.key);
+        }
+    }
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let mut inner = lock(&self.cache.inner);
+        self.forget(&mut inner);
     }
 }
 

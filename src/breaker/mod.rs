@@ -201,6 +201,16 @@ impl Breaker {
         }
     }
 
+    /// Records the outcome of a request admitted with `admit`. While half-open, only the
+    /// trial's outcome counts: a request admitted before the breaker opened, finishing
+    /// late, must neither close it, re-open it nor free the trial slot.
+    pub fn record_admitted(&mut self, admit: Admit, effect: Effect, now: Instant) -> Option<Transition> {
+        if matches!(self.state, BreakerState::HalfOpen { .. }) && admit != Admit::Trial {
+            return None;
+        }
+        self.record(effect, now)
+    }
+
     /// Closes the breaker at once (an active health probe succeeded).
     pub fn force_close(&mut self) -> Option<Transition> {
         let was_closed = matches!(self.state, BreakerState::Closed { .. });

@@ -104,6 +104,26 @@ fn late_reports_while_open_change_nothing() {
 }
 
 #[test]
+fn late_results_of_earlier_requests_do_not_decide_a_half_open_breaker() {
+    let t0 = Instant::now();
+    let mut b = Breaker::new(BreakerPolicy { consecutive_failures: 1, ..policy() });
+    let (early, _) = b.allow(t0);
+    assert_eq!(early, Admit::Yes);
+    b.record_admitted(Admit::Yes, Effect::Failure, t0);
+    let t1 = t0 + secs(30);
+    assert_eq!(b.allow(t1).0, Admit::Trial);
+    for effect in [Effect::Success, Effect::Failure, Effect::Neutral] {
+        assert_eq!(b.record_admitted(early, effect, t1), None);
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen { trial_since: Some(t1) },
+            "{effect:?} of a pre-open request changes nothing"
+        );
+    }
+    assert_eq!(b.record_admitted(Admit::Trial, Effect::Success, t1), Some(Transition::Closed));
+}
+
+#[test]
 fn probes_can_force_open_and_close() {
     let t0 = Instant::now();
     let mut b = Breaker::new(policy());

@@ -35,6 +35,11 @@ pub const GLOBALS: [&str; 13] = [
 /// Most outputs a mapping may produce before it is stopped (a guard against `range(1e9)`).
 const MAX_OUTPUTS: usize = 16;
 
+/// Deepest nesting accepted in a body. jaq's parser recurses per level, so a body of
+/// 64 KiB of `[` would overflow a worker's stack and abort the process; real provider
+/// answers nest a handful of levels.
+pub const MAX_DEPTH: usize = 128;
+
 /// A compiled jq program (cheap to clone; `Send + Sync`).
 #[derive(Clone)]
 pub struct JqProgram {
@@ -88,6 +93,9 @@ impl JqProgram {
     /// Runs the program on a JSON body with the global values (JSON, in [`GLOBALS`]
     /// order) and returns the single output as compact JSON text.
     pub fn run(&self, body: &[u8], globals: &[serde_json::Value; GLOBALS.len()]) -> Result<String, JqRunError> {
+        if !depth_within(body, MAX_DEPTH) {
+            return Err(JqRunError::NotJson(format!("nested deeper than {MAX_DEPTH} levels")));
+        }
         let input = jaq_json::read::parse_single(body).map_err(|e| JqRunError::NotJson(e.to_string()))?;
         let mut vars = Vec::with_capacity(GLOBALS.len());
         for value in globals {
@@ -115,6 +123,34 @@ impl fmt::Debug for JqProgram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("JqProgram")
     }
+}
+
+/// Whether `[`/`{` nesting (outside strings) stays within `max`, scanning the bytes once.
+pub fn depth_within(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 fn to_val(value: &serde_json::Value) -> Result<Val, JqRunError> {
@@ -239,6 +275,10 @@ mod tests {
         assert!(matches!(p.run(b"<html>", &globals()), Err(JqRunError::NotJson(_))));
         let many = JqProgram::compile(".[]").expect("compiles");
         assert_eq!(many.run(b"[1,2]", &globals()), Err(JqRunError::OutputCount(2)));
+        let deep = vec![b'['; 64 * 1024];
+        assert!(matches!(many.run(&deep, &globals()), Err(JqRunError::NotJson(_))), "no stack overflow");
+        assert!(depth_within(br#"{"a":"[[[[[[[[[[","b":[1,[2]]}"#, 3));
+        assert!(!depth_within(b"[[[[", 3));
         let endless = JqProgram::compile("range(1000000000)").expect("compiles");
         assert!(matches!(endless.run(b"null", &globals()), Err(JqRunError::OutputCount(_))));
     }

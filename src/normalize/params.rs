@@ -204,7 +204,7 @@ fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> 
 
 fn vs(value: Option<&str>) -> Result<String, ParamError> {
     let v = value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or("USD").to_ascii_uppercase();
-    if !(2..=10).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !(2..=10).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(err("vs", "must be a currency code of 2 to 10 letters, e.g. USD"));
     }
     Ok(v)

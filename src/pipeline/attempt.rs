@@ -58,9 +58,10 @@ pub struct AttemptCtx<'a> {
 // === impl Failure ===
 
 impl Failure {
-    /// A `bad_body` failure.
-    pub fn bad_body(detail: impl Into<String>) -> Self {
-        Self::new(Outcome::BadBody, detail)
+    /// A failure that says nothing about the host (counted as `http_4xx`: the request
+    /// did not suit this provider).
+    pub fn neutral(detail: impl Into<String>) -> Self {
+        Self::new(Outcome::Http4xx, detail)
     }
 
     fn new(outcome: Outcome, detail: impl Into<String>) -> Self {
@@ -117,7 +118,10 @@ async fn one_request(
             }
             planned.vars.path_and_query(&m.request.path, &m.request.query)
         }
-        None => marketgate_path(cx.req, &cx.plan.symbols),
+        None => {
+            headers.insert(crate::proxy::headers::X_MARKETGATE_FORWARDED, HeaderValue::from_static("1"));
+            marketgate_path(cx.req, &cx.plan.symbols)
+        }
     };
     let (key_index, key_query) = auth::apply(provider, &mut headers);
     auth::append_query(&mut pq, key_query);
@@ -205,7 +209,10 @@ fn raised(name: &str, req: &OpRequest, text: &str) -> Failure {
         let message = obj.get("message").and_then(|m| m.as_str()).unwrap_or("provider error").to_owned();
         if obj.get("outcome").and_then(|o| o.as_str()) == Some("rate_limited") {
             let mut f = Failure::new(Outcome::RateLimited, format!("{name} {}: {message}", req.op));
-            f.retry_after = obj.get("retry_after").and_then(serde_json::Value::as_u64).map(Duration::from_secs);
+            f.retry_after = obj
+                .get("retry_after")
+                .and_then(serde_json::Value::as_u64)
+                .map(|s| Duration::from_secs(s).min(crate::upstream::retry_after::MAX_BENCH));
             return f;
         }
         return Failure::new(Outcome::BadBody, format!("{name} {}: provider error: {message}", req.op));

@@ -61,6 +61,8 @@ pub struct Request<'a> {
     pub req: &'a OpRequest,
     /// Overall deadline.
     pub deadline: Instant,
+    /// The request came from another marketgate (do not forward it to one again).
+    pub forwarded: bool,
 }
 
 /// A finished attempt.
@@ -90,19 +92,21 @@ pub async fn run(r: &Request<'_>) -> Result<Answer, ProxyError> {
         if inflight.is_empty() {
             // Attempts are bounded by the deadline, so the loop reaches this point by then.
             if Instant::now() >= r.deadline {
+                if let Some(answer) = best {
+                    return Ok(Answer { attempts, ..answer });
+                }
                 let msg = format!("deadline passed after {started} attempt(s)");
                 return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts));
             }
+            let Some(c) = picker.next(advance, &mut attempts) else { break };
+            // A retry token is taken only when there is a candidate to spend it on.
             if started > 0 && !r.state.budget.try_retry(Instant::now()) {
+                c.admitted.release();
                 r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
-                attempts.push(AttemptRecord::skipped(
-                    "-",
-                    Outcome::Unavailable,
-                    "retry budget exhausted: no further attempts",
-                ));
+                let detail = "retry budget exhausted: no further attempts";
+                attempts.push(AttemptRecord::skipped(&c.provider.cfg.name, Outcome::Unavailable, detail));
                 break;
             }
-            let Some(c) = picker.next(advance, &mut attempts) else { break };
             count_failover(r, &mut last_failed, &c.provider.cfg.name);
             hedge_at = hedge_delay(r.route, c.provider).map(|d| Instant::now() + d);
             started += 1;
@@ -132,14 +136,17 @@ pub async fn run(r: &Request<'_>) -> Result<Answer, ProxyError> {
             }
             () = sleep_until_opt(hedge_at), if hedge_at.is_some() && inflight.len() == 1 => {
                 hedge_at = None;
-                if r.state.budget.try_retry(Instant::now()) {
-                    if let Some(c) = picker.next(Advance::NextProvider, &mut attempts) {
+                // Hedge on the same provider's next host first (another mirror), then on
+                // the next provider; the picker keeps its place for later failovers.
+                if let Some(c) = picker.next(Advance::NextHost, &mut attempts) {
+                    if r.state.budget.try_retry(Instant::now()) {
                         r.state.metrics.hedges.with_label_values(&[r.route_label]).inc();
                         started += 1;
                         inflight.push(start(r, c, now_ms));
+                    } else {
+                        c.admitted.release();
+                        r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
                     }
-                } else {
-                    r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
                 }
             }
         }
@@ -216,7 +223,9 @@ fn cover(payload: Payload, req: &OpRequest, provider: &str) -> Result<(Payload, 
         }
     }
     if ordered.is_empty() {
-        return Err(Failure::bad_body(format!("{provider} price: the answer has none of the asked symbols")));
+        // Not a host fault: a symbol or quote this provider does not list (a client can
+        // ask for any of those, and must not be able to trip a breaker by doing so).
+        return Err(Failure::neutral(format!("{provider} price: the answer has none of the asked symbols")));
     }
     Ok((Payload::Price(ordered), missing))
 }

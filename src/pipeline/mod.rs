@@ -26,22 +26,35 @@ use crate::snapshot::Snapshot;
 use crate::upstream::client::Body;
 use envelope::{CacheResult, meta, respond};
 
+/// One request on a normalized route.
+pub struct Call<'a> {
+    /// The route's index in `config.routes` (for tier cursors).
+    pub route_index: usize,
+    /// The route's template (metric label).
+    pub route_label: &'a str,
+    /// The route.
+    pub route: &'a NormalizedRoute,
+    /// The raw query string.
+    pub query: Option<&'a str>,
+    /// Path parameters.
+    pub params: &'a Params,
+    /// The request came from another marketgate.
+    pub forwarded: bool,
+}
+
 /// Serves a normalized route.
 pub async fn serve(
     state: &AppState,
     snap: &Arc<Snapshot>,
-    route_index: usize,
-    route_label: &str,
-    route: &NormalizedRoute,
-    query: Option<&str>,
-    params: &Params,
+    call: Call<'_>,
 ) -> Result<(Response<Body>, Served), ProxyError> {
+    let Call { route_index, route_label, route, query, params, forwarded } = call;
     let max_params = snap.config.server.max_query_params;
     let req = OpRequest::parse(route.op, query, params, &route.defaults, max_params)
         .map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
     check_known_symbols(snap, route, &req)?;
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
-    let run = failover::Request { state, snap, route_index, route_label, route, req: &req, deadline };
+    let run = failover::Request { state, snap, route_index, route_label, route, req: &req, deadline, forwarded };
     let Some(ttl) = route.cache else {
         let answer = failover::run(&run).await?;
         return Ok(fresh(&req, &answer, None));
@@ -71,6 +84,7 @@ pub async fn serve(
                         let cached = Arc::new(Cached {
                             data,
                             order: answer.payload.price_symbols().iter().map(|s| (*s).to_owned()).collect(),
+                            missing: answer.missing.clone(),
                             provider: answer.provider.clone(),
                             host: answer.host.clone(),
                             fetched: Instant::now(),
@@ -100,6 +114,8 @@ fn fresh_with_data(
     max_age: Option<u64>,
 ) -> (Response<Body>, Served, Bytes) {
     let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
+    // A partial answer is not worth keeping, here or in any cache downstream.
+    let max_age = if answer.missing.is_empty() { max_age } else { None };
     let reached = answer.attempts.iter().filter(|a| a.host.is_some()).count();
     let failed: Vec<_> = answer.attempts.iter().filter(|a| a.outcome != "ok").cloned().collect();
     let m = meta(req.op, &answer.provider, &answer.host, CacheResult::Miss, 0, reached, &answer.missing, &failed);
@@ -111,10 +127,11 @@ fn fresh_with_data(
 fn from_cache(req: &OpRequest, c: &Cached, result: CacheResult, ttl: Duration) -> (Response<Body>, Served) {
     let age = c.fetched.elapsed();
     let max_age = ttl.saturating_sub(age).as_secs();
-    let m = meta(req.op, &c.provider, &c.host, result, age.as_millis() as u64, 0, &[], &[]);
+    let m = meta(req.op, &c.provider, &c.host, result, age.as_millis() as u64, 0, &c.missing, &[]);
     let data =
         if c.order.is_empty() || c.order == req.symbols { c.data.clone() } else { reorder(&c.data, &req.symbols) };
-    let resp = respond(&data, &m, result, Some(max_age));
+    let max_age = c.missing.is_empty().then_some(max_age);
+    let resp = respond(&data, &m, result, max_age);
     (resp, Served { provider: Some(c.provider.clone()), attempts: 0, cache: Some(result.as_str()) })
 }
 

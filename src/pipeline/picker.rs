@@ -87,6 +87,11 @@ impl<'a> Picker<'a> {
         self.current = None;
         loop {
             let provider = self.next_provider()?;
+            if self.r.forwarded && provider.cfg.kind == crate::config::model::ProviderKind::Marketgate {
+                let detail = "request already forwarded by another marketgate";
+                attempts.push(AttemptRecord::skip(provider, Outcome::Unsupported, detail));
+                continue;
+            }
             let plan = match Plan::new(&provider.cfg, self.r.req, self.now_ms) {
                 Ok(p) => Arc::new(p),
                 Err(skip) => {

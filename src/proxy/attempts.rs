@@ -45,6 +45,8 @@ pub struct Admitted<'a> {
     pub provider: &'a ProviderRt,
     /// The host.
     pub host: &'a HostRt,
+    /// How the breaker admitted it (a half-open trial or a closed breaker).
+    admit: Admit,
     started: Instant,
     metrics: &'a Metrics,
     done: bool,
@@ -103,7 +105,7 @@ impl<'a> HostCursor<'a> {
                 transitioned(self.provider, host, t, metrics);
             }
             if !matches!(admit, Admit::No { .. }) {
-                return Some(Admitted { provider: self.provider, host, started: now, metrics, done: false });
+                return Some(Admitted { provider: self.provider, host, admit, started: now, metrics, done: false });
             }
         }
         None
@@ -128,7 +130,7 @@ impl Admitted<'_> {
     /// records nothing.
     pub fn release(mut self) {
         self.done = true;
-        self.host.state.breaker().record(crate::breaker::Effect::Neutral, Instant::now());
+        self.host.state.breaker().record_admitted(self.admit, crate::breaker::Effect::Neutral, Instant::now());
     }
 
     /// Records the outcome and returns the attempt entry.
@@ -141,7 +143,7 @@ impl Admitted<'_> {
         let now = Instant::now();
         let latency = now.saturating_duration_since(self.started);
         let (provider, host) = (self.provider, self.host);
-        let transition = host.state.breaker().record(outcome.effect(), now);
+        let transition = host.state.breaker().record_admitted(self.admit, outcome.effect(), now);
         if let Some(t) = transition {
             transitioned(provider, host, t, self.metrics);
         }

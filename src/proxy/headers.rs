@@ -7,6 +7,11 @@ use http::header::{self, HeaderMap, HeaderName};
 pub const X_MARKETGATE_PROVIDER: HeaderName = HeaderName::from_static("x-marketgate-provider");
 /// `miss`, `hit` or `stale` (normalized responses).
 pub const X_MARKETGATE_CACHE: HeaderName = HeaderName::from_static("x-marketgate-cache");
+/// Set on requests one marketgate forwards to another (`kind = "marketgate"`); the
+/// receiver then skips its own marketgate providers, so two instances naming each other
+/// as fallback cannot bounce a request back and forth.
+pub const X_MARKETGATE_FORWARDED: HeaderName = HeaderName::from_static("x-marketgate-forwarded");
+
 /// Which host answered (raw responses).
 pub const X_MARKETGATE_HOST: HeaderName = HeaderName::from_static("x-marketgate-host");
 

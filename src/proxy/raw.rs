@@ -106,7 +106,7 @@ async fn forward(
             break;
         }
         let mut hdrs = base_headers.clone();
-        let (key_index, key_query) = auth::apply(provider, &mut hdrs);
+        let (_, key_query) = auth::apply(provider, &mut hdrs);
         let mut pq = path_and_query.to_owned();
         auth::append_query(&mut pq, key_query);
         let uri = admitted.host.url.join(&pq).map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
@@ -123,9 +123,9 @@ async fn forward(
                 let status = resp.status().as_u16();
                 let outcome = Outcome::from_status(status);
                 quota::sync_from_headers(provider, resp.headers());
-                if let (Some(i), 401 | 403) = (key_index, status) {
-                    auth::set_aside(provider, i, status, &state.metrics);
-                }
+                // A 401/403 on a client-chosen raw path may be that path's own rule (a
+                // plan-restricted endpoint), so raw answers never set a key aside; the
+                // configured normalized requests do.
                 let retry = (outcome == Outcome::RateLimited).then(|| {
                     resp.headers()
                         .get(http::header::RETRY_AFTER)

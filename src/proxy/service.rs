@@ -63,7 +63,11 @@ async fn dispatch(
     peer: SocketAddr,
 ) -> (String, Outcome) {
     let server = &snap.config.server;
-    if req.method() == Method::CONNECT || req.uri().authority().is_some() || req.uri().scheme().is_some() {
+    // An HTTP/1 request-target in absolute form asks for forward proxying; HTTP/2 always
+    // carries :scheme and :authority, which name marketgate itself and are fine.
+    let absolute_form =
+        req.version() < http::Version::HTTP_2 && (req.uri().authority().is_some() || req.uri().scheme().is_some());
+    if req.method() == Method::CONNECT || absolute_form {
         let e = ProxyError::new(
             ErrorKind::BadRequest,
             "absolute-form targets and CONNECT are refused: marketgate is not an open proxy",
@@ -92,7 +96,15 @@ async fn dispatch(
             let result = if req.method() != Method::GET && req.method() != Method::HEAD {
                 Err(ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD"))
             } else {
-                crate::pipeline::serve(state, snap, index, &label, n, req.uri().query(), &params).await
+                let call = crate::pipeline::Call {
+                    route_index: index,
+                    route_label: &label,
+                    route: n,
+                    query: req.uri().query(),
+                    params: &params,
+                    forwarded: req.headers().contains_key(super::headers::X_MARKETGATE_FORWARDED),
+                };
+                crate::pipeline::serve(state, snap, call).await
             };
             // Normalized answers are public market data: any page may read them (the
             // dashboard's try panel runs on the admin origin). Raw routes, which carry

@@ -94,6 +94,15 @@ async fn apply(state: &Arc<AppState>) -> ReloadOutcome {
         }
     };
     state.listen_overrides.apply(&mut config);
+    // The admin listener keeps its bound address across reloads, so that address (not the
+    // file's) decides whether the new config must carry a token.
+    let mut bound_server = config.server.clone();
+    if let Some((_, admin)) = state.bound.get() {
+        bound_server.admin_listen = *admin;
+    }
+    if let Some(problem) = crate::config::model::unprotected_admin(&bound_server, &config.admin) {
+        return ReloadOutcome::Error { errors: vec![format!("{}: admin.token_env: {problem}", config.source.name)] };
+    }
     let old = state.snapshot.load_full();
     let mut warnings = Vec::new();
     let (old_srv, new_srv) = (&old.config.server, &config.server);

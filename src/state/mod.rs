@@ -39,6 +39,8 @@ pub struct ProviderState {
     pub quota: Mutex<Option<QuotaWindow>>,
     /// Key indexes set aside after 401/403.
     pub keys_set_aside: Mutex<Vec<usize>>,
+    /// How many keys the config gave (a changed list clears the set-aside indexes).
+    key_count: AtomicUsize,
     /// Provider-level statistics.
     pub stats: Stats,
     /// Times a request failed over away from this provider.
@@ -98,6 +100,10 @@ impl StateStore {
         let keys: Vec<String> = cfg.hosts.iter().map(host_key).collect();
         let dropped = state.sync_hosts(&keys, cfg.breaker);
         state.set_quota(cfg.quota.as_ref());
+        let key_count = cfg.auth.as_ref().map_or(0, |a| a.keys.len());
+        if state.key_count.swap(key_count, std::sync::atomic::Ordering::Relaxed) != key_count {
+            lock(&state.keys_set_aside).clear();
+        }
         (state, dropped)
     }
 
@@ -129,6 +135,7 @@ impl ProviderState {
             bench: Mutex::new(None),
             quota: Mutex::new(None),
             keys_set_aside: Mutex::new(Vec::new()),
+            key_count: AtomicUsize::new(0),
             stats: Stats::default(),
             failovers_from: AtomicUsize::new(0),
             last_error: Mutex::new(None),
@@ -178,6 +185,7 @@ impl ProviderState {
 
     /// Benches the provider for `for_`, unless a longer bench is already in force.
     pub fn bench_for(&self, for_: Duration, status: u16, now: Instant) {
+        let for_ = for_.min(crate::upstream::retry_after::MAX_BENCH);
         let mut b = lock(&self.bench);
         let until = now + for_;
         if b.as_ref().is_none_or(|old| old.until < until) {

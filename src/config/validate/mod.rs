@@ -59,6 +59,10 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
         let url = cx.expand("app.upstream", &a.upstream)?;
         match BaseUrl::parse(&url) {
             Ok(upstream) => Some(AppConfig { upstream, timeout: a.timeout.map_or(server.deadline, |d| d.0) }),
+            // A value from the environment is never echoed: it may hold a credential.
+            Err(_) if a.upstream.contains("${") => {
+                cx.fail("app.upstream", format!("{} does not expand to an http(s) base URL", a.upstream))
+            }
             Err(e) => cx.fail("app.upstream", e.to_string()),
         }
     });
