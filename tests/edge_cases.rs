@@ -7,19 +7,13 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::{Mock, Proxy, Reply, defaults, get, price_provider, refused_addr};
+use support::{Mock, Proxy, Reply, TwoTier, defaults, get, refused_addr, two_tier};
 use tokio::time::Instant;
 
 const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90000000"},{"symbol":"ETHUSDT","price":"1395.60000000"}]"#;
 
 fn config(a: &[String], b: &[String], route_extra: &str, extra: &str) -> String {
-    format!(
-        "[server]\ndeadline = \"3s\"\n[defaults]\nattempt_timeout = \"1s\"\nbreaker = {{ consecutive_failures = 2, open_for = \"60s\" }}\n{extra}\n\
-         [assets]\nBTC = {{ name = \"Bitcoin\" }}\nETH = {{ name = \"Ethereum\" }}\nSOL = {{ name = \"Solana\" }}\n{}\n{}\n\
-         [routes]\n\"/v1/price\" = {{ op = \"price\", pool = [[\"a\"], [\"b\"]] {route_extra} }}\n\"/raw/{{provider}}/{{*path}}\" = {{ passthrough = \"*\" }}\n",
-        price_provider("a", a, ""),
-        price_provider("b", b, "")
-    )
+    two_tier(&TwoTier { a, b, breaker_failures: 2, route_extra, a_extra: "", extra })
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::Method;
-use support::{Mock, Proxy, Reply, get, price_provider, refused_addr, send};
+use support::{Mock, Proxy, Reply, TwoTier, get, refused_addr, send, two_tier};
 
 const PRICE_LIST: &str =
     r#"[{"symbol":"BTCUSDT","price":"18229.90000000"},{"symbol":"ETHUSDT","price":"1395.60000000"}]"#;
@@ -117,26 +117,8 @@ async fn a_breaker_half_opens_after_its_period_lets_one_trial_through_and_closes
 }
 
 fn two_tier_config(a: &str, b: &str, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-deadline = "3s"
-[defaults]
-attempt_timeout = "1s"
-breaker = {{ consecutive_failures = 2, open_for = "60s" }}
-{extra}
-[assets]
-BTC = {{ name = "Bitcoin" }}
-ETH = {{ name = "Ethereum" }}
-{}
-{}
-[routes]
-"/v1/price" = {{ op = "price", pool = [["a"], ["b"]] }}
-"/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
-"#,
-        price_provider("a", &[a.to_owned()], ""),
-        price_provider("b", &[b.to_owned()], "")
-    )
+    let (a, b) = ([a.to_owned()], [b.to_owned()]);
+    two_tier(&TwoTier { a: &a, b: &b, breaker_failures: 2, route_extra: "", a_extra: "", extra })
 }
 
 #[tokio::test]

@@ -9,33 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{Mock, Proxy, Reply, get, price_provider};
+use support::{Mock, Proxy, Reply, TwoTier, get, two_tier};
 use tokio::time::Instant;
 
 const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90000000"},{"symbol":"ETHUSDT","price":"1395.60000000"}]"#;
 
-/// Providers `a` and `b` (Binance price shape) behind `/v1/price`, with extra TOML.
-fn config(a: &[String], b: &[String], route_extra: &str, provider_extra: &str, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-deadline = "3s"
-[defaults]
-attempt_timeout = "1s"
-breaker = {{ consecutive_failures = 100, open_for = "60s" }}
-{extra}
-[assets]
-BTC = {{ name = "Bitcoin" }}
-ETH = {{ name = "Ethereum" }}
-{}
-{}
-[routes]
-"/v1/price" = {{ op = "price", pool = [["a"], ["b"]] {route_extra} }}
-"/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
-"#,
-        price_provider("a", a, provider_extra),
-        price_provider("b", b, "")
-    )
+/// Providers `a` and `b` behind `/v1/price` (breakers effectively off), with extra TOML.
+fn config(a: &[String], b: &[String], route_extra: &str, a_extra: &str, extra: &str) -> String {
+    two_tier(&TwoTier { a, b, breaker_failures: 100, route_extra, a_extra, extra })
 }
 
 #[tokio::test]

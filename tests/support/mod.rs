@@ -420,6 +420,37 @@ pub fn price_provider(name: &str, hosts: &[String], extra: &str) -> String {
     )
 }
 
+/// Two Binance-shaped price providers, `a` (tier 1) and `b` (tier 2), behind `/v1/price`,
+/// plus `/raw/{provider}/{*path}`. Assets BTC, ETH and SOL; deadline 3 s, attempts 1 s.
+pub struct TwoTier<'a> {
+    /// Hosts of `a`.
+    pub a: &'a [String],
+    /// Hosts of `b`.
+    pub b: &'a [String],
+    /// Consecutive failures that open a breaker.
+    pub breaker_failures: u32,
+    /// Extra keys of the `/v1/price` route (`, cache = "2s"`).
+    pub route_extra: &'a str,
+    /// Extra keys of provider `a` (quota, health_check).
+    pub a_extra: &'a str,
+    /// Extra top-level TOML (placed in `[defaults]`, or new sections).
+    pub extra: &'a str,
+}
+
+/// The config text for a [`TwoTier`] setup.
+pub fn two_tier(t: &TwoTier<'_>) -> String {
+    format!(
+        "[server]\ndeadline = \"3s\"\n[defaults]\nattempt_timeout = \"1s\"\nbreaker = {{ consecutive_failures = {}, open_for = \"60s\" }}\n{}\n\
+         [assets]\nBTC = {{ name = \"Bitcoin\" }}\nETH = {{ name = \"Ethereum\" }}\nSOL = {{ name = \"Solana\" }}\n{}\n{}\n\
+         [routes]\n\"/v1/price\" = {{ op = \"price\", pool = [[\"a\"], [\"b\"]] {} }}\n\"/raw/{{provider}}/{{*path}}\" = {{ passthrough = \"*\" }}\n",
+        t.breaker_failures,
+        t.extra,
+        price_provider("a", t.a, t.a_extra),
+        price_provider("b", t.b, ""),
+        t.route_extra
+    )
+}
+
 /// The jq mapping of `price_provider`.
 pub const PRICE_MAP: &str = "map(select(.symbol | in($symbol_of)) | {symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now})";
 
