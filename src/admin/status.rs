@@ -109,6 +109,8 @@ pub struct QuotaView {
     pub remaining: u32,
     /// Window length, seconds.
     pub per_s: u64,
+    /// Milliseconds until the window (and the budget) resets.
+    pub resets_in_ms: u64,
 }
 
 /// API key state (never the keys).
@@ -183,10 +185,12 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
     let sum = p.state.stats.summary(HEALTH_WINDOW, now);
     let hosts: Vec<HostView> = p.hosts.iter().map(|h| host_view(h, now)).collect();
     let bench = p.state.benched(now);
+    let now_ms = crate::state::quota::unix_ms();
     let quota = lock(&p.state.quota).as_mut().map(|q| QuotaView {
         limit: q.limit(),
-        remaining: q.remaining(crate::state::quota::unix_ms()),
+        remaining: q.remaining(now_ms),
         per_s: p.cfg.quota.as_ref().map_or(0, |c| c.per.as_secs()),
+        resets_in_ms: q.resets_in_ms(now_ms),
     });
     let health = decide(p, &hosts, sum.success_rate, bench.is_some(), quota.as_ref().is_some_and(|q| q.remaining == 0));
     let tiers = snap
