@@ -74,7 +74,10 @@ async fn dispatch(
         );
         return ("refused".into(), Err(e));
     }
-    if req.uri().to_string().len() > server.max_uri_length {
+    // The request target is the path and query (absolute forms were refused above);
+    // measured in place, without formatting the URI on every request.
+    let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > server.max_uri_length {
         let e = ProxyError::new(
             ErrorKind::UriTooLong,
             format!("request target is longer than {} bytes", server.max_uri_length),
