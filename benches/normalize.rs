@@ -105,14 +105,10 @@ fn main() {
         let plan = Plan::new(p, &req, now).expect("plan");
         let mapping = p.ops.get(&op).expect("mapping");
         let globals = &plan.requests[0].globals;
-        let ids: Vec<String> = globals[2]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
         let run = || {
-            let filtered = mapping.prefilter.apply(body.as_bytes(), &ids);
             let json =
-                mapping.response.run(filtered.as_deref().unwrap_or(body.as_bytes()), globals).expect("mapping runs");
+                marketgate::pipeline::mapping::run(&mapping.response, &mapping.prefilter, body.as_bytes(), globals)
+                    .expect("mapping runs");
             black_box(Payload::from_json(&json, &req, now).expect("schema"))
         };
         for _ in 0..20 {

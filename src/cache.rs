@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::proxy::error::ProxyError;
+use crate::error::ProxyError;
 use crate::state::lock;
 
 /// An answer as stored: the serialized payload and where it came from.

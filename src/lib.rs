@@ -10,16 +10,20 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
 pub mod breaker;
 pub mod budget;
 pub mod cache;
+pub mod candidates;
 pub mod config;
-pub mod health;
+pub mod error;
+pub mod gateway;
+pub mod headers;
+pub mod ingress;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;
-pub mod pool;
-pub mod proxy;
+pub mod probe;
 pub mod reload;
 pub mod routing;
 pub mod secret;
@@ -30,4 +34,6 @@ pub mod tls;
 pub mod upstream;
 pub mod workers;
 
-pub use app::{AppState, Listeners, RunOptions, run};
+pub use app::{App, Listeners, RunOptions, run};
+pub use reload::ListenOverrides;
+pub use workers::WorkerMode;

@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use marketgate::app::ListenOverrides;
 use marketgate::config::env::ProcessEnv;
 use marketgate::config::{self, Config, LoadError};
-use marketgate::{AppState, Listeners, RunOptions};
+use marketgate::{App, ListenOverrides, Listeners, RunOptions, WorkerMode};
 
 /// Sidecar reverse proxy for crypto market-data APIs.
 #[derive(Parser, Debug)]
@@ -130,15 +129,15 @@ fn serve(cli: Cli) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let state = match AppState::new(cfg, cli.config.clone(), Arc::new(ProcessEnv), metrics, overrides) {
-            Ok(s) => s,
+        let app = match App::new(cfg, cli.config.clone(), Arc::new(ProcessEnv), metrics, overrides) {
+            Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "TLS setup failed");
                 return ExitCode::from(2);
             }
         };
-        let options = RunOptions { watch_config: cli.config.is_some(), sighup: true, workers: 0 };
-        marketgate::run(listeners, state, options, shutdown_signal()).await;
+        let options = RunOptions { watch_config: cli.config.is_some(), sighup: true, workers: WorkerMode::PerCore };
+        marketgate::run(listeners, app, options, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
 }

@@ -74,6 +74,11 @@ pub const METRIC_NAMES: [&str; 17] = [
     "marketgate_api_keys_set_aside",
 ];
 
+/// Seconds since the Unix epoch, as a float (for timestamp gauges).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
 const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 // === impl Metrics ===

@@ -21,8 +21,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::error::{ErrorKind, ProxyError};
 use crate::metrics::Metrics;
-use crate::proxy::error::{ErrorKind, ProxyError};
 use crate::upstream::client::Body;
 
 /// Limits applied to every connection of a listener.
@@ -36,6 +36,17 @@ pub struct ConnLimits {
     pub max_connections: usize,
     /// Grace period on shutdown.
     pub shutdown_grace: Duration,
+}
+
+impl From<&crate::config::model::ServerConfig> for ConnLimits {
+    fn from(s: &crate::config::model::ServerConfig) -> Self {
+        Self {
+            header_read_timeout: s.header_read_timeout,
+            max_header_size: s.max_header_size,
+            max_connections: s.max_connections,
+            shutdown_grace: s.shutdown_grace,
+        }
+    }
 }
 
 /// Serves `listener` until `shutdown` resolves, then drains. Connections take a permit
@@ -120,6 +131,12 @@ pub async fn serve<H, F>(
             tracing::warn!(grace_ms = limits.shutdown_grace.as_millis() as u64, "grace period over; closing remaining connections");
         }
     }
+}
+
+/// Resolves once the stop flag is set (the guard of `wait_for` stays inside, so the
+/// future is `Send`).
+pub async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
 }
 
 /// Runs the handler and turns a panic into a 500 (counted), keeping the process alive.

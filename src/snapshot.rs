@@ -1,6 +1,8 @@
-//! `Snapshot`: one validated config joined with the state it runs on. The request path
-//! loads it once (`ArcSwap`) and keeps that `Arc` to the end, so a reload never changes
-//! the rules under a request in flight.
+//! `Snapshot`: one validated config compiled for serving and joined with the state it
+//! runs on. Routes carry their tiers as provider indexes and their own round-robin
+//! cursors; providers and hosts carry their state. The request path loads a snapshot
+//! once and keeps that `Arc` to the end, so a reload never changes the rules under a
+//! request in flight.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::config::model::{ProviderConfig, RouteTarget};
+use crate::config::model::{NormalizedRoute, ProviderConfig, RouteConfig, RouteTarget};
 use crate::metrics::Metrics;
 use crate::state::{HostState, ProviderState, StateStore, host_key};
 use crate::tls::TlsError;
@@ -26,14 +28,16 @@ pub struct Snapshot {
     /// Providers in config order, with their state.
     pub providers: Vec<ProviderRt>,
     by_name: HashMap<String, usize>,
-    /// Round-robin cursors per route (by index in `config.routes`), one per tier.
-    pub tier_cursors: Vec<Vec<AtomicUsize>>,
+    /// Routes, most specific first, compiled.
+    pub routes: Vec<RouteRt>,
     /// The pooled upstream client.
     pub client: UpstreamClient,
 }
 
 /// A provider and its state.
 pub struct ProviderRt {
+    /// Its index in [`Snapshot::providers`].
+    pub index: usize,
     /// Its config.
     pub cfg: Arc<ProviderConfig>,
     /// Its state (carried over reloads).
@@ -48,6 +52,40 @@ pub struct HostRt {
     pub url: BaseUrl,
     /// Its state (carried over reloads).
     pub state: Arc<HostState>,
+}
+
+/// A compiled route.
+pub struct RouteRt {
+    /// Its config.
+    pub cfg: Arc<RouteConfig>,
+    /// What serves it, resolved.
+    pub target: TargetRt,
+}
+
+/// A route's target with provider names resolved to indexes.
+pub enum TargetRt {
+    /// A normalized operation over a pool.
+    Normalized(PoolRt),
+    /// Raw passthrough.
+    Passthrough(Passthrough),
+}
+
+/// Which provider a raw passthrough route forwards to.
+pub enum Passthrough {
+    /// Always this one (an index into [`Snapshot::providers`]).
+    Provider(usize),
+    /// The one the `{provider}` path parameter names.
+    FromPath,
+    /// A configured name with no provider (validation prevents it; answered 404).
+    Missing(String),
+}
+
+/// A normalized route's pool: tiers of provider indexes, one cursor per tier.
+pub struct PoolRt {
+    /// Tiers, in order; each a list of indexes into [`Snapshot::providers`].
+    pub tiers: Vec<Vec<usize>>,
+    /// Round-robin position of each tier.
+    pub cursors: Vec<AtomicUsize>,
 }
 
 /// Creates the series a config will use, at zero, so dashboards and alerts see them
@@ -95,7 +133,7 @@ impl Snapshot {
             _ => UpstreamClient::new(&config.upstream)?,
         };
         let mut providers = Vec::new();
-        for cfg in &config.providers {
+        for (index, cfg) in config.providers.iter().enumerate() {
             let (state, dropped) = store.provider(cfg);
             for label in dropped {
                 metrics.forget_host(&cfg.name, &label);
@@ -108,7 +146,7 @@ impl Snapshot {
             for h in &hosts {
                 metrics.breaker(&cfg.name, h.url.label(), h.state.breaker().state());
             }
-            providers.push(ProviderRt { cfg: Arc::clone(cfg), state, hosts });
+            providers.push(ProviderRt { index, cfg: Arc::clone(cfg), state, hosts });
         }
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         for gone in store.retain(&names) {
@@ -120,28 +158,95 @@ impl Snapshot {
             }
         }
         init_series(&config, metrics);
-        let by_name = providers.iter().enumerate().map(|(i, p)| (p.cfg.name.clone(), i)).collect();
-        let tier_cursors = config
-            .routes
-            .iter()
-            .map(|r| match &r.target {
-                RouteTarget::Normalized(n) => n.tiers.iter().map(|_| AtomicUsize::new(0)).collect(),
-                RouteTarget::Passthrough(_) => Vec::new(),
-            })
-            .collect();
-        Ok(Self {
-            config: Arc::new(config),
-            version,
-            loaded_at: SystemTime::now(),
-            providers,
-            by_name,
-            tier_cursors,
-            client,
-        })
+        let by_name: HashMap<String, usize> =
+            providers.iter().enumerate().map(|(i, p)| (p.cfg.name.clone(), i)).collect();
+        let routes = config.routes.iter().map(|r| compile_route(r, &by_name)).collect();
+        Ok(Self { config: Arc::new(config), version, loaded_at: SystemTime::now(), providers, by_name, routes, client })
     }
 
     /// The provider named `name`.
     pub fn provider(&self, name: &str) -> Option<&ProviderRt> {
         self.by_name.get(name).and_then(|&i| self.providers.get(i))
+    }
+
+    /// The provider at `index`.
+    pub fn provider_at(&self, index: usize) -> Option<&ProviderRt> {
+        self.providers.get(index)
+    }
+}
+
+fn compile_route(cfg: &Arc<RouteConfig>, by_name: &HashMap<String, usize>) -> RouteRt {
+    let target = match &cfg.target {
+        RouteTarget::Normalized(n) => TargetRt::Normalized(compile_pool(n, by_name)),
+        RouteTarget::Passthrough(None) => TargetRt::Passthrough(Passthrough::FromPath),
+        RouteTarget::Passthrough(Some(name)) => TargetRt::Passthrough(match by_name.get(name.as_str()) {
+            Some(&i) => Passthrough::Provider(i),
+            None => Passthrough::Missing(name.clone()),
+        }),
+    };
+    RouteRt { cfg: Arc::clone(cfg), target }
+}
+
+/// Validation guarantees every name exists; a name that does not is left out.
+fn compile_pool(route: &NormalizedRoute, by_name: &HashMap<String, usize>) -> PoolRt {
+    let tiers: Vec<Vec<usize>> = route
+        .tiers
+        .iter()
+        .map(|tier| tier.iter().filter_map(|name| by_name.get(name.as_str()).copied()).collect())
+        .collect();
+    let cursors = tiers.iter().map(|_| AtomicUsize::new(0)).collect();
+    PoolRt { tiers, cursors }
+}
+
+// === impl RouteRt ===
+
+impl RouteRt {
+    /// The route template (metric label).
+    pub fn label(&self) -> &str {
+        self.cfg.pattern.template()
+    }
+
+    /// The normalized route config and its pool, for normalized routes.
+    pub fn normalized(&self) -> Option<(&NormalizedRoute, &PoolRt)> {
+        match (&self.cfg.target, &self.target) {
+            (RouteTarget::Normalized(n), TargetRt::Normalized(p)) => Some((n, p)),
+            _ => None,
+        }
+    }
+}
+
+/// A snapshot built from config text, for unit tests of the request path (no sockets:
+/// hosts are never contacted).
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use crate::config::env::EnvLookup;
+
+    struct NoEnv;
+
+    impl EnvLookup for NoEnv {
+        fn get(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    /// A provider serving `price` from Binance's ticker shape, with `hosts` and `extra`
+    /// lines in its table.
+    pub fn price_provider(name: &str, hosts: &[&str], extra: &str) -> String {
+        let list: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
+        format!(
+            "[providers.{name}]\nhosts = [{}]\nsymbols = {{ format = \"{{BASE}}USDT\" }}\n{extra}\n\
+             [providers.{name}.ops.price]\nrequest = {{ path = \"/p\" }}\nresponse = '.'\n",
+            list.join(", ")
+        )
+    }
+
+    /// Builds a snapshot (and its metrics) from config text.
+    pub fn snapshot(text: &str) -> (Snapshot, Metrics) {
+        let config = crate::config::parse(text, "test.toml", &NoEnv).unwrap_or_else(|e| panic!("config: {e}"));
+        let metrics = Metrics::new().unwrap_or_else(|e| panic!("metrics: {e}"));
+        let snap = Snapshot::build(config, &StateStore::default(), &metrics, None, 1)
+            .unwrap_or_else(|e| panic!("snapshot: {e}"));
+        (snap, metrics)
     }
 }

@@ -1,8 +1,14 @@
-//! Request workers: one OS thread per core, each running a single-threaded tokio
-//! runtime that accepts from the shared client listener and serves its connections to
-//! the end (nginx's worker model). A request, its upstream connection and its timers
-//! then stay on one thread; a multi-threaded scheduler would hand them across cores on
-//! every wake-up, which on the loopback benchmark cost about a third of throughput.
+//! Where client requests are served.
+//!
+//! By default, one OS thread per core, each running a single-threaded tokio runtime
+//! that accepts from the shared client listener and serves its connections to the end
+//! (nginx's worker model): a request, its upstream connection and its timers stay on
+//! one thread; a multi-threaded scheduler would hand them across cores on every
+//! wake-up, which on the loopback benchmark cost about a third of throughput.
+//!
+//! [`WorkerMode::Inline`] serves on the calling runtime instead. It is the fallback
+//! when no worker thread can start (the listener is still served, and readiness is
+//! true), and what the tests use, so their timers run on tokio's paused clock.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,30 +19,48 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::metrics::Metrics;
-use crate::server::{ConnLimits, serve};
+use crate::server::{ConnLimits, serve, stopped};
 use crate::upstream::client::Body;
+
+/// Where client requests are served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WorkerMode {
+    /// One worker thread per available core.
+    #[default]
+    PerCore,
+    /// This many worker threads.
+    Threads(usize),
+    /// On the calling runtime (no worker threads).
+    Inline,
+}
+
+/// What every worker shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// Connection limits.
+    pub limits: ConnLimits,
+    /// The TLS acceptor (swapped when a reload changes the certificate).
+    pub tls: Arc<ArcSwapOption<TlsAcceptor>>,
+    /// Metric handles.
+    pub metrics: Metrics,
+}
 
 /// Running workers; await [`Workers::join`] after the stop flag is set.
 pub struct Workers {
-    done: Vec<oneshot::Receiver<()>>,
+    threads: Vec<oneshot::Receiver<()>>,
+    inline: Option<JoinHandle<()>>,
 }
 
-/// Number of workers: `requested`, or one per available core when 0.
-pub fn count(requested: usize) -> usize {
-    if requested > 0 { requested } else { std::thread::available_parallelism().map_or(1, |n| n.get()) }
-}
-
-/// Starts `n` workers on `listener`. Falls back to serving on the calling runtime (one
-/// task) when the socket cannot be shared or a thread cannot start.
+/// Starts serving `listener` as `mode` says. Threads that cannot start are logged; when
+/// none starts, the listener is served inline on the calling runtime.
 pub fn start<H, F>(
     listener: TcpListener,
-    n: usize,
-    limits: ConnLimits,
-    tls: Arc<ArcSwapOption<TlsAcceptor>>,
-    metrics: Metrics,
+    mode: WorkerMode,
+    shared: Shared,
     handler: H,
     stop: watch::Receiver<bool>,
 ) -> Workers
@@ -44,70 +68,110 @@ where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let shared = match listener.into_std() {
+    let permits = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let n = match mode {
+        WorkerMode::Inline => return inline(listener, shared, permits, handler, stop),
+        WorkerMode::Threads(n) => n.max(1),
+        WorkerMode::PerCore => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let std_listener = match listener.into_std() {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(error = %e, "cannot share the client listener");
-            return Workers { done: Vec::new() };
+            tracing::error!(error = %e, "cannot share the client listener between threads");
+            return Workers { threads: Vec::new(), inline: None };
         }
     };
-    let mut done = Vec::new();
-    for i in 0..n.max(1) {
-        let (tx, rx) = oneshot::channel();
-        let socket = match shared.try_clone() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, worker = i, "cannot clone the client listener");
-                continue;
-            }
-        };
-        let (limits, permits, tls, metrics, handler, mut stop) =
-            (limits, Arc::clone(&permits), Arc::clone(&tls), metrics.clone(), handler.clone(), stop.clone());
-        let spawned = std::thread::Builder::new().name(format!("marketgate-worker-{i}")).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, worker = i, "cannot start a worker runtime");
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                match TcpListener::from_std(socket) {
-                    Ok(listener) => {
-                        let shutdown = async move { crate::app::stopped(&mut stop).await };
-                        serve(listener, limits, permits, tls, metrics, handler, shutdown).await;
-                    }
-                    Err(e) => tracing::error!(error = %e, worker = i, "cannot register the client listener"),
-                }
-            });
-            let _ = tx.send(());
-        });
-        match spawned {
-            Ok(_) => done.push(rx),
+    let mut threads = Vec::new();
+    for i in 0..n {
+        match spawn_thread(i, &std_listener, &shared, &permits, &handler, &stop) {
+            Ok(done) => threads.push(done),
             Err(e) => tracing::error!(error = %e, worker = i, "cannot start a worker thread"),
         }
     }
-    Workers { done }
+    if threads.is_empty() {
+        tracing::warn!("no worker thread started; serving client requests on the main runtime");
+        return match TcpListener::from_std(std_listener) {
+            Ok(listener) => inline(listener, shared, permits, handler, stop),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serve the client listener");
+                Workers { threads, inline: None }
+            }
+        };
+    }
+    Workers { threads, inline: None }
+}
+
+fn inline<H, F>(
+    listener: TcpListener,
+    shared: Shared,
+    permits: Arc<Semaphore>,
+    handler: H,
+    mut stop: watch::Receiver<bool>,
+) -> Workers
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let shutdown = async move { stopped(&mut stop).await };
+    let task = tokio::spawn(serve(listener, shared.limits, permits, shared.tls, shared.metrics, handler, shutdown));
+    Workers { threads: Vec::new(), inline: Some(task) }
+}
+
+fn spawn_thread<H, F>(
+    i: usize,
+    std_listener: &std::net::TcpListener,
+    shared: &Shared,
+    permits: &Arc<Semaphore>,
+    handler: &H,
+    stop: &watch::Receiver<bool>,
+) -> std::io::Result<oneshot::Receiver<()>>
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let socket = std_listener.try_clone()?;
+    let (tx, rx) = oneshot::channel();
+    let (shared, permits, handler, mut stop) = (shared.clone(), Arc::clone(permits), handler.clone(), stop.clone());
+    std::thread::Builder::new().name(format!("marketgate-worker-{i}")).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, worker = i, "cannot start a worker runtime");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            match TcpListener::from_std(socket) {
+                Ok(listener) => {
+                    let shutdown = async move { stopped(&mut stop).await };
+                    serve(listener, shared.limits, permits, shared.tls, shared.metrics, handler, shutdown).await;
+                }
+                Err(e) => tracing::error!(error = %e, worker = i, "cannot register the client listener"),
+            }
+        });
+        let _ = tx.send(());
+    })?;
+    Ok(rx)
 }
 
 // === impl Workers ===
 
 impl Workers {
-    /// How many workers run.
-    pub fn len(&self) -> usize {
-        self.done.len()
-    }
-
-    /// Whether no worker could start.
-    pub fn is_empty(&self) -> bool {
-        self.done.is_empty()
+    /// How requests are served, for the start-up log line.
+    pub fn describe(&self) -> String {
+        match (&self.inline, self.threads.len()) {
+            (Some(_), _) => "inline".to_owned(),
+            (None, n) => format!("{n} thread(s)"),
+        }
     }
 
     /// Waits until every worker has drained and stopped.
     pub async fn join(self) {
-        for rx in self.done {
+        for rx in self.threads {
             let _ = rx.await;
+        }
+        if let Some(task) = self.inline {
+            let _ = task.await;
         }
     }
 }

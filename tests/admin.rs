@@ -63,7 +63,7 @@ fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
     list.as_array().and_then(|a| a.iter().find(|x| x[key] == name)).unwrap_or_else(|| panic!("{name} not in {list}"))
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn provider_health_shows_a_failing_and_a_healthy_provider() {
     let (proxy, _good, bad) = started().await;
     let health = get(proxy.admin_url("/api/system/providers/health")).await.json();
@@ -88,7 +88,7 @@ async fn provider_health_shows_a_failing_and_a_healthy_provider() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hosts_breakers_stats_and_history_endpoints() {
     let (proxy, _good, bad) = started().await;
     let hosts = get(proxy.admin_url("/api/system/providers/bad/hosts")).await.json();
@@ -118,7 +118,7 @@ async fn hosts_breakers_stats_and_history_endpoints() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_config_view_redacts_secrets_and_reports_reload_errors() {
     let (proxy, _good, _bad) = started().await;
     let view = get(proxy.admin_url("/api/system/config")).await.json();
@@ -146,7 +146,7 @@ fn series(exposition: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_thousand_distinct_symbols_and_paths_add_no_series() {
     let (proxy, _good, _bad) = started().await;
     let warm = ["/v1/price?symbols=NOPE", "/nowhere", "/raw/ghost/x", "/raw/good/x", "/v1/price?symbols=BTC"];
@@ -171,7 +171,7 @@ async fn a_thousand_distinct_symbols_and_paths_add_no_series() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_exposition_passes_promtool_and_has_every_designed_family() {
     let (proxy, _good, _bad) = started().await;
     let text = get(proxy.admin_url("/metrics")).await.text();

@@ -34,7 +34,7 @@ hosts = [{}]
     )
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn rotation_survives_a_resetting_and_a_503_host_and_opens_their_breakers() {
     let good: Vec<Mock> = futures_util::future::join_all((0..3).map(|_| Mock::fixed(200, PRICE_LIST))).await;
     let resetting = Mock::start(|_| Reply::Close).await;
@@ -72,7 +72,7 @@ async fn rotation_survives_a_resetting_and_a_503_host_and_opens_their_breakers()
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_breaker_half_opens_after_its_period_lets_one_trial_through_and_closes() {
     let healthy = Mock::fixed(200, PRICE_LIST).await;
     let recovering = Arc::new(AtomicBool::new(false));
@@ -121,7 +121,7 @@ fn two_tier_config(a: &str, b: &str, extra: &str) -> String {
     two_tier(&TwoTier { a: &a, b: &b, breaker_failures: 2, route_extra: "", a_extra: "", extra })
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_next_tier_answers_when_the_first_fails() {
     let a = Mock::fixed(500, "{}").await;
     let b = Mock::fixed(200, PRICE_LIST).await;
@@ -140,7 +140,7 @@ async fn the_next_tier_answers_when_the_first_fails() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_deadline_gives_504_with_the_attempts() {
     let hang = Mock::start(|_| Reply::Hang).await;
     let hang2 = Mock::start(|_| Reply::Hang).await;
@@ -157,7 +157,7 @@ async fn the_deadline_gives_504_with_the_attempts() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn all_breakers_open_answers_503_without_touching_upstreams() {
     let a = Mock::fixed(500, "{}").await;
     let b = Mock::fixed(503, "{}").await;
@@ -178,7 +178,7 @@ async fn all_breakers_open_answers_503_without_touching_upstreams() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_after_benches_the_whole_provider() {
     let limited =
         Mock::start(|_| Reply::With(429, vec![("retry-after", "1".into())], r#"{"code":-1003}"#.into())).await;
@@ -221,7 +221,7 @@ async fn retry_after_benches_the_whole_provider() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_retry_after_longer_than_the_deadline_never_makes_the_request_wait() {
     let limited = Mock::start(|_| Reply::With(429, vec![("retry-after", "3600".into())], "{}".into())).await;
     let b = Mock::fixed(200, PRICE_LIST).await;
@@ -233,6 +233,8 @@ async fn a_retry_after_longer_than_the_deadline_never_makes_the_request_wait() {
     proxy.stop().await;
 }
 
+// Real clock: the TLS mock is reached as `localhost`, and name resolution runs on the
+// blocking pool, outside the paused clock's view.
 #[tokio::test]
 async fn https_upstreams_are_verified_against_the_configured_ca() {
     let pki = support::tls::TestPki::new("upstream");
@@ -261,7 +263,7 @@ async fn https_upstreams_are_verified_against_the_configured_ca() {
     without.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_20_mb_body_streams_through_without_being_buffered() {
     const TOTAL: usize = 20 * 1024 * 1024;
     let gate = Arc::new(tokio::sync::Notify::new());
@@ -315,7 +317,7 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn unmatched_requests_go_to_the_fronted_app() {
     let app = Mock::start(|s| Reply::Json(201, format!(r#"{{"app_saw":"{}"}}"#, s.path_and_query))).await;
     let cfg = format!("[app]\nupstream = \"{}\"\n{}", app.url(), raw_config(&[refused_addr().await], "{}"));
@@ -341,7 +343,7 @@ async fn unmatched_requests_go_to_the_fronted_app() {
     no_app.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_lets_a_slow_in_flight_request_finish() {
     let slow =
         Mock::start(|_| Reply::After(Duration::from_millis(700), Box::new(Reply::Json(200, PRICE_LIST.into())))).await;
@@ -359,7 +361,7 @@ async fn shutdown_lets_a_slow_in_flight_request_finish() {
     tokio::time::timeout(Duration::from_secs(5), stopping).await.expect("run returned").expect("join");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn post_is_retried_only_when_it_never_reached_the_upstream() {
     let dead = refused_addr().await;
     let echo = Mock::start(|s| Reply::Json(200, String::from_utf8_lossy(&s.body).into_owned())).await;

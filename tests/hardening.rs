@@ -204,7 +204,7 @@ async fn a_panicking_handler_answers_500_and_the_server_lives_on() {
     };
     let handler = |req: http::Request<hyper::body::Incoming>, _peer| async move {
         assert!(req.uri().path() != "/boom", "a bug in a handler");
-        http::Response::new(marketgate::proxy::body::full(Bytes::from_static(b"fine")))
+        http::Response::new(marketgate::body::full(Bytes::from_static(b"fine")))
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(marketgate::server::serve(

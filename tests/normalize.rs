@@ -72,7 +72,7 @@ macro_rules! assert_num {
     };
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_price() {
     run(&Case {
         provider: "binance",
@@ -91,7 +91,7 @@ async fn binance_price() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_ticker() {
     run(&Case {
         provider: "binance",
@@ -113,7 +113,7 @@ async fn binance_ticker() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_ohlcv() {
     run(&Case {
         provider: "binance",
@@ -135,7 +135,7 @@ async fn binance_ohlcv() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn binance_orderbook() {
     run(&Case {
         provider: "binance",
@@ -156,7 +156,7 @@ async fn binance_orderbook() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coingecko_price() {
     run(&Case {
         provider: "coingecko",
@@ -172,7 +172,7 @@ async fn coingecko_price() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coingecko_ticker() {
     run(&Case {
         provider: "coingecko",
@@ -194,7 +194,7 @@ async fn coingecko_ticker() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coingecko_ohlcv() {
     run(&Case {
         provider: "coingecko",
@@ -217,7 +217,7 @@ async fn coingecko_ohlcv() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coingecko_markets() {
     run(&Case {
         provider: "coingecko",
@@ -238,7 +238,7 @@ async fn coingecko_markets() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coingecko_exchanges() {
     run(&Case {
         provider: "coingecko",
@@ -258,7 +258,7 @@ async fn coingecko_exchanges() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coincap_price() {
     run(&Case {
         provider: "coincap",
@@ -275,7 +275,7 @@ async fn coincap_price() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coincap_markets() {
     run(&Case {
         provider: "coincap",
@@ -293,7 +293,7 @@ async fn coincap_markets() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coincap_exchanges() {
     run(&Case {
         provider: "coincap",
@@ -311,7 +311,7 @@ async fn coincap_exchanges() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coinpaprika_price() {
     run(&Case {
         provider: "coinpaprika",
@@ -327,7 +327,7 @@ async fn coinpaprika_price() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coinpaprika_ticker() {
     run(&Case {
         provider: "coinpaprika",
@@ -345,7 +345,7 @@ async fn coinpaprika_ticker() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coinpaprika_ohlcv() {
     run(&Case {
         provider: "coinpaprika",
@@ -363,7 +363,7 @@ async fn coinpaprika_ohlcv() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn coinpaprika_markets() {
     run(&Case {
         provider: "coinpaprika",
@@ -381,7 +381,7 @@ async fn coinpaprika_markets() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cryptocompare_price() {
     run(&Case {
         provider: "cryptocompare",
@@ -397,7 +397,7 @@ async fn cryptocompare_price() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cryptocompare_ticker() {
     run(&Case {
         provider: "cryptocompare",
@@ -418,7 +418,7 @@ async fn cryptocompare_ticker() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cryptocompare_ohlcv() {
     run(&Case {
         provider: "cryptocompare",
@@ -436,7 +436,7 @@ async fn cryptocompare_ohlcv() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cryptocompare_news() {
     run(&Case {
         provider: "cryptocompare",
@@ -459,7 +459,7 @@ async fn cryptocompare_news() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn alternative_me_sentiment() {
     run(&Case {
         provider: "alternative_me",
@@ -480,7 +480,7 @@ async fn alternative_me_sentiment() {
 
 /// The fallback tier is another marketgate: a sidecar whose every provider fails
 /// answers through a second marketgate that can reach Binance.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn fallback_is_another_marketgate() {
     let binance = Mock::fixed(200, &fixture("binance/ticker_price_list.json")).await;
     let remote_cfg = defaults::with_hosts(&[("binance", binance.url())], &refused_addr().await);

@@ -29,7 +29,7 @@ fn tried(v: &Value) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_provider_that_changed_its_json_fails_over_as_bad_body() {
     let renamed = fixture("binance/ticker_24hr_single.json").replace("\"lastPrice\"", "\"last_price\"");
     let binance = Mock::fixed(200, &renamed).await;
@@ -46,7 +46,7 @@ async fn a_provider_that_changed_its_json_fails_over_as_bad_body() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_mapping_output_that_breaks_the_schema_names_the_json_path() {
     let negative = fixture("binance/ticker_24hr_single.json").replace("\"60755.18000000\"", "\"-1\"");
     let binance = Mock::fixed(200, &negative).await;
@@ -60,7 +60,7 @@ async fn a_mapping_output_that_breaks_the_schema_names_the_json_path() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn http_200_error_bodies_are_failures() {
     let coincap = Mock::fixed(200, &fixture("coincap/v2_deprecation_notice_assets.json")).await;
     let cryptocompare = Mock::fixed(200, &fixture("cryptocompare/error_rate_limit_type99.json")).await;
@@ -91,7 +91,7 @@ async fn http_200_error_bodies_are_failures() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn partial_price_coverage_tries_the_next_provider_then_reports_missing() {
     let binance = Mock::fixed(200, &fixture("binance/ticker_price_list.json")).await;
     let coincap = Mock::fixed(200, &fixture("coincap/v2_assets_limit10.json")).await;
@@ -114,7 +114,7 @@ async fn partial_price_coverage_tries_the_next_provider_then_reports_missing() {
     only_binance.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn when_everything_fails_the_502_lists_every_attempt() {
     let garbage = Mock::start(|_| {
         Reply::With(200, vec![("content-type", "text/html".into())], "<html>maintenance</html>".into())
@@ -136,7 +136,7 @@ async fn when_everything_fails_the_502_lists_every_attempt() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bad_queries_and_unknown_symbols_get_400_naming_the_parameter() {
     let p = proxy(&[]).await;
     let cases = [
@@ -161,7 +161,7 @@ async fn bad_queries_and_unknown_symbols_get_400_naming_the_parameter() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_symbol_without_an_id_is_skipped_without_penalty() {
     // WEETH has only a CoinGecko id: CoinCap and CoinPaprika are skipped, not failed.
     let coingecko = Mock::fixed(200, r#"{"wrapped-eeth":{"usd":3100.5}}"#).await;
@@ -178,7 +178,7 @@ async fn a_symbol_without_an_id_is_skipped_without_penalty() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn alias_routes_keep_an_existing_apps_urls() {
     let news = fixture("cryptocompare/news_v2_lang_EN_2020-11.json");
     let cryptocompare = Mock::fixed(200, &news).await;
@@ -208,7 +208,7 @@ async fn alias_routes_keep_an_existing_apps_urls() {
     p.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn keyed_providers_without_keys_are_disabled_and_say_why() {
     let p = Proxy::start_with(
         &defaults::with_hosts(&[], &refused_addr().await),

@@ -100,12 +100,8 @@ fn normalize(provider: &str, op: &str, body: &[u8]) -> Result<Payload, String> {
     let now = marketgate::pipeline::failover::now_ms();
     let plan = Plan::new(p, &req, now).map_err(|s| s.detail)?;
     let globals = &plan.requests[0].globals;
-    let ids: Vec<String> = globals[2]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    let filtered = mapping.prefilter.apply(body, &ids);
-    let json = mapping.response.run(filtered.as_deref().unwrap_or(body), globals).map_err(|e| e.to_string())?;
+    let json = marketgate::pipeline::mapping::run(&mapping.response, &mapping.prefilter, body, globals)
+        .map_err(|e| e.to_string())?;
     Payload::from_json(&json, &req, now).map_err(|e| e.to_string())
 }
 

@@ -19,10 +19,12 @@ fn config(a: &[String], b: &[String], route_extra: &str, a_extra: &str, extra: &
     two_tier(&TwoTier { a, b, breaker_failures: 100, route_extra, a_extra, extra })
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_hundred_identical_misses_make_one_upstream_request() {
     let a = Mock::start(|_| Reply::After(Duration::from_millis(300), Box::new(Reply::Json(200, PRICES.into())))).await;
-    let proxy = Proxy::start(&config(&[a.url()], &[a.url()], r#", cache = "5s""#, "", "")).await;
+    // No hedging: the upstream answers after 300 ms, past the default cold hedge delay,
+    // and this test counts upstream requests of the coalesced fetch alone.
+    let proxy = Proxy::start(&config(&[a.url()], &[a.url()], r#", cache = "5s", hedge_after = "off""#, "", "")).await;
     let burst = (0..100).map(|_| get(proxy.url("/v1/price?symbols=BTC,ETH")));
     let replies = futures_util::future::join_all(burst).await;
     assert!(replies.iter().all(|r| r.status == 200));
@@ -39,7 +41,7 @@ async fn a_hundred_identical_misses_make_one_upstream_request() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hits_carry_age_and_a_matching_max_age() {
     let a = Mock::fixed(200, PRICES).await;
     let proxy = Proxy::start(&config(&[a.url()], &[a.url()], r#", cache = "3s""#, "", "")).await;
@@ -57,7 +59,7 @@ async fn hits_carry_age_and_a_matching_max_age() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_last_good_answer_is_served_stale_when_every_provider_fails() {
     let up = Arc::new(AtomicBool::new(true));
     let u = Arc::clone(&up);
@@ -113,6 +115,8 @@ async fn limited(limit: usize, window_ms: u64) -> Limited {
     Limited { mock, counts, rejected }
 }
 
+// Real clock: quota windows are aligned to the wall clock (as Binance counts), which a
+// paused tokio clock does not move.
 #[tokio::test]
 async fn a_quota_keeps_marketgate_within_the_providers_limit() {
     const K: u32 = 5;
@@ -137,7 +141,7 @@ async fn a_quota_keeps_marketgate_within_the_providers_limit() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_hanging_primary_is_hedged() {
     let a = Mock::start(|_| Reply::Hang).await;
     let b = Mock::start(|_| Reply::After(Duration::from_millis(50), Box::new(Reply::Json(200, PRICES.into())))).await;
@@ -154,7 +158,7 @@ async fn a_hanging_primary_is_hedged() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn with_every_provider_failing_attempts_stay_within_the_retry_budget() {
     let a = Mock::fixed(500, "{}").await;
     let hosts: Vec<String> = (0..4).map(|_| a.url()).collect::<Vec<_>>();
@@ -180,7 +184,7 @@ async fn with_every_provider_failing_attempts_stay_within_the_retry_budget() {
     proxy.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn health_probes_open_a_dead_hosts_breaker_before_clients_pay_and_close_it_early() {
     let alive = Arc::new(AtomicBool::new(false));
     let al = Arc::clone(&alive);

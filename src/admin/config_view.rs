@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
+use super::Admin;
 use super::status::rfc3339;
-use crate::app::AppState;
 use crate::config::model::{KeyPlace, ProviderKind, RouteTarget};
 use crate::config::units::format_duration;
-use crate::reload::{ReloadOutcome, source_name};
+use crate::reload::ReloadOutcome;
 
 /// The JSON of `/api/system/config`.
 #[derive(Debug, Serialize)]
@@ -72,8 +72,8 @@ struct RouteSummary {
 }
 
 /// Builds the view.
-pub fn view(state: &AppState) -> ConfigView {
-    let snap = state.snapshot.load();
+pub fn view(state: &Admin) -> ConfigView {
+    let snap = state.gateway.snapshot();
     let c = &snap.config;
     let providers = c
         .providers
@@ -124,11 +124,11 @@ pub fn view(state: &AppState) -> ConfigView {
     ConfigView {
         version: snap.version,
         loaded_at: rfc3339(snap.loaded_at),
-        source: source_name(state),
+        source: state.reloader.source_name(),
         sha256: c.source.sha256.clone(),
-        last_reload: state.reload_status.last().map(|(at, outcome)| LastReload { at: rfc3339(at), outcome }),
-        listen: state.bound.get().map_or(c.server.listen, |b| b.0).to_string(),
-        admin_listen: state.bound.get().map_or(c.server.admin_listen, |b| b.1).to_string(),
+        last_reload: state.reloader.last().map(|(at, outcome)| LastReload { at: rfc3339(at), outcome }),
+        listen: state.reloader.bound().map_or(c.server.listen, |b| b.0).to_string(),
+        admin_listen: state.reloader.bound().map_or(c.server.admin_listen, |b| b.1).to_string(),
         deadline: format_duration(c.server.deadline),
         providers,
         routes,

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 
-use crate::proxy::body::full;
+use crate::body::full;
 use crate::upstream::client::Body;
 
 /// The page.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::app::AppState;
+use super::Admin;
 use crate::state::lock;
 
 /// The history buffer.
@@ -82,8 +82,8 @@ impl History {
 }
 
 /// Takes one point now, covering `(since, now]`.
-pub fn sample(state: &AppState, since: Instant, now: Instant) -> Point {
-    let snap = state.snapshot.load();
+pub fn sample(state: &Admin, since: Instant, now: Instant) -> Point {
+    let snap = state.gateway.snapshot();
     let health = super::status::providers_health(&snap);
     let providers = snap
         .providers
@@ -108,7 +108,7 @@ pub fn sample(state: &AppState, since: Instant, now: Instant) -> Point {
 }
 
 /// Samples every interval until `stop` flips.
-pub async fn sample_forever(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+pub async fn sample_forever(state: Arc<Admin>, mut stop: watch::Receiver<bool>) {
     let interval = state.history.interval().max(Duration::from_millis(100));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -116,7 +116,7 @@ pub async fn sample_forever(state: Arc<AppState>, mut stop: watch::Receiver<bool
     ticker.tick().await;
     loop {
         tokio::select! {
-            () = crate::app::stopped(&mut stop) => return,
+            () = crate::server::stopped(&mut stop) => return,
             _ = ticker.tick() => {
                 let now = Instant::now();
                 let point = sample(&state, since, now);

@@ -31,13 +31,30 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde::Serialize;
 
-use crate::app::AppState;
-use crate::proxy::body::full;
-use crate::proxy::error::json_response;
+use crate::body::full;
+use crate::error::json_response;
+use crate::gateway::Gateway;
+use crate::reload::Reloader;
 use crate::upstream::client::Body;
+use history::History;
+
+/// The admin server's view of the app: the request path's shared parts (snapshot,
+/// metrics, cache), the reloader, the history buffer and the readiness flag.
+pub struct Admin {
+    /// The request path's shared parts.
+    pub gateway: Arc<Gateway>,
+    /// The reloader.
+    pub reloader: Arc<Reloader>,
+    /// Per-provider samples for the dashboard.
+    pub history: History,
+    /// True once the config is loaded and the listeners are bound.
+    pub ready: std::sync::atomic::AtomicBool,
+    /// Process start.
+    pub started: std::time::SystemTime,
+}
 
 /// Handles one admin request.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if !authorized(&state, &req, &path) {
         let mut resp = json_response(
@@ -49,7 +66,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketA
         return resp;
     }
     let method = req.method().clone();
-    let snap = state.snapshot.load_full();
+    let snap = state.gateway.snapshot();
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(&serde_json::json!({"status": "ok"})),
         (&Method::GET, "/readyz") => {
@@ -61,7 +78,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketA
             r
         }
         (&Method::GET, "/metrics") => {
-            let mut r = Response::new(full(Bytes::from(state.metrics.render())));
+            let mut r = Response::new(full(Bytes::from(state.gateway.metrics.render())));
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
             r
@@ -73,7 +90,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketA
         (&Method::GET, "/api/system/config") => json(&config_view::view(&state)),
         (&Method::GET, "/api/system/binance/health") => hosts(&snap, "binance"),
         (&Method::POST, "/admin/reload") => {
-            let outcome = crate::reload::reload(&state, "admin").await;
+            let outcome = state.reloader.reload("admin").await;
             let mut r = json(&outcome);
             if matches!(outcome, crate::reload::ReloadOutcome::Error { .. }) {
                 *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -87,7 +104,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, _peer: SocketA
         }
         (&Method::GET, "/") => redirect("/dashboard"),
         (&Method::GET, "/favicon.ico") => {
-            let mut r = Response::new(crate::proxy::body::empty());
+            let mut r = Response::new(crate::body::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
             r
         }
@@ -108,8 +125,8 @@ fn hosts(snap: &crate::snapshot::Snapshot, name: &str) -> Response<Body> {
     }
 }
 
-fn authorized(state: &AppState, req: &Request<Incoming>, path: &str) -> bool {
-    let snap = state.snapshot.load();
+fn authorized(state: &Admin, req: &Request<Incoming>, path: &str) -> bool {
+    let snap = state.gateway.snapshot();
     let admin = &snap.config.admin;
     let Some(token) = &admin.token else {
         return true;
@@ -132,7 +149,7 @@ pub fn json<T: Serialize>(value: &T) -> Response<Body> {
 }
 
 fn redirect(to: &'static str) -> Response<Body> {
-    let mut r = Response::new(crate::proxy::body::empty());
+    let mut r = Response::new(crate::body::empty());
     *r.status_mut() = StatusCode::FOUND;
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
     r

@@ -280,7 +280,7 @@ fn host_view(h: &HostRt, now: Instant) -> HostView {
         url: h.url.to_string(),
         breaker: state_word(b.state()),
         consecutive_failures: b.failures(),
-        opened_at: lock(&h.state.opened_wall).map(rfc3339),
+        opened_at: opened_at(b.opened_at(), now),
         retry_at: retry_at(b.state(), now),
         success_rate: sum.success_rate,
         latency_ms: Latency { p50: sum.p50_ms, p95: sum.p95_ms },
@@ -302,7 +302,7 @@ pub fn breakers(snap: &Snapshot) -> Vec<BreakerView> {
                 state: state_word(b.state()),
                 consecutive_failures: b.failures(),
                 threshold: b.policy().consecutive_failures,
-                opened_at: lock(&h.state.opened_wall).map(rfc3339),
+                opened_at: opened_at(b.opened_at(), now),
                 retry_at: retry_at(b.state(), now),
             });
         }
@@ -354,6 +354,11 @@ pub fn state_word(s: BreakerState) -> &'static str {
         BreakerState::HalfOpen { .. } => "half_open",
         BreakerState::Open { .. } => "open",
     }
+}
+
+/// When the breaker opened, as wall-clock time (whoever opened it: requests or a probe).
+fn opened_at(at: Option<Instant>, now: Instant) -> Option<String> {
+    at.map(|t| rfc3339(SystemTime::now() - now.saturating_duration_since(t)))
 }
 
 fn retry_at(s: BreakerState, now: Instant) -> Option<String> {

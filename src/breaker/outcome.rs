@@ -107,14 +107,20 @@ impl Outcome {
         matches!(self, Self::ConnectError | Self::Timeout | Self::Http5xx)
     }
 
-    /// Classifies an HTTP status of a response that arrived.
-    pub fn from_status(status: u16) -> Self {
-        match status {
-            429 | 418 => Self::RateLimited,
-            500..=599 => Self::Http5xx,
-            400..=499 => Self::Http4xx,
-            _ => Self::Ok,
-        }
+    /// A small code for storing an outcome in an atomic (its index in [`Outcome::ALL`]).
+    pub fn code(self) -> u8 {
+        Self::ALL.iter().position(|o| *o == self).map_or(0, |i| i as u8)
+    }
+
+    /// The outcome of a [`Outcome::code`].
+    pub fn from_code(code: u8) -> Self {
+        Self::ALL.get(usize::from(code)).copied().unwrap_or(Self::Cancelled)
+    }
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -151,13 +157,10 @@ mod tests {
     }
 
     #[test]
-    fn statuses_classify() {
-        assert_eq!(Outcome::from_status(200), Outcome::Ok);
-        assert_eq!(Outcome::from_status(304), Outcome::Ok);
-        assert_eq!(Outcome::from_status(404), Outcome::Http4xx);
-        assert_eq!(Outcome::from_status(418), Outcome::RateLimited);
-        assert_eq!(Outcome::from_status(429), Outcome::RateLimited);
-        assert_eq!(Outcome::from_status(503), Outcome::Http5xx);
+    fn codes_round_trip() {
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::from_code(o.code()), o);
+        }
     }
 
     #[test]

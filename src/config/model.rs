@@ -41,7 +41,7 @@ pub struct Config {
     /// Providers, by name order.
     pub providers: Vec<Arc<ProviderConfig>>,
     /// Routes, most specific first.
-    pub routes: Vec<RouteConfig>,
+    pub routes: Vec<Arc<RouteConfig>>,
 }
 
 /// File name and content hash.
@@ -169,6 +169,12 @@ pub struct ProviderConfig {
     pub symbols: SymbolMap,
     /// Request budget.
     pub quota: Option<QuotaPolicy>,
+    /// What a rate limit looks like and how long it benches.
+    pub rate_limit: RateLimitPolicy,
+    /// Hosts one normalized request tries before moving to the next provider.
+    pub max_hosts_per_request: usize,
+    /// Quota weight of raw requests by exact path.
+    pub raw_weights: BTreeMap<String, Weight>,
     /// Active health probe.
     pub health_check: Option<HealthCheck>,
     /// Operation mappings.
@@ -221,6 +227,33 @@ pub struct QuotaPolicy {
     pub used_header: Option<HeaderName>,
 }
 
+/// Rate-limit statuses and the bench used when no `Retry-After` comes with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// Statuses that bench the provider.
+    pub statuses: Vec<u16>,
+    /// Bench without `Retry-After`.
+    pub bench: Duration,
+}
+
+/// A quota weight (see [`crate::config::schema::WeightSpec`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Weight {
+    /// Always this weight.
+    Fixed(u32),
+    /// Depends on one parameter.
+    By {
+        /// Parameter name.
+        param: String,
+        /// `(upper bound, weight)`, ascending.
+        steps: Vec<(u64, u32)>,
+        /// Weight when present (without steps).
+        present: Option<u32>,
+        /// Weight when absent.
+        absent: u32,
+    },
+}
+
 /// An active health probe.
 #[derive(Debug, Clone)]
 pub struct HealthCheck {
@@ -243,8 +276,8 @@ pub struct OpMapping {
     pub response: JqProgram,
     /// One request per symbol.
     pub per_symbol: bool,
-    /// Quota weight.
-    pub weight: u32,
+    /// Quota weight of one request.
+    pub weight: Weight,
     /// Rewrites applied to the body before the mapping.
     pub prefilter: crate::normalize::prefilter::Prefilter,
     /// Interval -> template variables (empty map = the op takes no interval table).
@@ -304,8 +337,11 @@ pub struct NormalizedRoute {
 pub enum Hedge {
     /// After a fixed delay.
     After(Duration),
-    /// After the provider's recent p95 latency.
-    P95,
+    /// After the provider's recent p95 latency, or `cold` while it has none.
+    P95 {
+        /// The delay used before the provider has latency samples.
+        cold: Duration,
+    },
 }
 
 /// Why the admin listener would be exposed without a token, if it would.
@@ -324,6 +360,45 @@ impl Config {
     /// The provider named `name`.
     pub fn provider(&self, name: &str) -> Option<&Arc<ProviderConfig>> {
         self.providers.iter().find(|p| p.name == name)
+    }
+}
+
+// === impl ProviderConfig ===
+
+impl ProviderConfig {
+    /// Every secret this provider sends: API keys and header values (for redaction).
+    pub fn secrets(&self) -> Vec<&str> {
+        let keys = self.auth.iter().flat_map(|a| a.keys.iter().map(Secret::expose));
+        keys.chain(self.headers.iter().map(|(_, v)| v.expose())).filter(|s| !s.is_empty()).collect()
+    }
+}
+
+// === impl Weight ===
+
+impl Default for Weight {
+    fn default() -> Self {
+        Self::Fixed(1)
+    }
+}
+
+impl Weight {
+    /// The weight of a request whose parameters `get` looks up.
+    pub fn of<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> u32 {
+        match self {
+            Self::Fixed(w) => *w,
+            Self::By { param, steps, present, absent } => {
+                let Some(value) = get(param).filter(|v| !v.is_empty()) else {
+                    return *absent;
+                };
+                if steps.is_empty() {
+                    return present.unwrap_or(*absent);
+                }
+                let Ok(n) = value.trim().parse::<u64>() else {
+                    return *absent;
+                };
+                steps.iter().find(|(upto, _)| n <= *upto).or(steps.last()).map_or(*absent, |(_, w)| *w)
+            }
+        }
     }
 }
 

@@ -104,6 +104,12 @@ pub struct DefaultsSection {
     pub breaker: Option<BreakerSpec>,
     /// Retries and hedges allowed on top of first attempts.
     pub retry_budget: Option<RetryBudgetSpec>,
+    /// Hedge delay of `hedge_after = "p95"` while a provider has no latency samples yet
+    /// (default 250ms).
+    pub hedge_delay: Option<DurationStr>,
+    /// Hosts of one provider a normalized request tries before it moves on to the next
+    /// provider (default 2).
+    pub max_hosts_per_request: Option<usize>,
 }
 
 /// `retry_budget = { ratio = 0.2, min_per_second = 10, window = "10s" }`
@@ -234,6 +240,13 @@ pub struct ProviderSpec {
     pub symbols: SymbolsSpec,
     /// Request budget (weights of ops) per interval.
     pub quota: Option<QuotaSpec>,
+    /// Which statuses mean "rate-limited" and how long to bench without `Retry-After`.
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Overrides `defaults.max_hosts_per_request`.
+    pub max_hosts_per_request: Option<usize>,
+    /// Quota weight of raw passthrough requests by path (exact path, no query).
+    #[serde(default)]
+    pub raw_weights: BTreeMap<String, WeightSpec>,
     /// Active health probe.
     pub health_check: Option<HealthCheckSpec>,
     /// jq definitions (`def name: ...;`) available to every mapping of this provider.
@@ -299,6 +312,44 @@ pub struct QuotaSpec {
     pub used_header: Option<String>,
 }
 
+/// `rate_limit = { statuses = [403, 418, 429], bench = "2m" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Statuses that bench the provider (default 418 and 429).
+    pub statuses: Option<Vec<u16>>,
+    /// Bench when the answer carries no `Retry-After` (default 30s).
+    pub bench: Option<DurationStr>,
+}
+
+/// A quota weight: a number, or a rule on one parameter:
+/// `{ by = "limit", steps = [[100, 5], [500, 25]], absent = 5 }` (the first step whose
+/// bound is at least the value; past the last step, the last weight) or
+/// `{ by = "symbol", present = 2, absent = 4 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum WeightSpec {
+    /// A fixed weight.
+    Fixed(u32),
+    /// A weight that depends on a parameter.
+    Rule(WeightRuleSpec),
+}
+
+/// The rule form of [`WeightSpec`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightRuleSpec {
+    /// The parameter (a template variable for ops, a query parameter for raw requests).
+    pub by: String,
+    /// `[upper bound, weight]` pairs, ascending.
+    #[serde(default)]
+    pub steps: Vec<(u64, u32)>,
+    /// Weight when the parameter is given (and there are no steps).
+    pub present: Option<u32>,
+    /// Weight when the parameter is absent.
+    pub absent: u32,
+}
+
 /// `health_check = { path = "/api/v3/ping", interval = "10s", expect = 200 }`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -324,8 +375,8 @@ pub struct OpSpec {
     /// One upstream request per requested symbol.
     #[serde(default)]
     pub per_symbol: bool,
-    /// Quota weight of one request (default 1).
-    pub weight: Option<u32>,
+    /// Quota weight of one request (default 1); a number or a rule.
+    pub weight: Option<WeightSpec>,
     /// Before the mapping, keep only array elements whose field (e.g. `symbol`) holds a
     /// requested id.
     pub keep_ids: Option<String>,
@@ -375,7 +426,8 @@ pub struct RouteSpec {
     pub cache: Option<DurationStr>,
     /// How long a cached answer may be served stale when every provider fails.
     pub max_stale: Option<DurationStr>,
-    /// Start a hedged attempt after this long (a duration, or "p95").
+    /// Start a hedged attempt after this long: a duration, "p95" (the default: the
+    /// provider's recent p95, or `defaults.hedge_delay` before it has one) or "off".
     pub hedge_after: Option<String>,
     /// Overrides the server deadline.
     pub deadline: Option<DurationStr>,

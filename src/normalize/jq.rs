@@ -1,21 +1,28 @@
 //! jq response mappings, compiled once per config load with the jaq crates.
 //!
-//! Two hazards of jaq are closed here (see CRATES.md §4): `halt`/`halt_error` would end
+//! Three hazards of jaq are closed here (see CRATES.md §4): `halt`/`halt_error` would end
 //! the process through `unwrap_valr`, so results are unpacked with `get_err`/`get_halt`
-//! and a halt becomes an ordinary mapping error; and the `env` builtin would hand the
-//! process environment (API keys) to a mapping, so it is not registered at all.
+//! and a halt becomes an ordinary mapping error; the `env` builtin would hand the
+//! process environment (API keys) to a mapping, so it is not registered at all; and
+//! jaq's own JSON reader recurses once per nesting level (and reads `#` comments), so
+//! a provider body of 70,000 `[` would overflow a worker's stack and abort the process.
+//! Untrusted JSON is therefore never given to jaq's reader: bodies are parsed by
+//! serde_json, whose recursion limit (128 levels) turns such a body into an error, and
+//! `fromjson` (which `tonumber` calls) is replaced by the same bounded parser.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use jaq_core::load::{Arena, File, Loader};
+use jaq_core::native::{Fun, bome, run, v};
 use jaq_core::{Compiler, Ctx, Vars, data};
 use jaq_json::Val;
 
 type Data = data::JustLut<Val>;
 type Filter = jaq_core::Filter<Data>;
 
-/// The global variables every mapping may read, in the order values are passed.
+/// The global variables every mapping may read, in the order [`Globals`] passes them.
 pub const GLOBALS: [&str; 13] = [
     "$now",
     "$symbols",
@@ -35,10 +42,32 @@ pub const GLOBALS: [&str; 13] = [
 /// Most outputs a mapping may produce before it is stopped (a guard against `range(1e9)`).
 const MAX_OUTPUTS: usize = 16;
 
-/// Deepest nesting accepted in a body. jaq's parser recurses per level, so a body of
-/// 64 KiB of `[` would overflow a worker's stack and abort the process; real provider
-/// answers nest a handful of levels.
-pub const MAX_DEPTH: usize = 128;
+/// The values of the [`GLOBALS`] for one upstream request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Globals {
+    /// `$now`: wall-clock time of the request, ms.
+    pub now: i64,
+    /// `$symbols`: canonical tickers this request covers.
+    pub symbols: Vec<String>,
+    /// `$ids`: the provider's ids for them, in the same order.
+    pub ids: Vec<String>,
+    /// `$symbol_of`: provider id -> canonical ticker.
+    pub symbol_of: BTreeMap<String, String>,
+    /// `$vs`: the canonical quote currency.
+    pub vs: String,
+    /// `$quote`: the provider's quote currency.
+    pub quote: String,
+    /// `$interval`: the canonical interval name (ohlcv).
+    pub interval: Option<&'static str>,
+    /// `$interval_ms`: its length.
+    pub interval_ms: Option<i64>,
+    /// `$limit`.
+    pub limit: Option<i64>,
+    /// `$depth`.
+    pub depth: Option<u32>,
+    /// `$q`.
+    pub q: Option<String>,
+}
 
 /// A compiled jq program (cheap to clone; `Send + Sync`).
 #[derive(Clone)]
@@ -56,14 +85,14 @@ pub struct JqCompileError {
 }
 
 /// Why running a mapping failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum JqRunError {
-    /// The body is not JSON.
+    /// The body is not JSON (or nests deeper than 128 levels).
     #[error("body is not JSON: {0}")]
     NotJson(String),
-    /// The program raised `error(...)`; the value is kept as JSON text.
+    /// The program raised `error(...)` (or failed, e.g. a type error): the error's value.
     #[error("mapping raised an error: {0}")]
-    Raised(String),
+    Raised(serde_json::Value),
     /// The program called `halt`/`halt_error`, which mappings may not do.
     #[error("mapping called halt({0}), which is not allowed")]
     Halted(i32),
@@ -72,14 +101,46 @@ pub enum JqRunError {
     OutputCount(usize),
 }
 
+// === impl Globals ===
+
+impl Globals {
+    /// The values in [`GLOBALS`] order.
+    fn vals(&self) -> Vec<Val> {
+        let str = |s: &str| Val::from(s.to_owned());
+        let list = |items: &[String]| items.iter().map(|s| str(s)).collect::<Val>();
+        let opt_str = |s: Option<&str>| s.map_or(Val::Null, str);
+        let opt_int = |n: Option<i64>| n.map_or(Val::Null, |n| Val::from(n as isize));
+        let symbol_of: jaq_json::Map = self.symbol_of.iter().map(|(k, v)| (str(k), str(v))).collect();
+        vec![
+            Val::from(self.now as isize),
+            list(&self.symbols),
+            list(&self.ids),
+            Val::obj(symbol_of),
+            opt_str(self.symbols.first().map(String::as_str)),
+            opt_str(self.ids.first().map(String::as_str)),
+            str(&self.vs),
+            str(&self.quote),
+            opt_str(self.interval),
+            opt_int(self.interval_ms),
+            opt_int(self.limit),
+            opt_int(self.depth.map(i64::from)),
+            opt_str(self.q.as_deref()),
+        ]
+    }
+}
+
 // === impl JqProgram ===
 
 impl JqProgram {
-    /// Compiles `code` with the std library minus `env`, and the [`GLOBALS`].
+    /// Compiles `code` with the std library minus `env`, a bounded `fromjson`, and the
+    /// [`GLOBALS`].
     pub fn compile(code: &str) -> Result<Self, JqCompileError> {
         let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs =
-            jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs()).filter(|(name, _, _)| *name != "env");
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs())
+            .filter(|(name, _, _)| *name != "env" && *name != "fromjson")
+            .chain(std::iter::once(bounded_fromjson()));
         let arena = Arena::default();
         let modules = Loader::new(defs).load(&arena, File { code, path: () }).map_err(|errs| load_error(code, errs))?;
         let filter = Compiler::default()
@@ -90,18 +151,14 @@ impl JqProgram {
         Ok(Self { filter: Arc::new(filter) })
     }
 
-    /// Runs the program on a JSON body with the global values (JSON, in [`GLOBALS`]
-    /// order) and returns the single output as compact JSON text.
-    pub fn run(&self, body: &[u8], globals: &[serde_json::Value; GLOBALS.len()]) -> Result<String, JqRunError> {
-        if !depth_within(body, MAX_DEPTH) {
-            return Err(JqRunError::NotJson(format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        let input = jaq_json::read::parse_single(body).map_err(|e| JqRunError::NotJson(e.to_string()))?;
-        let mut vars = Vec::with_capacity(GLOBALS.len());
-        for value in globals {
-            vars.push(to_val(value)?);
-        }
-        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new(vars));
+    /// Runs the program on a JSON body and returns the single output as compact JSON.
+    pub fn run(&self, body: &[u8], globals: &Globals) -> Result<String, JqRunError> {
+        self.run_val(parse(body)?, globals).map(|v| v.to_string())
+    }
+
+    /// Runs the program on a parsed value and returns its single output.
+    pub fn run_val(&self, input: Val, globals: &Globals) -> Result<Val, JqRunError> {
+        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new(globals.vals()));
         let mut outputs = Vec::new();
         for result in self.filter.id.run((ctx, input)) {
             match result {
@@ -112,9 +169,9 @@ impl JqProgram {
                 return Err(JqRunError::OutputCount(outputs.len()));
             }
         }
-        match outputs.as_slice() {
-            [one] => Ok(one.to_string()),
-            other => Err(JqRunError::OutputCount(other.len())),
+        match outputs.len() {
+            1 => outputs.pop().ok_or(JqRunError::OutputCount(0)),
+            n => Err(JqRunError::OutputCount(n)),
         }
     }
 }
@@ -125,52 +182,54 @@ impl fmt::Debug for JqProgram {
     }
 }
 
-/// Whether `[`/`{` nesting (outside strings) stays within `max`, scanning the bytes once.
-pub fn depth_within(body: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    true
+/// Parses an untrusted JSON body with serde_json's recursion limit (128 levels): no
+/// input can overflow the stack.
+pub fn parse(body: &[u8]) -> Result<Val, JqRunError> {
+    serde_json::from_slice::<Val>(body).map_err(|e| JqRunError::NotJson(e.to_string()))
 }
 
-fn to_val(value: &serde_json::Value) -> Result<Val, JqRunError> {
-    let text = value.to_string();
-    jaq_json::read::parse_single(text.as_bytes()).map_err(|e| JqRunError::NotJson(e.to_string()))
+/// A serde_json value as a jq value (the value came from a bounded parse, so the
+/// recursion here is bounded too).
+pub fn from_json(value: serde_json::Value) -> Val {
+    use serde_json::Value;
+    match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::from(b),
+        Value::Number(n) => match n.as_i64().and_then(|i| isize::try_from(i).ok()) {
+            Some(i) => Val::from(i),
+            None => Val::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Val::from(s),
+        Value::Array(items) => items.into_iter().map(from_json).collect(),
+        Value::Object(map) => Val::obj(map.into_iter().map(|(k, v)| (Val::from(k), from_json(v))).collect()),
+    }
+}
+
+/// `fromjson` with the bounded parser (jaq's own would recurse without limit).
+fn bounded_fromjson() -> Fun<Data> {
+    run(("fromjson", v(0), |cv| {
+        let parsed = match cv.1.try_as_utf8_bytes_owned() {
+            Ok(bytes) => serde_json::from_slice::<Val>(&bytes).map_err(|e| {
+                let shown: String = String::from_utf8_lossy(&bytes).chars().take(40).collect();
+                jaq_core::Error::str(format!("cannot parse {shown:?} as JSON: {e}"))
+            }),
+            Err(e) => Err(e),
+        };
+        bome(parsed)
+    }))
 }
 
 fn exception(exn: jaq_core::Exn<Val>) -> JqRunError {
     match exn.get_err() {
-        Ok(err) => JqRunError::Raised(raised_text(&err)),
+        Ok(err) => {
+            let val = err.into_val();
+            JqRunError::Raised(serde_json::from_str(&val.to_string()).unwrap_or(serde_json::Value::Null))
+        }
         Err(exn) => match exn.get_halt() {
             Ok(code) => JqRunError::Halted(code),
-            Err(_) => JqRunError::Raised("internal exception".to_owned()),
+            Err(_) => JqRunError::Raised(serde_json::Value::String("internal exception".into())),
         },
     }
-}
-
-/// `error("x")` keeps its value; other runtime errors (type errors) print as text.
-fn raised_text(err: &jaq_core::Error<Val>) -> String {
-    err.to_string()
 }
 
 // === compile error rendering ===
@@ -222,64 +281,4 @@ fn shown(found: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::{Value, json};
-
-    use super::*;
-
-    fn globals() -> [Value; GLOBALS.len()] {
-        let mut g: [Value; GLOBALS.len()] = Default::default();
-        g[0] = json!(1_700_000_000_000_i64);
-        g[6] = json!("USD");
-        g
-    }
-
-    #[test]
-    fn maps_a_body_with_globals() {
-        let p = JqProgram::compile(r#"{price: (.price | tonumber), vs: $vs, ts: $now}"#).expect("compiles");
-        let out = p.run(br#"{"price":"42.5"}"#, &globals()).expect("runs");
-        let v: Value = serde_json::from_str(&out).expect("json");
-        assert_eq!(v, json!({"price": 42.5, "vs": "USD", "ts": 1_700_000_000_000_i64}));
-    }
-
-    #[test]
-    fn halt_is_an_error_not_an_exit() {
-        for code in ["halt", "halt_error", "halt_error(3)", "\"x\" | halt_error(1)"] {
-            let p = JqProgram::compile(code).expect(code);
-            assert!(matches!(p.run(b"{}", &globals()), Err(JqRunError::Halted(_))), "{code}");
-        }
-    }
-
-    #[test]
-    fn env_is_not_available() {
-        for code in ["env", "env.HOME", "$ENV"] {
-            let err = JqProgram::compile(code).expect_err(code);
-            assert!(err.message.contains("undefined"), "{code}: {}", err.message);
-        }
-    }
-
-    #[test]
-    fn syntax_errors_point_into_the_program() {
-        let err = JqProgram::compile(".data | map(").expect_err("syntax");
-        assert!(err.message.contains("syntax"), "{}", err.message);
-        let err = JqProgram::compile(".a | nosuchfn(1)").expect_err("undefined");
-        assert_eq!(err.offset, Some(5), "{}", err.message);
-        assert!(err.message.contains("nosuchfn"));
-    }
-
-    #[test]
-    fn raised_errors_and_bad_json_are_errors() {
-        let p = JqProgram::compile(r#"if .Response == "Error" then error(.Message) else . end"#).expect("compiles");
-        let err = p.run(br#"{"Response":"Error","Message":"over limit"}"#, &globals()).expect_err("raised");
-        assert!(err.to_string().contains("over limit"), "{err}");
-        assert!(matches!(p.run(b"<html>", &globals()), Err(JqRunError::NotJson(_))));
-        let many = JqProgram::compile(".[]").expect("compiles");
-        assert_eq!(many.run(b"[1,2]", &globals()), Err(JqRunError::OutputCount(2)));
-        let deep = vec![b'['; 64 * 1024];
-        assert!(matches!(many.run(&deep, &globals()), Err(JqRunError::NotJson(_))), "no stack overflow");
-        assert!(depth_within(br#"{"a":"[[[[[[[[[[","b":[1,[2]]}"#, 3));
-        assert!(!depth_within(b"[[[[", 3));
-        let endless = JqProgram::compile("range(1000000000)").expect("compiles");
-        assert!(matches!(endless.run(b"null", &globals()), Err(JqRunError::OutputCount(_))));
-    }
-}
+mod tests;

@@ -35,14 +35,19 @@ impl Prefilter {
             return None;
         }
         let mut value: Value = serde_json::from_slice(body).ok()?;
-        if let (Some(field), Value::Array(items)) = (&self.keep_ids, &mut value) {
+        self.apply_value(&mut value, ids);
+        serde_json::to_vec(&value).ok()
+    }
+
+    /// Rewrites a parsed body in place.
+    pub fn apply_value(&self, value: &mut Value, ids: &[String]) {
+        if let (Some(field), Value::Array(items)) = (&self.keep_ids, &mut *value) {
             let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
             items.retain(|item| item.get(field.as_str()).and_then(Value::as_str).is_some_and(|id| wanted.contains(id)));
         }
         if self.numeric_strings {
-            numbers(&mut value);
+            numbers(value);
         }
-        serde_json::to_vec(&value).ok()
     }
 }
 

@@ -6,10 +6,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
+use crate::error::json_response;
+use crate::headers::{X_MARKETGATE_CACHE, X_MARKETGATE_PROVIDER};
 use crate::normalize::op::Operation;
-use crate::proxy::attempts::AttemptRecord;
-use crate::proxy::error::json_response;
-use crate::proxy::headers::{X_MARKETGATE_CACHE, X_MARKETGATE_PROVIDER};
+use crate::upstream::admitted::AttemptRecord;
 use crate::upstream::client::Body;
 
 /// How the answer relates to the cache.

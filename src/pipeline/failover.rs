@@ -1,10 +1,23 @@
-//! The failover loop of a normalized request. Candidates come from the [`Picker`]; one
-//! attempt runs at a time, plus at most one hedged attempt when the route sets
-//! `hedge_after`. A host fault moves to the provider's next host, any other failure to
-//! the next provider. Every attempt after the first draws on the retry budget. Price
-//! answers that miss symbols are kept as the best partial answer while the next
-//! provider is tried. One overall deadline bounds it all: each attempt's
-//! timeout is cut to the time left.
+//! The failover loop of a normalized request.
+//!
+//! Candidates come from the [`Candidates`] order. One attempt runs first; after its
+//! hedge delay (the route's `hedge_after`: a fixed delay, or the provider's recent p95,
+//! or `defaults.hedge_delay` while it has none) a hedged attempt starts on the next
+//! candidate, and again after the next delay, up to [`MAX_IN_FLIGHT`] at once. A host
+//! fault moves to the provider's next host (at most `max_hosts_per_request` of them),
+//! any other failure to the next provider. Every attempt after the first draws on the
+//! retry budget. Price answers that miss symbols are kept as the best partial answer
+//! while the next provider is tried.
+//!
+//! One deadline bounds it all, and it is shared out: an attempt's timeout is cut to
+//! the time left divided by the tiers left, so a hanging tier can never use up the
+//! turn of the tiers after it. When a hedge wins, an attempt it overtook that had been
+//! waiting for at least twice its hedge delay is recorded as a `timeout` against its
+//! host (otherwise `cancelled`), so a host that always hangs opens its breaker even
+//! while hedges hide it from clients.
+//!
+//! The loop is generic over how an attempt runs, so it is unit-tested with scripted
+//! attempts on tokio's paused clock.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,20 +28,25 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use super::attempt::{self, AttemptCtx, Failure};
-use super::picker::{Advance, Candidate, Picker};
-use crate::app::AppState;
+use super::attempt::Finished;
+use super::plan::Plan;
 use crate::breaker::Outcome;
-use crate::config::model::{Hedge, NormalizedRoute};
-use crate::normalize::op::Operation;
+use crate::budget::RetryBudget;
+use crate::candidates::tiers::TierOrder;
+use crate::candidates::{Advance, Candidate, Candidates, Planned, Skip};
+use crate::config::model::{Hedge, NormalizedRoute, ProviderKind};
+use crate::error::{ErrorKind, ProxyError};
+use crate::metrics::Metrics;
 use crate::normalize::params::OpRequest;
-use crate::normalize::schema::{Payload, Price};
-use crate::proxy::attempts::{AttemptRecord, Report};
-use crate::proxy::error::{ErrorKind, ProxyError};
-use crate::snapshot::{ProviderRt, Snapshot};
+use crate::normalize::schema::Payload;
+use crate::snapshot::{PoolRt, ProviderRt, Snapshot};
+use crate::upstream::admitted::{AttemptRecord, DropOutcome};
 
-/// The shortest delay `hedge_after = "p95"` waits.
+/// The shortest delay `hedge_after = "p95"` waits once a provider has a p95.
 pub const P95_HEDGE_FLOOR: Duration = Duration::from_millis(25);
+
+/// Most attempts of one request in flight at once (the first and two hedges).
+pub const MAX_IN_FLIGHT: usize = 3;
 
 /// A successful (possibly partial) answer.
 #[derive(Debug, Clone)]
@@ -47,191 +65,250 @@ pub struct Answer {
 
 /// Inputs of one failover run.
 pub struct Request<'a> {
-    /// Shared state.
-    pub state: &'a AppState,
     /// Snapshot in force.
     pub snap: &'a Snapshot,
-    /// Route index in `config.routes` (for tier cursors).
-    pub route_index: usize,
+    /// Metric handles.
+    pub metrics: &'a Metrics,
+    /// The retry budget.
+    pub budget: &'a RetryBudget,
     /// Route template (metric label).
     pub route_label: &'a str,
     /// The route.
     pub route: &'a NormalizedRoute,
+    /// Its compiled pool.
+    pub pool: &'a PoolRt,
     /// The request.
     pub req: &'a OpRequest,
     /// Overall deadline.
     pub deadline: Instant,
-    /// The request came from another marketgate (do not forward it to one again).
+    /// The request came through another marketgate: answer it from this instance's
+    /// own providers only.
     pub forwarded: bool,
-}
-
-/// A finished attempt.
-struct Finished<'a> {
-    provider: &'a ProviderRt,
-    host: String,
-    record: AttemptRecord,
-    result: Result<(Payload, Vec<String>), Failure>,
+    /// Wall-clock time of the request, ms.
+    pub now_ms: i64,
 }
 
 type InFlight<'a> = Pin<Box<dyn Future<Output = Finished<'a>> + Send + 'a>>;
 
-/// Runs the loop until an answer, or fails with the attempts list.
-pub async fn run(r: &Request<'_>) -> Result<Answer, ProxyError> {
-    let now_ms = now_ms();
-    let mut picker = Picker::new(r, now_ms);
-    let mut attempts: Vec<AttemptRecord> = Vec::new();
-    let mut best: Option<Answer> = None;
-    let mut last_failed: Option<String> = None;
-    let mut too_large = 0usize;
-    let mut started = 0usize;
-    let mut advance = Advance::NextProvider;
-    let mut inflight: FuturesUnordered<InFlight<'_>> = FuturesUnordered::new();
-    let mut hedge_at: Option<Instant> = None;
-    r.state.budget.record_request(Instant::now());
-    loop {
-        if inflight.is_empty() {
-            // Attempts are bounded by the deadline, so the loop reaches this point by then.
-            if Instant::now() >= r.deadline {
-                if let Some(answer) = best {
-                    return Ok(Answer { attempts, ..answer });
-                }
-                let msg = format!("deadline passed after {started} attempt(s)");
-                return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts));
-            }
-            let Some(c) = picker.next(advance, &mut attempts) else { break };
-            // A retry token is taken only when there is a candidate to spend it on.
-            if started > 0 && !r.state.budget.try_retry(Instant::now()) {
-                c.admitted.release();
-                r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
-                let detail = "retry budget exhausted: no further attempts";
-                attempts.push(AttemptRecord::skipped(&c.provider.cfg.name, Outcome::Unavailable, detail));
-                break;
-            }
-            count_failover(r, &mut last_failed, &c.provider.cfg.name);
-            hedge_at = hedge_delay(r.route, c.provider).map(|d| Instant::now() + d);
-            started += 1;
-            inflight.push(start(r, c, now_ms));
-        }
-        tokio::select! {
-            Some(done) = inflight.next() => {
-                let name = done.provider.cfg.name.clone();
-                attempts.push(done.record);
-                match done.result {
-                    Ok((payload, missing)) => {
-                        let answer = Answer { payload, provider: name.clone(), host: done.host, attempts: Vec::new(), missing };
-                        if answer.missing.is_empty() {
-                            return Ok(Answer { attempts, ..answer });
-                        }
-                        if best.as_ref().is_none_or(|b| answer.payload.price_symbols().len() > b.payload.price_symbols().len()) {
-                            best = Some(answer);
-                        }
-                        advance = Advance::NextProvider;
-                    }
-                    Err(f) => {
-                        too_large += usize::from(f.too_large);
-                        advance = if f.outcome.try_next_host() { Advance::NextHost } else { Advance::NextProvider };
-                    }
-                }
-                last_failed = Some(name);
-            }
-            () = sleep_until_opt(hedge_at), if hedge_at.is_some() && inflight.len() == 1 => {
-                hedge_at = None;
-                // Hedge on the same provider's next host first (another mirror), then on
-                // the next provider; the picker keeps its place for later failovers.
-                if let Some(c) = picker.next(Advance::NextHost, &mut attempts) {
-                    if r.state.budget.try_retry(Instant::now()) {
-                        r.state.metrics.hedges.with_label_values(&[r.route_label]).inc();
-                        started += 1;
-                        inflight.push(start(r, c, now_ms));
-                    } else {
-                        c.admitted.release();
-                        r.state.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
-                    }
-                }
-            }
-        }
-    }
-    if let Some(mut answer) = best {
-        answer.attempts = attempts;
-        return Ok(answer);
-    }
-    Err(give_up(attempts, too_large))
+/// Runs the loop until an answer, or fails with the attempts list. `start` runs one
+/// attempt of a candidate within a timeout.
+pub async fn run<'a, S, F>(r: &Request<'a>, start: S) -> Result<Answer, ProxyError>
+where
+    S: Fn(Candidate<'a, Plan>, Duration) -> F,
+    F: Future<Output = Finished<'a>> + Send + 'a,
+{
+    let candidates = Candidates::new(TierOrder::pool(r.snap, r.pool), r.metrics);
+    let mut run = Run {
+        r,
+        start,
+        candidates,
+        attempts: Vec::new(),
+        best: None,
+        last_failed: None,
+        too_large: 0,
+        started: 0,
+        exhausted: false,
+        failed_host_fault: false,
+        inflight: FuturesUnordered::new(),
+        watched: Vec::new(),
+        hedge_at: None,
+    };
+    r.budget.record_request(Instant::now(), &r.snap.config.retry_budget);
+    run.go().await
 }
 
-fn start<'a>(r: &'a Request<'a>, c: Candidate<'a>, now_ms: i64) -> InFlight<'a> {
-    Box::pin(async move {
-        let Candidate { provider, plan, admitted } = c;
-        let remaining = r.deadline.saturating_duration_since(Instant::now());
-        let timeout = provider.cfg.attempt_timeout.min(remaining);
-        let cx = AttemptCtx { snap: r.snap, provider, plan: &plan, req: r.req, metrics: &r.state.metrics, now_ms };
-        let host = admitted.host.url.label().to_owned();
-        let result = attempt::run(&cx, admitted.host, timeout).await.and_then(|p| cover(p, r.req, &provider.cfg.name));
-        let record = match &result {
-            Ok((_, missing)) => {
-                let detail = (!missing.is_empty()).then(|| format!("missing {}", missing.join(",")));
-                admitted.finish(Outcome::Ok, Report { detail, ..Report::default() })
+struct Run<'a, 'r, S> {
+    r: &'r Request<'a>,
+    start: S,
+    candidates: Candidates<'a, Plan>,
+    attempts: Vec<AttemptRecord>,
+    best: Option<Answer>,
+    last_failed: Option<String>,
+    too_large: usize,
+    started: usize,
+    exhausted: bool,
+    failed_host_fault: bool,
+    inflight: FuturesUnordered<InFlight<'a>>,
+    watched: Vec<Watched>,
+    hedge_at: Option<Instant>,
+}
+
+/// An attempt that may be overtaken by a hedge.
+struct Watched {
+    on_drop: DropOutcome,
+    since: Instant,
+    slow_after: Duration,
+}
+
+// === impl Run ===
+
+impl<'a, S, F> Run<'a, '_, S>
+where
+    S: Fn(Candidate<'a, Plan>, Duration) -> F,
+    F: Future<Output = Finished<'a>> + Send + 'a,
+{
+    async fn go(&mut self) -> Result<Answer, ProxyError> {
+        let mut advance = Advance::NextProvider;
+        loop {
+            if self.inflight.is_empty() {
+                if Instant::now() >= self.r.deadline {
+                    return self.deadline_passed();
+                }
+                if !self.launch(advance, false) {
+                    break;
+                }
             }
-            Err(f) => admitted.finish(f.outcome, report(f)),
+            let hedge_ready = self.hedge_at.is_some() && self.inflight.len() < MAX_IN_FLIGHT && !self.exhausted;
+            tokio::select! {
+                Some(done) = self.inflight.next() => {
+                    match self.finished(done) {
+                        Some(answer) => return Ok(answer),
+                        None => advance = self.next_advance(),
+                    }
+                    if !self.inflight.is_empty() && self.inflight.len() < MAX_IN_FLIGHT && !self.exhausted {
+                        // A failure while a hedge still runs: fail over now, not after it.
+                        self.launch(advance, false);
+                    }
+                }
+                () = sleep_until(self.hedge_at), if hedge_ready => {
+                    self.hedge_at = None;
+                    self.launch(Advance::NextHost, true);
+                }
+            }
+        }
+        match self.best.take() {
+            Some(answer) => Ok(Answer { attempts: std::mem::take(&mut self.attempts), ..answer }),
+            None => Err(give_up(std::mem::take(&mut self.attempts), self.too_large)),
+        }
+    }
+
+    /// Starts the next candidate; `false` when there is none (or no budget for it).
+    fn launch(&mut self, advance: Advance, hedge: bool) -> bool {
+        let r = self.r;
+        let mut planner = |p: &'a ProviderRt| plan_for(r, p);
+        let Some(c) = self.candidates.next(advance, &mut planner, &mut self.attempts) else {
+            return false;
         };
-        Finished { provider, host, record, result }
-    })
-}
-
-fn count_failover(r: &Request<'_>, last_failed: &mut Option<String>, to: &str) {
-    if let Some(from) = last_failed.take().filter(|f| f != to) {
-        r.state.metrics.failovers.with_label_values(&[r.route_label, &from, to]).inc();
-        if let Some(p) = r.snap.provider(&from) {
-            p.state.failovers_from.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if self.started > 0 && !r.budget.try_retry(now, &r.snap.config.retry_budget) {
+            c.admitted.release();
+            r.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
+            let detail = "retry budget exhausted: no further attempts";
+            self.attempts.push(AttemptRecord::skipped(&c.provider.cfg.name, Outcome::Unavailable, detail));
+            self.exhausted = true;
+            return false;
         }
+        if hedge {
+            r.metrics.hedges.with_label_values(&[r.route_label]).inc();
+        } else {
+            self.count_failover(&c.provider.cfg.name);
+        }
+        let remaining = r.deadline.saturating_duration_since(now);
+        let share = remaining / self.candidates.tiers_left().max(1) as u32;
+        let timeout = c.provider.cfg.attempt_timeout.min(share).min(remaining);
+        let delay = hedge_delay(r.route, c.provider);
+        if let Some(d) = delay {
+            self.watched.push(Watched { on_drop: c.admitted.on_drop(), since: now, slow_after: d * 2 });
+        }
+        self.hedge_at = delay.map(|d| now + d);
+        self.started += 1;
+        self.inflight.push(Box::pin((self.start)(c, timeout)));
+        true
+    }
+
+    /// Takes a finished attempt; `Some` is the answer to return.
+    fn finished(&mut self, done: Finished<'a>) -> Option<Answer> {
+        let name = done.provider.cfg.name.clone();
+        self.attempts.push(done.record);
+        match done.result {
+            Ok((payload, missing)) => {
+                let answer = Answer { payload, provider: name.clone(), host: done.host, attempts: Vec::new(), missing };
+                if answer.missing.is_empty() {
+                    self.mark_overtaken();
+                    return Some(Answer { attempts: std::mem::take(&mut self.attempts), ..answer });
+                }
+                let better = self
+                    .best
+                    .as_ref()
+                    .is_none_or(|b| answer.payload.price_symbols().len() > b.payload.price_symbols().len());
+                if better {
+                    self.best = Some(answer);
+                }
+                self.failed_host_fault = false;
+            }
+            Err(f) => {
+                self.too_large += usize::from(f.too_large);
+                self.failed_host_fault = f.try_next_host();
+            }
+        }
+        self.last_failed = Some(name);
+        None
+    }
+
+    fn next_advance(&self) -> Advance {
+        if self.failed_host_fault { Advance::NextHost } else { Advance::NextProvider }
+    }
+
+    /// Attempts still in flight when a hedge won: those that waited at least twice
+    /// their hedge delay count as timeouts against their hosts.
+    fn mark_overtaken(&mut self) {
+        let now = Instant::now();
+        for w in &self.watched {
+            if now.saturating_duration_since(w.since) >= w.slow_after {
+                w.on_drop.set(Outcome::Timeout);
+            }
+        }
+    }
+
+    fn count_failover(&mut self, to: &str) {
+        if let Some(from) = self.last_failed.take().filter(|f| f != to) {
+            self.r.metrics.failovers.with_label_values(&[self.r.route_label, &from, to]).inc();
+            if let Some(p) = self.r.snap.provider(&from) {
+                p.state.failovers_from.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn deadline_passed(&mut self) -> Result<Answer, ProxyError> {
+        let attempts = std::mem::take(&mut self.attempts);
+        if let Some(answer) = self.best.take() {
+            return Ok(Answer { attempts, ..answer });
+        }
+        let msg = format!("deadline passed after {} attempt(s)", self.started);
+        Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts))
     }
 }
 
-fn hedge_delay(route: &NormalizedRoute, provider: &ProviderRt) -> Option<Duration> {
+/// What `provider` is asked for this request, or why it is passed over.
+fn plan_for(r: &Request<'_>, provider: &ProviderRt) -> Planned<Plan> {
+    if r.forwarded && provider.cfg.kind == ProviderKind::Marketgate {
+        return Err(Skip::new(Outcome::Unsupported, "the request came through another marketgate"));
+    }
+    let plan = Plan::new(&provider.cfg, r.req, r.now_ms)?;
+    let weight = plan.weight();
+    Ok((plan, weight))
+}
+
+/// The hedge delay of an attempt on `provider`, if the route hedges.
+pub fn hedge_delay(route: &NormalizedRoute, provider: &ProviderRt) -> Option<Duration> {
     match route.hedge? {
         Hedge::After(d) => Some(d),
         // A floor keeps loopback-fast providers from hedging on every scheduling hiccup.
-        Hedge::P95 => provider.state.p95().map(|ms| Duration::from_secs_f64(ms / 1000.0).max(P95_HEDGE_FLOOR)),
+        Hedge::P95 { cold } => {
+            Some(provider.state.p95().map_or(cold, |ms| Duration::from_secs_f64(ms / 1000.0).max(P95_HEDGE_FLOOR)))
+        }
     }
 }
 
-async fn sleep_until_opt(at: Option<Instant>) {
+async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
 
-fn report(f: &Failure) -> Report {
-    Report { detail: Some(f.detail.clone()), retry_after: f.retry_after, status: f.status }
-}
-
-/// Keeps only asked symbols, in the order asked, and lists the missing ones. A price
-/// answer with none of the asked symbols is a bad body, not a partial answer.
-fn cover(payload: Payload, req: &OpRequest, provider: &str) -> Result<(Payload, Vec<String>), Failure> {
-    if req.op != Operation::Price {
-        return Ok((payload, Vec::new()));
-    }
-    let Payload::Price(items) = payload else {
-        return Ok((payload, Vec::new()));
-    };
-    let mut ordered: Vec<Price> = Vec::new();
-    let mut missing = Vec::new();
-    for s in &req.symbols {
-        match items.iter().find(|p| &p.symbol == s) {
-            Some(p) => ordered.push(Price { vs: req.vs.clone(), ..p.clone() }),
-            None => missing.push(s.clone()),
-        }
-    }
-    if ordered.is_empty() {
-        // Not a host fault: a symbol or quote this provider does not list (a client can
-        // ask for any of those, and must not be able to trip a breaker by doing so).
-        return Err(Failure::neutral(format!("{provider} price: the answer has none of the asked symbols")));
-    }
-    Ok((Payload::Price(ordered), missing))
-}
-
 fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
-    let reached = attempts.iter().filter(|a| a.host.is_some()).count();
+    let reached = attempts.iter().filter(|a| a.reached()).count();
     if reached == 0 {
         let mut e = ProxyError::with_attempts(
             ErrorKind::NoProviderAvailable,
@@ -259,3 +336,6 @@ fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 pub mod attempt;
 pub mod envelope;
 pub mod failover;
-pub mod picker;
+pub mod mapping;
 pub mod plan;
 
 use std::sync::Arc;
@@ -15,72 +15,88 @@ use bytes::Bytes;
 use http::Response;
 use tokio::time::Instant;
 
-use crate::app::AppState;
 use crate::cache::{Cached, Lookup, wait};
 use crate::config::model::{NormalizedRoute, ProviderKind};
+use crate::error::{ErrorKind, ProxyError};
+use crate::gateway::{Gateway, Served, Via};
 use crate::normalize::params::OpRequest;
-use crate::proxy::error::{ErrorKind, ProxyError};
-use crate::proxy::service::Served;
 use crate::routing::pattern::Params;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{PoolRt, RouteRt, Snapshot};
 use crate::upstream::client::Body;
+use crate::upstream::exchange::Exchange;
 use envelope::{CacheResult, meta, respond};
 
 /// One request on a normalized route.
 pub struct Call<'a> {
-    /// The route's index in `config.routes` (for tier cursors).
-    pub route_index: usize,
-    /// The route's template (metric label).
-    pub route_label: &'a str,
-    /// The route.
-    pub route: &'a NormalizedRoute,
+    /// The compiled route.
+    pub route: &'a RouteRt,
     /// The raw query string.
     pub query: Option<&'a str>,
     /// Path parameters.
     pub params: &'a Params,
-    /// The request came from another marketgate.
-    pub forwarded: bool,
+    /// Where the request has been.
+    pub via: &'a Via,
+}
+
+/// A cache lookup's result, as counted in `marketgate_cache_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CacheEvent {
+    Hit,
+    Coalesced,
+    Miss,
+    Stale,
+}
+
+impl CacheEvent {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Coalesced => "coalesced",
+            Self::Miss => "miss",
+            Self::Stale => "stale",
+        }
+    }
 }
 
 /// Serves a normalized route.
-pub async fn serve(
-    state: &AppState,
-    snap: &Arc<Snapshot>,
-    call: Call<'_>,
-) -> Result<(Response<Body>, Served), ProxyError> {
-    let Call { route_index, route_label, route, query, params, forwarded } = call;
-    let max_params = snap.config.server.max_query_params;
-    let req = OpRequest::parse(route.op, query, params, &route.defaults, max_params)
-        .map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
-    check_known_symbols(snap, route, &req)?;
-    let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
-    let run = failover::Request { state, snap, route_index, route_label, route, req: &req, deadline, forwarded };
-    let Some(ttl) = route.cache else {
-        let answer = failover::run(&run).await?;
-        return Ok(fresh(&req, &answer, None));
+pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result<(Response<Body>, Served), ProxyError> {
+    let Some((route, pool)) = call.route.normalized() else {
+        return Err(ProxyError::new(ErrorKind::Internal, "not a normalized route"));
     };
-    let key = format!("{route_label}|{}", req.cache_key());
-    let count = |result: &str| state.metrics.cache_requests.with_label_values(&[route_label, result]).inc();
+    let label = call.route.label();
+    let max_params = snap.config.server.max_query_params;
+    let req = OpRequest::parse(route.op, call.query, call.params, &route.defaults, max_params)
+        .map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
+    check_known_symbols(snap, pool, &req)?;
+    let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
+    let fetch = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via };
+    let Some(ttl) = route.cache else {
+        let answer = fetch.run().await?;
+        let (resp, served, _) = fresh(&req, &answer, None);
+        return Ok((resp, served));
+    };
+    let key = format!("{label}|{}", req.cache_key());
+    let count = |event: CacheEvent| gw.metrics.cache_requests.with_label_values(&[label, event.as_str()]).inc();
     loop {
-        match state.cache.lookup(&key, Instant::now()) {
+        match gw.cache.lookup(&key, Instant::now()) {
             Lookup::Fresh(c) => {
-                count("hit");
+                count(CacheEvent::Hit);
                 return Ok(from_cache(&req, &c, CacheResult::Hit, ttl));
             }
             Lookup::Wait(rx) => match wait(rx).await {
                 Some(Ok(c)) => {
-                    count("coalesced");
+                    count(CacheEvent::Coalesced);
                     return Ok(from_cache(&req, &c, CacheResult::Hit, ttl));
                 }
-                Some(Err(e)) => return stale_or(state, &key, &req, ProxyError::clone(&e), route, route_label),
+                Some(Err(e)) => return stale_or(gw, &key, &req, ProxyError::clone(&e), route, label),
                 None => continue,
             },
             Lookup::Lead(lead) => {
-                count("miss");
+                count(CacheEvent::Miss);
                 let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
-                return match failover::run(&run).await {
+                return match fetch.run().await {
                     Ok(answer) => {
-                        let (resp, served, data) = fresh_with_data(&req, &answer, Some(ttl.as_secs()));
+                        let (resp, served, data) = fresh(&req, &answer, Some(ttl.as_secs()));
                         let cached = Arc::new(Cached {
                             data,
                             order: answer.payload.price_symbols().iter().map(|s| (*s).to_owned()).collect(),
@@ -89,13 +105,12 @@ pub async fn serve(
                             host: answer.host.clone(),
                             fetched: Instant::now(),
                         });
-                        state.cache.finish(lead, Ok(cached), ttl, max_stale, answer.missing.is_empty());
+                        gw.cache.finish(lead, Ok(cached), ttl, max_stale, answer.missing.is_empty());
                         Ok((resp, served))
                     }
                     Err(e) => {
-                        let shared = Arc::new(e.clone());
-                        state.cache.finish(lead, Err(shared), ttl, max_stale, false);
-                        stale_or(state, &key, &req, e, route, route_label)
+                        gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
+                        stale_or(gw, &key, &req, e, route, label)
                     }
                 };
             }
@@ -103,24 +118,49 @@ pub async fn serve(
     }
 }
 
-fn fresh(req: &OpRequest, answer: &failover::Answer, max_age: Option<u64>) -> (Response<Body>, Served) {
-    let (resp, served, _) = fresh_with_data(req, answer, max_age);
-    (resp, served)
+/// The failover run of one request.
+struct Fetch<'a> {
+    gw: &'a Gateway,
+    snap: &'a Snapshot,
+    label: &'a str,
+    route: &'a NormalizedRoute,
+    pool: &'a PoolRt,
+    req: &'a OpRequest,
+    deadline: Instant,
+    via: &'a Via,
 }
 
-fn fresh_with_data(
-    req: &OpRequest,
-    answer: &failover::Answer,
-    max_age: Option<u64>,
-) -> (Response<Body>, Served, Bytes) {
+impl Fetch<'_> {
+    async fn run(&self) -> Result<failover::Answer, ProxyError> {
+        let now_ms = failover::now_ms();
+        let r = failover::Request {
+            snap: self.snap,
+            metrics: &self.gw.metrics,
+            budget: &self.gw.budget,
+            route_label: self.label,
+            route: self.route,
+            pool: self.pool,
+            req: self.req,
+            deadline: self.deadline,
+            forwarded: matches!(self.via, Via::Forwarded(_)),
+            now_ms,
+        };
+        let exchange = Exchange { snap: self.snap, metrics: &self.gw.metrics, via: self.gw.via_out(self.via) };
+        let cx = attempt::AttemptCtx { exchange, req: self.req, now_ms };
+        failover::run(&r, move |c, timeout| attempt::run(cx, c, timeout)).await
+    }
+}
+
+fn fresh(req: &OpRequest, answer: &failover::Answer, max_age: Option<u64>) -> (Response<Body>, Served, Bytes) {
     let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
     // A partial answer is not worth keeping, here or in any cache downstream.
     let max_age = if answer.missing.is_empty() { max_age } else { None };
-    let reached = answer.attempts.iter().filter(|a| a.host.is_some()).count();
-    let failed: Vec<_> = answer.attempts.iter().filter(|a| a.outcome != "ok").cloned().collect();
+    let reached = answer.attempts.iter().filter(|a| a.reached()).count();
+    let failed: Vec<_> = answer.attempts.iter().filter(|a| a.outcome != crate::breaker::Outcome::Ok).cloned().collect();
     let m = meta(req.op, &answer.provider, &answer.host, CacheResult::Miss, 0, reached, &answer.missing, &failed);
     let resp = respond(&data, &m, CacheResult::Miss, max_age);
-    let served = Served { provider: Some(answer.provider.clone()), attempts: reached, cache: max_age.map(|_| "miss") };
+    let cache = max_age.map(|_| CacheResult::Miss);
+    let served = Served { provider: Some(answer.provider.clone()), attempts: reached, cache };
     (resp, served, data)
 }
 
@@ -132,7 +172,7 @@ fn from_cache(req: &OpRequest, c: &Cached, result: CacheResult, ttl: Duration) -
         if c.order.is_empty() || c.order == req.symbols { c.data.clone() } else { reorder(&c.data, &req.symbols) };
     let max_age = c.missing.is_empty().then_some(max_age);
     let resp = respond(&data, &m, result, max_age);
-    (resp, Served { provider: Some(c.provider.clone()), attempts: 0, cache: Some(result.as_str()) })
+    (resp, Served { provider: Some(c.provider.clone()), attempts: 0, cache: Some(result) })
 }
 
 /// A cached price list in the order this request asked for (the key ignores order).
@@ -148,20 +188,20 @@ fn reorder(data: &Bytes, symbols: &[String]) -> Bytes {
 
 /// stale-if-error: the last good answer within `max_stale`, else the error.
 fn stale_or(
-    state: &AppState,
+    gw: &Gateway,
     key: &str,
     req: &OpRequest,
     error: ProxyError,
     route: &NormalizedRoute,
-    route_label: &str,
+    label: &str,
 ) -> Result<(Response<Body>, Served), ProxyError> {
     if route.max_stale.is_none() || error.kind == ErrorKind::BadRequest {
         return Err(error);
     }
-    match state.cache.stale(key, Instant::now()) {
+    match gw.cache.stale(key, Instant::now()) {
         Some(c) => {
-            state.metrics.cache_requests.with_label_values(&[route_label, "stale"]).inc();
-            tracing::warn!(route = route_label, error = %error.message, age_ms = c.fetched.elapsed().as_millis() as u64, "every provider failed; serving a stale answer");
+            gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
+            tracing::warn!(route = label, error = %error.message, age_ms = c.fetched.elapsed().as_millis() as u64, "every provider failed; serving a stale answer");
             Ok(from_cache(req, &c, CacheResult::Stale, Duration::ZERO))
         }
         None => Err(error),
@@ -170,11 +210,11 @@ fn stale_or(
 
 /// 400 `unknown_symbol` when no provider in the route's pool knows a symbol (a pool
 /// made only of other marketgates accepts any ticker: the remote decides).
-fn check_known_symbols(snap: &Snapshot, route: &NormalizedRoute, req: &OpRequest) -> Result<(), ProxyError> {
+fn check_known_symbols(snap: &Snapshot, pool: &PoolRt, req: &OpRequest) -> Result<(), ProxyError> {
     if !req.op.takes_symbols() {
         return Ok(());
     }
-    let providers: Vec<_> = route.tiers.iter().flatten().filter_map(|n| snap.provider(n)).collect();
+    let providers: Vec<_> = pool.tiers.iter().flatten().filter_map(|&i| snap.provider_at(i)).collect();
     if providers.iter().all(|p| p.cfg.kind == ProviderKind::Marketgate) {
         return Ok(());
     }

@@ -1,12 +1,11 @@
 //! What to ask one provider for one normalized request: the symbols it can serve, its
-//! ids for them, and the template variables and jq globals of each upstream request.
-//! Pure: `Err(Skip)` explains why the provider cannot take part.
-
-use serde_json::{Value, json};
+//! ids for them, the template variables, jq globals and quota weight of each upstream
+//! request. Pure: `Err(Skip)` explains why the provider cannot take part.
 
 use crate::breaker::Outcome;
+use crate::candidates::Skip;
 use crate::config::model::{OpMapping, ProviderConfig, ProviderKind};
-use crate::normalize::jq::GLOBALS;
+use crate::normalize::jq::Globals;
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::template::{Vars, civil_date};
@@ -27,17 +26,10 @@ pub struct Plan {
 pub struct PlannedRequest {
     /// Template variables.
     pub vars: Vars,
-    /// jq globals, in [`GLOBALS`] order.
-    pub globals: [Value; GLOBALS.len()],
-}
-
-/// Why a provider is skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skip {
-    /// `unsupported` or `disabled`.
-    pub outcome: Outcome,
-    /// Why.
-    pub detail: String,
+    /// jq globals.
+    pub globals: Globals,
+    /// Quota weight.
+    pub weight: u32,
 }
 
 // === impl Plan ===
@@ -45,16 +37,13 @@ pub struct Skip {
 impl Plan {
     /// Plans `req` for `provider`; `now_ms` feeds `$now` and date variables.
     pub fn new(provider: &ProviderConfig, req: &OpRequest, now_ms: i64) -> Result<Self, Skip> {
-        if let Some(reason) = &provider.disabled {
-            return Err(Skip { outcome: Outcome::Disabled, detail: reason.clone() });
-        }
         let mapping = match provider.kind {
             ProviderKind::Marketgate => None,
             ProviderKind::Rest => Some(
                 provider
                     .ops
                     .get(&req.op)
-                    .ok_or_else(|| Skip { outcome: Outcome::Unsupported, detail: format!("no {} mapping", req.op) })?,
+                    .ok_or_else(|| Skip::new(Outcome::Unsupported, format!("no {} mapping", req.op)))?,
             ),
         };
         let mut symbols = Vec::new();
@@ -70,19 +59,18 @@ impl Plan {
             }
         }
         if req.op.takes_symbols() && symbols.is_empty() {
-            return Err(Skip { outcome: Outcome::Unsupported, detail: format!("no id for {}", unsupported.join(",")) });
+            return Err(Skip::new(Outcome::Unsupported, format!("no id for {}", unsupported.join(","))));
         }
         let interval_vars = match (req.interval, mapping) {
-            (Some(interval), Some(m)) if !m.intervals.is_empty() => {
-                Some(m.intervals.get(&interval).ok_or_else(|| Skip {
-                    outcome: Outcome::Unsupported,
-                    detail: format!("no {} interval", interval.as_str()),
-                })?)
-            }
+            (Some(interval), Some(m)) if !m.intervals.is_empty() => Some(
+                m.intervals
+                    .get(&interval)
+                    .ok_or_else(|| Skip::new(Outcome::Unsupported, format!("no {} interval", interval.as_str())))?,
+            ),
             _ => None,
         };
         let quote = provider.symbols.quote_for(&req.vs).to_owned();
-        let base = Base { req, quote: &quote, now_ms, interval_vars };
+        let base = Base { req, quote: &quote, now_ms, interval_vars, mapping };
         let per_symbol = mapping.is_some_and(|m: &OpMapping| m.per_symbol);
         let requests = if per_symbol {
             symbols
@@ -95,6 +83,11 @@ impl Plan {
         };
         Ok(Self { requests, symbols, unsupported })
     }
+
+    /// Quota weight of the whole plan (every request of a `per_symbol` op).
+    pub fn weight(&self) -> u32 {
+        self.requests.iter().map(|r| r.weight).fold(0u32, u32::saturating_add)
+    }
 }
 
 struct Base<'a> {
@@ -102,6 +95,7 @@ struct Base<'a> {
     quote: &'a str,
     now_ms: i64,
     interval_vars: Option<&'a std::collections::BTreeMap<String, String>>,
+    mapping: Option<&'a OpMapping>,
 }
 
 impl Base<'_> {
@@ -136,24 +130,21 @@ impl Base<'_> {
         v.set("start_s", (start_ms / 1000).to_string());
         v.set("start_ms", start_ms.to_string());
         v.set("start_date", civil_date(start_ms / 1000));
-        let symbol_of: serde_json::Map<String, Value> =
-            ids.iter().zip(symbols).map(|(id, s)| (id.clone(), Value::String(s.clone()))).collect();
-        let globals = [
-            json!(self.now_ms),
-            json!(symbols),
-            json!(ids),
-            Value::Object(symbol_of),
-            symbols.first().map_or(Value::Null, |s| json!(s)),
-            ids.first().map_or(Value::Null, |s| json!(s)),
-            json!(req.vs),
-            json!(self.quote),
-            req.interval.map_or(Value::Null, |i| json!(i.as_str())),
-            interval_ms.map_or(Value::Null, |m| json!(m)),
-            limit.map_or(Value::Null, |l| json!(l)),
-            req.depth.map_or(Value::Null, |d| json!(d)),
-            req.q.as_ref().map_or(Value::Null, |q| json!(q)),
-        ];
-        PlannedRequest { vars: v, globals }
+        let globals = Globals {
+            now: self.now_ms,
+            symbols: symbols.to_vec(),
+            ids: ids.to_vec(),
+            symbol_of: ids.iter().cloned().zip(symbols.iter().cloned()).collect(),
+            vs: req.vs.clone(),
+            quote: self.quote.to_owned(),
+            interval: req.interval.map(|i| i.as_str()),
+            interval_ms,
+            limit,
+            depth: req.depth,
+            q: req.q.clone(),
+        };
+        let weight = self.mapping.map_or(1, |m| m.weight.of(|name| Some(v.get(name))));
+        PlannedRequest { vars: v, globals, weight }
     }
 }
 

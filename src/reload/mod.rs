@@ -5,17 +5,64 @@
 
 pub mod watch;
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::Serialize;
 use tokio::sync::watch as tokio_watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::app::{AppState, unix_now};
+use crate::config::Config;
+use crate::config::env::EnvLookup;
 use crate::config::load::{EMBEDDED_NAME, load_or_default};
+use crate::metrics::{Metrics, unix_now};
 use crate::snapshot::Snapshot;
-use crate::state::lock;
+use crate::state::{StateStore, lock};
+use crate::tls::TlsError;
+
+/// Owns everything a reload needs: where the config comes from, the environment, the
+/// state store the snapshots are joined with, the snapshot slot it swaps, the client
+/// TLS acceptor it replaces, and the last outcome.
+pub struct Reloader {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    store: StateStore,
+    metrics: Metrics,
+    env: Arc<dyn EnvLookup>,
+    config_path: Option<PathBuf>,
+    status: ReloadStatus,
+    next_version: AtomicU64,
+    overrides: ListenOverrides,
+    bound: OnceLock<(SocketAddr, SocketAddr)>,
+    client_tls: Arc<ArcSwapOption<TlsAcceptor>>,
+}
+
+/// Listen addresses from the command line; they win over every config version, so a
+/// reload never reports them as changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenOverrides {
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+    /// `--admin-listen`
+    pub admin_listen: Option<SocketAddr>,
+}
+
+// === impl ListenOverrides ===
+
+impl ListenOverrides {
+    /// Applies the overrides to a config.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(a) = self.listen {
+            config.server.listen = a;
+        }
+        if let Some(a) = self.admin_listen {
+            config.server.admin_listen = a;
+        }
+    }
+}
 
 /// What a reload did.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -39,17 +86,83 @@ pub enum ReloadOutcome {
 
 /// The last reload's outcome, for `/api/system/config`.
 #[derive(Debug, Default)]
-pub struct ReloadStatus {
+struct ReloadStatus {
     last: std::sync::Mutex<Option<(SystemTime, ReloadOutcome)>>,
     serial: tokio::sync::Mutex<()>,
 }
 
-// === impl ReloadStatus ===
+// === impl Reloader ===
 
-impl ReloadStatus {
+impl Reloader {
+    /// Builds the first snapshot from a validated config.
+    pub fn new(
+        mut config: Config,
+        config_path: Option<PathBuf>,
+        env: Arc<dyn EnvLookup>,
+        metrics: Metrics,
+        overrides: ListenOverrides,
+    ) -> Result<Self, TlsError> {
+        overrides.apply(&mut config);
+        let store = StateStore::default();
+        let tls = match &config.server.tls {
+            Some(files) => Some(Arc::new(TlsAcceptor::from(crate::tls::server_config(&files.cert, &files.key)?))),
+            None => None,
+        };
+        let snapshot = Snapshot::build(config, &store, &metrics, None, 1)?;
+        metrics.config_reloads.with_label_values(&["ok"]).inc();
+        metrics.config_last_success.set(unix_now());
+        Ok(Self {
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            store,
+            metrics,
+            env,
+            config_path,
+            status: ReloadStatus::default(),
+            next_version: AtomicU64::new(2),
+            overrides,
+            bound: OnceLock::new(),
+            client_tls: Arc::new(ArcSwapOption::new(tls)),
+        })
+    }
+
+    /// The snapshot slot (shared with the request path, which only reads it).
+    pub fn slot(&self) -> Arc<ArcSwap<Snapshot>> {
+        Arc::clone(&self.snapshot)
+    }
+
+    /// The snapshot in force.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The client listener's TLS acceptor slot.
+    pub fn client_tls(&self) -> Arc<ArcSwapOption<TlsAcceptor>> {
+        Arc::clone(&self.client_tls)
+    }
+
+    /// Records the addresses the listeners are bound to (client, admin).
+    pub fn set_bound(&self, client: SocketAddr, admin: SocketAddr) {
+        let _ = self.bound.set((client, admin));
+    }
+
+    /// The addresses the listeners are bound to, once known.
+    pub fn bound(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.bound.get().copied()
+    }
+
+    /// The config file, if any (None: the embedded default).
+    pub fn config_path(&self) -> Option<&PathBuf> {
+        self.config_path.as_ref()
+    }
+
+    /// The name shown for the config source.
+    pub fn source_name(&self) -> String {
+        self.config_path.as_ref().map_or_else(|| EMBEDDED_NAME.to_owned(), |p| p.display().to_string())
+    }
+
     /// The last outcome and when it happened.
     pub fn last(&self) -> Option<(SystemTime, ReloadOutcome)> {
-        lock(&self.last).clone()
+        lock(&self.status.last).clone()
     }
 
     /// The last refusal's messages, if the last reload was refused.
@@ -59,53 +172,74 @@ impl ReloadStatus {
             _ => None,
         }
     }
+
+    /// Reloads the config (one at a time).
+    pub async fn reload(&self, trigger: &'static str) -> ReloadOutcome {
+        let _serial = self.status.serial.lock().await;
+        let outcome = self.apply().await;
+        match &outcome {
+            ReloadOutcome::Ok { version, sha256, warnings } => {
+                self.metrics.config_reloads.with_label_values(&["ok"]).inc();
+                self.metrics.config_last_success.set(unix_now());
+                tracing::info!(trigger, version, sha256 = %&sha256[..12.min(sha256.len())], warnings = ?warnings, "config reloaded");
+            }
+            ReloadOutcome::Error { errors } => {
+                self.metrics.config_reloads.with_label_values(&["error"]).inc();
+                tracing::error!(trigger, errors = %errors.join(" | "), "config reload refused; the running config keeps serving");
+            }
+        }
+        *lock(&self.status.last) = Some((SystemTime::now(), outcome.clone()));
+        outcome
+    }
+
+    async fn apply(&self) -> ReloadOutcome {
+        let path = self.config_path.clone();
+        let env = Arc::clone(&self.env);
+        let loaded = tokio::task::spawn_blocking(move || load_or_default(path.as_deref(), env.as_ref())).await;
+        let mut config = match loaded {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return ReloadOutcome::Error { errors: e.errors.iter().map(ToString::to_string).collect() },
+            Err(e) => return ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] },
+        };
+        self.overrides.apply(&mut config);
+        // The admin listener keeps its bound address across reloads, so that address
+        // (not the file's) decides whether the new config must carry a token.
+        let mut bound_server = config.server.clone();
+        if let Some((_, admin)) = self.bound() {
+            bound_server.admin_listen = admin;
+        }
+        if let Some(problem) = crate::config::model::unprotected_admin(&bound_server, &config.admin) {
+            return ReloadOutcome::Error {
+                errors: vec![format!("{}: admin.token_env: {problem}", config.source.name)],
+            };
+        }
+        let old = self.snapshot.load_full();
+        let warnings = restart_warnings(&old.config, &config);
+        let tls = match &config.server.tls {
+            Some(files) => match crate::tls::server_config(&files.cert, &files.key) {
+                Ok(cfg) => Some(Arc::new(TlsAcceptor::from(cfg))),
+                Err(e) => {
+                    return ReloadOutcome::Error { errors: vec![format!("{}: server.tls: {e}", config.source.name)] };
+                }
+            },
+            None => None,
+        };
+        let version = self.next_version.fetch_add(1, Ordering::Relaxed);
+        let sha256 = config.source.sha256.clone();
+        let snapshot = match Snapshot::build(config, &self.store, &self.metrics, Some(&old), version) {
+            Ok(s) => s,
+            Err(e) => return ReloadOutcome::Error { errors: vec![format!("upstream TLS: {e}")] },
+        };
+        self.snapshot.store(Arc::new(snapshot));
+        self.client_tls.store(tls);
+        ReloadOutcome::Ok { version, sha256, warnings }
+    }
 }
 
-/// Reloads the config (one at a time).
-pub async fn reload(state: &Arc<AppState>, trigger: &'static str) -> ReloadOutcome {
-    let _serial = state.reload_status.serial.lock().await;
-    let outcome = apply(state).await;
-    match &outcome {
-        ReloadOutcome::Ok { version, sha256, warnings } => {
-            state.metrics.config_reloads.with_label_values(&["ok"]).inc();
-            state.metrics.config_last_success.set(unix_now());
-            tracing::info!(trigger, version, sha256 = %&sha256[..12.min(sha256.len())], warnings = ?warnings, "config reloaded");
-        }
-        ReloadOutcome::Error { errors } => {
-            state.metrics.config_reloads.with_label_values(&["error"]).inc();
-            tracing::error!(trigger, errors = %errors.join(" | "), "config reload refused; the running config keeps serving");
-        }
-    }
-    *lock(&state.reload_status.last) = Some((SystemTime::now(), outcome.clone()));
-    outcome
-}
-
-async fn apply(state: &Arc<AppState>) -> ReloadOutcome {
-    let path = state.config_path.clone();
-    let env = Arc::clone(&state.env);
-    let loaded = tokio::task::spawn_blocking(move || load_or_default(path.as_deref(), env.as_ref())).await;
-    let mut config = match loaded {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            return ReloadOutcome::Error { errors: e.errors.iter().map(ToString::to_string).collect() };
-        }
-        Err(e) => {
-            return ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] };
-        }
-    };
-    state.listen_overrides.apply(&mut config);
-    // The admin listener keeps its bound address across reloads, so that address (not the
-    // file's) decides whether the new config must carry a token.
-    let mut bound_server = config.server.clone();
-    if let Some((_, admin)) = state.bound.get() {
-        bound_server.admin_listen = *admin;
-    }
-    if let Some(problem) = crate::config::model::unprotected_admin(&bound_server, &config.admin) {
-        return ReloadOutcome::Error { errors: vec![format!("{}: admin.token_env: {problem}", config.source.name)] };
-    }
-    let old = state.snapshot.load_full();
+/// Settings a reload cannot apply: they are kept and reported.
+fn restart_warnings(old: &Config, new: &Config) -> Vec<String> {
     let mut warnings = Vec::new();
-    let (old_srv, new_srv) = (&old.config.server, &config.server);
+    let (old_srv, new_srv) = (&old.server, &new.server);
     if old_srv.listen != new_srv.listen {
         warnings.push(format!(
             "server.listen changed to {} but needs a restart; still listening on {}",
@@ -118,39 +252,14 @@ async fn apply(state: &Arc<AppState>) -> ReloadOutcome {
             new_srv.admin_listen, old_srv.admin_listen
         ));
     }
-    let tls = match &config.server.tls {
-        Some(files) => match crate::tls::server_config(&files.cert, &files.key) {
-            Ok(cfg) => Some(Arc::new(TlsAcceptor::from(cfg))),
-            Err(e) => {
-                return ReloadOutcome::Error { errors: vec![format!("{}: server.tls: {e}", config.source.name)] };
-            }
-        },
-        None => None,
-    };
-    if tls.is_some() != old_srv.tls.is_some() {
+    if new_srv.tls.is_some() != old_srv.tls.is_some() {
         warnings.push("server.tls was turned on or off; new connections use the new setting".into());
     }
-    let version = state.next_version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let sha256 = config.source.sha256.clone();
-    let snapshot = match Snapshot::build(config, &state.store, &state.metrics, Some(&old), version) {
-        Ok(s) => s,
-        Err(e) => {
-            return ReloadOutcome::Error { errors: vec![format!("upstream TLS: {e}")] };
-        }
-    };
-    state.budget.set_policy(snapshot.config.retry_budget);
-    state.snapshot.store(Arc::new(snapshot));
-    state.client_tls.store(tls);
-    ReloadOutcome::Ok { version, sha256, warnings }
-}
-
-/// The name shown for the config source.
-pub fn source_name(state: &AppState) -> String {
-    state.config_path.as_ref().map_or_else(|| EMBEDDED_NAME.to_owned(), |p| p.display().to_string())
+    warnings
 }
 
 /// Reloads on every SIGHUP until `stop` flips.
-pub async fn sighup(state: Arc<AppState>, mut stop: tokio_watch::Receiver<bool>) {
+pub async fn sighup(reloader: Arc<Reloader>, mut stop: tokio_watch::Receiver<bool>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -160,10 +269,10 @@ pub async fn sighup(state: Arc<AppState>, mut stop: tokio_watch::Receiver<bool>)
         };
         loop {
             tokio::select! {
-                () = crate::app::stopped(&mut stop) => return,
+                () = crate::server::stopped(&mut stop) => return,
                 got = hup.recv() => {
                     if got.is_none() { return; }
-                    reload(&state, "sighup").await;
+                    reloader.reload("sighup").await;
                 }
             }
         }
@@ -171,6 +280,6 @@ pub async fn sighup(state: Arc<AppState>, mut stop: tokio_watch::Receiver<bool>)
     #[cfg(not(unix))]
     {
         let _ = stop.wait_for(|v| *v).await;
-        drop(state);
+        drop(reloader);
     }
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 
-use crate::app::AppState;
+use super::Reloader;
 
 /// Quiet time after the last event before reloading.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Watches `path` until `stop` flips.
-pub async fn watch_file(state: Arc<AppState>, path: PathBuf, mut stop: watch::Receiver<bool>) {
+pub async fn watch_file(reloader: Arc<Reloader>, path: PathBuf, mut stop: watch::Receiver<bool>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let file_name = path.file_name().map(|n| n.to_os_string());
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), PathBuf::from);
@@ -45,16 +45,16 @@ pub async fn watch_file(state: Arc<AppState>, path: PathBuf, mut stop: watch::Re
         return;
     }
     tracing::info!(file = %path.display(), "watching the config file for changes");
-    let mut last_seen = state.snapshot.load().config.source.sha256.clone();
+    let mut last_seen = reloader.snapshot().config.source.sha256.clone();
     loop {
         tokio::select! {
-            () = crate::app::stopped(&mut stop) => return,
+            () = crate::server::stopped(&mut stop) => return,
             got = rx.recv() => if got.is_none() { return },
         }
         // Debounce: wait until events stop for DEBOUNCE.
         loop {
             tokio::select! {
-                () = crate::app::stopped(&mut stop) => return,
+                () = crate::server::stopped(&mut stop) => return,
                 () = tokio::time::sleep(DEBOUNCE) => break,
                 got = rx.recv() => if got.is_none() { return },
             }
@@ -67,6 +67,6 @@ pub async fn watch_file(state: Arc<AppState>, path: PathBuf, mut stop: watch::Re
             continue; // touched but unchanged: nothing to do, nothing to log again
         }
         last_seen = hash;
-        crate::reload::reload(&state, "file").await;
+        reloader.reload("file").await;
     }
 }

@@ -72,8 +72,6 @@ pub struct HostState {
     pub stats: Stats,
     /// Last thing that went wrong.
     pub last_error: Mutex<Option<LastError>>,
-    /// When the breaker last opened, wall clock.
-    pub opened_wall: Mutex<Option<SystemTime>>,
 }
 
 /// The last failure of a host or provider (no secrets: built from outcome and status).
@@ -183,14 +181,24 @@ impl ProviderState {
         }
     }
 
-    /// Benches the provider for `for_`, unless a longer bench is already in force.
-    pub fn bench_for(&self, for_: Duration, status: u16, now: Instant) {
+    /// Benches the provider for `for_`, unless a longer bench is already in force;
+    /// returns the end of the bench in force.
+    pub fn bench_for(&self, for_: Duration, status: u16, now: Instant) -> Instant {
         let for_ = for_.min(crate::upstream::retry_after::MAX_BENCH);
         let mut b = lock(&self.bench);
         let until = now + for_;
-        if b.as_ref().is_none_or(|old| old.until < until) {
-            *b = Some(Bench { until, until_wall: SystemTime::now() + for_, status });
+        match b.as_ref() {
+            Some(old) if old.until >= until => old.until,
+            _ => {
+                *b = Some(Bench { until, until_wall: SystemTime::now() + for_, status });
+                until
+            }
         }
+    }
+
+    /// Weight left in the provider's budget now (`None`: no quota configured).
+    pub fn quota_remaining(&self) -> Option<u32> {
+        lock(&self.quota).as_mut().map(|q| q.remaining(quota::unix_ms()))
     }
 
     /// Records the last failure.
@@ -223,7 +231,6 @@ impl HostState {
             breaker: Mutex::new(Breaker::new(policy)),
             stats: Stats::default(),
             last_error: Mutex::new(None),
-            opened_wall: Mutex::new(None),
         }
     }
 

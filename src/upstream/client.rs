@@ -49,18 +49,18 @@ thread_local! {
     static POOLS: RefCell<Vec<(usize, Pooled)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// How sending failed.
+/// How sending failed; the cause is kept as the error's source.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// No connection could be made (refused, DNS, TLS handshake).
-    #[error("connect failed: {0}")]
-    Connect(String),
+    #[error("connect failed")]
+    Connect(#[source] BoxError),
     /// No response head within the attempt timeout.
-    #[error("no response within {0:?}")]
+    #[error("no response within {} ms", .0.as_millis())]
     Timeout(Duration),
     /// The connection broke after the request may have reached the upstream.
-    #[error("upstream connection failed: {0}")]
-    Broken(String),
+    #[error("upstream connection failed")]
+    Broken(#[source] BoxError),
 }
 
 // === impl UpstreamClient ===
@@ -113,8 +113,8 @@ impl UpstreamClient {
         match tokio::time::timeout(timeout, self.pooled().request(req)).await {
             Err(_) => Err(SendError::Timeout(timeout)),
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(describe(&e))),
-            Ok(Err(e)) => Err(SendError::Broken(describe(&e))),
+            Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(Box::new(e))),
+            Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
         }
     }
 }

@@ -2,11 +2,14 @@
 
 use std::time::{Duration, SystemTime};
 
-/// Used when a 429/418 carries no usable `Retry-After`.
+/// Used when a rate limit carries no usable `Retry-After` and the provider sets no
+/// `rate_limit.bench`.
 pub const DEFAULT_BENCH: Duration = Duration::from_secs(30);
 
-/// Longest bench honoured (a Binance ban can say days; we re-check after an hour).
-pub const MAX_BENCH: Duration = Duration::from_secs(3600);
+/// Longest bench honoured: Binance bans an IP that ignored its 429s "from 2 minutes to
+/// 3 days" and says how long in `Retry-After`; asking again before the ban ends only
+/// extends it, so the whole ban is honoured.
+pub const MAX_BENCH: Duration = Duration::from_secs(3 * 86_400);
 
 /// Parses a `Retry-After` value relative to `now`; `None` when it is unusable.
 pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
@@ -31,6 +34,8 @@ mod tests {
         let past = httpdate::fmt_http_date(now - Duration::from_secs(42));
         assert_eq!(parse(&past, now), Some(Duration::ZERO));
         assert_eq!(parse("soon", now), None);
-        assert_eq!(parse("259200", now), Some(MAX_BENCH), "a 3-day ban is re-checked after an hour");
+        assert_eq!(parse("86400", now), Some(Duration::from_secs(86_400)), "a one-day ban is honoured whole");
+        assert_eq!(parse("259200", now), Some(MAX_BENCH));
+        assert_eq!(parse("9999999", now), Some(MAX_BENCH), "capped at Binance's longest ban");
     }
 }

@@ -22,8 +22,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use marketgate::config::env::EnvLookup;
+use marketgate::gateway::Gateway;
 use marketgate::metrics::Metrics;
-use marketgate::{AppState, Listeners, RunOptions};
+use marketgate::{App, Listeners, RunOptions, WorkerMode};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -285,7 +286,7 @@ impl EnvLookup for TestEnv {
 pub struct Proxy {
     pub addr: SocketAddr,
     pub admin: SocketAddr,
-    pub state: Arc<AppState>,
+    pub gateway: Arc<Gateway>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -297,7 +298,13 @@ impl Proxy {
     }
 
     /// Runs marketgate with an environment and, optionally, a config file to watch.
-    pub async fn start_with(config: &str, env: TestEnv, path: Option<PathBuf>, options: RunOptions) -> Self {
+    /// Client requests are served on the test's own runtime (inline, so a test on
+    /// tokio's paused clock pauses marketgate's timers too) unless `options` asks for
+    /// worker threads with `WorkerMode::Threads`.
+    pub async fn start_with(config: &str, env: TestEnv, path: Option<PathBuf>, mut options: RunOptions) -> Self {
+        if options.workers == WorkerMode::PerCore {
+            options.workers = WorkerMode::Inline;
+        }
         marketgate::tls::install_crypto_provider();
         let name = path.as_ref().map_or("test.toml".to_owned(), |p| p.display().to_string());
         let cfg =
@@ -306,16 +313,16 @@ impl Proxy {
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (client.local_addr().expect("addr"), admin.local_addr().expect("addr"));
         let metrics = Metrics::new().expect("metrics");
-        let state = AppState::new(cfg, path, Arc::new(env), metrics, Default::default()).expect("state");
+        let app = App::new(cfg, path, Arc::new(env), metrics, Default::default()).expect("app");
+        let gateway = Arc::clone(&app.gateway);
         let (tx, rx) = oneshot::channel::<()>();
-        let st = Arc::clone(&state);
         let task = tokio::spawn(async move {
-            marketgate::run(Listeners { client, admin }, st, options, async move {
+            marketgate::run(Listeners { client, admin }, app, options, async move {
                 let _ = rx.await;
             })
             .await;
         });
-        Self { addr, admin: admin_addr, state, stop: Some(tx), task: Some(task) }
+        Self { addr, admin: admin_addr, gateway, stop: Some(tx), task: Some(task) }
     }
 
     /// `http://addr{path}` on the client listener.

@@ -2,6 +2,8 @@
 //! checked, jq programs compiled. Every problem found is reported, each with its key
 //! path and, where the value was spanned, its line.
 
+mod limits;
+mod ops;
 mod providers;
 mod routes;
 

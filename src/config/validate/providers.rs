@@ -7,19 +7,15 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::Ctx;
+use super::{Ctx, limits, ops};
 use crate::breaker::BreakerPolicy;
 use crate::config::env::referenced_vars;
 use crate::config::error::Problem;
 use crate::config::model::*;
-use crate::config::schema::{BreakerSpec, FileConfig, IntervalValue, OpSpec, ProviderSpec};
-use crate::normalize::jq::JqProgram;
-use crate::normalize::op::{Interval, Operation};
+use crate::config::schema::{BreakerSpec, FileConfig, ProviderSpec};
+use crate::normalize::op::Operation;
 use crate::secret::Secret;
 use crate::upstream::url::BaseUrl;
-
-/// Template variables every request template may use (interval tables may add more).
-pub use crate::normalize::template::TEMPLATE_VARS;
 
 pub(super) fn providers(
     cx: &mut Ctx<'_>,
@@ -106,17 +102,13 @@ fn provider(
         cx.fail::<()>(&format!("{key}.symbols.ids_from"), format!("no provider named {from:?}"));
     }
     let symbols = symbol_map(name, spec, file, assets);
-    let quota = spec.quota.as_ref().and_then(|q| {
-        let qkey = format!("{key}.quota");
-        if q.limit == 0 || q.per.0.is_zero() {
-            return cx.fail(&qkey, "limit and per must be greater than 0".to_owned());
-        }
-        let used_header = match &q.used_header {
-            Some(h) => Some(header_name(cx, &format!("{qkey}.used_header"), h)?),
-            None => None,
-        };
-        Some(QuotaPolicy { limit: q.limit, per: q.per.0, used_header })
-    });
+    let quota = spec.quota.as_ref().and_then(|q| limits::quota(cx, &format!("{key}.quota"), q));
+    let rate_limit = limits::rate_limit(cx, &format!("{key}.rate_limit"), spec.rate_limit.as_ref());
+    let raw_weights = limits::raw_weights(cx, &format!("{key}.raw_weights"), &spec.raw_weights);
+    let max_hosts_per_request = spec.max_hosts_per_request.or(file.defaults.max_hosts_per_request).unwrap_or(2);
+    if max_hosts_per_request == 0 {
+        cx.problems.push(Problem::new(format!("{key}.max_hosts_per_request"), "must be at least 1"));
+    }
     let health_check = spec.health_check.as_ref().and_then(|h| {
         if !h.path.starts_with('/') {
             return cx.fail(&format!("{key}.health_check.path"), "must start with '/'".to_owned());
@@ -142,7 +134,7 @@ fn provider(
                 continue;
             }
         };
-        if let Some(m) = op_mapping(cx, &okey, op, op_spec, spec.prelude.as_ref()) {
+        if let Some(m) = ops::op_mapping(cx, &okey, op, op_spec, spec.prelude.as_ref()) {
             ops.insert(op, m);
         }
     }
@@ -158,6 +150,9 @@ fn provider(
         auth,
         symbols,
         quota,
+        rate_limit,
+        max_hosts_per_request,
+        raw_weights,
         health_check,
         ops,
     })
@@ -225,124 +220,7 @@ fn symbol_map(
     }
 }
 
-fn op_mapping(
-    cx: &mut Ctx<'_>,
-    key: &str,
-    op: Operation,
-    spec: &OpSpec,
-    prelude: Option<&toml::Spanned<String>>,
-) -> Option<OpMapping> {
-    let before = cx.problems.len();
-    let request = &spec.request;
-    if !request.path.starts_with('/') {
-        cx.problems.push(Problem::new(format!("{key}.request.path"), "must start with '/'"));
-    }
-    let mut intervals = BTreeMap::new();
-    for (name, value) in &spec.intervals {
-        let ikey = format!("{key}.intervals.{name}");
-        let Ok(interval) = name.parse::<Interval>() else {
-            cx.fail::<()>(&ikey, format!("unknown interval {name:?}; expected one of 1m 5m 15m 1h 4h 1d"));
-            continue;
-        };
-        let vars = match value {
-            IntervalValue::Plain(v) => BTreeMap::from([("interval".to_owned(), v.clone())]),
-            IntervalValue::Vars(m) => m.clone(),
-        };
-        intervals.insert(interval, vars);
-    }
-    if !intervals.is_empty() && op != Operation::Ohlcv {
-        cx.fail::<()>(&format!("{key}.intervals"), "only ohlcv takes intervals".to_owned());
-    }
-    let extra: Vec<&String> = intervals.values().flat_map(|m| m.keys()).collect();
-    let check = |cx: &mut Ctx<'_>, k: String, text: &str| {
-        if let Err(var) = check_template(text, &extra) {
-            cx.problems.push(Problem::new(
-                k,
-                format!("unknown template variable {{{var}}}; known: {}", TEMPLATE_VARS.join(", ")),
-            ));
-        }
-    };
-    check(cx, format!("{key}.request.path"), &request.path);
-    for (q, v) in &request.query {
-        check(cx, format!("{key}.request.query.{q}"), v);
-    }
-    let mut headers = Vec::new();
-    for (h, v) in &request.headers {
-        let hkey = format!("{key}.request.headers.{h}");
-        check(cx, hkey.clone(), v);
-        if let Some(name) = header_name(cx, &hkey, h) {
-            headers.push((name, v.clone()));
-        }
-    }
-    let response = compile_mapping(cx, key, &spec.response, prelude);
-    let response = response?;
-    (cx.problems.len() == before).then(|| OpMapping {
-        request: RequestTemplate {
-            path: request.path.clone(),
-            query: request.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            headers,
-        },
-        response,
-        per_symbol: spec.per_symbol,
-        weight: spec.weight.unwrap_or(1),
-        prefilter: crate::normalize::prefilter::Prefilter {
-            keep_ids: spec.keep_ids.clone(),
-            numeric_strings: spec.numeric_strings,
-        },
-        intervals,
-    })
-}
-
-/// Compiles `prelude` + `response`. A compile error is reported at its line in the file:
-/// inside the response, or inside the provider's prelude.
-fn compile_mapping(
-    cx: &mut Ctx<'_>,
-    key: &str,
-    response: &toml::Spanned<String>,
-    prelude: Option<&toml::Spanned<String>>,
-) -> Option<JqProgram> {
-    let pre = prelude.map_or("", |p| p.get_ref().as_str());
-    let code = format!("{pre}\n{}", response.get_ref());
-    let err = match JqProgram::compile(&code) {
-        Ok(p) => return Some(p),
-        Err(e) => e,
-    };
-    let (part, offset, part_key) = match err.offset {
-        Some(off) if off <= pre.len() && prelude.is_some() => {
-            (prelude, Some(off), key.rsplit_once(".ops.").map_or(key.to_owned(), |(p, _)| format!("{p}.prelude")))
-        }
-        Some(off) => (Some(response), Some(off.saturating_sub(pre.len() + 1)), format!("{key}.response")),
-        None => (Some(response), None, format!("{key}.response")),
-    };
-    let at = part.map_or(0, |p| {
-        let span = p.span();
-        let within = cx.source.get(span.clone()).and_then(|s| s.find(p.get_ref().as_str())).map(|i| span.start + i);
-        match (within, offset) {
-            (Some(start), Some(off)) => start + off,
-            _ => span.start,
-        }
-    });
-    cx.fail_at(&part_key, at..at, err.message)
-}
-
-/// `Err(var)` names the first `{var}` that is not a known template variable.
-fn check_template(text: &str, extra: &[&String]) -> Result<(), String> {
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err(after.to_owned());
-        };
-        let var = &after[..close];
-        if !TEMPLATE_VARS.contains(&var) && !extra.iter().any(|e| e.as_str() == var) {
-            return Err(var.to_owned());
-        }
-        rest = &after[close + 1..];
-    }
-    Ok(())
-}
-
-fn header_name(cx: &mut Ctx<'_>, key: &str, name: &str) -> Option<HeaderName> {
+pub(super) fn header_name(cx: &mut Ctx<'_>, key: &str, name: &str) -> Option<HeaderName> {
     match HeaderName::from_bytes(name.as_bytes()) {
         Ok(h) => Some(h),
         Err(_) => cx.fail(key, format!("{name:?} is not a valid header name")),

@@ -12,7 +12,10 @@ use crate::normalize::op::Operation;
 use crate::normalize::params;
 use crate::routing::pattern::Pattern;
 
-pub(super) fn routes(cx: &mut Ctx<'_>, file: &FileConfig, providers: &[Arc<ProviderConfig>]) -> Vec<RouteConfig> {
+/// The hedge delay of `hedge_after = "p95"` before a provider has latency samples.
+pub const DEFAULT_HEDGE_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+pub(super) fn routes(cx: &mut Ctx<'_>, file: &FileConfig, providers: &[Arc<ProviderConfig>]) -> Vec<Arc<RouteConfig>> {
     let known: BTreeMap<&str, &Arc<ProviderConfig>> = providers.iter().map(|p| (p.name.as_str(), p)).collect();
     let all_provider_names: Vec<&String> = file.providers.keys().collect();
     check_pools(cx, file, &all_provider_names);
@@ -32,7 +35,7 @@ pub(super) fn routes(cx: &mut Ctx<'_>, file: &FileConfig, providers: &[Arc<Provi
         }
     }
     out.sort_by(|a, b| a.pattern.specificity_cmp(&b.pattern));
-    out
+    out.into_iter().map(Arc::new).collect()
 }
 
 fn check_pools(cx: &mut Ctx<'_>, file: &FileConfig, names: &[&String]) {
@@ -152,13 +155,15 @@ fn normalized(
             );
         }
     }
+    let cold = file.defaults.hedge_delay.map_or(DEFAULT_HEDGE_DELAY, |d| d.0);
     let hedge = match spec.hedge_after.as_deref() {
-        None => None,
-        Some("p95") => Some(Hedge::P95),
+        None | Some("p95") => Some(Hedge::P95 { cold }),
+        Some("off") => None,
         Some(text) => match crate::config::units::parse_duration(text) {
+            Ok(d) if d.is_zero() => None,
             Ok(d) => Some(Hedge::After(d)),
             Err(e) => {
-                return cx.fail_at(&format!("{key}.hedge_after"), span, format!("{e}, or \"p95\""));
+                return cx.fail_at(&format!("{key}.hedge_after"), span, format!("{e}, \"p95\" or \"off\""));
             }
         },
     };

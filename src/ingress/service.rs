@@ -8,38 +8,30 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use super::error::{ErrorKind, ProxyError};
-use crate::app::AppState;
-use crate::config::model::RouteTarget;
+use crate::error::{ErrorKind, ProxyError};
+use crate::gateway::{Gateway, Served, Via};
+use crate::headers::X_MARKETGATE_VIA;
 use crate::routing::pattern::Params;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Passthrough, RouteRt, Snapshot, TargetRt};
 use crate::upstream::client::Body;
 
-/// What a handler reports besides the response, for the log line.
-#[derive(Debug, Default)]
-pub struct Served {
-    /// Provider that answered.
-    pub provider: Option<String>,
-    /// Upstream attempts made.
-    pub attempts: usize,
-    /// Cache result (`hit`, `miss`, `stale`), when the route caches.
-    pub cache: Option<&'static str>,
-}
-
 /// Handles one client request.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
-    let snap = state.snapshot.load_full();
+    let snap = gw.snapshot();
     let method = req.method().clone();
-    let (route, result) = dispatch(&state, &snap, req, peer).await;
+    let (route, result) = dispatch(&gw, &snap, req, peer).await;
     let (resp, served) = match result {
         Ok(pair) => pair,
-        Err(e) => (e.into_response(), Served::default()),
+        Err(e) => {
+            let attempts = e.attempts.iter().filter(|a| a.reached()).count();
+            (e.into_response(), Served { attempts, ..Served::default() })
+        }
     };
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    state.metrics.requests.with_label_values(&[&route, status_label(status)]).inc();
-    state.metrics.request_duration.with_label_values(&[&route]).observe(elapsed.as_secs_f64());
+    gw.metrics.requests.with_label_values(&[&route, status_label(status)]).inc();
+    gw.metrics.request_duration.with_label_values(&[&route]).observe(elapsed.as_secs_f64());
     tracing::info!(
         target: "marketgate::access",
         %method,
@@ -47,7 +39,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAd
         status,
         provider = served.provider.as_deref().unwrap_or("-"),
         attempts = served.attempts,
-        cache = served.cache.unwrap_or("-"),
+        cache = served.cache.map_or("-", |c| c.as_str()),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
@@ -56,12 +48,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAd
 
 type Outcome = Result<(Response<Body>, Served), ProxyError>;
 
-async fn dispatch(
-    state: &AppState,
-    snap: &Arc<Snapshot>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> (String, Outcome) {
+async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, peer: SocketAddr) -> (String, Outcome) {
     let server = &snap.config.server;
     // An HTTP/1 request-target in absolute form asks for forward proxying; HTTP/2 always
     // carries :scheme and :authority, which name marketgate itself and are fine.
@@ -85,42 +72,72 @@ async fn dispatch(
         return ("refused".into(), Err(e));
     }
     let path = req.uri().path().to_owned();
-    let matched = snap.config.routes.iter().enumerate().find_map(|(i, r)| r.pattern.matches(&path).map(|p| (i, r, p)));
-    let Some((index, route, params)) = matched else {
+    let matched = snap.routes.iter().find_map(|r| r.cfg.pattern.matches(&path).map(|p| (r, p)));
+    let Some((route, params)) = matched else {
         if let Some(app) = &snap.config.app {
             return ("app".into(), super::app::forward(snap, app, req, peer).await);
         }
         let e = ProxyError::new(ErrorKind::NoRoute, format!("no route matches {}", truncate(&path, 200)));
         return ("none".into(), Err(e));
     };
-    let label = route.pattern.template().to_owned();
+    let label = route.label().to_owned();
+    let via = gw.via(req.headers().get(X_MARKETGATE_VIA));
+    if let Via::Loop(why) = &via {
+        return (label, Err(ProxyError::new(ErrorKind::LoopDetected, why.clone())));
+    }
     let result = match &route.target {
-        RouteTarget::Normalized(n) => {
-            let result = if req.method() != Method::GET && req.method() != Method::HEAD {
-                Err(ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD"))
-            } else {
-                let call = crate::pipeline::Call {
-                    route_index: index,
-                    route_label: &label,
-                    route: n,
-                    query: req.uri().query(),
-                    params: &params,
-                    forwarded: req.headers().contains_key(super::headers::X_MARKETGATE_FORWARDED),
-                };
-                crate::pipeline::serve(state, snap, call).await
-            };
-            // Normalized answers are public market data: any page may read them (the
-            // dashboard's try panel runs on the admin origin). Raw routes, which carry
-            // API keys, get no CORS grant.
-            Ok(allow_any_origin(result.unwrap_or_else(|e| (e.into_response(), Served::default()))))
-        }
-        RouteTarget::Passthrough(fixed) => {
-            let provider = fixed.clone().or_else(|| params.get("provider").cloned()).unwrap_or_default();
-            let rest = rest_param(&params);
-            super::raw::serve(state, snap, &provider, &rest, req).await
-        }
+        TargetRt::Normalized(_) => Ok(normalized(gw, snap, route, &params, req, &via).await),
+        TargetRt::Passthrough(target) => passthrough(gw, snap, target, &params, req, &via).await,
     };
     (label, result)
+}
+
+async fn normalized(
+    gw: &Gateway,
+    snap: &Arc<Snapshot>,
+    route: &RouteRt,
+    params: &Params,
+    req: Request<Incoming>,
+    via: &Via,
+) -> (Response<Body>, Served) {
+    let result = if req.method() != Method::GET && req.method() != Method::HEAD {
+        Err(ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD"))
+    } else {
+        let call = crate::pipeline::Call { route, query: req.uri().query(), params, via };
+        crate::pipeline::serve(gw, snap, call).await
+    };
+    // Normalized answers are public market data: any page may read them (the
+    // dashboard's try panel runs on the admin origin). Raw routes, which carry API
+    // keys, get no CORS grant.
+    allow_any_origin(result.unwrap_or_else(|e| {
+        let attempts = e.attempts.iter().filter(|a| a.reached()).count();
+        (e.into_response(), Served { attempts, ..Served::default() })
+    }))
+}
+
+async fn passthrough(
+    gw: &Gateway,
+    snap: &Arc<Snapshot>,
+    target: &Passthrough,
+    params: &Params,
+    req: Request<Incoming>,
+    via: &Via,
+) -> Outcome {
+    let provider = match target {
+        Passthrough::Provider(i) => snap.provider_at(*i),
+        Passthrough::FromPath => params.get("provider").and_then(|n| snap.provider(n)),
+        Passthrough::Missing(_) => None,
+    };
+    let Some(provider) = provider else {
+        let name = match target {
+            Passthrough::Missing(n) => n.as_str(),
+            _ => params.get("provider").map_or("", String::as_str),
+        };
+        let msg = format!("no provider named {:?} is configured", truncate(name, 40));
+        return Err(ProxyError::new(ErrorKind::UnknownProvider, msg));
+    };
+    let rest = params.get("path").map_or("", String::as_str);
+    super::raw::serve(gw, snap, provider, rest, req, via).await
 }
 
 fn allow_any_origin((mut resp, served): (Response<Body>, Served)) -> (Response<Body>, Served) {
@@ -131,10 +148,6 @@ fn allow_any_origin((mut resp, served): (Response<Body>, Served)) -> (Response<B
         http::HeaderValue::from_static("x-marketgate-provider, x-marketgate-cache"),
     );
     (resp, served)
-}
-
-fn rest_param(params: &Params) -> String {
-    params.get("path").cloned().unwrap_or_default()
 }
 
 /// Status label values are the status code; `&'static` to keep the series bounded.

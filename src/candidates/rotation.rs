@@ -1,4 +1,5 @@
-//! Pool order: rotation inside a tier and over a provider's hosts (pure).
+//! Rotation: indexes `0..n` from a moving start, for providers inside a tier and hosts inside a
+//! provider (pure).
 
 /// Indexes `0..n` starting at `start` and wrapping around: `rotation(4, 2)` = 2, 3, 0, 1.
 pub fn rotation(n: usize, start: usize) -> impl Iterator<Item = usize> {

@@ -1,11 +1,13 @@
 //! `ProxyError`: every way a client request can fail, and the one function that turns
 //! it into a status and a JSON body `{"error":{"code","message","attempts"}}`.
+//! Upstream attempts keep their own typed [`crate::upstream::classify::Failure`]; this
+//! is what the client is told once the request is over.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
-use super::attempts::AttemptRecord;
+use crate::upstream::admitted::AttemptRecord;
 use crate::upstream::client::Body;
 
 /// A failed client request.
@@ -38,6 +40,10 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// 414: the request target is longer than allowed.
     UriTooLong,
+    /// 408: the client stopped sending its request body.
+    ClientTimeout,
+    /// 508: the request came back to this instance through other marketgates.
+    LoopDetected,
     /// 502: every attempt failed.
     AllProvidersFailed,
     /// 502: the upstream body is larger than `max_upstream_body`.
@@ -78,6 +84,8 @@ impl ErrorKind {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UriTooLong => (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            Self::ClientTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::LoopDetected => (StatusCode::LOOP_DETECTED, "loop_detected"),
             Self::AllProvidersFailed => (StatusCode::BAD_GATEWAY, "all_providers_failed"),
             Self::UpstreamBodyTooLarge => (StatusCode::BAD_GATEWAY, "upstream_body_too_large"),
             Self::AppFailed => (StatusCode::BAD_GATEWAY, "app_unavailable"),
@@ -115,7 +123,7 @@ impl ProxyError {
 
 /// A JSON response with `content-type: application/json`.
 pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(super::body::full(Bytes::from(body)));
+    let mut resp = Response::new(crate::body::full(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
@@ -135,6 +143,8 @@ mod tests {
             (ErrorKind::MethodNotAllowed, 405, "method_not_allowed"),
             (ErrorKind::PayloadTooLarge, 413, "payload_too_large"),
             (ErrorKind::UriTooLong, 414, "uri_too_long"),
+            (ErrorKind::ClientTimeout, 408, "request_timeout"),
+            (ErrorKind::LoopDetected, 508, "loop_detected"),
             (ErrorKind::AllProvidersFailed, 502, "all_providers_failed"),
             (ErrorKind::UpstreamBodyTooLarge, 502, "upstream_body_too_large"),
             (ErrorKind::AppFailed, 502, "app_unavailable"),

@@ -1,16 +1,18 @@
 //! The fronted application (`[app] upstream`): every request no route matches is
-//! streamed to it, with `X-Forwarded-For`, `-Host` and `-Proto` headers added.
+//! streamed to it, with `X-Forwarded-For`, `-Host` and `-Proto` headers added. The app is
+//! not a provider (no breakers, quotas, keys or failover), so its requests go straight
+//! to the upstream client rather than through the exchange.
 
 use std::net::SocketAddr;
 
 use http::{HeaderValue, Request, Response};
 use hyper::body::{Body as _, Incoming};
 
-use super::body::stream;
-use super::error::{ErrorKind, ProxyError};
-use super::headers;
-use super::service::Served;
+use crate::body::stream;
 use crate::config::model::AppConfig;
+use crate::error::{ErrorKind, ProxyError};
+use crate::gateway::Served;
+use crate::headers;
 use crate::snapshot::Snapshot;
 use crate::upstream::client::{Body, describe};
 
@@ -21,7 +23,7 @@ pub async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<(Response<Body>, Served), ProxyError> {
-    super::body::check_declared_length(req.headers(), snap.config.server.max_request_body)?;
+    super::check_declared_length(req.headers(), snap.config.server.max_request_body)?;
     let (mut parts, body) = req.into_parts();
     let original_host = parts.headers.get(http::header::HOST).cloned();
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -35,9 +37,9 @@ pub async fn forward(
     }
     hdrs.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     let body = if body.is_end_stream() {
-        super::body::empty()
+        crate::body::empty()
     } else {
-        super::body::limited(body, snap.config.server.max_request_body)
+        crate::body::limited(body, snap.config.server.max_request_body)
     };
     let mut up = Request::new(body);
     *up.method_mut() = parts.method;

@@ -61,7 +61,7 @@ pub fn set_aside(provider: &ProviderRt, index: usize, status: u16, metrics: &Met
 fn next_key(provider: &ProviderRt, n: usize) -> usize {
     let aside = lock(&provider.state.keys_set_aside);
     let start = provider.state.key_cursor.fetch_add(1, Ordering::Relaxed);
-    crate::pool::rotation(n, start).find(|i| !aside.contains(i)).unwrap_or(start % n.max(1))
+    crate::candidates::rotation::rotation(n, start).find(|i| !aside.contains(i)).unwrap_or(start % n.max(1))
 }
 
 /// Appends `pair` to a path-and-query string.

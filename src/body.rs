@@ -1,5 +1,6 @@
 //! Body helpers: full bodies, boxing upstream bodies, capped reads, and the request
-//! body that can be handed to a second host when the first never read it.
+//! body that can be handed to a second host when the first never read it (and that
+//! tells, when an attempt fails, whether the client's body was the cause).
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 
 use crate::state::lock;
+use crate::upstream::classify::ClientFault;
 use crate::upstream::client::{Body, BoxError};
 
 /// A complete body.
@@ -33,19 +35,6 @@ pub fn limited(body: Incoming, limit: usize) -> Body {
     Limited::new(body, limit).boxed()
 }
 
-/// `Err` with a 413 when the declared `content-length` exceeds `limit`.
-pub fn check_declared_length(headers: &http::HeaderMap, limit: usize) -> Result<(), super::error::ProxyError> {
-    let declared =
-        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(n) if n > limit as u64 => Err(super::error::ProxyError::new(
-            super::error::ErrorKind::PayloadTooLarge,
-            format!("request body of {n} bytes is larger than max_request_body ({limit} bytes)"),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Why a capped read stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -56,15 +45,15 @@ pub enum ReadError {
         limit: usize,
     },
     /// The stream failed.
-    #[error("body read failed: {0}")]
-    Broken(String),
+    #[error("body read failed")]
+    Broken(#[source] BoxError),
 }
 
 /// Reads a whole body, refusing more than `limit` bytes (memory stays bounded).
 pub async fn read_capped<B>(body: B, limit: usize) -> Result<Bytes, ReadError>
 where
     B: HttpBody<Data = Bytes>,
-    B::Error: std::fmt::Display,
+    B::Error: Into<BoxError>,
 {
     if body.size_hint().lower() > limit as u64 {
         return Err(ReadError::TooLarge { limit });
@@ -72,7 +61,7 @@ where
     let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ReadError::Broken(e.to_string()))?;
+        let frame = frame.map_err(|e| ReadError::Broken(e.into()))?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
                 return Err(ReadError::TooLarge { limit });
@@ -90,6 +79,8 @@ where
 pub struct SharedBody {
     slot: Arc<Mutex<Option<Limited<Incoming>>>>,
     polled: Arc<AtomicBool>,
+    finished: Arc<AtomicBool>,
+    fault: Arc<Mutex<Option<ClientFault>>>,
     hint: SizeHint,
 }
 
@@ -108,8 +99,20 @@ impl SharedBody {
         Self {
             slot: Arc::new(Mutex::new(Some(Limited::new(body, limit)))),
             polled: Arc::new(AtomicBool::new(false)),
+            finished: Arc::new(AtomicBool::new(false)),
+            fault: Arc::new(Mutex::new(None)),
             hint,
         }
+    }
+
+    /// Whether the client's body caused an attempt to fail: it broke or ran past the
+    /// limit, or (after a timeout) the upstream was still waiting for it.
+    pub fn fault(&self, timed_out: bool) -> Option<ClientFault> {
+        if let Some(f) = *lock(&self.fault) {
+            return Some(f);
+        }
+        let streaming = self.was_polled() && !self.finished.load(Ordering::Acquire);
+        (timed_out && streaming).then_some(ClientFault::Stalled)
     }
 
     /// Whether any attempt has started reading the body (then it cannot be resent).
@@ -142,10 +145,23 @@ impl HttpBody for AttemptBody {
                 }
             }
         }
-        match self.taken.as_mut() {
-            Some(b) => Pin::new(b).poll_frame(cx),
-            None => Poll::Ready(None),
+        let Some(b) = self.taken.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(b).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.shared.finished.store(true, Ordering::Release),
+            Poll::Ready(Some(Err(e))) => {
+                let fault = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    ClientFault::TooLarge
+                } else {
+                    ClientFault::Broken
+                };
+                *lock(&self.shared.fault) = Some(fault);
+            }
+            _ => {}
         }
+        polled
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -1,0 +1,148 @@
+//! `[providers.<name>.ops.<op>]` -> [`OpMapping`]: the request template (every `{var}`
+//! known), the interval table, the weight, and the jq mapping compiled with the
+//! provider's prelude; compile errors point at their line in the file.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use super::limits::checked;
+use super::providers::header_name;
+use crate::config::error::Problem;
+use crate::config::model::*;
+use crate::config::schema::{IntervalValue, OpSpec};
+use crate::normalize::jq::JqProgram;
+use crate::normalize::op::{Interval, Operation};
+
+/// Template variables every request template may use (interval tables may add more).
+pub use crate::normalize::template::TEMPLATE_VARS;
+
+pub(super) fn op_mapping(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    op: Operation,
+    spec: &OpSpec,
+    prelude: Option<&toml::Spanned<String>>,
+) -> Option<OpMapping> {
+    let before = cx.problems.len();
+    let request = &spec.request;
+    if !request.path.starts_with('/') {
+        cx.problems.push(Problem::new(format!("{key}.request.path"), "must start with '/'"));
+    }
+    let mut intervals = BTreeMap::new();
+    for (name, value) in &spec.intervals {
+        let ikey = format!("{key}.intervals.{name}");
+        let Ok(interval) = name.parse::<Interval>() else {
+            cx.fail::<()>(&ikey, format!("unknown interval {name:?}; expected one of 1m 5m 15m 1h 4h 1d"));
+            continue;
+        };
+        let vars = match value {
+            IntervalValue::Plain(v) => BTreeMap::from([("interval".to_owned(), v.clone())]),
+            IntervalValue::Vars(m) => m.clone(),
+        };
+        intervals.insert(interval, vars);
+    }
+    if !intervals.is_empty() && op != Operation::Ohlcv {
+        cx.fail::<()>(&format!("{key}.intervals"), "only ohlcv takes intervals".to_owned());
+    }
+    let extra: Vec<&String> = intervals.values().flat_map(|m| m.keys()).collect();
+    let check = |cx: &mut Ctx<'_>, k: String, text: &str| {
+        if let Err(var) = check_template(text, &extra) {
+            cx.problems.push(Problem::new(
+                k,
+                format!("unknown template variable {{{var}}}; known: {}", TEMPLATE_VARS.join(", ")),
+            ));
+        }
+    };
+    check(cx, format!("{key}.request.path"), &request.path);
+    for (q, v) in &request.query {
+        check(cx, format!("{key}.request.query.{q}"), v);
+    }
+    let mut headers = Vec::new();
+    for (h, v) in &request.headers {
+        let hkey = format!("{key}.request.headers.{h}");
+        check(cx, hkey.clone(), v);
+        if let Some(name) = header_name(cx, &hkey, h) {
+            headers.push((name, v.clone()));
+        }
+    }
+    let weight = match &spec.weight {
+        Some(w) => {
+            if let crate::config::schema::WeightSpec::Rule(r) = w
+                && !TEMPLATE_VARS.contains(&r.by.as_str())
+            {
+                cx.problems.push(Problem::new(
+                    format!("{key}.weight.by"),
+                    format!("unknown template variable {:?}; known: {}", r.by, TEMPLATE_VARS.join(", ")),
+                ));
+            }
+            checked(cx, &format!("{key}.weight"), w).unwrap_or_default()
+        }
+        None => Weight::Fixed(1),
+    };
+    let response = compile_mapping(cx, key, &spec.response, prelude);
+    let response = response?;
+    (cx.problems.len() == before).then(|| OpMapping {
+        request: RequestTemplate {
+            path: request.path.clone(),
+            query: request.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers,
+        },
+        response,
+        per_symbol: spec.per_symbol,
+        weight,
+        prefilter: crate::normalize::prefilter::Prefilter {
+            keep_ids: spec.keep_ids.clone(),
+            numeric_strings: spec.numeric_strings,
+        },
+        intervals,
+    })
+}
+
+/// Compiles `prelude` + `response`. A compile error is reported at its line in the file:
+/// inside the response, or inside the provider's prelude.
+fn compile_mapping(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    response: &toml::Spanned<String>,
+    prelude: Option<&toml::Spanned<String>>,
+) -> Option<JqProgram> {
+    let pre = prelude.map_or("", |p| p.get_ref().as_str());
+    let code = format!("{pre}\n{}", response.get_ref());
+    let err = match JqProgram::compile(&code) {
+        Ok(p) => return Some(p),
+        Err(e) => e,
+    };
+    let (part, offset, part_key) = match err.offset {
+        Some(off) if off <= pre.len() && prelude.is_some() => {
+            (prelude, Some(off), key.rsplit_once(".ops.").map_or(key.to_owned(), |(p, _)| format!("{p}.prelude")))
+        }
+        Some(off) => (Some(response), Some(off.saturating_sub(pre.len() + 1)), format!("{key}.response")),
+        None => (Some(response), None, format!("{key}.response")),
+    };
+    let at = part.map_or(0, |p| {
+        let span = p.span();
+        let within = cx.source.get(span.clone()).and_then(|s| s.find(p.get_ref().as_str())).map(|i| span.start + i);
+        match (within, offset) {
+            (Some(start), Some(off)) => start + off,
+            _ => span.start,
+        }
+    });
+    cx.fail_at(&part_key, at..at, err.message)
+}
+
+/// `Err(var)` names the first `{var}` that is not a known template variable.
+fn check_template(text: &str, extra: &[&String]) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err(after.to_owned());
+        };
+        let var = &after[..close];
+        if !TEMPLATE_VARS.contains(&var) && !extra.iter().any(|e| e.as_str() == var) {
+            return Err(var.to_owned());
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! marketgate's own header names, and header hygiene for forwarding (RFC 9110 §7.6.1):
+//! hop-by-hop headers, and any header the `Connection` header names, stop at marketgate
+//! in both directions.
+
+use http::header::{self, HeaderMap, HeaderName};
+
+/// Which provider answered (normalized and raw responses).
+pub const X_MARKETGATE_PROVIDER: HeaderName = HeaderName::from_static("x-marketgate-provider");
+/// `miss`, `hit` or `stale` (normalized responses).
+pub const X_MARKETGATE_CACHE: HeaderName = HeaderName::from_static("x-marketgate-cache");
+/// The instances a request passed through, oldest first (`x-marketgate-via: 3f2a…,
+/// 91c0…`). Every request one marketgate sends to another (`kind = "marketgate"`,
+/// normalized or raw) carries it with its own instance id appended. An instance that
+/// finds its own id, or more than [`MAX_HOPS`] ids, answers 508 instead of forwarding
+/// again; a request that arrived through another marketgate is answered from this
+/// instance's own providers only. A client that sends the header itself can only
+/// narrow its own request.
+pub const X_MARKETGATE_VIA: HeaderName = HeaderName::from_static("x-marketgate-via");
+
+/// Most marketgates one request may pass through.
+pub const MAX_HOPS: usize = 4;
+
+/// Which host answered (raw responses).
+pub const X_MARKETGATE_HOST: HeaderName = HeaderName::from_static("x-marketgate-host");
+
+/// Headers that apply to one connection only.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// Removes hop-by-hop headers and the ones `Connection` lists. `Upgrade` goes too:
+/// marketgate does not tunnel protocol upgrades.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// Prepares a client's headers for an upstream provider: hop-by-hop headers go, and so
+/// do `Host` (the client sets the upstream's own from the URI, and SNI follows it) and
+/// `x-marketgate-via` (set by the exchange, towards other marketgates only).
+pub fn for_upstream(mut headers: HeaderMap) -> HeaderMap {
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+    headers.remove(X_MARKETGATE_VIA);
+    headers
+}
+
+/// Replaces every occurrence of a secret (an API key, a secret header value), plain or
+/// percent-encoded, in the response headers with `***`: an upstream redirect whose
+/// `Location` echoes the query (`?api_key=...`) must not hand the key to the client.
+pub fn redact_secrets(headers: &mut HeaderMap, secrets: &[&str]) {
+    let secrets: Vec<(&str, String)> = secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .map(|s| (*s, percent_encoding::utf8_percent_encode(s, crate::normalize::template::QUERY).to_string()))
+        .collect();
+    if secrets.is_empty() {
+        return;
+    }
+    for value in headers.values_mut() {
+        let Ok(text) = value.to_str() else { continue };
+        if !secrets.iter().any(|(plain, enc)| text.contains(plain) || text.contains(enc.as_str())) {
+            continue;
+        }
+        let mut clean = text.to_owned();
+        for (plain, enc) in &secrets {
+            clean = clean.replace(plain, "***").replace(enc.as_str(), "***");
+        }
+        if let Ok(v) = http::HeaderValue::from_str(&clean) {
+            *value = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_listed_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret-hop"));
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let out = for_upstream(h);
+        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, vec!["accept"]);
+    }
+
+    #[test]
+    fn secrets_in_response_headers_are_redacted() {
+        let mut h = HeaderMap::new();
+        h.insert(header::LOCATION, HeaderValue::from_static("https://x.org/v1?api_key=s3cr3t-k%2Fy&a=1"));
+        h.insert("link", HeaderValue::from_static("<https://x.org/p?k=s3cr3t-k/y>; rel=next"));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        redact_secrets(&mut h, &["s3cr3t-k/y"]);
+        assert_eq!(h[header::LOCATION], "https://x.org/v1?api_key=***&a=1");
+        assert_eq!(h["link"], "<https://x.org/p?k=***>; rel=next");
+        assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    }
+}

@@ -1,0 +1,238 @@
+//! Raw passthrough `ANY /raw/<provider>/<path>?<query>`: the provider's hosts in
+//! rotation through the candidate order and the exchange, bodies streamed both ways,
+//! status and body as the provider sent them.
+//!
+//! A host that refuses, resets or times out is retried at once on the next host, and
+//! one that answers 5xx too for GET and HEAD, but only while the client's request body
+//! was never read (it cannot be sent twice). Each attempt takes its own quota weight
+//! (`raw_weights` by path, else 1). A failure caused by the client's body (too large,
+//! stalled, broken) is answered 413/408/400 and never counts against the host.
+
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, Request, Response};
+use hyper::body::{Body as _, Incoming};
+use tokio::time::Instant;
+
+use crate::body::{SharedBody, empty, stream};
+use crate::breaker::Outcome;
+use crate::candidates::tiers::TierOrder;
+use crate::candidates::{Advance, Candidates, Planned, gate};
+use crate::error::{ErrorKind, ProxyError};
+use crate::gateway::{Gateway, Served, Via};
+use crate::headers::{self, X_MARKETGATE_HOST, X_MARKETGATE_PROVIDER};
+use crate::snapshot::{HostRt, ProviderRt, Snapshot};
+use crate::upstream::admitted::AttemptRecord;
+use crate::upstream::classify::{ClientFault, Failure};
+use crate::upstream::client::Body;
+use crate::upstream::exchange::{Exchange, Outgoing, Refused};
+
+/// Forwards a raw request to `provider`.
+pub async fn serve(
+    gw: &Gateway,
+    snap: &Arc<Snapshot>,
+    provider: &ProviderRt,
+    rest: &str,
+    req: Request<Incoming>,
+    via: &Via,
+) -> Result<(Response<Body>, Served), ProxyError> {
+    let path_and_query = safe_path(rest, req.uri().query())?;
+    let server = &snap.config.server;
+    super::check_declared_length(req.headers(), server.max_request_body)?;
+    let weight = raw_weight(provider, &path_and_query);
+    if let Err(skip) = gate::check(provider, weight, Instant::now()) {
+        let kind = ErrorKind::NoProviderAvailable;
+        let mut e = ProxyError::with_attempts(
+            kind,
+            format!("provider {} cannot be asked now: {}", provider.cfg.name, skip.detail),
+            vec![AttemptRecord::skip(provider, skip.outcome, skip.detail)],
+        );
+        e.retry_after = Some(skip.retry_after.map_or(1, |d| d.as_secs() + 1));
+        return Err(e);
+    }
+    let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via) };
+    forward(gw, exchange, provider, path_and_query, weight, req, Instant::now() + server.deadline).await
+}
+
+async fn forward(
+    gw: &Gateway,
+    exchange: Exchange<'_>,
+    provider: &ProviderRt,
+    path_and_query: String,
+    weight: u32,
+    req: Request<Incoming>,
+    deadline: Instant,
+) -> Result<(Response<Body>, Served), ProxyError> {
+    let snap = exchange.snap;
+    let (parts, body) = req.into_parts();
+    let idempotent = parts.method == Method::GET || parts.method == Method::HEAD;
+    let shared = (!body.is_end_stream()).then(|| SharedBody::new(body, snap.config.server.max_request_body));
+    let base_headers = headers::for_upstream(parts.headers);
+    let mut candidates = Candidates::new(TierOrder::one(snap, provider), &gw.metrics).every_host();
+    let mut planner = |_: &ProviderRt| -> Planned<()> { Ok(((), weight)) };
+    let mut attempts: Vec<AttemptRecord> = Vec::new();
+    let mut last_5xx: Option<(Response<Incoming>, &HostRt)> = None;
+    let budget_policy = &snap.config.retry_budget;
+    gw.budget.record_request(Instant::now(), budget_policy);
+    let mut deadline_hit = false;
+    while let Some(c) = candidates.next(Advance::NextHost, &mut planner, &mut attempts) {
+        let reached = attempts.iter().any(AttemptRecord::reached);
+        if reached && !gw.budget.try_retry(Instant::now(), budget_policy) {
+            c.admitted.release();
+            gw.metrics.retry_budget_exhausted.with_label_values(&["raw"]).inc();
+            let detail = "retry budget exhausted: no further attempts";
+            attempts.push(AttemptRecord::skipped(&provider.cfg.name, Outcome::Unavailable, detail));
+            break;
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            c.admitted.release();
+            deadline_hit = true;
+            break;
+        }
+        let out = Outgoing {
+            method: parts.method.clone(),
+            path_and_query: path_and_query.clone(),
+            headers: base_headers.clone(),
+            body: shared.as_ref().map_or_else(empty, SharedBody::for_attempt),
+            client_body: shared.clone(),
+            weight,
+            timeout: provider.cfg.attempt_timeout.min(remaining),
+            judge_key: false,
+        };
+        let host = c.admitted.host;
+        let resendable = shared.as_ref().is_none_or(|b| !b.was_polled());
+        match exchange.send(&c.admitted, out).await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                attempts.push(c.admitted.conclude(Ok(Some(format!("HTTP {status}")))));
+                return Ok(respond(provider, host, resp, attempts.len()));
+            }
+            Err(Refused { failure, response }) => {
+                attempts.push(c.admitted.conclude(Err(&failure)));
+                let resendable = resendable && shared.as_ref().is_none_or(|b| !b.was_polled());
+                match response {
+                    Some(resp) if failure.outcome == Outcome::Http5xx && idempotent && resendable => {
+                        last_5xx = Some((resp, host));
+                    }
+                    Some(resp) => return Ok(respond(provider, host, resp, attempts.len())),
+                    None if failure.client_fault.is_some() => return Err(client_error(&failure, attempts)),
+                    None if failure.outcome == Outcome::OverQuota => break,
+                    None if resendable && (idempotent || failure.outcome == Outcome::ConnectError) => {}
+                    None => break,
+                }
+            }
+        }
+    }
+    if let Some((resp, host)) = last_5xx {
+        return Ok(respond(provider, host, resp, attempts.len()));
+    }
+    Err(failed(provider, attempts, deadline_hit))
+}
+
+fn failed(provider: &ProviderRt, attempts: Vec<AttemptRecord>, deadline_hit: bool) -> ProxyError {
+    let name = &provider.cfg.name;
+    let reached = attempts.iter().filter(|a| a.reached()).count();
+    if deadline_hit {
+        let msg = format!("deadline passed after {reached} attempts");
+        return ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts);
+    }
+    if reached == 0 {
+        let mut e = ProxyError::with_attempts(
+            ErrorKind::NoProviderAvailable,
+            format!("no host of {name} could be asked: breakers open, benched or over quota"),
+            attempts,
+        );
+        e.retry_after = Some(1);
+        return e;
+    }
+    ProxyError::with_attempts(ErrorKind::AllProvidersFailed, format!("every host of {name} failed"), attempts)
+}
+
+fn client_error(failure: &Failure, attempts: Vec<AttemptRecord>) -> ProxyError {
+    let kind = match failure.client_fault {
+        Some(ClientFault::TooLarge) => ErrorKind::PayloadTooLarge,
+        Some(ClientFault::Stalled) => ErrorKind::ClientTimeout,
+        Some(ClientFault::Broken) | None => ErrorKind::BadRequest,
+    };
+    ProxyError::with_attempts(kind, failure.detail.clone(), attempts)
+}
+
+/// The quota weight of one attempt: the provider's `raw_weights` entry for the path
+/// (its rule reading the query), else 1.
+fn raw_weight(provider: &ProviderRt, path_and_query: &str) -> u32 {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let Some(rule) = provider.cfg.raw_weights.get(path) else {
+        return 1;
+    };
+    let pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
+        .map(|(k, v)| {
+            let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+            (decode(k), decode(v))
+        })
+        .collect();
+    rule.of(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()))
+}
+
+fn respond(
+    provider: &ProviderRt,
+    host: &HostRt,
+    resp: Response<Incoming>,
+    attempts: usize,
+) -> (Response<Body>, Served) {
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers);
+    headers::redact_secrets(&mut parts.headers, &provider.cfg.secrets());
+    // The client's protocol is marketgate's business, not the upstream's (HTTP/1.0, h2).
+    parts.version = http::Version::HTTP_11;
+    if let Ok(v) = HeaderValue::from_str(&provider.cfg.name) {
+        parts.headers.insert(X_MARKETGATE_PROVIDER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(host.url.label()) {
+        parts.headers.insert(X_MARKETGATE_HOST, v);
+    }
+    let served = Served { provider: Some(provider.cfg.name.clone()), attempts, cache: None };
+    (Response::from_parts(parts, stream(body)), served)
+}
+
+/// Builds the upstream path from the `{*path}` tail and the query. Refuses anything that
+/// could leave the provider's base path: `.`/`..` segments (plain or encoded), encoded
+/// slashes or backslashes, control characters.
+pub fn safe_path(rest: &str, query: Option<&str>) -> Result<String, ProxyError> {
+    let refuse = |why: &str| Err(ProxyError::new(ErrorKind::BadRequest, format!("path refused: {why}")));
+    for segment in rest.split('/') {
+        let decoded = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
+        if decoded == b"." || decoded == b".." {
+            return refuse("'.' and '..' segments cannot leave the provider's base path");
+        }
+        if decoded.iter().any(|b| *b == b'/' || *b == b'\\') {
+            return refuse("encoded slashes and backslashes are not allowed");
+        }
+        if decoded.iter().any(|b| b.is_ascii_control()) {
+            return refuse("control characters are not allowed");
+        }
+    }
+    let mut out = format!("/{rest}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_paths_pass_and_escapes_are_refused() {
+        assert_eq!(safe_path("api/v3/ping", None).expect("ok"), "/api/v3/ping");
+        assert_eq!(safe_path("api/v3/klines", Some("symbol=BTCUSDT")).expect("ok"), "/api/v3/klines?symbol=BTCUSDT");
+        for bad in ["..", "api/../x", "api/%2e%2e/x", "api/%2E./x", "a%2Fb", "a%5cb", "a/./b", "a%00b"] {
+            let e = safe_path(bad, None).expect_err(bad);
+            assert_eq!(e.kind, ErrorKind::BadRequest, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! From an upstream body to the operation's JSON: a provider's jq mapping (large bodies
+//! on the blocking pool), another marketgate's envelope, or the per-symbol outputs of
+//! one attempt joined. A mapping's `error(...)` value decides the outcome class.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::breaker::Outcome;
+use crate::config::model::OpMapping;
+use crate::normalize::jq::{self, Globals, JqProgram, JqRunError};
+use crate::normalize::op::Operation;
+use crate::normalize::prefilter::Prefilter;
+use crate::upstream::classify::Failure;
+use crate::upstream::retry_after::MAX_BENCH;
+
+/// Bodies larger than this are mapped on the blocking pool.
+const BLOCKING_THRESHOLD: usize = 64 * 1024;
+
+/// Runs `m` on `body` and returns the output JSON text.
+pub async fn map(
+    m: &OpMapping,
+    body: Bytes,
+    globals: &Globals,
+    provider: &str,
+    op: Operation,
+) -> Result<String, Failure> {
+    let large = body.len() > BLOCKING_THRESHOLD;
+    let work = {
+        let (program, prefilter, globals) = (m.response.clone(), m.prefilter.clone(), globals.clone());
+        move || run(&program, &prefilter, &body, &globals)
+    };
+    // Large bodies cost milliseconds of CPU: keep them off the request workers.
+    let result = if large {
+        tokio::task::spawn_blocking(work)
+            .await
+            .unwrap_or_else(|e| Err(JqRunError::Raised(Value::String(format!("mapping task failed: {e}")))))
+    } else {
+        work()
+    };
+    result.map_err(|e| match e {
+        JqRunError::Raised(value) => raised(provider, op, value),
+        other => Failure::new(Outcome::BadBody, format!("{provider} {op}: {other}")),
+    })
+}
+
+/// Runs a mapping synchronously: the prefilter (if any) on the parsed body, then the jq
+/// program; the output as compact JSON.
+pub fn run(program: &JqProgram, prefilter: &Prefilter, body: &[u8], globals: &Globals) -> Result<String, JqRunError> {
+    let input = if prefilter.is_active() {
+        let mut value: Value = serde_json::from_slice(body).map_err(|e| JqRunError::NotJson(e.to_string()))?;
+        prefilter.apply_value(&mut value, &globals.ids);
+        jq::from_json(value)
+    } else {
+        jq::parse(body)?
+    };
+    program.run_val(input, globals).map(|v| v.to_string())
+}
+
+/// A mapping's `error(...)`. An object may name the outcome:
+/// `{"outcome": "rate_limited", "message": ..., "retry_after": s}` benches the provider;
+/// `{"outcome": "unsupported", "message": ...}` says the request does not suit this
+/// provider (a symbol or quote it does not list: fail over, no breaker penalty).
+/// Anything else is a bad body.
+pub fn raised(provider: &str, op: Operation, value: Value) -> Failure {
+    let Value::Object(obj) = value else {
+        let text = match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        return Failure::new(Outcome::BadBody, format!("{provider} {op}: {}", shorten(&text)));
+    };
+    let message = shorten(obj.get("message").and_then(Value::as_str).unwrap_or("provider error"));
+    match obj.get("outcome").and_then(Value::as_str) {
+        Some("rate_limited") => {
+            let mut f = Failure::new(Outcome::RateLimited, format!("{provider} {op}: {message}"));
+            f.retry_after =
+                obj.get("retry_after").and_then(Value::as_u64).map(|s| Duration::from_secs(s).min(MAX_BENCH));
+            f
+        }
+        Some("unsupported") => Failure::not_for_this_provider(format!("{provider} {op}: {message}")),
+        _ => Failure::new(Outcome::BadBody, format!("{provider} {op}: provider error: {message}")),
+    }
+}
+
+/// Error text from a body, cut to a readable length.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 300;
+    if text.len() <= MAX { text.to_owned() } else { format!("{}…", text.chars().take(MAX).collect::<String>()) }
+}
+
+/// Another marketgate's envelope: `data` is the payload.
+pub fn unwrap_envelope(body: &[u8], provider: &str) -> Result<String, Failure> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| Failure::new(Outcome::BadBody, format!("{provider}: body is not JSON: {e}")))?;
+    match v.get("data") {
+        Some(data) => Ok(data.to_string()),
+        None => Err(Failure::new(Outcome::BadBody, format!("{provider}: envelope has no data"))),
+    }
+}
+
+/// Joins per-symbol outputs: arrays are concatenated, single objects collected.
+pub fn concat(outputs: Vec<String>) -> Result<String, Failure> {
+    let mut all = Vec::new();
+    for text in outputs {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(items)) => all.extend(items),
+            Ok(other) => all.push(other),
+            Err(e) => return Err(Failure::new(Outcome::BadBody, format!("mapping output is not JSON: {e}"))),
+        }
+    }
+    Ok(Value::Array(all).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn raised_values_pick_the_outcome() {
+        let f =
+            raised("cc", Operation::Price, json!({"outcome": "rate_limited", "message": "slow", "retry_after": 90}));
+        assert_eq!((f.outcome, f.retry_after), (Outcome::RateLimited, Some(Duration::from_secs(90))));
+        let f = raised("cc", Operation::Ticker, json!({"outcome": "unsupported", "message": "no BTC/QQQ"}));
+        assert_eq!(f.outcome, Outcome::Http4xx, "a client's odd quote is not the host's fault");
+        assert!(f.detail.contains("no BTC/QQQ"));
+        assert_eq!(raised("cc", Operation::Price, json!("broken")).outcome, Outcome::BadBody);
+        assert_eq!(raised("cc", Operation::Price, json!({"message": "x"})).outcome, Outcome::BadBody);
+        let ban = raised("b", Operation::Price, json!({"outcome": "rate_limited", "retry_after": 999_999_999}));
+        assert_eq!(ban.retry_after, Some(MAX_BENCH));
+    }
+
+    #[test]
+    fn envelopes_and_per_symbol_outputs() {
+        assert_eq!(unwrap_envelope(br#"{"data":[1],"meta":{}}"#, "fb").expect("data"), "[1]");
+        assert_eq!(unwrap_envelope(br#"{"meta":{}}"#, "fb").expect_err("no data").outcome, Outcome::BadBody);
+        assert_eq!(concat(vec!["[1,2]".into(), "{\"a\":3}".into()]).expect("joined"), r#"[1,2,{"a":3}]"#);
+    }
+}

@@ -1,0 +1,181 @@
+//! The upstream exchange: one request to one admitted host. Normalized attempts, hedges,
+//! raw passthrough and health probes all send through [`Exchange::send`]; how they
+//! differ is said by the fields of [`Outgoing`], never by a copy of this code.
+//!
+//! In order: take the request's weight from the provider's budget, add marketgate's
+//! User-Agent, the provider's headers and API key (and `x-marketgate-via` towards
+//! another marketgate), send within the timeout, resynchronise the budget from the
+//! provider's used-weight header, set a refused key aside, parse `Retry-After` and
+//! classify the answer with the one table in [`classify`]. Recording the outcome
+//! (breaker, statistics, bench) is the caller's [`Admitted::finish`] once it knows it:
+//! a normalized attempt still has to read and map the body.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use hyper::body::Incoming;
+
+use super::admitted::{Admitted, AttemptRecord, Report};
+use super::classify::{self, Failure};
+use super::client::{Body, describe};
+use super::{auth, quota, retry_after};
+use crate::body::SharedBody;
+use crate::breaker::Outcome;
+use crate::config::model::ProviderKind;
+use crate::headers::X_MARKETGATE_VIA;
+use crate::metrics::Metrics;
+use crate::snapshot::Snapshot;
+
+/// What the exchange needs from the app: the snapshot (client, settings) and metrics.
+#[derive(Clone, Copy)]
+pub struct Exchange<'a> {
+    /// The snapshot in force.
+    pub snap: &'a Snapshot,
+    /// Metric handles.
+    pub metrics: &'a Metrics,
+    /// `x-marketgate-via` for requests to other marketgates (this instance appended).
+    pub via: &'a HeaderValue,
+}
+
+/// One request, as a caller describes it.
+pub struct Outgoing {
+    /// Method.
+    pub method: Method,
+    /// Path and query under the host's base path.
+    pub path_and_query: String,
+    /// The caller's headers (the client's for raw requests).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Body,
+    /// The client's body, when this is a raw request with one (to tell client faults).
+    pub client_body: Option<SharedBody>,
+    /// Quota weight of this request.
+    pub weight: u32,
+    /// Time for the response head.
+    pub timeout: Duration,
+    /// Set the key aside when the provider answers 401/403. Configured requests only: a
+    /// client-chosen raw path may be refused for reasons of its own.
+    pub judge_key: bool,
+}
+
+/// A request the upstream did not answer usably: the failure, and the response when
+/// one arrived (a raw request passes a 4xx on to the client).
+#[derive(Debug)]
+pub struct Refused {
+    /// What went wrong.
+    pub failure: Failure,
+    /// The response, when there was one.
+    pub response: Option<Response<Incoming>>,
+}
+
+// === impl Outgoing ===
+
+impl Outgoing {
+    /// A GET with no body.
+    pub fn get(path_and_query: String, weight: u32, timeout: Duration) -> Self {
+        Self {
+            method: Method::GET,
+            path_and_query,
+            headers: HeaderMap::new(),
+            body: crate::body::empty(),
+            client_body: None,
+            weight,
+            timeout,
+            judge_key: true,
+        }
+    }
+}
+
+// === impl Refused ===
+
+impl From<Failure> for Refused {
+    fn from(failure: Failure) -> Self {
+        Self { failure, response: None }
+    }
+}
+
+// === impl Exchange ===
+
+impl Exchange<'_> {
+    /// Sends `out` to the admitted host. `Ok` is a 2xx/3xx response whose body the
+    /// caller still has to judge; everything else is a [`Refused`].
+    pub async fn send(&self, host: &Admitted<'_>, out: Outgoing) -> Result<Response<Incoming>, Refused> {
+        let provider = host.provider;
+        if !quota::take(provider, out.weight, self.metrics) {
+            let detail = format!("request budget spent for this window (this request weighs {})", out.weight);
+            return Err(Failure::new(Outcome::OverQuota, detail).into());
+        }
+        let Outgoing { method, path_and_query, mut headers, body, client_body, timeout, judge_key, .. } = out;
+        if !headers.contains_key(header::USER_AGENT)
+            && let Ok(ua) = HeaderValue::from_str(&self.snap.config.upstream.user_agent)
+        {
+            headers.insert(header::USER_AGENT, ua);
+        }
+        if provider.cfg.kind == ProviderKind::Marketgate {
+            headers.insert(X_MARKETGATE_VIA, self.via.clone());
+        }
+        let (key_index, key_query) = auth::apply(provider, &mut headers);
+        let mut pq = path_and_query;
+        auth::append_query(&mut pq, key_query);
+        let uri = host.host.url.join(&pq).map_err(|e| Failure::not_for_this_provider(e.to_string()))?;
+        let mut req = Request::new(body);
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        let resp = match self.snap.client.send(req, timeout).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                let timed_out = matches!(e, super::client::SendError::Timeout(_));
+                let fault = client_body.as_ref().and_then(|b| b.fault(timed_out));
+                let mut f = match fault {
+                    Some(kind) => Failure::new(classify::client_fault(kind), kind.describe()),
+                    None => Failure::new(classify::send_error(&e), describe(&e)),
+                };
+                f.client_fault = fault;
+                return Err(f.into());
+            }
+        };
+        quota::sync_from_headers(provider, resp.headers());
+        let status = resp.status().as_u16();
+        let outcome = classify::status(status, &provider.cfg.rate_limit.statuses);
+        if outcome == Outcome::Ok {
+            return Ok(resp);
+        }
+        if let (true, Some(i), 401 | 403) = (judge_key, key_index, status)
+            && outcome != Outcome::RateLimited
+        {
+            auth::set_aside(provider, i, status, self.metrics);
+        }
+        let mut f = Failure::new(outcome, format!("HTTP {status}"));
+        f.status = Some(status);
+        f.retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after::parse(v, SystemTime::now()));
+        Err(Refused { failure: f, response: Some(resp) })
+    }
+}
+
+// === impl Admitted (recording a result) ===
+
+impl Admitted<'_> {
+    /// Records how the attempt ended: success, or the failure (a budget that turned out
+    /// to be spent gives the host back and counts a skip instead).
+    pub fn conclude(self, result: Result<Option<String>, &Failure>) -> AttemptRecord {
+        match result {
+            Ok(detail) => self.finish(Outcome::Ok, Report { detail, ..Report::default() }),
+            Err(f) if f.outcome == Outcome::OverQuota => {
+                let provider = self.provider;
+                self.release();
+                AttemptRecord::skip(provider, Outcome::OverQuota, f.detail.clone())
+            }
+            Err(f) => self.finish(f.outcome, report(f)),
+        }
+    }
+}
+
+/// The report of a failure.
+pub fn report(f: &Failure) -> Report {
+    Report { detail: Some(f.detail.clone()), retry_after: f.retry_after, status: f.status, ..Report::default() }
+}
