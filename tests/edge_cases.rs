@@ -16,7 +16,10 @@ fn config(a: &[String], b: &[String], route_extra: &str, extra: &str) -> String 
     two_tier(&TwoTier { a, b, breaker_failures: 2, route_extra, a_extra: "", extra })
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: hyper's HTTP/2 client and server exchange frames through tasks that can
+// all be waiting on loopback I/O at once, and a paused clock then jumps ahead to the next
+// timer (here the 60 s idle timeout).
+#[tokio::test]
 async fn http2_clients_are_served() {
     let a = Mock::fixed(200, PRICES).await;
     let proxy = Proxy::start(&config(&[a.url()], &[a.url()], "", "")).await;
@@ -139,4 +142,35 @@ async fn a_request_forwarded_by_another_marketgate_is_not_forwarded_again() {
     a.stop().await;
     b.stop().await;
     c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fallback_tier_pointing_back_at_itself_stops_at_the_first_repeat() {
+    let dead = refused_addr().await;
+    let proxy = Proxy::start_knowing_addr(
+        |me| defaults::with_hosts(&[("fallback", format!("http://{me}"))], &dead),
+        defaults::keyed_env(),
+        None,
+        Default::default(),
+    )
+    .await;
+    let deep = format!("/raw/fallback{}/api/v3/ping", "/raw/fallback".repeat(30));
+    let r = get(proxy.url(&deep)).await;
+    assert_eq!(r.status, 508, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "loop_detected");
+    let served = |metrics: &str, route: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("marketgate_requests_total{{route=\"{route}\"")))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
+            .sum()
+    };
+    let metrics = get(proxy.admin_url("/metrics")).await.text();
+    assert_eq!(served(&metrics, "/raw/{provider}/{*path}"), 2, "the request came back once and stopped there");
+    // A normalized request whose last tier is this instance comes back once, is refused.
+    let r = get(proxy.url("/v1/price?symbols=BTC")).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    let metrics = get(proxy.admin_url("/metrics")).await.text();
+    assert_eq!(served(&metrics, "/v1/price"), 2, "{metrics}");
+    proxy.stop().await;
 }

@@ -141,3 +141,46 @@ auth = { env = "A_KEY", required = true, header = "x-api-key" }"#;
     assert!(a_stats["failures"]["http_5xx"].as_u64().unwrap_or(0) >= 1, "probes are counted: {a_stats}");
     proxy.stop().await;
 }
+
+/// Binance's own rules on the shipped config: a 418 ban lasts as long as its
+/// `Retry-After` says (a day here, not the hour it was cut to), and a 403 (its WAF limit)
+/// benches Binance like a 429.
+#[tokio::test(start_paused = true)]
+async fn binance_bans_and_waf_limits_bench_it_for_as_long_as_it_says() {
+    use support::shipped;
+    for (status, retry_after, min_bench_s) in [(418u16, Some("86400"), 86_000u64), (403, None, 100)] {
+        let mut hosts = Vec::new();
+        let mut mocks = Vec::new();
+        for _ in 0..7 {
+            let m = Mock::start(move |s| {
+                if s.path_and_query == "/api/v3/ping" {
+                    return Reply::Json(200, "{}".into());
+                }
+                let headers = retry_after.map(|r| vec![("retry-after", r.to_owned())]).unwrap_or_default();
+                Reply::With(status, headers, r#"{"code":-1003,"msg":"banned"}"#.into())
+            })
+            .await;
+            hosts.push(m.url());
+            mocks.push(m);
+        }
+        let proxy = Proxy::start_with(
+            &shipped::config(&[("binance", hosts)]),
+            support::defaults::keyed_env(),
+            None,
+            Default::default(),
+        )
+        .await;
+        let r = get(proxy.url("/v1/orderbook?symbol=BTC")).await;
+        assert!(r.status >= 500, "{}", r.text());
+        let health = get(proxy.admin_url("/api/system/providers/health")).await.json();
+        let binance = health.as_array().and_then(|p| p.iter().find(|x| x["name"] == "binance")).cloned();
+        let binance = binance.unwrap_or_default();
+        assert_eq!(binance["status"], "down", "HTTP {status}: {binance}");
+        let raw = get(proxy.url("/raw/binance/api/v3/time")).await;
+        let wait: u64 = raw.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or(0);
+        assert!(wait >= min_bench_s, "HTTP {status}: benched for {wait} s");
+        let asked = mocks.iter().flat_map(Mock::seen).filter(|s| s.path_and_query != "/api/v3/ping").count();
+        assert_eq!(asked, 1, "HTTP {status}: one request, then the bench");
+        proxy.stop().await;
+    }
+}

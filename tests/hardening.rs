@@ -191,6 +191,39 @@ async fn connections_beyond_the_limit_are_refused() {
     proxy.stop().await;
 }
 
+/// An HTTP/2 connection that made one request and then went silent (it stays open as
+/// long as the returned sender lives).
+async fn silent_h2_client(
+    addr: std::net::SocketAddr,
+) -> (hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>, tokio::task::JoinHandle<()>) {
+    let io = hyper_util::rt::TokioIo::new(TcpStream::connect(addr).await.expect("connect"));
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.expect("h2 handshake");
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let req = http::Request::get(format!("http://{addr}/raw/p/api/v3/ticker/price"))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("h2 response");
+    assert_eq!(resp.status(), 200);
+    (sender, task)
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_http2_clients_do_not_hold_connection_slots() {
+    let p = Mock::fixed(200, PRICES).await;
+    let proxy = Proxy::start(&config(&p.url(), "max_connections = 2\nidle_timeout = \"1s\"")).await;
+    let (_keep_first, first) = silent_h2_client(proxy.addr).await;
+    let (_keep_second, second) = silent_h2_client(proxy.addr).await;
+    let got = raw_exchange(proxy.addr, b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(got.is_empty(), "both slots are taken while the clients are connected: {got}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(first.is_finished() && second.is_finished(), "marketgate closed both idle h2 connections");
+    assert_eq!(get(proxy.url("/raw/p/api/v3/ticker/price")).await.status, 200, "the slots are free again");
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_server_lives_on() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -198,6 +231,7 @@ async fn a_panicking_handler_answers_500_and_the_server_lives_on() {
     let metrics = marketgate::metrics::Metrics::new().expect("metrics");
     let limits = marketgate::server::ConnLimits {
         header_read_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(60),
         max_header_size: 16 * 1024,
         max_connections: 16,
         shutdown_grace: Duration::from_secs(1),

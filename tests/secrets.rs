@@ -16,10 +16,12 @@ const KEY_B: &str = "sk-live-SECRET-BBBB-2222";
 const QUERY_KEY: &str = "qk-SECRET-CCCC-3333";
 const HEADER_SECRET: &str = "hdr-SECRET-DDDD-4444";
 const ADMIN_TOKEN: &str = "adm-SECRET-EEEE-5555";
-const ALL: [&str; 5] = [KEY_A, KEY_B, QUERY_KEY, HEADER_SECRET, ADMIN_TOKEN];
+const PATH_SECRET: &str = "path-SECRET-FFFF-6666";
+const ALL: [&str; 6] = [KEY_A, KEY_B, QUERY_KEY, HEADER_SECRET, ADMIN_TOKEN, PATH_SECRET];
 
 const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90000000"}]"#;
 
+/// `MG_PATH_HOST` holds a base URL whose path carries a secret (an Infura-style key).
 fn config(hdr: &str, qry: &str, broken: &str) -> String {
     format!(
         r#"
@@ -48,18 +50,33 @@ response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol]
 [providers.broken]
 hosts = ["{broken}"]
 auth = {{ env = "MG_QUERY_KEY", query = "api_key" }}
+[providers.failing]
+hosts = ["{broken}"]
+symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
+[providers.failing.ops.price]
+request = {{ path = "/api/v3/ticker/price" }}
+response = '.'
+[providers.pathy]
+hosts = ["${{MG_PATH_HOST}}"]
+symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
+[providers.pathy.ops.price]
+request = {{ path = "/api/v3/ticker/price" }}
+response = 'map(select(.symbol | in($symbol_of)) | {{symbol: $symbol_of[.symbol], vs: $vs, price: (.price | tonumber), ts: $now}})'
 [routes]
 "/v1/price" = {{ op = "price", pool = [["hdr"], ["qry"]] }}
 "/v1/qprice" = {{ op = "price", pool = [["qry"]] }}
+"/v1/fprice" = {{ op = "price", pool = [["failing"]] }}
+"/v1/pprice" = {{ op = "price", pool = [["pathy"]] }}
 "/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
 "#
     )
 }
 
 /// The binary with every secret in its environment.
-fn marketgate_with_keys() -> Command {
+fn marketgate_with_keys(path_host: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketgate"));
-    cmd.env("MG_TEST_KEYS", format!("{KEY_A},{KEY_B}"))
+    cmd.env("MG_PATH_HOST", format!("{path_host}/v3/{PATH_SECRET}"))
+        .env("MG_TEST_KEYS", format!("{KEY_A},{KEY_B}"))
         .env("MG_QUERY_KEY", QUERY_KEY)
         .env("MG_EXTRA_SECRET", HEADER_SECRET)
         .env("MG_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -67,9 +84,9 @@ fn marketgate_with_keys() -> Command {
     cmd
 }
 
-fn spawn(config_path: &std::path::Path) -> (Child, Arc<Mutex<String>>, String, String) {
+fn spawn(config_path: &std::path::Path, path_host: &str) -> (Child, Arc<Mutex<String>>, String, String) {
     let config = config_path.to_str().expect("utf8");
-    let mut child = marketgate_with_keys()
+    let mut child = marketgate_with_keys(path_host)
         .args(["--config", config, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -108,13 +125,26 @@ async fn keys_reach_only_their_provider() {
         }
     })
     .await;
-    let qry = Mock::fixed(200, PRICES).await;
+    // An upstream redirect that echoes the request (the key in the query among it).
+    let qry = Mock::start(|s| {
+        if s.path_and_query.starts_with("/redirect") {
+            Reply::With(
+                302,
+                vec![("location", format!("https://elsewhere.example{}", s.path_and_query))],
+                String::new(),
+            )
+        } else {
+            Reply::Json(200, PRICES.into())
+        }
+    })
+    .await;
     let broken = Mock::fixed(500, "{}").await;
+    let pathy = Mock::fixed(200, PRICES).await;
     let dir = std::env::temp_dir().join(format!("marketgate-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("marketgate.toml");
     std::fs::write(&path, config(&hdr.url(), &qry.url(), &broken.url())).expect("config");
-    let (mut child, log, client, admin) = spawn(&path);
+    let (mut child, log, client, admin) = spawn(&path, &pathy.url());
     let mut surfaces: Vec<(String, String)> = Vec::new();
     for p in [
         "/v1/price?symbols=BTC",
@@ -125,11 +155,20 @@ async fn keys_reach_only_their_provider() {
         "/raw/broken/x",
         "/raw/hdr/x",
         "/v1/price?symbols=NOPE",
+        "/v1/fprice?symbols=BTC",
+        "/v1/pprice?symbols=BTC",
+        "/raw/pathy/api/v3/ticker/price",
+        "/raw/qry/redirect",
         "/nope",
     ] {
         let r = get(format!("http://{client}{p}")).await;
-        surfaces.push((format!("client {p} -> {}", r.status), r.text()));
+        surfaces.push((format!("client {p} -> {}", r.status), format!("{:?}\n{}", r.headers, r.text())));
     }
+    assert!(
+        qry.seen().iter().any(|s| s.path_and_query.starts_with("/redirect") && s.path_and_query.contains(QUERY_KEY)),
+        "the key went to the provider, whose redirect echoed it"
+    );
+    assert!(pathy.seen().iter().any(|s| s.path_and_query.starts_with(&format!("/v3/{PATH_SECRET}/"))));
     let token = format!("Bearer {ADMIN_TOKEN}");
     for p in [
         "/metrics",
@@ -161,15 +200,19 @@ async fn keys_reach_only_their_provider() {
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, config(&hdr.url(), &qry.url(), &broken.url()).replace("[admin]", "[admin]\ntokn = 1"))
         .expect("bad");
-    let check =
-        marketgate_with_keys().args(["check", "--config", bad.to_str().expect("utf8")]).output().expect("check");
+    let check = marketgate_with_keys(&pathy.url())
+        .args(["check", "--config", bad.to_str().expect("utf8")])
+        .output()
+        .expect("check");
     assert_eq!(check.status.code(), Some(2));
     surfaces.push((
         "check output".into(),
         format!("{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr)),
     ));
-    let good =
-        marketgate_with_keys().args(["check", "--config", path.to_str().expect("utf8")]).output().expect("check");
+    let good = marketgate_with_keys(&pathy.url())
+        .args(["check", "--config", path.to_str().expect("utf8")])
+        .output()
+        .expect("check");
     surfaces.push(("check summary".into(), String::from_utf8_lossy(&good.stdout).into_owned()));
 
     for (name, text) in &surfaces {
@@ -180,6 +223,12 @@ async fn keys_reach_only_their_provider() {
     let logs = &surfaces.iter().find(|(n, _)| n.starts_with("logs")).expect("logs").1;
     assert!(logs.lines().count() > 20, "trace logs were captured");
     assert!(logs.contains("\"key_index\":1") && logs.contains("set aside"), "the refused key is reported by index");
+    let failed_line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["route"] == "/v1/fprice" && v["status"] == 502)
+        .expect("an access line for the failed request");
+    assert_eq!(failed_line["attempts"], 1, "a 502 says how many attempts it made: {failed_line}");
     // The keys did reach their provider, and only theirs.
     let seen_auth: Vec<String> = hdr
         .seen()

@@ -32,7 +32,15 @@ pub enum EnvError {
 
 /// Expands every `${VAR}` / `${VAR:-default}` in `text`; `$$` is a literal `$`.
 pub fn expand(text: &str, env: &dyn EnvLookup) -> Result<String, EnvError> {
+    expand_marked(text, env).map(|(out, _)| out)
+}
+
+/// Like [`expand`], and also returns the byte ranges of the result that hold values
+/// taken from the environment (which may be secrets; defaults written in the file are
+/// not).
+pub fn expand_marked(text: &str, env: &dyn EnvLookup) -> Result<(String, Vec<std::ops::Range<usize>>), EnvError> {
     let malformed = || EnvError::Malformed { text: text.to_owned() };
+    let mut from_env = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
@@ -58,7 +66,10 @@ pub fn expand(text: &str, env: &dyn EnvLookup) -> Result<String, EnvError> {
             return Err(malformed());
         }
         match (env.get(name).filter(|v| !v.is_empty()), default) {
-            (Some(value), _) => out.push_str(&value),
+            (Some(value), _) => {
+                from_env.push(out.len()..out.len() + value.len());
+                out.push_str(&value);
+            }
             (None, Some(d)) => out.push_str(d),
             (None, None) => {
                 return Err(EnvError::Unset { name: name.to_owned() });
@@ -67,7 +78,7 @@ pub fn expand(text: &str, env: &dyn EnvLookup) -> Result<String, EnvError> {
         rest = &body_start[close + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, from_env))
 }
 
 /// The names of the variables `text` refers to (for "disabled because X is unset" messages).

@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub max_request_body: usize,
     /// Header read timeout.
     pub header_read_timeout: Duration,
+    /// Idle connection timeout.
+    pub idle_timeout: Duration,
     /// Largest request head.
     pub max_header_size: usize,
     /// Longest request target.

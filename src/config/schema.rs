@@ -70,6 +70,9 @@ pub struct ServerSection {
     pub max_request_body: Option<SizeStr>,
     /// Time a client gets to send its request headers (default 10s).
     pub header_read_timeout: Option<DurationStr>,
+    /// A connection (HTTP/1.1 or HTTP/2) with no request in flight and no bytes either
+    /// way for this long is closed (default 60s).
+    pub idle_timeout: Option<DurationStr>,
     /// Largest request head (default 16KiB, at least 8KiB).
     pub max_header_size: Option<SizeStr>,
     /// Longest request target (default 8KiB).

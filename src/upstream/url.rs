@@ -14,6 +14,7 @@ pub struct BaseUrl {
     authority: Authority,
     base_path: String,
     label: String,
+    shown_path: Option<String>,
 }
 
 /// Why a base URL was refused.
@@ -40,7 +41,25 @@ impl BaseUrl {
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
         let label = format!("{}{base_path}", authority.as_str());
-        Ok(Self { scheme, authority, base_path, label })
+        Ok(Self { scheme, authority, base_path, label, shown_path: None })
+    }
+
+    /// Byte offset of the base path in the text this URL was parsed from.
+    pub fn path_offset(&self) -> usize {
+        self.scheme.as_str().len() + "://".len() + self.authority.as_str().len()
+    }
+
+    /// The same URL, shown (label, `Display`) with its path hidden: `host/***~1a2b3c4d`,
+    /// where the suffix is a short hash of the path that keeps two such hosts apart and
+    /// the label stable across reloads.
+    pub fn with_hidden_path(mut self) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.base_path.as_bytes());
+        let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let shown = format!("/***~{tag}");
+        self.label = format!("{}{shown}", self.authority.as_str());
+        self.shown_path = Some(shown);
+        self
     }
 
     /// `http` or `https`.
@@ -91,7 +110,7 @@ impl fmt::Debug for BaseUrl {
 
 impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.authority, self.base_path)
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.shown_path.as_deref().unwrap_or(&self.base_path))
     }
 }
 
@@ -107,6 +126,16 @@ mod tests {
         let local = BaseUrl::parse("http://127.0.0.1:8081").expect("valid");
         assert_eq!((local.label(), local.base_path()), ("127.0.0.1:8081", ""));
         assert_eq!(local.to_string(), "http://127.0.0.1:8081");
+    }
+
+    #[test]
+    fn a_hidden_path_is_never_shown() {
+        let u = BaseUrl::parse("https://mainnet.example.io/v3/s3cr3t").expect("valid").with_hidden_path();
+        assert!(!u.label().contains("s3cr3t") && !u.to_string().contains("s3cr3t"), "{u}");
+        assert!(u.label().starts_with("mainnet.example.io/***~"), "{}", u.label());
+        assert_eq!(u.join("/x").expect("uri").to_string(), "https://mainnet.example.io/v3/s3cr3t/x", "still used");
+        let other = BaseUrl::parse("https://mainnet.example.io/v3/other").expect("valid").with_hidden_path();
+        assert_ne!(u.label(), other.label(), "two hidden paths keep apart");
     }
 
     #[test]

@@ -17,30 +17,20 @@ pub fn keyed_env() -> TestEnv {
 /// and the routes' cache and hedging are dropped (tests that need them add their own),
 /// so every request reaches the providers.
 pub fn with_hosts(hosts: &[(&str, String)], others: &str) -> String {
-    let mut out = String::new();
-    let mut current: Option<String> = None;
-    for line in marketgate::config::DEFAULT_CONFIG.lines() {
+    super::shipped::edit_default(|provider, line| {
         let trimmed = line.trim_start();
-        if let Some(name) = trimmed.strip_prefix("[providers.").and_then(|r| r.strip_suffix(']')) {
-            current = (!name.contains('.')).then(|| name.to_owned());
-        } else if trimmed.starts_with('[') {
-            current = None;
-        }
         if trimmed.starts_with("health_check = ") || trimmed.starts_with("quota = ") {
-            continue;
+            return None;
         }
         if let Some((route, _)) = line.split_once(", cache = ") {
-            out.push_str(route);
-            out.push_str(" }\n");
-            continue;
+            return Some(format!("{route} }}"));
         }
-        if let (Some(name), true) = (&current, trimmed.starts_with("hosts = ")) {
-            let url = hosts.iter().find(|(n, _)| n == name).map_or(others, |(_, u)| u.as_str());
-            out.push_str(&format!("hosts = [{url:?}]\n"));
-            continue;
+        match provider {
+            Some(name) if trimmed.starts_with("hosts = ") => {
+                let url = hosts.iter().find(|(n, _)| *n == name).map_or(others, |(_, u)| u.as_str());
+                Some(format!("hosts = [{url:?}]"))
+            }
+            _ => Some(line.to_owned()),
         }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
+    })
 }

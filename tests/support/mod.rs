@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod defaults;
+pub mod shipped;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -301,17 +302,29 @@ impl Proxy {
     /// Client requests are served on the test's own runtime (inline, so a test on
     /// tokio's paused clock pauses marketgate's timers too) unless `options` asks for
     /// worker threads with `WorkerMode::Threads`.
-    pub async fn start_with(config: &str, env: TestEnv, path: Option<PathBuf>, mut options: RunOptions) -> Self {
+    pub async fn start_with(config: &str, env: TestEnv, path: Option<PathBuf>, options: RunOptions) -> Self {
+        let config = config.to_owned();
+        Self::start_knowing_addr(move |_| config, env, path, options).await
+    }
+
+    /// Like `start_with`, with a config that may name marketgate's own client address
+    /// (a fallback tier pointing back at itself).
+    pub async fn start_knowing_addr(
+        config: impl FnOnce(SocketAddr) -> String,
+        env: TestEnv,
+        path: Option<PathBuf>,
+        mut options: RunOptions,
+    ) -> Self {
         if options.workers == WorkerMode::PerCore {
             options.workers = WorkerMode::Inline;
         }
         marketgate::tls::install_crypto_provider();
         let name = path.as_ref().map_or("test.toml".to_owned(), |p| p.display().to_string());
-        let cfg =
-            marketgate::config::parse(config, &name, &env).unwrap_or_else(|e| panic!("test config refused:\n{e}"));
         let client = TcpListener::bind("127.0.0.1:0").await.expect("bind client");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (client.local_addr().expect("addr"), admin.local_addr().expect("addr"));
+        let text = config(addr);
+        let cfg = marketgate::config::parse(&text, &name, &env).unwrap_or_else(|e| panic!("test config refused:\n{e}"));
         let metrics = Metrics::new().expect("metrics");
         let app = App::new(cfg, path, Arc::new(env), metrics, Default::default()).expect("app");
         let gateway = Arc::clone(&app.gateway);

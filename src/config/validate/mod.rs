@@ -118,6 +118,7 @@ fn server(cx: &mut Ctx<'_>, s: &ServerSection) -> ServerConfig {
         max_upstream_body: s.max_upstream_body.map_or(8 << 20, |v| v.0 as usize),
         max_request_body: s.max_request_body.map_or(1 << 20, |v| v.0 as usize),
         header_read_timeout: positive(cx, "server.header_read_timeout", s.header_read_timeout, 10_000),
+        idle_timeout: positive(cx, "server.idle_timeout", s.idle_timeout, 60_000),
         max_header_size,
         max_uri_length: s.max_uri_length.map_or(8192, |v| v.0 as usize),
         max_query_params: s.max_query_params.unwrap_or(32),
@@ -192,6 +193,14 @@ impl Ctx<'_> {
     /// Expands `${VAR}` in `value`, recording a problem at `key` on failure.
     pub fn expand(&mut self, key: &str, value: &str) -> Option<String> {
         match expand(value, self.env) {
+            Ok(v) => Some(v),
+            Err(e) => self.fail(key, e.to_string()),
+        }
+    }
+
+    /// Expands `${VAR}` in `value` and says which byte ranges came from the environment.
+    pub fn expand_marked(&mut self, key: &str, value: &str) -> Option<(String, Vec<std::ops::Range<usize>>)> {
+        match super::env::expand_marked(value, self.env) {
             Ok(v) => Some(v),
             Err(e) => self.fail(key, e.to_string()),
         }

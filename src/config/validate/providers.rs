@@ -173,13 +173,23 @@ fn hosts(cx: &mut Ctx<'_>, key: &str, spec: &ProviderSpec) -> (Vec<BaseUrl>, Opt
     let mut out: Vec<BaseUrl> = Vec::new();
     for (i, raw) in list.iter().enumerate() {
         let hkey = format!("{key}.hosts[{i}]");
-        let Some(text) = cx.expand(&hkey, raw) else {
+        let Some((text, from_env)) = cx.expand_marked(&hkey, raw) else {
             continue;
         };
         if text.trim().is_empty() {
             continue;
         }
-        match BaseUrl::parse(text.trim()) {
+        let parsed = BaseUrl::parse(text.trim()).map(|u| {
+            // A path that holds a value from the environment (`/v3/${INFURA_KEY}`) may
+            // hold a secret: it is never shown in labels, metrics, meta.host or admin views.
+            let path_start = text.len() - text.trim_start().len() + u.path_offset();
+            if from_env.iter().any(|r| r.end > path_start) && !u.base_path().is_empty() {
+                u.with_hidden_path()
+            } else {
+                u
+            }
+        });
+        match parsed {
             Ok(u) if out.iter().any(|o| o.label() == u.label()) => {
                 cx.fail_at::<()>(&hkey, spec.hosts.span(), format!("{u} is listed twice"));
             }

@@ -1,6 +1,9 @@
 //! Serving one listener: accept with a connection limit, optional TLS, hyper's auto
-//! HTTP/1.1 + HTTP/2 connections with header limits, a panic guard per request, and
-//! graceful shutdown that lets in-flight requests finish up to a grace period.
+//! HTTP/1.1 + HTTP/2 connections with header limits and an idle timeout, a panic guard
+//! per request, and graceful shutdown that lets in-flight requests finish up to a grace
+//! period.
+
+pub mod idle;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,6 +33,8 @@ use crate::upstream::client::Body;
 pub struct ConnLimits {
     /// Time to receive the request head.
     pub header_read_timeout: Duration,
+    /// A connection with no request and no traffic for this long is closed.
+    pub idle_timeout: Duration,
     /// Largest request head.
     pub max_header_size: usize,
     /// Concurrent connections.
@@ -42,6 +47,7 @@ impl From<&crate::config::model::ServerConfig> for ConnLimits {
     fn from(s: &crate::config::model::ServerConfig) -> Self {
         Self {
             header_read_timeout: s.header_read_timeout,
+            idle_timeout: s.idle_timeout,
             max_header_size: s.max_header_size,
             max_connections: s.max_connections,
             shutdown_grace: s.shutdown_grace,
@@ -92,10 +98,19 @@ pub async fn serve<H, F>(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let activity = idle::Activity::new();
+        let stream = idle::IdleIo::new(stream, activity.clone());
         let service = {
-            let handler = handler.clone();
-            let metrics = metrics.clone();
-            service_fn(move |req| guarded(handler.clone(), metrics.clone(), req, peer))
+            let (handler, metrics, activity) = (handler.clone(), metrics.clone(), activity.clone());
+            service_fn(move |req| {
+                let in_flight = activity.request();
+                let fut = guarded(handler.clone(), metrics.clone(), req, peer);
+                async move {
+                    let resp = fut.await;
+                    drop(in_flight);
+                    resp
+                }
+            })
         };
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
@@ -103,18 +118,27 @@ pub async fn serve<H, F>(
         let metrics = metrics.clone();
         tokio::spawn(async move {
             metrics.connections_active.inc();
-            let result = match acceptor {
-                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            watcher
-                                .watch(builder.serve_connection(TokioIo::new(tls_stream), service).into_owned())
-                                .await
+            let served = async {
+                match acceptor {
+                    None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(tls_stream)) => {
+                                watcher
+                                    .watch(builder.serve_connection(TokioIo::new(tls_stream), service).into_owned())
+                                    .await
+                            }
+                            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}").into()),
+                            Err(_) => Err("TLS handshake timed out".into()),
                         }
-                        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}").into()),
-                        Err(_) => Err("TLS handshake timed out".into()),
                     }
+                }
+            };
+            let result = tokio::select! {
+                r = served => r,
+                () = activity.idle(limits.idle_timeout) => {
+                    tracing::debug!(%peer, idle_ms = limits.idle_timeout.as_millis() as u64, "closing an idle connection");
+                    Ok(())
                 }
             };
             if let Err(e) = result {
