@@ -28,8 +28,9 @@ RUN apt-get update \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin marketgate
 COPY --from=build /src/target/release/marketgate /usr/local/bin/marketgate
 COPY config/marketgate.toml /etc/marketgate/marketgate.toml
-# glibc keeps one malloc arena per worker thread; two is plenty and saves a few MiB.
-ENV MALLOC_ARENA_MAX=2
+# marketgate's allocator (mimalloc) gives freed memory back to the system at once,
+# instead of the next time the thread allocates (no CPU cost measured).
+ENV MIMALLOC_PURGE_DELAY=0
 USER 10001:10001
 EXPOSE 8080 9901
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \

@@ -356,7 +356,7 @@ declare -A RPS P99 ERR OPENS CPU_US
 # PID_OF[label]: the proxy process behind a label, to charge it CPU time.
 declare -A PID_OF
 PAIRS=()
-declare -A PAIR_A PAIR_B RATIO_RPS RATIO_P99
+declare -A PAIR_A PAIR_B RATIO_RPS RATIO_P99 CPU_MEDIAN
 
 # run_pair NAME LABEL_A URL_A LABEL_B URL_B
 # Warms both targets up, then alternates A, B for ROUNDS rounds. LABEL_B is
@@ -438,6 +438,10 @@ print_pair() {
     done
     printf '  proxy CPU time per request, us (user+sys): %s %s, %s %s\n' \
         "$la" "${ua[*]}" "$lb" "${ub[*]}"
+    CPU_MEDIAN[$name/$la]="$(median "${ua[@]}")"
+    CPU_MEDIAN[$name/$lb]="$(median "${ub[@]}")"
+    printf '  proxy CPU per request, medians: %s %s us, %s %s us\n' \
+        "$la" "${CPU_MEDIAN[$name/$la]}" "$lb" "${CPU_MEDIAN[$name/$lb]}"
 
     local any=0 label
     for r in $(seq 1 "$ROUNDS"); do

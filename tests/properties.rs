@@ -100,8 +100,7 @@ fn normalize(provider: &str, op: &str, body: &[u8]) -> Result<Payload, String> {
     let now = marketgate::pipeline::failover::now_ms();
     let plan = Plan::new(p, &req, now).map_err(|s| s.detail)?;
     let globals = &plan.requests[0].globals;
-    let json = marketgate::pipeline::mapping::run(&mapping.response, &mapping.prefilter, body, globals)
-        .map_err(|e| e.to_string())?;
+    let json = marketgate::pipeline::mapping::run_mapping(mapping, body, globals).map_err(|e| e.to_string())?;
     Payload::from_json(&json, &req, now).map_err(|e| e.to_string())
 }
 

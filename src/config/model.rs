@@ -122,6 +122,8 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// Filter directive.
     pub level: String,
+    /// Lines buffered before dropping.
+    pub buffer_lines: usize,
 }
 
 /// `[admin]`, validated.
@@ -282,6 +284,8 @@ pub struct OpMapping {
     pub weight: Weight,
     /// Rewrites applied to the body before the mapping.
     pub prefilter: crate::normalize::prefilter::Prefilter,
+    /// Column mapping of array-of-arrays bodies (ohlcv), tried before `response`.
+    pub rows: Option<crate::normalize::rows::Rows>,
     /// Interval -> template variables (empty map = the op takes no interval table).
     pub intervals: BTreeMap<Interval, BTreeMap<String, String>>,
 }

@@ -171,6 +171,9 @@ pub struct LogSection {
     pub format: Option<LogFormat>,
     /// A tracing filter such as `info` or `marketgate=debug` (RUST_LOG wins when set).
     pub level: Option<String>,
+    /// Lines kept in memory while the log output is slow; past that, lines are dropped
+    /// and counted (default 16384).
+    pub buffer_lines: Option<usize>,
 }
 
 /// Log line format.
@@ -386,6 +389,10 @@ pub struct OpSpec {
     /// Before the mapping, turn decimal strings into numbers.
     #[serde(default)]
     pub numeric_strings: bool,
+    /// ohlcv only: the fields of an array-of-arrays body by column, e.g.
+    /// `{ ts = 0, open = 1, high = 2, low = 3, close = 4, volume = 5 }`, mapped in Rust
+    /// (sorted by `ts`, the last `$limit` kept); any other body goes to `response`.
+    pub rows: Option<BTreeMap<String, usize>>,
     /// Canonical interval -> provider value (a string for `{interval}`, or a table of vars).
     #[serde(default)]
     pub intervals: BTreeMap<String, IntervalValue>,

@@ -52,7 +52,7 @@ pub async fn forward(
             rparts.version = http::Version::HTTP_11;
             Ok((
                 Response::from_parts(rparts, stream(rbody)),
-                Served { provider: Some("app".into()), attempts: 1, cache: None },
+                Served { provider: Some(std::sync::Arc::from("app")), attempts: 1, cache: None },
             ))
         }
         Err(e) => Err(ProxyError::new(

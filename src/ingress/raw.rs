@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Method, Request, Response};
+use http::{Method, Request, Response};
 use hyper::body::{Body as _, Incoming};
 use tokio::time::Instant;
 
@@ -104,9 +104,8 @@ async fn forward(
         let resendable = shared.as_ref().is_none_or(|b| !b.was_polled());
         match exchange.send(&c.admitted, out).await {
             Ok(resp) => {
-                let status = resp.status().as_u16();
-                attempts.push(c.admitted.conclude(Ok(Some(format!("HTTP {status}")))));
-                return Ok(respond(provider, host, resp, attempts.len()));
+                c.admitted.finish_quietly(Outcome::Ok);
+                return Ok(respond(provider, host, resp, attempts.len() + 1));
             }
             Err(Refused { failure, response }) => {
                 attempts.push(c.admitted.conclude(Err(&failure)));
@@ -187,13 +186,13 @@ fn respond(
     headers::redact_secrets(&mut parts.headers, &provider.cfg.secrets());
     // The client's protocol is marketgate's business, not the upstream's (HTTP/1.0, h2).
     parts.version = http::Version::HTTP_11;
-    if let Ok(v) = HeaderValue::from_str(&provider.cfg.name) {
-        parts.headers.insert(X_MARKETGATE_PROVIDER, v);
+    if let Some(v) = &provider.name_header {
+        parts.headers.insert(X_MARKETGATE_PROVIDER, v.clone());
     }
-    if let Ok(v) = HeaderValue::from_str(host.url.label()) {
-        parts.headers.insert(X_MARKETGATE_HOST, v);
+    if let Some(v) = &host.label_header {
+        parts.headers.insert(X_MARKETGATE_HOST, v.clone());
     }
-    let served = Served { provider: Some(provider.cfg.name.clone()), attempts, cache: None };
+    let served = Served { provider: Some(std::sync::Arc::clone(&provider.name)), attempts, cache: None };
     (Response::from_parts(parts, stream(body)), served)
 }
 
@@ -203,15 +202,19 @@ fn respond(
 pub fn safe_path(rest: &str, query: Option<&str>) -> Result<String, ProxyError> {
     let refuse = |why: &str| Err(ProxyError::new(ErrorKind::BadRequest, format!("path refused: {why}")));
     for segment in rest.split('/') {
-        let decoded = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
-        if decoded == b"." || decoded == b".." {
+        let (mut len, mut dots) = (0usize, 0usize);
+        for b in percent_encoding::percent_decode_str(segment) {
+            len += 1;
+            dots += usize::from(b == b'.');
+            if b == b'/' || b == b'\\' {
+                return refuse("encoded slashes and backslashes are not allowed");
+            }
+            if b.is_ascii_control() {
+                return refuse("control characters are not allowed");
+            }
+        }
+        if (len == 1 || len == 2) && dots == len {
             return refuse("'.' and '..' segments cannot leave the provider's base path");
-        }
-        if decoded.iter().any(|b| *b == b'/' || *b == b'\\') {
-            return refuse("encoded slashes and backslashes are not allowed");
-        }
-        if decoded.iter().any(|b| b.is_ascii_control()) {
-            return refuse("control characters are not allowed");
         }
     }
     let mut out = format!("/{rest}");

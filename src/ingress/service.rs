@@ -8,6 +8,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use crate::access_log::Entry;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
 use crate::headers::X_MARKETGATE_VIA;
@@ -15,12 +16,21 @@ use crate::routing::pattern::Params;
 use crate::snapshot::{Passthrough, RouteRt, Snapshot, TargetRt};
 use crate::upstream::client::Body;
 
+/// Which route served a request (the metric label and its cached handles).
+#[derive(Clone, Copy)]
+enum Matched {
+    Route(usize),
+    Refused,
+    App,
+    None,
+}
+
 /// Handles one client request.
 pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let snap = gw.snapshot();
     let method = req.method().clone();
-    let (route, result) = dispatch(&gw, &snap, req, peer).await;
+    let (which, result) = dispatch(&gw, &snap, req, peer).await;
     let (resp, served) = match result {
         Ok(pair) => pair,
         Err(e) => {
@@ -30,25 +40,45 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
     };
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
-    gw.metrics.requests.with_label_values(&[&route, status_label(status)]).inc();
-    gw.metrics.request_duration.with_label_values(&[&route]).observe(elapsed.as_secs_f64());
-    tracing::info!(
-        target: "marketgate::access",
-        %method,
-        route = %route,
+    let (route, handles) = match which {
+        Matched::Route(i) => match snap.routes.get(i) {
+            Some(r) => (r.label(), &r.handles),
+            None => ("none", &snap.unrouted.none),
+        },
+        Matched::Refused => ("refused", &snap.unrouted.refused),
+        Matched::App => ("app", &snap.unrouted.app),
+        Matched::None => ("none", &snap.unrouted.none),
+    };
+    handles.served(&gw.metrics, route, status, elapsed.as_secs_f64());
+    let entry = Entry {
+        method: method.as_str(),
+        route,
         status,
-        provider = served.provider.as_deref().unwrap_or("-"),
-        attempts = served.attempts,
-        cache = served.cache.map_or("-", |c| c.as_str()),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+        provider: served.provider.as_deref().unwrap_or("-"),
+        attempts: served.attempts,
+        cache: served.cache.map_or("-", |c| c.as_str()),
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+    };
+    match gw.access_log.get() {
+        Some(log) => log.log(&entry),
+        None => tracing::info!(
+            target: "marketgate::access",
+            method = entry.method,
+            route = entry.route,
+            status,
+            provider = entry.provider,
+            attempts = entry.attempts,
+            cache = entry.cache,
+            duration_ms = entry.duration_ms,
+            "request"
+        ),
+    }
     resp
 }
 
 type Outcome = Result<(Response<Body>, Served), ProxyError>;
 
-async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, peer: SocketAddr) -> (String, Outcome) {
+async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, peer: SocketAddr) -> (Matched, Outcome) {
     let server = &snap.config.server;
     // An HTTP/1 request-target in absolute form asks for forward proxying; HTTP/2 always
     // carries :scheme and :authority, which name marketgate itself and are fine.
@@ -59,7 +89,7 @@ async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, pe
             ErrorKind::BadRequest,
             "absolute-form targets and CONNECT are refused: marketgate is not an open proxy",
         );
-        return ("refused".into(), Err(e));
+        return (Matched::Refused, Err(e));
     }
     // The request target is the path and query (absolute forms were refused above);
     // measured in place, without formatting the URI on every request.
@@ -69,27 +99,26 @@ async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, pe
             ErrorKind::UriTooLong,
             format!("request target is longer than {} bytes", server.max_uri_length),
         );
-        return ("refused".into(), Err(e));
+        return (Matched::Refused, Err(e));
     }
-    let path = req.uri().path().to_owned();
-    let matched = snap.routes.iter().find_map(|r| r.cfg.pattern.matches(&path).map(|p| (r, p)));
-    let Some((route, params)) = matched else {
+    let matched =
+        snap.routes.iter().enumerate().find_map(|(i, r)| r.cfg.pattern.matches(req.uri().path()).map(|p| (i, r, p)));
+    let Some((index, route, params)) = matched else {
         if let Some(app) = &snap.config.app {
-            return ("app".into(), super::app::forward(snap, app, req, peer).await);
+            return (Matched::App, super::app::forward(snap, app, req, peer).await);
         }
-        let e = ProxyError::new(ErrorKind::NoRoute, format!("no route matches {}", truncate(&path, 200)));
-        return ("none".into(), Err(e));
+        let e = ProxyError::new(ErrorKind::NoRoute, format!("no route matches {}", truncate(req.uri().path(), 200)));
+        return (Matched::None, Err(e));
     };
-    let label = route.label().to_owned();
     let via = gw.via(req.headers().get(X_MARKETGATE_VIA));
     if let Via::Loop(why) = &via {
-        return (label, Err(ProxyError::new(ErrorKind::LoopDetected, why.clone())));
+        return (Matched::Route(index), Err(ProxyError::new(ErrorKind::LoopDetected, why.clone())));
     }
     let result = match &route.target {
         TargetRt::Normalized(_) => Ok(normalized(gw, snap, route, &params, req, &via).await),
         TargetRt::Passthrough(target) => passthrough(gw, snap, target, &params, req, &via).await,
     };
-    (label, result)
+    (Matched::Route(index), result)
 }
 
 async fn normalized(
@@ -148,36 +177,6 @@ fn allow_any_origin((mut resp, served): (Response<Body>, Served)) -> (Response<B
         http::HeaderValue::from_static("x-marketgate-provider, x-marketgate-cache"),
     );
     (resp, served)
-}
-
-/// Status label values are the status code; `&'static` to keep the series bounded.
-fn status_label(status: u16) -> &'static str {
-    match status {
-        200 => "200",
-        204 => "204",
-        206 => "206",
-        301 => "301",
-        302 => "302",
-        304 => "304",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        405 => "405",
-        413 => "413",
-        414 => "414",
-        418 => "418",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        504 => "504",
-        s if s < 200 => "1xx",
-        s if s < 300 => "2xx",
-        s if s < 400 => "3xx",
-        s if s < 500 => "4xx",
-        _ => "5xx",
-    }
 }
 
 /// Cuts client-supplied text for messages.

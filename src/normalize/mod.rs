@@ -5,5 +5,6 @@ pub mod jq;
 pub mod op;
 pub mod params;
 pub mod prefilter;
+pub mod rows;
 pub mod schema;
 pub mod template;

@@ -160,7 +160,7 @@ fn fresh(req: &OpRequest, answer: &failover::Answer, max_age: Option<u64>) -> (R
     let m = meta(req.op, &answer.provider, &answer.host, CacheResult::Miss, 0, reached, &answer.missing, &failed);
     let resp = respond(&data, &m, CacheResult::Miss, max_age);
     let cache = max_age.map(|_| CacheResult::Miss);
-    let served = Served { provider: Some(answer.provider.clone()), attempts: reached, cache };
+    let served = Served { provider: Some(answer.provider.as_str().into()), attempts: reached, cache };
     (resp, served, data)
 }
 
@@ -172,7 +172,7 @@ fn from_cache(req: &OpRequest, c: &Cached, result: CacheResult, ttl: Duration) -
         if c.order.is_empty() || c.order == req.symbols { c.data.clone() } else { reorder(&c.data, &req.symbols) };
     let max_age = c.missing.is_empty().then_some(max_age);
     let resp = respond(&data, &m, result, max_age);
-    (resp, Served { provider: Some(c.provider.clone()), attempts: 0, cache: Some(result) })
+    (resp, Served { provider: Some(c.provider.as_str().into()), attempts: 0, cache: Some(result) })
 }
 
 /// A cached price list in the order this request asked for (the key ignores order).

@@ -1,35 +1,54 @@
-//! Idle connections. A connection with no request in flight and no byte read or written
-//! for `idle_timeout` is closed, whatever its protocol: hyper has no idle timeout for
-//! HTTP/2, so a silent h2 client (or one that opened a connection and went away without
-//! closing it) would otherwise hold one of `max_connections` slots for ever.
+//! Idle connections: when they are quiet, and when they are over.
+//!
+//! Reads and writes bump a counter (no clock read on the I/O path); a request counts
+//! as in flight from its head until its response body has been handed to the
+//! connection in full. A connection is *quiet* when nothing moved for a while, no
+//! request is in flight and no write is stuck on a full socket: hyper then holds no
+//! bytes of its own, and its per-connection state can be released ([`super::conn`]).
+//! It is *idle* when it stayed so for `idle_timeout`: it is closed, HTTP/2 included
+//! (hyper has no idle timeout there, so a silent h2 client would otherwise hold one of
+//! `max_connections` slots for ever).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Instant;
 
-/// When a connection last moved, and how many of its requests are in flight.
+use crate::upstream::client::{Body, BoxError};
+
+/// Whether a connection moved, and how many of its requests are in flight.
 #[derive(Clone)]
 pub struct Activity(Arc<Inner>);
 
 struct Inner {
-    epoch: Instant,
-    last_ms: AtomicU64,
+    moves: AtomicU64,
     inflight: AtomicUsize,
+    write_blocked: AtomicBool,
 }
 
 /// A request in flight; the connection is not idle while one exists.
 pub struct InFlight(Activity);
 
-/// An I/O stream that records activity on every read and write.
+/// An I/O stream that records activity on every read and write, and serves a prefix
+/// (bytes read from the socket earlier but not used yet) before reading more.
 pub struct IdleIo<T> {
     io: T,
     activity: Activity,
+    prefix: Bytes,
+}
+
+/// A response body that keeps its request in flight until it has been read to the end
+/// (or dropped).
+struct TrackedBody {
+    inner: Body,
+    in_flight: Option<InFlight>,
 }
 
 // === impl Activity ===
@@ -43,12 +62,15 @@ impl Default for Activity {
 impl Activity {
     /// A connection that just moved.
     pub fn new() -> Self {
-        Self(Arc::new(Inner { epoch: Instant::now(), last_ms: AtomicU64::new(0), inflight: AtomicUsize::new(0) }))
+        Self(Arc::new(Inner {
+            moves: AtomicU64::new(0),
+            inflight: AtomicUsize::new(0),
+            write_blocked: AtomicBool::new(false),
+        }))
     }
 
     fn touch(&self) {
-        let ms = self.0.epoch.elapsed().as_millis() as u64;
-        self.0.last_ms.store(ms, Ordering::Relaxed);
+        self.0.moves.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Marks a request in flight until the guard drops.
@@ -58,20 +80,38 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// Resolves once the connection has been idle for `timeout`.
-    pub async fn idle(&self, timeout: Duration) {
+    /// Keeps the request of `in_flight` in flight until `resp`'s body is done.
+    pub fn track(resp: http::Response<Body>, in_flight: InFlight) -> http::Response<Body> {
+        resp.map(|inner| TrackedBody { inner, in_flight: Some(in_flight) }.boxed())
+    }
+
+    /// Whether a request is in flight.
+    pub fn serving(&self) -> bool {
+        self.0.inflight.load(Ordering::Acquire) > 0
+    }
+
+    fn settled(&self) -> bool {
+        !self.serving() && !self.0.write_blocked.load(Ordering::Acquire)
+    }
+
+    /// Resolves once nothing moved for a whole `d`, with no request in flight and no
+    /// write waiting on the socket.
+    pub async fn quiet(&self, d: Duration) {
+        let mut seen = self.0.moves.load(Ordering::Relaxed);
         loop {
-            let last = self.0.epoch + Duration::from_millis(self.0.last_ms.load(Ordering::Relaxed));
-            let due = last + timeout;
-            if Instant::now() >= due && self.0.inflight.load(Ordering::Acquire) == 0 {
+            tokio::time::sleep(d).await;
+            let now = self.0.moves.load(Ordering::Relaxed);
+            if now == seen && self.settled() {
                 return;
             }
-            tokio::time::sleep_until(due.max(Instant::now() + Duration::from_millis(1))).await;
-            if self.0.inflight.load(Ordering::Acquire) > 0 {
-                // A request is in flight: look again one timeout from now.
-                self.touch();
-            }
+            seen = now;
         }
+    }
+
+    /// Resolves once the connection has been idle for `timeout` (between one and two
+    /// timeouts after it went quiet).
+    pub async fn idle(&self, timeout: Duration) {
+        self.quiet(timeout).await;
     }
 }
 
@@ -82,17 +122,75 @@ impl Drop for InFlight {
     }
 }
 
+// === impl TrackedBody ===
+
+impl HttpBody for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.in_flight = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 // === impl IdleIo ===
 
 impl<T> IdleIo<T> {
     /// Wraps `io`, recording activity in `activity`.
     pub fn new(io: T, activity: Activity) -> Self {
-        Self { io, activity }
+        Self { io, activity, prefix: Bytes::new() }
+    }
+
+    /// Puts `bytes` in front of what is still to be read (copied: the source may point
+    /// into a large buffer that should not stay allocated).
+    pub fn unread(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.prefix = Bytes::from([self.prefix.as_ref(), bytes].concat());
+        }
+    }
+
+    /// Whether bytes wait in the prefix.
+    pub fn has_unread(&self) -> bool {
+        !self.prefix.is_empty()
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    fn wrote(&self, polled: &Poll<io::Result<usize>>) {
+        match polled {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.activity.0.write_blocked.store(false, Ordering::Release);
+                self.activity.touch();
+            }
+            Poll::Pending => self.activity.0.write_blocked.store(true, Ordering::Release),
+            _ => {}
+        }
     }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            bytes::Buf::advance(&mut self.prefix, n);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -105,9 +203,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write(cx, data);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.wrote(&polled);
         polled
     }
 
@@ -117,9 +213,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.wrote(&polled);
         polled
     }
 
@@ -138,6 +232,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::time::Instant;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
@@ -154,7 +250,17 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(30)).await;
         assert!(!waiter.is_finished(), "a request in flight keeps the connection");
         drop(guard);
-        tokio::time::sleep(Duration::from_millis(5_100)).await;
-        assert!(waiter.is_finished(), "idle five seconds after the request ended");
+        tokio::time::sleep(Duration::from_millis(10_100)).await;
+        assert!(waiter.is_finished(), "idle within two timeouts after the request ended");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_body_keeps_its_request_in_flight_until_read() {
+        let a = Activity::new();
+        let resp = Activity::track(http::Response::new(crate::body::full(Bytes::from_static(b"x"))), a.request());
+        assert!(!a.settled());
+        let body = resp.into_body().collect().await.expect("body");
+        assert_eq!(body.to_bytes(), Bytes::from_static(b"x"));
+        assert!(a.settled(), "the body was read to the end");
     }
 }

@@ -1,8 +1,9 @@
-//! Serving one listener: accept with a connection limit, optional TLS, hyper's auto
-//! HTTP/1.1 + HTTP/2 connections with header limits and an idle timeout, a panic guard
-//! per request, and graceful shutdown that lets in-flight requests finish up to a grace
-//! period.
+//! Serving one listener: accept with a connection limit, a panic guard per request, and
+//! graceful shutdown that lets in-flight requests finish up to a grace period. Each
+//! connection ([`conn`]) speaks HTTP/1.1 or HTTP/2, over TLS or not, releases hyper's
+//! state while it is quiet and closes when idle ([`idle`]).
 
+pub mod conn;
 pub mod idle;
 
 use std::convert::Infallible;
@@ -17,9 +18,8 @@ use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use std::sync::atomic::Ordering;
+
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -55,8 +55,9 @@ impl From<&crate::config::model::ServerConfig> for ConnLimits {
     }
 }
 
-/// Serves `listener` until `shutdown` resolves, then drains. Connections take a permit
-/// from `permits` (shared by every worker accepting on the same socket).
+/// Serves `listener` until `shutdown` resolves, then drains: connections are asked to
+/// finish their requests and close, for up to the grace period. Connections take a
+/// permit from `permits` (shared by every worker accepting on the same socket).
 pub async fn serve<H, F>(
     listener: TcpListener,
     limits: ConnLimits,
@@ -69,15 +70,10 @@ pub async fn serve<H, F>(
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_size.max(8192));
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(limits.max_header_size as u32);
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    let builders = Arc::new(conn::Builders::new(&limits));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let open = Arc::new(tokio::sync::Notify::new());
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -99,58 +95,44 @@ pub async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let activity = idle::Activity::new();
-        let stream = idle::IdleIo::new(stream, activity.clone());
         let service = {
             let (handler, metrics, activity) = (handler.clone(), metrics.clone(), activity.clone());
             service_fn(move |req| {
                 let in_flight = activity.request();
                 let fut = guarded(handler.clone(), metrics.clone(), req, peer);
-                async move {
-                    let resp = fut.await;
-                    drop(in_flight);
-                    resp
-                }
+                // Boxed: hyper keeps room for one request future per connection, so an
+                // unboxed handler future (kilobytes) would be held by every connection.
+                Box::pin(async move { fut.await.map(|resp| idle::Activity::track(resp, in_flight)) })
             })
         };
-        let watcher = graceful.watcher();
-        let builder = Arc::clone(&builder);
-        let acceptor = tls.load_full();
-        let metrics = metrics.clone();
+        let (builders, acceptor, metrics) = (Arc::clone(&builders), tls.load_full(), metrics.clone());
+        let (stop, open, count) = (stop_rx.clone(), Arc::clone(&open), Arc::clone(&count));
+        count.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             metrics.connections_active.inc();
-            let served = async {
-                match acceptor {
-                    None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                    Some(acceptor) => {
-                        match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(tls_stream)) => {
-                                watcher
-                                    .watch(builder.serve_connection(TokioIo::new(tls_stream), service).into_owned())
-                                    .await
-                            }
-                            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}").into()),
-                            Err(_) => Err("TLS handshake timed out".into()),
-                        }
-                    }
-                }
-            };
-            let result = tokio::select! {
-                r = served => r,
-                () = activity.idle(limits.idle_timeout) => {
-                    tracing::debug!(%peer, idle_ms = limits.idle_timeout.as_millis() as u64, "closing an idle connection");
-                    Ok(())
-                }
-            };
-            if let Err(e) = result {
+            if let Err(e) = conn::serve(stream, acceptor, builders, limits, service, activity, stop).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             metrics.connections_active.dec();
             drop(permit);
+            if count.fetch_sub(1, Ordering::AcqRel) == 1 {
+                open.notify_waiters();
+            }
         });
     }
     drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = async {
+        while count.load(Ordering::Acquire) > 0 {
+            let notified = open.notified();
+            if count.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            notified.await;
+        }
+    };
     tokio::select! {
-        () = graceful.shutdown() => tracing::debug!("all connections drained"),
+        () = drained => tracing::debug!("all connections drained"),
         () = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!(grace_ms = limits.shutdown_grace.as_millis() as u64, "grace period over; closing remaining connections");
         }

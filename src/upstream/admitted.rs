@@ -140,10 +140,27 @@ impl<'a> Admitted<'a> {
     /// Records the outcome and returns the attempt entry.
     pub fn finish(mut self, outcome: Outcome, report: Report) -> AttemptRecord {
         self.done = true;
-        self.record(outcome, &report)
+        self.record(outcome, &report);
+        self.entry(outcome, report.detail)
     }
 
-    fn record(&self, outcome: Outcome, report: &Report) -> AttemptRecord {
+    /// Records the outcome without building an attempt entry (a raw answer passed on).
+    pub fn finish_quietly(mut self, outcome: Outcome) {
+        self.done = true;
+        self.record(outcome, &Report::default());
+    }
+
+    fn entry(&self, outcome: Outcome, detail: Option<String>) -> AttemptRecord {
+        AttemptRecord {
+            provider: self.provider.cfg.name.clone(),
+            host: Some(self.host.url.label().to_owned()),
+            outcome,
+            ms: self.started.elapsed().as_millis() as u64,
+            detail,
+        }
+    }
+
+    fn record(&self, outcome: Outcome, report: &Report) {
         let now = Instant::now();
         let latency = now.saturating_duration_since(self.started);
         let (provider, host) = (self.provider, self.host);
@@ -161,7 +178,12 @@ impl<'a> Admitted<'a> {
         host.state.stats.record(outcome, latency, now);
         provider.state.stats.record(outcome, latency, now);
         let timed = outcome.reached_upstream() && outcome != Outcome::Cancelled;
-        self.metrics.upstream(&provider.cfg.name, host.url.label(), outcome, timed.then_some(latency.as_secs_f64()));
+        self.metrics.attempt(
+            (&provider.cfg.name, &provider.handles),
+            (host.url.label(), &host.handles),
+            outcome,
+            timed.then_some(latency.as_secs_f64()),
+        );
         if outcome == Outcome::RateLimited {
             let for_ = report.retry_after.unwrap_or(provider.cfg.rate_limit.bench);
             let until = provider.state.bench_for(for_, report.status.unwrap_or(429), now);
@@ -177,13 +199,6 @@ impl<'a> Admitted<'a> {
             let message = report.detail.clone().unwrap_or_else(|| outcome.as_str().to_owned());
             host.state.set_last_error(outcome.as_str(), message.clone());
             provider.state.set_last_error(outcome.as_str(), message);
-        }
-        AttemptRecord {
-            provider: provider.cfg.name.clone(),
-            host: Some(host.url.label().to_owned()),
-            outcome,
-            ms: latency.as_millis() as u64,
-            detail: report.detail.clone(),
         }
     }
 }

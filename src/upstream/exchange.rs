@@ -106,10 +106,8 @@ impl Exchange<'_> {
             return Err(Failure::new(Outcome::OverQuota, detail).into());
         }
         let Outgoing { method, path_and_query, mut headers, body, client_body, timeout, judge_key, .. } = out;
-        if !headers.contains_key(header::USER_AGENT)
-            && let Ok(ua) = HeaderValue::from_str(&self.snap.config.upstream.user_agent)
-        {
-            headers.insert(header::USER_AGENT, ua);
+        if !headers.contains_key(header::USER_AGENT) {
+            headers.insert(header::USER_AGENT, self.snap.user_agent.clone());
         }
         if provider.cfg.kind == ProviderKind::Marketgate {
             headers.insert(X_MARKETGATE_VIA, self.via.clone());

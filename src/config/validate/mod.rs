@@ -47,6 +47,7 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
     let log = LogConfig {
         format: file.log.format.unwrap_or_default(),
         level: file.log.level.clone().unwrap_or_else(|| "info".into()),
+        buffer_lines: file.log.buffer_lines.unwrap_or(16_384).max(1),
     };
     let admin = admin(&mut cx, &file);
     if let Some(problem) = unprotected_admin(&server, &admin) {

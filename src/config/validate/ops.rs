@@ -79,6 +79,15 @@ pub(super) fn op_mapping(
         }
         None => Weight::Fixed(1),
     };
+    let rows = spec.rows.as_ref().and_then(|cols| {
+        if op != Operation::Ohlcv {
+            return cx.fail(&format!("{key}.rows"), "only ohlcv takes rows".to_owned());
+        }
+        match crate::normalize::rows::Rows::new(cols) {
+            Ok(r) => Some(r),
+            Err(e) => cx.fail(&format!("{key}.rows"), e),
+        }
+    });
     let response = compile_mapping(cx, key, &spec.response, prelude);
     let response = response?;
     (cx.problems.len() == before).then(|| OpMapping {
@@ -94,6 +103,7 @@ pub(super) fn op_mapping(
             keep_ids: spec.keep_ids.clone(),
             numeric_strings: spec.numeric_strings,
         },
+        rows,
         intervals,
     })
 }

@@ -1,6 +1,8 @@
 //! Every Prometheus metric marketgate exports is declared here (DESIGN §5). Labels are
 //! config names and route templates only, never raw paths, symbols or error text.
 
+pub mod handles;
+
 use std::sync::Arc;
 
 use prometheus::{
@@ -51,10 +53,13 @@ pub struct Families {
     pub connections_rejected: IntCounter,
     /// `marketgate_api_keys_set_aside{provider}`: keys answered 401/403.
     pub keys_set_aside: IntGaugeVec,
+    /// `marketgate_log_lines_dropped_total`: log lines dropped because stderr was slow.
+    pub log_lines_dropped: IntCounter,
+    log_drops: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 /// Every metric name, for docs checks.
-pub const METRIC_NAMES: [&str; 17] = [
+pub const METRIC_NAMES: [&str; 18] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -72,6 +77,7 @@ pub const METRIC_NAMES: [&str; 17] = [
     "marketgate_connections_active",
     "marketgate_connections_rejected_total",
     "marketgate_api_keys_set_aside",
+    "marketgate_log_lines_dropped_total",
 ];
 
 /// Seconds since the Unix epoch, as a float (for timestamp gauges).
@@ -166,6 +172,11 @@ impl Metrics {
         for result in ["ok", "error"] {
             config_reloads.with_label_values(&[result]);
         }
+        let log_lines_dropped = IntCounter::new(
+            "marketgate_log_lines_dropped_total",
+            "Log lines dropped because the log output (stderr) did not keep up.",
+        )?;
+        registry.register(Box::new(log_lines_dropped.clone()))?;
         Ok(Self(Arc::new(Families {
             registry,
             requests,
@@ -185,24 +196,30 @@ impl Metrics {
             connections_active,
             connections_rejected,
             keys_set_aside,
+            log_lines_dropped,
+            log_drops: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Where the count of dropped log lines comes from (read at every scrape).
+    pub fn count_log_drops_from(&self, source: impl Fn() -> u64 + Send + Sync + 'static) {
+        let _ = self.log_drops.set(Box::new(source));
     }
 
     /// The text exposition (format 0.0.4).
     pub fn render(&self) -> String {
+        if let Some(source) = self.log_drops.get() {
+            let dropped = source();
+            let counted = self.log_lines_dropped.get();
+            if dropped > counted {
+                self.log_lines_dropped.inc_by(dropped - counted);
+            }
+        }
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         String::from_utf8(buf).unwrap_or_default()
-    }
-
-    /// Records one upstream attempt.
-    pub fn upstream(&self, provider: &str, host: &str, outcome: Outcome, seconds: Option<f64>) {
-        self.upstream_requests.with_label_values(&[provider, host, outcome.as_str()]).inc();
-        if let Some(s) = seconds {
-            self.upstream_duration.with_label_values(&[provider]).observe(s);
-        }
     }
 
     /// Sets a host's breaker gauge.
