@@ -29,7 +29,7 @@
 # Usage: bench/passthrough.sh [--quick] [--install] [--scenarios=LIST] [--help]
 #
 # Environment overrides (defaults in brackets):
-#   SCENARIOS   [passthrough cached failover]  which scenarios to run
+#   SCENARIOS   [passthrough cached logged idle failover]  which scenarios to run
 #   CONNECTIONS [32]   wrk -c
 #   THREADS     [1]    wrk -t
 #   DURATION    [4s]   wrk -d per measured run

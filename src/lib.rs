@@ -15,6 +15,7 @@ pub mod body;
 pub mod breaker;
 pub mod budget;
 pub mod cache;
+pub mod calendar;
 pub mod candidates;
 pub mod config;
 pub mod error;

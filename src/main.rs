@@ -94,8 +94,13 @@ fn summary(cfg: &Config) -> String {
     out.push_str(&format!("{} providers:\n", cfg.providers.len()));
     for p in &cfg.providers {
         let state = p.disabled.as_deref().map_or_else(|| "enabled".to_owned(), |r| format!("DISABLED: {r}"));
-        let ops: Vec<&str> = p.ops.keys().map(|o| o.as_str()).collect();
-        out.push_str(&format!("  {:<14} {} host(s)  {}  ops: {}\n", p.name, p.hosts.len(), state, ops.join(",")));
+        let ops: Vec<&str> = p.operations().into_iter().map(|o| o.as_str()).collect();
+        let kind = if p.kind == marketgate::config::model::ProviderKind::Rest {
+            String::new()
+        } else {
+            format!(" ({})", p.kind.as_str())
+        };
+        out.push_str(&format!("  {:<15} {} host(s)  {}  ops: {}{kind}\n", p.name, p.hosts.len(), state, ops.join(",")));
     }
     out.push_str(&format!("{} routes:\n", cfg.routes.len()));
     for r in &cfg.routes {

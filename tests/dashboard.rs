@@ -29,6 +29,7 @@ BTC = {{ name = "Bitcoin" }}
 [providers.good]
 hosts = ["{good}"]
 symbols = {{ format = "{{BASE}}" }}
+credits = {{ limit = 1000, per = "month" }}
 [providers.good.ops.price]
 request = {{ path = "/price" }}
 response = '[{{symbol: "BTC", vs: $vs, price: 42000, ts: $now}}]'
@@ -94,6 +95,7 @@ async fn the_dashboard_shows_health_and_refreshes_itself_in_a_real_browser() {
             .env("HEALTHY", "good")
             .env("FLIP", "flaky")
             .env("FLIP_PATH", "/v1/ticker?symbol=BTC")
+            .env("CREDITS", "good")
             .env("SCREENSHOT", screenshot)
             .env("CHROMIUM", chromium)
             .output()

@@ -40,20 +40,35 @@ const OPS: [Op; 8] = [
         route: "/v1/ticker?symbol=BTC",
         order: &["binance", "coingecko", "coinpaprika", "cryptocompare"],
     },
-    // CoinGecko maps 4h candles only, so it is not asked for 1d.
-    Op {
-        name: "ohlcv",
-        route: "/v1/ohlcv?symbol=BTC&interval=1d&limit=2",
-        order: &["binance", "cryptocompare", "coinpaprika"],
-    },
+    // CoinGecko maps 4h candles only, so it is not asked for 1d; CoinPaprika's free plan
+    // serves no candle history, so it is not in the shipped pool.
+    Op { name: "ohlcv", route: "/v1/ohlcv?symbol=BTC&interval=1d&limit=2", order: &["binance", "cryptocompare"] },
     Op { name: "orderbook", route: "/v1/orderbook?symbol=BTC&depth=5", order: &["binance"] },
     Op { name: "markets", route: "/v1/markets?limit=2", order: &["coingecko", "coincap", "coinpaprika"] },
     Op { name: "exchanges", route: "/v1/exchanges?limit=2", order: &["coingecko", "coinpaprika", "coincap"] },
-    Op { name: "news", route: "/v1/news?limit=2", order: &["cryptocompare"] },
+    // The feeds of tier 1 are asked together and merged; Bitcoin Magazine has no
+    // recorded feed and stays unreachable.
+    Op {
+        name: "news",
+        route: "/v1/news?limit=5",
+        order: &["coindesk", "cointelegraph", "decrypt", "theblock", "cryptopanic", "cryptocompare"],
+    },
     Op { name: "sentiment", route: "/v1/sentiment?limit=2", order: &["alternative_me"] },
 ];
 
-const PROVIDERS: [&str; 6] = ["binance", "coingecko", "coincap", "coinpaprika", "cryptocompare", "alternative_me"];
+const PROVIDERS: [&str; 11] = [
+    "binance",
+    "coingecko",
+    "coincap",
+    "coinpaprika",
+    "cryptocompare",
+    "alternative_me",
+    "coindesk",
+    "cointelegraph",
+    "decrypt",
+    "theblock",
+    "cryptopanic",
+];
 
 /// The budget when a later provider can answer: a hang costs at most the hedge delays.
 const ANSWER_BUDGET: Duration = Duration::from_secs(1);

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Admin;
 use super::status::rfc3339;
-use crate::config::model::{KeyPlace, ProviderKind, RouteTarget};
+use crate::config::model::{KeyPlace, RouteTarget};
 use crate::config::units::format_duration;
 use crate::reload::ReloadOutcome;
 
@@ -80,7 +80,7 @@ pub fn view(state: &Admin) -> ConfigView {
         .iter()
         .map(|p| ProviderSummary {
             name: p.name.clone(),
-            kind: if p.kind == ProviderKind::Marketgate { "marketgate" } else { "rest" },
+            kind: p.kind.as_str(),
             hosts: p.hosts.iter().map(ToString::to_string).collect(),
             enabled: p.disabled.is_none(),
             disabled_reason: p.disabled.clone(),

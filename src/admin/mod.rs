@@ -17,6 +17,7 @@
 //! With `[admin] token_env` set, every path except `public_paths` needs
 //! `Authorization: Bearer <token>`.
 
+pub mod budgets;
 pub mod config_view;
 pub mod dashboard;
 pub mod history;
@@ -78,7 +79,13 @@ pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr
             r
         }
         (&Method::GET, "/metrics") => {
-            let mut r = Response::new(full(Bytes::from(state.gateway.metrics.render())));
+            let metrics = &state.gateway.metrics;
+            for p in &state.gateway.snapshot().providers {
+                for (window, ratio) in budgets::used_ratios(p) {
+                    metrics.quota_used_ratio.with_label_values(&[&p.cfg.name, window]).set(ratio);
+                }
+            }
+            let mut r = Response::new(full(Bytes::from(metrics.render())));
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
             r

@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+
+use super::budgets::{CreditsView, QuotaView};
 use tokio::time::Instant;
 
 use crate::breaker::{BreakerState, Outcome};
@@ -51,6 +53,8 @@ pub struct ProviderHealth {
     pub benched_until: Option<String>,
     /// Quota: limit and remaining in the current window.
     pub quota: Option<QuotaView>,
+    /// Credits: limit, used and remaining this period.
+    pub credits: Option<CreditsView>,
     /// API key status.
     pub keys: Option<KeysView>,
     /// Last failure.
@@ -98,19 +102,6 @@ pub struct HostView {
     pub window_requests: u64,
     /// Last failure.
     pub last_error: Option<ErrorView>,
-}
-
-/// Quota state.
-#[derive(Debug, Serialize)]
-pub struct QuotaView {
-    /// Weight per window.
-    pub limit: u32,
-    /// Weight left now.
-    pub remaining: u32,
-    /// Window length, seconds.
-    pub per_s: u64,
-    /// Milliseconds until the window (and the budget) resets.
-    pub resets_in_ms: u64,
 }
 
 /// API key state (never the keys).
@@ -171,6 +162,8 @@ pub struct StatsView {
     pub failovers: usize,
     /// Share of all successful answers served by this provider.
     pub load_share: f64,
+    /// Credits: limit, used and remaining this period (when configured).
+    pub credits: Option<CreditsView>,
 }
 
 // === views ===
@@ -185,14 +178,13 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
     let sum = p.state.stats.summary(HEALTH_WINDOW, now);
     let hosts: Vec<HostView> = p.hosts.iter().map(|h| host_view(h, now)).collect();
     let bench = p.state.benched(now);
-    let now_ms = crate::state::quota::unix_ms();
-    let quota = lock(&p.state.quota).as_mut().map(|q| QuotaView {
-        limit: q.limit(),
-        remaining: q.remaining(now_ms),
-        per_s: p.cfg.quota.as_ref().map_or(0, |c| c.per.as_secs()),
-        resets_in_ms: q.resets_in_ms(now_ms),
-    });
-    let health = decide(p, &hosts, sum.success_rate, bench.is_some(), quota.as_ref().is_some_and(|q| q.remaining == 0));
+    let (quota, credits) = super::budgets::views(p);
+    let spent = if credits.as_ref().is_some_and(|c| c.remaining == 0) {
+        Some("credits spent for this period")
+    } else {
+        quota.as_ref().is_some_and(|q| q.remaining == 0).then_some("request budget spent for this window")
+    };
+    let health = decide(p, &hosts, sum.success_rate, bench.is_some(), spent);
     let tiers = snap
         .config
         .routes
@@ -206,18 +198,10 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
             crate::config::model::RouteTarget::Passthrough(_) => None,
         })
         .collect();
-    let operations = match p.cfg.kind {
-        crate::config::model::ProviderKind::Marketgate => {
-            crate::normalize::op::Operation::ALL.iter().map(|o| o.as_str()).collect()
-        }
-        crate::config::model::ProviderKind::Rest => p.cfg.ops.keys().map(|o| o.as_str()).collect(),
-    };
+    let operations = p.cfg.operations().into_iter().map(|o| o.as_str()).collect();
     ProviderHealth {
         name: p.cfg.name.clone(),
-        kind: match p.cfg.kind {
-            crate::config::model::ProviderKind::Rest => "rest",
-            crate::config::model::ProviderKind::Marketgate => "marketgate",
-        },
+        kind: p.cfg.kind.as_str(),
         health,
         success_rate: sum.success_rate,
         latency_ms: Latency { p50: sum.p50_ms, p95: sum.p95_ms },
@@ -227,6 +211,7 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
         hosts,
         benched_until: bench.map(|b| rfc3339(b.until_wall)),
         quota,
+        credits,
         keys: p.cfg.auth.as_ref().map(|a| KeysView {
             env: a.env.clone(),
             count: a.keys.len(),
@@ -239,8 +224,8 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
 /// The health rule (documented in the README):
 /// disabled when configured off; down when no host admits requests, the provider is
 /// benched, or success < 50 %; degraded when a breaker is not closed, the quota is
-/// spent, or success < 95 %; healthy otherwise (also without traffic).
-pub fn decide(p: &ProviderRt, hosts: &[HostView], success: Option<f64>, benched: bool, spent: bool) -> Health {
+/// or the credits spent, or success < 95 %; healthy otherwise (also without traffic).
+pub fn decide(p: &ProviderRt, hosts: &[HostView], success: Option<f64>, benched: bool, spent: Option<&str>) -> Health {
     let h = |status, reason: Option<String>| Health { status, reason };
     if let Some(reason) = &p.cfg.disabled {
         return h("disabled", Some(reason.clone()));
@@ -257,8 +242,8 @@ pub fn decide(p: &ProviderRt, hosts: &[HostView], success: Option<f64>, benched:
     if let Some(x) = hosts.iter().find(|x| x.breaker != "closed") {
         return h("degraded", Some(format!("breaker of {} is {}", x.host, x.breaker)));
     }
-    if spent {
-        return h("degraded", Some("request budget spent for this window".into()));
+    if let Some(which) = spent {
+        return h("degraded", Some(which.into()));
     }
     if let Some(s) = success.filter(|s| *s < 0.95) {
         return h("degraded", Some(format!("success rate {:.0}% < 95% over 5 min", s * 100.0)));
@@ -342,6 +327,7 @@ pub fn stats(snap: &Snapshot) -> Vec<StatsView> {
                 skips,
                 failovers: p.state.failovers_from.load(Ordering::Relaxed),
                 load_share: if total_ok == 0 { 0.0 } else { successes as f64 / total_ok as f64 },
+                credits: super::budgets::views(p).1,
             }
         })
         .collect()

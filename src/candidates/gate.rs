@@ -2,6 +2,7 @@
 //! passthrough, health probes) passes the same gate: not disabled, not benched by a
 //! rate limit, some host's breaker admitting, and weight left in its budget.
 
+use crate::state::quota::Spent;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -57,10 +58,14 @@ pub fn check(provider: &ProviderRt, weight: u32, now: Instant) -> Result<(), Ski
             retry_after: retry,
         });
     }
-    if let Some(left) = provider.state.quota_remaining()
+    if let Some((left, which)) = provider.state.quota_remaining()
         && left < weight
     {
-        let detail = format!("request budget spent for this window ({left} left, this request weighs {weight})");
+        let budget = match which {
+            Spent::Rate => "request budget spent for this window",
+            Spent::Credits => "credits spent for this period",
+        };
+        let detail = format!("{budget} ({left} left, this request weighs {weight})");
         return Err(Skip::new(Outcome::OverQuota, detail));
     }
     Ok(())

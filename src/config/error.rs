@@ -68,10 +68,42 @@ impl Problem {
         Self { key: key.into(), span: Some(span), message: message.into() }
     }
 
-    /// Attaches the file name and resolves the span to line:column.
+    /// Attaches the file name and resolves the span to line:column. A problem found
+    /// after deserialization (no span) is placed at the line that sets its key, when
+    /// the text has one.
     pub fn into_error(self, file: &str, source: &str) -> ConfigError {
-        ConfigError::at(file, source, self.span, Some(self.key), self.message)
+        let span = self.span.or_else(|| key_span(source, &self.key));
+        ConfigError::at(file, source, span, Some(self.key), self.message)
     }
+}
+
+/// Where `key` (`assets.POL.aliases`, `providers.p.credits.limit`) is set in `source`:
+/// the line of its innermost `[table]` header that exists, then, inside that table, the
+/// line assigning the next path segment (`POL = ...`), else the header itself.
+pub fn key_span(source: &str, key: &str) -> Option<Range<usize>> {
+    let segs: Vec<&str> = key.split('.').collect();
+    let lines = || {
+        source.split_inclusive('\n').scan(0usize, |at, line| {
+            let start = *at;
+            *at += line.len();
+            Some((start, line))
+        })
+    };
+    for n in (1..segs.len()).rev() {
+        let header = format!("[{}]", segs[..n].join("."));
+        let Some(h) = lines().find(|(_, l)| l.trim() == header).map(|(at, _)| at) else { continue };
+        let next = segs[n];
+        let assigning = |l: &str| {
+            let t = l.trim_start();
+            t.strip_prefix(next).is_some_and(|rest| rest.trim_start().starts_with('='))
+        };
+        let body = lines().skip_while(|(at, _)| *at <= h).take_while(|(_, l)| !l.trim_start().starts_with('['));
+        return Some(body.into_iter().find(|(_, l)| assigning(l)).map_or(h..h + header.len(), |(at, l)| {
+            let indent = l.len() - l.trim_start().len();
+            at + indent..at + l.trim_end().len()
+        }));
+    }
+    None
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `source`.
@@ -86,6 +118,16 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_without_a_span_are_found_in_their_table() {
+        let src = "[assets]\nBTC = { name = \"Bitcoin\" }\nPOL = { aliases = [\"TON\"] }\n[providers.p]\nhosts = []\n";
+        let at = |key: &str| key_span(src, key).map(|s| line_col(src, s.start));
+        assert_eq!(at("assets.POL.aliases"), Some((3, 1)));
+        assert_eq!(at("providers.p.credits.limit"), Some((4, 1)), "not set: the table's header");
+        assert_eq!(at("providers.p.hosts"), Some((5, 1)));
+        assert_eq!(at("server.listen"), None);
+    }
 
     #[test]
     fn line_col_counts_from_one() {

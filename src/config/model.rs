@@ -38,6 +38,8 @@ pub struct Config {
     pub app: Option<AppConfig>,
     /// Canonical assets (ticker -> display name).
     pub assets: BTreeMap<String, Option<String>>,
+    /// Other tickers of assets (alias -> canonical ticker).
+    pub aliases: BTreeMap<String, String>,
     /// Providers, by name order.
     pub providers: Vec<Arc<ProviderConfig>>,
     /// Routes, most specific first.
@@ -173,6 +175,8 @@ pub struct ProviderConfig {
     pub symbols: SymbolMap,
     /// Request budget.
     pub quota: Option<QuotaPolicy>,
+    /// Credit budget over a long window (only while an API key is in use).
+    pub credits: Option<CreditsPolicy>,
     /// What a rate limit looks like and how long it benches.
     pub rate_limit: RateLimitPolicy,
     /// Hosts one normalized request tries before moving to the next provider.
@@ -183,6 +187,37 @@ pub struct ProviderConfig {
     pub health_check: Option<HealthCheck>,
     /// Operation mappings.
     pub ops: BTreeMap<Operation, OpMapping>,
+    /// The feed of a `kind = "feed"` provider.
+    pub feed: Option<FeedSource>,
+}
+
+/// Where a feed provider's news come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSource {
+    /// Path (and query) below the host.
+    pub path: String,
+    /// The outlet's name (`None`: the feed's title).
+    pub source: Option<String>,
+}
+
+impl ProviderConfig {
+    /// The operations this provider can serve.
+    pub fn operations(&self) -> Vec<Operation> {
+        match self.kind {
+            ProviderKind::Rest => self.ops.keys().copied().collect(),
+            ProviderKind::Marketgate => Operation::ALL.to_vec(),
+            ProviderKind::Feed => vec![Operation::News],
+        }
+    }
+
+    /// Whether this provider can serve `op`.
+    pub fn serves(&self, op: Operation) -> bool {
+        match self.kind {
+            ProviderKind::Rest => self.ops.contains_key(&op),
+            ProviderKind::Marketgate => true,
+            ProviderKind::Feed => op == Operation::News,
+        }
+    }
 }
 
 /// API keys and where they go.
@@ -218,6 +253,24 @@ pub struct SymbolMap {
     pub universe: Arc<BTreeMap<String, Option<String>>>,
     /// Passes tickers through unchanged (kind = marketgate).
     pub identity: bool,
+}
+
+/// A credit budget: `limit` weight per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditsPolicy {
+    /// Credits per window.
+    pub limit: u32,
+    /// Window.
+    pub per: Period,
+}
+
+/// The length of a budget window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// Fixed windows aligned to the Unix epoch (a day starts at 00:00 UTC).
+    Every(Duration),
+    /// Calendar months, UTC.
+    Month,
 }
 
 /// A request budget.
@@ -336,6 +389,8 @@ pub struct NormalizedRoute {
     pub deadline: Option<Duration>,
     /// Default parameters.
     pub defaults: BTreeMap<String, String>,
+    /// Ask every provider of a tier at once and merge their answers (news).
+    pub merge: bool,
 }
 
 /// When to start a hedged attempt.

@@ -211,11 +211,15 @@ pub struct AppSection {
     pub timeout: Option<DurationStr>,
 }
 
-/// One `[assets]` entry: `BTC = { name = "Bitcoin", coingecko = "bitcoin" }`.
+/// One `[assets]` entry: `BTC = { name = "Bitcoin", coingecko = "bitcoin" }`, or
+/// `GRAM = { name = "Gram (ex-Toncoin)", aliases = ["TON"], ... }`.
 #[derive(Debug, Deserialize)]
 pub struct AssetSpec {
     /// Display name.
     pub name: Option<String>,
+    /// Former or other tickers that mean this asset (a 1:1 rename such as TON -> GRAM).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Provider name -> that provider's id for the asset.
     #[serde(flatten)]
     pub ids: BTreeMap<String, String>,
@@ -225,7 +229,8 @@ pub struct AssetSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSpec {
-    /// `rest` (default: ops mapped in TOML) or `marketgate` (another marketgate: /v1/* as is).
+    /// `rest` (default: ops mapped in TOML), `marketgate` (another marketgate: /v1/* as
+    /// is) or `feed` (an RSS/Atom news feed).
     #[serde(default)]
     pub kind: ProviderKind,
     /// Base URLs, tried in rotation. Entries that expand to "" are left out.
@@ -246,6 +251,8 @@ pub struct ProviderSpec {
     pub symbols: SymbolsSpec,
     /// Request budget (weights of ops) per interval.
     pub quota: Option<QuotaSpec>,
+    /// Credit budget per day or month (spent only while an API key is sent).
+    pub credits: Option<CreditsSpec>,
     /// Which statuses mean "rate-limited" and how long to bench without `Retry-After`.
     pub rate_limit: Option<RateLimitSpec>,
     /// Overrides `defaults.max_hosts_per_request`.
@@ -260,6 +267,18 @@ pub struct ProviderSpec {
     /// Operation name -> request template and response mapping.
     #[serde(default)]
     pub ops: BTreeMap<String, OpSpec>,
+    /// The feed of a `kind = "feed"` provider.
+    pub feed: Option<FeedSpec>,
+}
+
+/// `feed = { path = "/arc/outboundfeeds/rss/", source = "CoinDesk" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSpec {
+    /// Path (and query) of the feed below the host.
+    pub path: String,
+    /// The outlet's name for `source` (default: the feed's title).
+    pub source: Option<String>,
 }
 
 /// Provider kinds.
@@ -271,6 +290,19 @@ pub enum ProviderKind {
     Rest,
     /// Another marketgate: `/v1/<op>` is forwarded unchanged and its envelope unwrapped.
     Marketgate,
+    /// An RSS or Atom news feed (`feed = { path, source }`): serves `news`.
+    Feed,
+}
+
+impl ProviderKind {
+    /// The name used in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::Marketgate => "marketgate",
+            Self::Feed => "feed",
+        }
+    }
 }
 
 /// `auth = { env = "X_API_KEY", required = true, header = "authorization", value = "Bearer {key}" }`
@@ -326,6 +358,26 @@ pub struct RateLimitSpec {
     pub statuses: Option<Vec<u16>>,
     /// Bench when the answer carries no `Retry-After` (default 30s).
     pub bench: Option<DurationStr>,
+}
+
+/// `credits = { limit = "${COINGECKO_MONTHLY_CREDITS:-10000}", per = "month" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditsSpec {
+    /// Credits per window: a number, or text that expands to one (0: no budget).
+    pub limit: CountSpec,
+    /// `month` (calendar month, UTC) or a duration such as `1d`.
+    pub per: String,
+}
+
+/// A count written as a number or as `${VAR:-default}` text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CountSpec {
+    /// A number.
+    Number(u32),
+    /// Text expanding to a number.
+    Text(Templated),
 }
 
 /// A quota weight: a number, or a rule on one parameter:
@@ -444,6 +496,9 @@ pub struct RouteSpec {
     /// Default query parameters.
     #[serde(default)]
     pub defaults: BTreeMap<String, String>,
+    /// Ask every provider of a tier at once and merge their answers (news only).
+    #[serde(default)]
+    pub merge: bool,
 }
 
 /// A route's pool.

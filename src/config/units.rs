@@ -22,10 +22,10 @@ pub struct UnitError {
     expected: &'static str,
 }
 
-const DURATION_HELP: &str = "a number followed by ms, s, m or h, like \"250ms\" or \"30s\"";
+const DURATION_HELP: &str = "a number followed by ms, s, m, h or d, like \"250ms\" or \"30s\"";
 const SIZE_HELP: &str = "a number followed by B, KB, KiB, MB, MiB, GB or GiB, like \"8MiB\"";
 
-/// Parses `"250ms"`, `"2s"`, `"1.5s"`, `"5m"`, `"1h"`.
+/// Parses `"250ms"`, `"2s"`, `"1.5s"`, `"5m"`, `"1h"`, `"1d"`.
 pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
     let err = || UnitError { what: "duration", input: input.to_owned(), expected: DURATION_HELP };
     let (number, unit) = split_number(input.trim()).ok_or_else(err)?;
@@ -34,6 +34,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         _ => return Err(err()),
     };
     let secs = number * scale;
@@ -77,7 +78,9 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
 /// Formats a duration the way the config writes it (used in summaries and the admin view).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms.is_multiple_of(3_600_000) && ms > 0 {
+    if ms.is_multiple_of(86_400_000) && ms > 0 {
+        format!("{}d", ms / 86_400_000)
+    } else if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
     } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
@@ -129,7 +132,7 @@ mod tests {
     fn bad_durations_say_what_is_expected() {
         for bad in ["", "2", "s", "2x", "-1s", "1e3s", "2 days"] {
             let err = parse_duration(bad).expect_err(bad);
-            assert!(err.to_string().contains("ms, s, m or h"), "{err}");
+            assert!(err.to_string().contains("ms, s, m, h or d"), "{err}");
         }
     }
 

@@ -6,8 +6,8 @@ pub mod handles;
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::breaker::{BreakerState, Outcome};
@@ -55,11 +55,14 @@ pub struct Families {
     pub keys_set_aside: IntGaugeVec,
     /// `marketgate_log_lines_dropped_total`: log lines dropped because stderr was slow.
     pub log_lines_dropped: IntCounter,
+    /// `marketgate_quota_used_ratio{provider,window}`: share of a budget spent (`quota`
+    /// per short window, `credits` per day or month), set at every scrape.
+    pub quota_used_ratio: GaugeVec,
     log_drops: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 /// Every metric name, for docs checks.
-pub const METRIC_NAMES: [&str; 18] = [
+pub const METRIC_NAMES: [&str; 19] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -78,6 +81,7 @@ pub const METRIC_NAMES: [&str; 18] = [
     "marketgate_connections_rejected_total",
     "marketgate_api_keys_set_aside",
     "marketgate_log_lines_dropped_total",
+    "marketgate_quota_used_ratio",
 ];
 
 /// Seconds since the Unix epoch, as a float (for timestamp gauges).
@@ -177,6 +181,14 @@ impl Metrics {
             "Log lines dropped because the log output (stderr) did not keep up.",
         )?;
         registry.register(Box::new(log_lines_dropped.clone()))?;
+        let quota_used_ratio = GaugeVec::new(
+            Opts::new(
+                "marketgate_quota_used_ratio",
+                "Share of a provider budget spent in its current window (0 to 1): window quota or credits.",
+            ),
+            &["provider", "window"],
+        )?;
+        registry.register(Box::new(quota_used_ratio.clone()))?;
         Ok(Self(Arc::new(Families {
             registry,
             requests,
@@ -197,6 +209,7 @@ impl Metrics {
             connections_rejected,
             keys_set_aside,
             log_lines_dropped,
+            quota_used_ratio,
             log_drops: std::sync::OnceLock::new(),
         })))
     }
@@ -244,6 +257,9 @@ impl Metrics {
     pub fn forget_provider(&self, provider: &str) {
         let _ = self.upstream_duration.remove_label_values(&[provider]);
         let _ = self.quota_skips.remove_label_values(&[provider]);
+        for window in ["quota", "credits"] {
+            let _ = self.quota_used_ratio.remove_label_values(&[provider, window]);
+        }
         let _ = self.keys_set_aside.remove_label_values(&[provider]);
     }
 }

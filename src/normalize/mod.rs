@@ -1,7 +1,9 @@
 //! The pure half of normalization: operations, query parameters, request templates,
-//! jq mappings and the typed payload schema. No I/O here.
+//! jq mappings, news feeds and the typed payload schema. No I/O here.
 
+pub mod feed;
 pub mod jq;
+pub mod news;
 pub mod op;
 pub mod params;
 pub mod prefilter;

@@ -14,7 +14,7 @@ use super::plan::{Plan, PlannedRequest, marketgate_path};
 use crate::body::{ReadError, read_capped};
 use crate::breaker::Outcome;
 use crate::candidates::Candidate;
-use crate::config::model::{OpMapping, ProviderKind};
+use crate::config::model::{FeedSource, OpMapping, ProviderKind};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Payload, Price};
@@ -65,6 +65,17 @@ pub async fn run<'a>(cx: AttemptCtx<'a>, c: Candidate<'a, Plan>, timeout: Durati
     Finished { provider, host, record, result }
 }
 
+/// How an upstream body becomes the operation's JSON.
+#[derive(Clone, Copy)]
+enum Decode<'a> {
+    /// A provider's jq mapping.
+    Mapping(&'a OpMapping),
+    /// Another marketgate's envelope.
+    Envelope,
+    /// An RSS or Atom feed.
+    Feed(&'a FeedSource),
+}
+
 async fn fetch(
     cx: &AttemptCtx<'_>,
     admitted: &Admitted<'_>,
@@ -72,11 +83,13 @@ async fn fetch(
     timeout: Duration,
 ) -> Result<Payload, Failure> {
     let provider = admitted.provider;
-    let mapping = match provider.cfg.kind {
-        ProviderKind::Rest => provider.cfg.ops.get(&cx.req.op),
-        ProviderKind::Marketgate => None,
+    let decode = match (provider.cfg.kind, provider.cfg.ops.get(&cx.req.op), provider.cfg.feed.as_ref()) {
+        (ProviderKind::Rest, Some(m), _) => Decode::Mapping(m),
+        (ProviderKind::Feed, _, Some(f)) => Decode::Feed(f),
+        (ProviderKind::Marketgate, _, _) => Decode::Envelope,
+        _ => return Err(Failure::not_for_this_provider(format!("{} has no {} mapping", provider.cfg.name, cx.req.op))),
     };
-    let requests = plan.requests.iter().map(|planned| one_request(cx, admitted, mapping, plan, planned, timeout));
+    let requests = plan.requests.iter().map(|planned| one_request(cx, admitted, decode, plan, planned, timeout));
     let outputs = try_join_all(requests).await?;
     let json =
         if outputs.len() == 1 { outputs.into_iter().next().unwrap_or_default() } else { mapping::concat(outputs)? };
@@ -92,20 +105,22 @@ async fn fetch(
 async fn one_request(
     cx: &AttemptCtx<'_>,
     admitted: &Admitted<'_>,
-    mapping: Option<&OpMapping>,
+    decode: Decode<'_>,
     plan: &Plan,
     planned: &PlannedRequest,
     timeout: Duration,
 ) -> Result<String, Failure> {
     let name = &admitted.provider.cfg.name;
-    let path = match mapping {
-        Some(m) => planned.vars.path_and_query(&m.request.path, &m.request.query),
-        None => marketgate_path(cx.req, &plan.symbols),
+    let path = match decode {
+        Decode::Mapping(m) => planned.vars.path_and_query(&m.request.path, &m.request.query),
+        Decode::Envelope => marketgate_path(cx.req, &plan.symbols),
+        Decode::Feed(f) => f.path.clone(),
     };
     let mut out = Outgoing::get(path, planned.weight, timeout);
-    out.headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    let accept = if matches!(decode, Decode::Feed(_)) { FEED_ACCEPT } else { "application/json" };
+    out.headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
     out.headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    if let Some(m) = mapping {
+    if let Decode::Mapping(m) = decode {
         for (header_name, tpl) in &m.request.headers {
             if let Ok(v) = HeaderValue::from_str(&planned.vars.header(tpl)) {
                 out.headers.insert(header_name.clone(), v);
@@ -121,11 +136,15 @@ async fn one_request(
         },
         ReadError::Broken(e) => Failure::new(Outcome::ConnectError, crate::upstream::client::describe(&*e)),
     })?;
-    match mapping {
-        Some(m) => mapping::map(m, body, &planned.globals, name, cx.req.op).await,
-        None => mapping::unwrap_envelope(&body, name),
+    match decode {
+        Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, cx.req.op).await,
+        Decode::Envelope => mapping::unwrap_envelope(&body, name),
+        Decode::Feed(f) => mapping::feed(f, body, cx.req, name).await,
     }
 }
+
+/// What a feed request accepts.
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
 
 /// Keeps only asked symbols, in the order asked, and lists the missing ones. A price
 /// answer with none of the asked symbols says nothing about the host: the provider

@@ -2,6 +2,8 @@
 //! `x-marketgate-provider`, `x-marketgate-cache` and `Cache-Control` headers. The
 //! payload is serialized once (and cached as bytes); the envelope is assembled around it.
 
+use std::collections::BTreeMap;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
@@ -45,6 +47,9 @@ pub struct Meta<'a> {
     /// Failed attempts and skips before the answer (omitted when empty).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub tried: &'a [AttemptRecord],
+    /// Aliases the request used, alias -> asset (omitted when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aliases: Option<&'a BTreeMap<String, String>>,
 }
 
 // === impl CacheResult ===
@@ -60,28 +65,21 @@ impl CacheResult {
     }
 }
 
-/// `meta` for an answer.
-#[allow(clippy::too_many_arguments)]
-pub fn meta<'a>(
-    op: Operation,
-    provider: &'a str,
-    host: &'a str,
-    result: CacheResult,
-    age_ms: u64,
-    attempts: usize,
-    missing: &'a [String],
-    tried: &'a [AttemptRecord],
-) -> Meta<'a> {
-    Meta {
-        operation: op.as_str(),
-        provider,
-        host,
-        cached: result == CacheResult::Hit,
-        stale: result == CacheResult::Stale,
-        age_ms,
-        attempts,
-        missing,
-        tried,
+impl<'a> Meta<'a> {
+    /// `meta` of an answer from `provider`/`host`, fresh, with nothing missing or tried.
+    pub fn new(op: Operation, provider: &'a str, host: &'a str, result: CacheResult) -> Self {
+        Meta {
+            operation: op.as_str(),
+            provider,
+            host,
+            cached: result == CacheResult::Hit,
+            stale: result == CacheResult::Stale,
+            age_ms: 0,
+            attempts: 0,
+            missing: &[],
+            tried: &[],
+            aliases: None,
+        }
     }
 }
 

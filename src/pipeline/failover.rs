@@ -64,6 +64,7 @@ pub struct Answer {
 }
 
 /// Inputs of one failover run.
+#[derive(Clone)]
 pub struct Request<'a> {
     /// Snapshot in force.
     pub snap: &'a Snapshot,
@@ -300,14 +301,17 @@ pub fn hedge_delay(route: &NormalizedRoute, provider: &ProviderRt) -> Option<Dur
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+/// Sleeps until `at`, or for ever without it.
+pub(super) async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
 
-fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
+/// The error when no attempt answered: nothing could be tried (503), every body was
+/// too large (502), or every attempt failed (502).
+pub fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
     let reached = attempts.iter().filter(|a| a.reached()).count();
     if reached == 0 {
         let mut e = ProxyError::with_attempts(

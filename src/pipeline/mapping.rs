@@ -8,9 +8,10 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::breaker::Outcome;
-use crate::config::model::OpMapping;
+use crate::config::model::{FeedSource, OpMapping};
 use crate::normalize::jq::{self, Globals, JqProgram, JqRunError};
 use crate::normalize::op::Operation;
+use crate::normalize::params::OpRequest;
 use crate::normalize::prefilter::Prefilter;
 use crate::normalize::rows::Rows;
 use crate::upstream::classify::Failure;
@@ -105,6 +106,24 @@ pub fn raised(provider: &str, op: Operation, value: Value) -> Failure {
 fn shorten(text: &str) -> String {
     const MAX: usize = 300;
     if text.len() <= MAX { text.to_owned() } else { format!("{}…", text.chars().take(MAX).collect::<String>()) }
+}
+
+/// A feed's news items as JSON (parsed on the blocking pool when large). A body that is
+/// no feed is a bad body: the outlet moved or sends an error page.
+pub async fn feed(f: &FeedSource, body: Bytes, req: &OpRequest, provider: &str) -> Result<String, Failure> {
+    let (source, q, limit) = (f.source.clone(), req.q.clone(), req.limit.map_or(usize::MAX, |l| l as usize));
+    let large = body.len() > BLOCKING_THRESHOLD;
+    let work = move || {
+        crate::normalize::feed::news_items(&body, source.as_deref(), q.as_deref(), limit)
+            .map(|items| serde_json::to_string(&items).unwrap_or_default())
+            .map_err(|e| e.to_string())
+    };
+    let result = if large {
+        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(format!("feed task failed: {e}")))
+    } else {
+        work()
+    };
+    result.map_err(|e| Failure::new(Outcome::BadBody, format!("{provider} news: {e}")))
 }
 
 /// Another marketgate's envelope: `data` is the payload.

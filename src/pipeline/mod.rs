@@ -2,9 +2,11 @@
 //! (hit, wait for an identical request in flight, or lead the fetch) -> failover ->
 //! envelope; on failure, a stale cached answer when the route allows one.
 
+pub mod aliases;
 pub mod attempt;
 pub mod envelope;
 pub mod failover;
+pub mod gather;
 pub mod mapping;
 pub mod plan;
 
@@ -24,7 +26,8 @@ use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
 use crate::upstream::client::Body;
 use crate::upstream::exchange::Exchange;
-use envelope::{CacheResult, meta, respond};
+use aliases::Renames;
+use envelope::{CacheResult, Meta, respond};
 
 /// One request on a normalized route.
 pub struct Call<'a> {
@@ -65,14 +68,16 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     };
     let label = call.route.label();
     let max_params = snap.config.server.max_query_params;
-    let req = OpRequest::parse(route.op, call.query, call.params, &route.defaults, max_params)
+    let mut req = OpRequest::parse(route.op, call.query, call.params, &route.defaults, max_params)
         .map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
+    let renames = Renames::resolve(&mut req, &snap.config.aliases);
     check_known_symbols(snap, pool, &req)?;
+    let out = Out { req: &req, renames: &renames };
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
     let fetch = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via };
     let Some(ttl) = route.cache else {
         let answer = fetch.run().await?;
-        let (resp, served, _) = fresh(&req, &answer, None);
+        let (resp, served, _) = out.fresh(&answer, None);
         return Ok((resp, served));
     };
     let key = format!("{label}|{}", req.cache_key());
@@ -81,14 +86,14 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
         match gw.cache.lookup(&key, Instant::now()) {
             Lookup::Fresh(c) => {
                 count(CacheEvent::Hit);
-                return Ok(from_cache(&req, &c, CacheResult::Hit, ttl));
+                return Ok(out.cached(&c, CacheResult::Hit, ttl));
             }
             Lookup::Wait(rx) => match wait(rx).await {
                 Some(Ok(c)) => {
                     count(CacheEvent::Coalesced);
-                    return Ok(from_cache(&req, &c, CacheResult::Hit, ttl));
+                    return Ok(out.cached(&c, CacheResult::Hit, ttl));
                 }
-                Some(Err(e)) => return stale_or(gw, &key, &req, ProxyError::clone(&e), route, label),
+                Some(Err(e)) => return stale_or(gw, &key, out, ProxyError::clone(&e), route, label),
                 None => continue,
             },
             Lookup::Lead(lead) => {
@@ -96,7 +101,7 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                 let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
                 return match fetch.run().await {
                     Ok(answer) => {
-                        let (resp, served, data) = fresh(&req, &answer, Some(ttl.as_secs()));
+                        let (resp, served, data) = out.fresh(&answer, Some(ttl.as_secs()));
                         let cached = Arc::new(Cached {
                             data,
                             order: answer.payload.price_symbols().iter().map(|s| (*s).to_owned()).collect(),
@@ -110,7 +115,7 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                     }
                     Err(e) => {
                         gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
-                        stale_or(gw, &key, &req, e, route, label)
+                        stale_or(gw, &key, out, e, route, label)
                     }
                 };
             }
@@ -147,32 +152,60 @@ impl Fetch<'_> {
         };
         let exchange = Exchange { snap: self.snap, metrics: &self.gw.metrics, via: self.gw.via_out(self.via) };
         let cx = attempt::AttemptCtx { exchange, req: self.req, now_ms };
+        if self.route.merge {
+            return gather::merged(&r, cx).await;
+        }
         failover::run(&r, move |c, timeout| attempt::run(cx, c, timeout)).await
     }
 }
 
-fn fresh(req: &OpRequest, answer: &failover::Answer, max_age: Option<u64>) -> (Response<Body>, Served, Bytes) {
-    let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
-    // A partial answer is not worth keeping, here or in any cache downstream.
-    let max_age = if answer.missing.is_empty() { max_age } else { None };
-    let reached = answer.attempts.iter().filter(|a| a.reached()).count();
-    let failed: Vec<_> = answer.attempts.iter().filter(|a| a.outcome != crate::breaker::Outcome::Ok).cloned().collect();
-    let m = meta(req.op, &answer.provider, &answer.host, CacheResult::Miss, 0, reached, &answer.missing, &failed);
-    let resp = respond(&data, &m, CacheResult::Miss, max_age);
-    let cache = max_age.map(|_| CacheResult::Miss);
-    let served = Served { provider: Some(answer.provider.as_str().into()), attempts: reached, cache };
-    (resp, served, data)
+/// How answers are written for one request.
+#[derive(Clone, Copy)]
+struct Out<'a> {
+    req: &'a OpRequest,
+    renames: &'a Renames,
 }
 
-fn from_cache(req: &OpRequest, c: &Cached, result: CacheResult, ttl: Duration) -> (Response<Body>, Served) {
-    let age = c.fetched.elapsed();
-    let max_age = ttl.saturating_sub(age).as_secs();
-    let m = meta(req.op, &c.provider, &c.host, result, age.as_millis() as u64, 0, &c.missing, &[]);
-    let data =
-        if c.order.is_empty() || c.order == req.symbols { c.data.clone() } else { reorder(&c.data, &req.symbols) };
-    let max_age = c.missing.is_empty().then_some(max_age);
-    let resp = respond(&data, &m, result, max_age);
-    (resp, Served { provider: Some(c.provider.as_str().into()), attempts: 0, cache: Some(result) })
+impl Out<'_> {
+    /// The response to a fresh answer, and the payload bytes to cache (under the
+    /// canonical tickers).
+    fn fresh(self, answer: &failover::Answer, max_age: Option<u64>) -> (Response<Body>, Served, Bytes) {
+        let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
+        // A partial answer is not worth keeping, here or in any cache downstream.
+        let max_age = if answer.missing.is_empty() { max_age } else { None };
+        let reached = answer.attempts.iter().filter(|a| a.reached()).count();
+        let failed: Vec<_> =
+            answer.attempts.iter().filter(|a| a.outcome != crate::breaker::Outcome::Ok).cloned().collect();
+        let missing = self.renames.names(&answer.missing);
+        let m = Meta {
+            attempts: reached,
+            missing: &missing,
+            tried: &failed,
+            aliases: self.renames.any().then(|| self.renames.used()),
+            ..Meta::new(self.req.op, &answer.provider, &answer.host, CacheResult::Miss)
+        };
+        let resp = respond(&self.renames.apply(&data), &m, CacheResult::Miss, max_age);
+        let cache = max_age.map(|_| CacheResult::Miss);
+        let served = Served { provider: Some(answer.provider.as_str().into()), attempts: reached, cache };
+        (resp, served, data)
+    }
+
+    fn cached(self, c: &Cached, result: CacheResult, ttl: Duration) -> (Response<Body>, Served) {
+        let age = c.fetched.elapsed();
+        let max_age = ttl.saturating_sub(age).as_secs();
+        let missing = self.renames.names(&c.missing);
+        let m = Meta {
+            age_ms: age.as_millis() as u64,
+            missing: &missing,
+            aliases: self.renames.any().then(|| self.renames.used()),
+            ..Meta::new(self.req.op, &c.provider, &c.host, result)
+        };
+        let symbols = &self.req.symbols;
+        let data = if c.order.is_empty() || c.order == *symbols { c.data.clone() } else { reorder(&c.data, symbols) };
+        let max_age = c.missing.is_empty().then_some(max_age);
+        let resp = respond(&self.renames.apply(&data), &m, result, max_age);
+        (resp, Served { provider: Some(c.provider.as_str().into()), attempts: 0, cache: Some(result) })
+    }
 }
 
 /// A cached price list in the order this request asked for (the key ignores order).
@@ -190,7 +223,7 @@ fn reorder(data: &Bytes, symbols: &[String]) -> Bytes {
 fn stale_or(
     gw: &Gateway,
     key: &str,
-    req: &OpRequest,
+    out: Out<'_>,
     error: ProxyError,
     route: &NormalizedRoute,
     label: &str,
@@ -202,7 +235,7 @@ fn stale_or(
         Some(c) => {
             gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
             tracing::warn!(route = label, error = %error.message, age_ms = c.fetched.elapsed().as_millis() as u64, "every provider failed; serving a stale answer");
-            Ok(from_cache(req, &c, CacheResult::Stale, Duration::ZERO))
+            Ok(out.cached(&c, CacheResult::Stale, Duration::ZERO))
         }
         None => Err(error),
     }

@@ -4,7 +4,7 @@
 
 use crate::breaker::Outcome;
 use crate::candidates::Skip;
-use crate::config::model::{OpMapping, ProviderConfig, ProviderKind};
+use crate::config::model::{OpMapping, ProviderConfig};
 use crate::normalize::jq::Globals;
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
@@ -37,15 +37,10 @@ pub struct PlannedRequest {
 impl Plan {
     /// Plans `req` for `provider`; `now_ms` feeds `$now` and date variables.
     pub fn new(provider: &ProviderConfig, req: &OpRequest, now_ms: i64) -> Result<Self, Skip> {
-        let mapping = match provider.kind {
-            ProviderKind::Marketgate => None,
-            ProviderKind::Rest => Some(
-                provider
-                    .ops
-                    .get(&req.op)
-                    .ok_or_else(|| Skip::new(Outcome::Unsupported, format!("no {} mapping", req.op)))?,
-            ),
-        };
+        if !provider.serves(req.op) {
+            return Err(Skip::new(Outcome::Unsupported, format!("no {} mapping", req.op)));
+        }
+        let mapping = provider.ops.get(&req.op);
         let mut symbols = Vec::new();
         let mut ids = Vec::new();
         let mut unsupported = Vec::new();

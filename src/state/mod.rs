@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::breaker::{Breaker, BreakerPolicy};
-use crate::config::model::{ProviderConfig, QuotaPolicy};
-use quota::QuotaWindow;
+use crate::config::model::ProviderConfig;
+use quota::{Budgets, Spent};
 use stats::Stats;
 
 /// Every provider's state, by name.
@@ -35,8 +35,8 @@ pub struct ProviderState {
     pub key_cursor: AtomicUsize,
     /// Provider-wide bench after a 429/418.
     pub bench: Mutex<Option<Bench>>,
-    /// Request budget, when configured.
-    pub quota: Mutex<Option<QuotaWindow>>,
+    /// Request and credit budgets, when configured.
+    pub quota: Mutex<Budgets>,
     /// Key indexes set aside after 401/403.
     pub keys_set_aside: Mutex<Vec<usize>>,
     /// How many keys the config gave (a changed list clears the set-aside indexes).
@@ -97,7 +97,7 @@ impl StateStore {
         drop(map);
         let keys: Vec<String> = cfg.hosts.iter().map(host_key).collect();
         let dropped = state.sync_hosts(&keys, cfg.breaker);
-        state.set_quota(cfg.quota.as_ref());
+        lock(&state.quota).configure(cfg.quota.as_ref(), cfg.credits.as_ref());
         let key_count = cfg.auth.as_ref().map_or(0, |a| a.keys.len());
         if state.key_count.swap(key_count, std::sync::atomic::Ordering::Relaxed) != key_count {
             lock(&state.keys_set_aside).clear();
@@ -131,7 +131,7 @@ impl ProviderState {
             host_cursor: AtomicUsize::new(0),
             key_cursor: AtomicUsize::new(0),
             bench: Mutex::new(None),
-            quota: Mutex::new(None),
+            quota: Mutex::new(Budgets::default()),
             keys_set_aside: Mutex::new(Vec::new()),
             key_count: AtomicUsize::new(0),
             stats: Stats::default(),
@@ -152,15 +152,6 @@ impl ProviderState {
             h.breaker().set_policy(policy);
         }
         dropped
-    }
-
-    fn set_quota(&self, policy: Option<&QuotaPolicy>) {
-        let mut q = lock(&self.quota);
-        match (policy, q.as_mut()) {
-            (None, _) => *q = None,
-            (Some(p), Some(w)) => w.set_policy(p),
-            (Some(p), None) => *q = Some(QuotaWindow::new(p)),
-        }
     }
 
     /// The state of the host with state key `key`.
@@ -196,9 +187,10 @@ impl ProviderState {
         }
     }
 
-    /// Weight left in the provider's budget now (`None`: no quota configured).
-    pub fn quota_remaining(&self) -> Option<u32> {
-        lock(&self.quota).as_mut().map(|q| q.remaining(quota::unix_ms()))
+    /// Weight left in the provider's tightest budget now, and which budget that is
+    /// (`None`: no budget configured).
+    pub fn quota_remaining(&self) -> Option<(u32, Spent)> {
+        lock(&self.quota).remaining(quota::unix_ms())
     }
 
     /// Records the last failure.

@@ -1,42 +1,66 @@
-//! A provider's request budget: weight per fixed window, windows aligned to the wall
-//! clock (a `1m` window is a calendar minute, as Binance counts), resynchronised from
-//! the provider's own used-weight header. Pure: the time is passed in as Unix ms.
+//! A provider's budgets: request weight per short window (`quota`, a calendar minute
+//! or hour as the provider counts it, resynchronised from its used-weight header) and
+//! credits per long window (`credits`, a day or a calendar month, as paid plans bill
+//! them). A request must fit both. Pure: the time is passed in as Unix ms.
 
 use std::time::Duration;
 
-use crate::config::model::QuotaPolicy;
+use crate::calendar;
+use crate::config::model::{CreditsPolicy, Period, QuotaPolicy};
 
-/// Weight used in the current window.
+/// Which budget refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spent {
+    /// The short window's weight (`quota`).
+    Rate,
+    /// The long window's credits (`credits`).
+    Credits,
+}
+
+/// Weight used in one window of a budget.
 #[derive(Debug, Clone)]
-pub struct QuotaWindow {
+pub struct Window {
     limit: u32,
-    per_ms: u64,
+    period: Period,
     window: u64,
     used: u32,
 }
 
-// === impl QuotaWindow ===
+/// Both budgets of a provider (either may be absent).
+#[derive(Debug, Clone, Default)]
+pub struct Budgets {
+    /// Weight per short window.
+    pub rate: Option<Window>,
+    /// Credits per long window.
+    pub credits: Option<Window>,
+}
 
-impl QuotaWindow {
-    /// An empty window for `policy`.
-    pub fn new(policy: &QuotaPolicy) -> Self {
-        Self { limit: policy.limit, per_ms: millis(policy.per), window: 0, used: 0 }
+// === impl Window ===
+
+impl Window {
+    /// An empty window of `limit` per `period`.
+    pub fn new(limit: u32, period: Period) -> Self {
+        Self { limit, period, window: u64::MAX, used: 0 }
     }
 
-    /// Applies a new policy (reload) keeping the weight used so far.
-    pub fn set_policy(&mut self, policy: &QuotaPolicy) {
-        self.limit = policy.limit;
-        self.per_ms = millis(policy.per);
-    }
-
-    /// Takes `weight` from the budget if it fits; `false` means skip the provider.
-    pub fn try_take(&mut self, weight: u32, now_ms: u64) -> bool {
-        self.roll(now_ms);
-        if self.used.saturating_add(weight) > self.limit {
-            return false;
+    /// Applies a new limit and period (reload), keeping the weight used so far.
+    pub fn set(&mut self, limit: u32, period: Period) {
+        if period != self.period {
+            self.window = u64::MAX;
         }
-        self.used += weight;
-        true
+        self.limit = limit;
+        self.period = period;
+    }
+
+    /// Whether `weight` fits now.
+    pub fn fits(&mut self, weight: u32, now_ms: u64) -> bool {
+        self.roll(now_ms);
+        self.used.saturating_add(weight) <= self.limit
+    }
+
+    fn take(&mut self, weight: u32, now_ms: u64) {
+        self.roll(now_ms);
+        self.used = self.used.saturating_add(weight);
     }
 
     /// The provider reported how much it has counted; trust it when it says more.
@@ -51,22 +75,95 @@ impl QuotaWindow {
         self.limit.saturating_sub(self.used)
     }
 
+    /// Weight used in the current window.
+    pub fn used(&mut self, now_ms: u64) -> u32 {
+        self.roll(now_ms);
+        self.used
+    }
+
     /// The configured limit.
     pub fn limit(&self) -> u32 {
         self.limit
     }
 
+    /// The share of the limit used, 0 to 1.
+    pub fn used_ratio(&mut self, now_ms: u64) -> f64 {
+        let used = self.used(now_ms);
+        if self.limit == 0 { 1.0 } else { (f64::from(used) / f64::from(self.limit)).min(1.0) }
+    }
+
+    /// Unix ms at which the current window ends.
+    pub fn resets_at_ms(&self, now_ms: u64) -> u64 {
+        match self.period {
+            Period::Every(d) => {
+                let per = millis(d);
+                (now_ms / per + 1) * per
+            }
+            Period::Month => calendar::month_start_ms(calendar::month_index(now_ms) + 1),
+        }
+    }
+
     /// Milliseconds until the current window ends.
     pub fn resets_in_ms(&self, now_ms: u64) -> u64 {
-        self.per_ms - now_ms % self.per_ms
+        self.resets_at_ms(now_ms).saturating_sub(now_ms)
     }
 
     fn roll(&mut self, now_ms: u64) {
-        let window = now_ms / self.per_ms;
+        let window = match self.period {
+            Period::Every(d) => now_ms / millis(d),
+            Period::Month => calendar::month_index(now_ms),
+        };
         if window != self.window {
             self.window = window;
             self.used = 0;
         }
+    }
+}
+
+// === impl Budgets ===
+
+impl Budgets {
+    /// Makes the budgets match a provider's policies (reload), keeping what was used.
+    pub fn configure(&mut self, rate: Option<&QuotaPolicy>, credits: Option<&CreditsPolicy>) {
+        sync(&mut self.rate, rate.map(|q| (q.limit, Period::Every(q.per))));
+        sync(&mut self.credits, credits.map(|c| (c.limit, c.per)));
+    }
+
+    /// Takes `weight` from every budget if it fits all of them; otherwise takes
+    /// nothing and says which one is spent.
+    pub fn try_take(&mut self, weight: u32, now_ms: u64) -> Result<(), Spent> {
+        if let Some(w) = self.rate.as_mut()
+            && !w.fits(weight, now_ms)
+        {
+            return Err(Spent::Rate);
+        }
+        if let Some(w) = self.credits.as_mut()
+            && !w.fits(weight, now_ms)
+        {
+            return Err(Spent::Credits);
+        }
+        for w in [self.rate.as_mut(), self.credits.as_mut()].into_iter().flatten() {
+            w.take(weight, now_ms);
+        }
+        Ok(())
+    }
+
+    /// The smallest weight left across the budgets (`None`: no budget configured).
+    pub fn remaining(&mut self, now_ms: u64) -> Option<(u32, Spent)> {
+        let rate = self.rate.as_mut().map(|w| (w.remaining(now_ms), Spent::Rate));
+        let credits = self.credits.as_mut().map(|w| (w.remaining(now_ms), Spent::Credits));
+        match (rate, credits) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+fn sync(slot: &mut Option<Window>, want: Option<(u32, Period)>) {
+    match (want, slot.as_mut()) {
+        (None, _) => *slot = None,
+        (Some((limit, period)), Some(w)) => w.set(limit, period),
+        (Some((limit, period)), None) => *slot = Some(Window::new(limit, period)),
     }
 }
 
@@ -83,32 +180,67 @@ pub fn unix_ms() -> u64 {
 mod tests {
     use super::*;
 
-    fn window(limit: u32) -> QuotaWindow {
-        QuotaWindow::new(&QuotaPolicy { limit, per: Duration::from_secs(60), used_header: None })
+    fn minute(limit: u32) -> Window {
+        Window::new(limit, Period::Every(Duration::from_secs(60)))
     }
 
     #[test]
     fn takes_until_the_limit_then_refuses_until_the_next_calendar_window() {
         let t0 = 1_700_000_040_000 + 40_000; // 40 s into a minute
-        let mut q = window(5);
-        assert!(q.try_take(2, t0));
-        assert!(q.try_take(3, t0 + 1));
-        assert!(!q.try_take(1, t0 + 2));
-        assert_eq!(q.remaining(t0), 0);
-        assert_eq!(q.resets_in_ms(t0), 20_000);
-        assert!(!q.try_take(1, t0 + 19_999));
-        assert!(q.try_take(5, t0 + 20_000), "a new minute starts a new window");
+        let mut b = Budgets { rate: Some(minute(5)), credits: None };
+        assert_eq!(b.try_take(2, t0), Ok(()));
+        assert_eq!(b.try_take(3, t0 + 1), Ok(()));
+        assert_eq!(b.try_take(1, t0 + 2), Err(Spent::Rate));
+        let w = b.rate.as_mut().expect("rate");
+        assert_eq!(w.remaining(t0), 0);
+        assert_eq!(w.resets_in_ms(t0), 20_000);
+        assert_eq!(b.try_take(1, t0 + 19_999), Err(Spent::Rate));
+        assert_eq!(b.try_take(5, t0 + 20_000), Ok(()), "a new minute starts a new window");
     }
 
     #[test]
     fn reported_usage_only_raises_the_count() {
         let t0 = 1_700_000_000_000;
-        let mut q = window(100);
-        q.try_take(10, t0);
-        q.sync_used(95, t0);
-        assert_eq!(q.remaining(t0), 5);
-        q.sync_used(20, t0);
-        assert_eq!(q.remaining(t0), 5);
-        assert!(!q.try_take(6, t0));
+        let mut w = minute(100);
+        w.take(10, t0);
+        w.sync_used(95, t0);
+        assert_eq!(w.remaining(t0), 5);
+        w.sync_used(20, t0);
+        assert_eq!(w.remaining(t0), 5);
+        assert!(!w.fits(6, t0));
+    }
+
+    /// A month's credits run out long before the minute budget would stop anything,
+    /// and come back on the 1st (UTC), not 30 days later.
+    #[test]
+    fn credits_last_a_calendar_month_and_a_refusal_takes_nothing() {
+        let nov_27 = 1_795_780_800_000; // 2026-11-27T12:00:00Z
+        let dec_1 = calendar::month_start_ms(calendar::month_index(nov_27) + 1);
+        let mut b = Budgets { rate: Some(minute(30)), credits: Some(Window::new(100, Period::Month)) };
+        for i in 0..100 {
+            assert_eq!(b.try_take(1, nov_27 + i * 60_000), Ok(()), "request {i}");
+        }
+        assert_eq!(b.try_take(1, nov_27 + 101 * 60_000), Err(Spent::Credits));
+        assert_eq!(b.remaining(nov_27 + 101 * 60_000), Some((0, Spent::Credits)));
+        let rate = b.rate.as_mut().expect("rate");
+        assert_eq!(rate.used(nov_27 + 101 * 60_000), 0, "the refused request took no minute weight");
+        let credits = b.credits.as_mut().expect("credits");
+        assert_eq!(credits.resets_at_ms(nov_27), dec_1);
+        assert!((credits.used_ratio(nov_27 + 101 * 60_000) - 1.0).abs() < 1e-9);
+        assert_eq!(b.try_take(1, dec_1 - 1), Err(Spent::Credits), "still November");
+        assert_eq!(b.try_take(1, dec_1), Ok(()), "December brings new credits");
+    }
+
+    #[test]
+    fn a_reload_keeps_what_was_used() {
+        let t0 = 1_700_000_000_000;
+        let q = QuotaPolicy { limit: 10, per: Duration::from_secs(60), used_header: None };
+        let mut b = Budgets::default();
+        b.configure(Some(&q), None);
+        assert_eq!(b.try_take(4, t0), Ok(()));
+        b.configure(Some(&QuotaPolicy { limit: 20, ..q.clone() }), None);
+        assert_eq!(b.remaining(t0), Some((16, Spent::Rate)));
+        b.configure(None, None);
+        assert_eq!(b.remaining(t0), None);
     }
 }

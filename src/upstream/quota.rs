@@ -1,5 +1,6 @@
-//! Provider budgets on the request path: take weight before calling, skip when spent,
-//! and resynchronise from the provider's used-weight header.
+//! Provider budgets on the request path: take weight (from the short-window quota and
+//! the credits) before calling, skip when spent, and resynchronise the quota from the
+//! provider's used-weight header.
 
 use http::HeaderMap;
 
@@ -10,11 +11,7 @@ use crate::state::quota::unix_ms;
 
 /// Takes `weight` from the provider's budget; `false` (counted) when it does not fit.
 pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> bool {
-    let mut q = lock(&provider.state.quota);
-    let Some(window) = q.as_mut() else {
-        return true;
-    };
-    if window.try_take(weight, unix_ms()) {
+    if lock(&provider.state.quota).try_take(weight, unix_ms()).is_ok() {
         return true;
     }
     metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
@@ -29,7 +26,7 @@ pub fn sync_from_headers(provider: &ProviderRt, headers: &HeaderMap) {
     let Some(used) = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok()) else {
         return;
     };
-    if let Some(window) = lock(&provider.state.quota).as_mut() {
+    if let Some(window) = lock(&provider.state.quota).rate.as_mut() {
         window.sync_used(used, unix_ms());
     }
 }

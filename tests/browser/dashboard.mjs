@@ -9,6 +9,8 @@
 //   HEALTHY     provider that must show status "healthy"
 //   FLIP        provider that is healthy at page load and whose breaker this script opens
 //   FLIP_PATH   client path served only by FLIP, whose upstream fails (e.g. /v1/ticker?symbol=BTC)
+//   CREDITS     provider with a monthly credit budget: its card must show what is left,
+//               as /api/system/providers/health says
 //   SCREENSHOT  full-page PNG path (optional; a "-try" suffixed one is saved too)
 //   CHROMIUM    browser binary (default /usr/bin/chromium)
 //
@@ -70,6 +72,7 @@ async function main() {
   const HEALTHY = env('HEALTHY');
   const FLIP = env('FLIP');
   const FLIP_PATH = env('FLIP_PATH');
+  const CREDITS = env('CREDITS');
   const SCREENSHOT = process.env.SCREENSHOT || '';
   const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
@@ -137,6 +140,17 @@ async function main() {
   ok(`"${HEALTHY}" card: data-status=healthy, badge "healthy"`);
   await expectStatus(FLIP, 'healthy', 3_000);
   ok(`"${FLIP}" card: data-status=healthy at load`);
+
+  // Credits: the card says what the API says is left.
+  const health = await (await fetch(`${ADMIN_URL}/api/system/providers/health`)).json();
+  const credits = health.find((p) => p.name === CREDITS)?.credits;
+  if (!credits) fail(`/api/system/providers/health shows no credits for "${CREDITS}"`);
+  const creditsText = await page
+    .$eval(`${cardSel(CREDITS)} [data-credits]`, (e) => e.textContent.trim())
+    .catch(() => fail(`"${CREDITS}" card shows no credits`));
+  const wantCredits = `${credits.remaining.toLocaleString('en-US')} of ${credits.limit.toLocaleString('en-US')} left this month`;
+  if (!creditsText.includes(wantCredits)) fail(`"${CREDITS}" credits read "${creditsText}", expected "${wantCredits}"`);
+  ok(`"${CREDITS}" card: "${creditsText}"`);
 
   const updated0 = (await page.textContent('#last-updated'))?.trim();
   if (!updated0 || updated0 === 'never') fail(`#last-updated not filled in (got "${updated0}")`);

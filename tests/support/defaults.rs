@@ -9,21 +9,23 @@ pub fn keyed_env() -> TestEnv {
     TestEnv(HashMap::from([
         ("COINCAP_API_KEY".to_owned(), "test-coincap-key".to_owned()),
         ("CRYPTOCOMPARE_API_KEY".to_owned(), "test-cryptocompare-key".to_owned()),
+        ("CRYPTOPANIC_API_KEY".to_owned(), "test-cryptopanic-key".to_owned()),
     ]))
 }
 
 /// The embedded default config with each provider's `hosts` replaced: providers named
 /// in `hosts` get that URL, every other provider gets `others`. Health checks, quotas,
-/// and the routes' cache and hedging are dropped (tests that need them add their own),
-/// so every request reaches the providers.
+/// credits and the routes' cache and hedging are dropped (tests that need them add
+/// their own), so every request reaches the providers; `merge` stays.
 pub fn with_hosts(hosts: &[(&str, String)], others: &str) -> String {
     super::shipped::edit_default(|provider, line| {
         let trimmed = line.trim_start();
-        if trimmed.starts_with("health_check = ") || trimmed.starts_with("quota = ") {
+        if ["health_check = ", "quota = ", "credits = "].iter().any(|k| trimmed.starts_with(k)) {
             return None;
         }
         if let Some((route, _)) = line.split_once(", cache = ") {
-            return Some(format!("{route} }}"));
+            let merge = if line.contains("merge = true") { ", merge = true" } else { "" };
+            return Some(format!("{route}{merge} }}"));
         }
         match provider {
             Some(name) if trimmed.starts_with("hosts = ") => {

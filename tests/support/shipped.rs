@@ -14,6 +14,7 @@ pub fn base(provider: &str) -> &'static str {
         "coingecko" => "/api/v3",
         "coincap" => "/v3",
         "coinpaprika" => "/v1",
+        "cryptopanic" => "/api/developer/v2",
         _ => "",
     }
 }
@@ -45,6 +46,11 @@ pub fn recorded(provider: &str, path: &str) -> Option<&'static str> {
         ("cryptocompare", "/data/v2/histoday", "cryptocompare/histoday_v2_btc_usd_limit30.json"),
         ("cryptocompare", "/data/v2/news/", "cryptocompare/news_v2_lang_EN_2020-11.json"),
         ("alternative_me", "/fng/", "alternative_me/fng_limit2_2026-09-25.json"),
+        ("coindesk", "/arc/outboundfeeds/rss/", "news/coindesk_2025-12-13.xml"),
+        ("cointelegraph", "/rss", "news/cointelegraph_2025-12-12.xml"),
+        ("decrypt", "/feed", "news/decrypt_2025-12-12.xml"),
+        ("theblock", "/rss.xml", "news/theblock_2025-12-13.xml"),
+        ("cryptopanic", "/posts/", "news/cryptopanic_v1_2025-02-26.json"),
     ];
     table.iter().find(|(p, at, _)| *p == provider && *at == path).map(|(_, _, f)| *f)
 }
@@ -208,19 +214,24 @@ fn unlisted(provider: &str, query: &str) -> Option<Reply> {
     }
 }
 
+/// Where providers a test does not start go: a loopback port nothing listens on (the
+/// shipped hosts are on the internet, which tests never reach).
+pub const NOWHERE: &str = "http://127.0.0.1:1";
+
 /// The embedded default config, whole, with each provider's `hosts` replaced by the
-/// given lists (providers not listed keep their hosts: only `fallback`, which stays off
-/// without `MARKETGATE_FALLBACK_URL`).
+/// given lists; providers not listed get [`NOWHERE`], except `fallback`, whose host
+/// comes from `MARKETGATE_FALLBACK_URL` (unset in tests: the tier stays off).
 pub fn config(hosts: &[(&str, Vec<String>)]) -> String {
     edit_default(|provider, line| {
-        let list = provider.and_then(|name| hosts.iter().find(|(n, _)| *n == name)).map(|(_, l)| l);
-        match list {
-            Some(list) if line.trim_start().starts_with("hosts = ") => {
-                let quoted: Vec<String> = list.iter().map(|h| format!("{h:?}")).collect();
-                Some(format!("hosts = [{}]", quoted.join(", ")))
-            }
-            _ => Some(line.to_owned()),
+        if !line.trim_start().starts_with("hosts = ") || line.contains("${") {
+            return Some(line.to_owned());
         }
+        let list = provider.and_then(|name| hosts.iter().find(|(n, _)| *n == name)).map(|(_, l)| l);
+        let quoted: Vec<String> = match list {
+            Some(list) => list.iter().map(|h| format!("{h:?}")).collect(),
+            None => vec![format!("{NOWHERE:?}")],
+        };
+        Some(format!("hosts = [{}]", quoted.join(", ")))
     })
 }
 

@@ -48,7 +48,7 @@ fn a_route_naming_an_unknown_provider_is_refused() {
 fn bad_durations_and_sizes_say_what_is_expected() {
     let msg = refuse("[server]\ndeadline = \"5 seconds\"\n");
     assert!(
-        msg.contains("server.deadline") && msg.contains("ms, s, m or h") && msg.starts_with("bad.toml:2:"),
+        msg.contains("server.deadline") && msg.contains("ms, s, m, h or d") && msg.starts_with("bad.toml:2:"),
         "{msg}"
     );
     let msg = refuse("[server]\nmax_upstream_body = \"8 megs\"\n");
@@ -134,4 +134,49 @@ fn extends_still_names_bad_keys() {
     assert!(msg.contains("ghost") && msg.contains("routes"), "{msg}");
     let msg = refuse("extends = \"other.toml\"\n");
     assert!(msg.contains("only base is \"default\""), "{msg}");
+}
+
+#[test]
+fn aliases_feeds_credits_and_merge_are_checked_with_their_key_and_line() {
+    let alias = "[assets]\nGRAM = { name = \"Gram\", aliases = [\"TON\"] }\nPOL = { aliases = [\"TON\"] }\n";
+    let msg = refuse(alias);
+    assert!(msg.contains("assets.POL.aliases") && msg.contains("TON is already an alias of GRAM"), "{msg}");
+    assert!(msg.contains("bad.toml:3:"), "{msg}");
+    let own = refuse("[assets]\nBTC = { aliases = [\"ETH\"] }\nETH = {}\n");
+    assert!(own.contains("ETH is an asset of its own"), "{own}");
+    let feed = refuse("[providers.f]\nkind = \"feed\"\nhosts = [\"http://127.0.0.1:9\"]\n");
+    assert!(feed.contains("providers.f") && feed.contains("needs feed = {"), "{feed}");
+    let stray = format!("{PROVIDER}feed = {{ path = \"/rss\" }}\n");
+    assert!(refuse(&stray).contains("only kind = \"feed\" providers take a feed"));
+    let credits = format!("{PROVIDER}credits = {{ limit = \"lots\", per = \"month\" }}\n");
+    let msg = refuse(&credits);
+    assert!(msg.contains("providers.p.credits.limit") && msg.contains("\"lots\" is not a whole number"), "{msg}");
+    let per = format!("{PROVIDER}credits = {{ limit = 5, per = \"fortnight\" }}\n");
+    assert!(refuse(&per).contains("providers.p.credits.per"), "{}", refuse(&per));
+    let merge = "[providers.f]\nkind = \"feed\"\nhosts = [\"http://127.0.0.1:9\"]\nfeed = { path = \"/rss\" }\n\
+                 [routes]\n\"/p\" = { op = \"price\", pool = [[\"f\"]], merge = true }\n";
+    let msg = refuse(merge);
+    assert!(msg.contains("merge = true suits news"), "{msg}");
+    assert!(msg.contains("is a news feed and serves news only"), "{msg}");
+    let ok = "[providers.f]\nkind = \"feed\"\nhosts = [\"http://127.0.0.1:9\"]\nfeed = { path = \"/rss\" }\n\
+              [routes]\n\"/n\" = { op = \"news\", pool = [[\"f\"]], merge = true }\n";
+    let cfg = parse(ok, "ok.toml", &env()).expect("a feed route");
+    assert_eq!(cfg.provider("f").and_then(|p| p.feed.clone()).map(|f| f.path), Some("/rss".to_owned()));
+}
+
+#[test]
+fn credits_come_from_the_environment_and_only_count_with_a_key() {
+    let text = format!(
+        "{PROVIDER}auth = {{ env = \"K\", header = \"x-key\" }}\ncredits = {{ limit = \"${{CREDITS:-100}}\", per = \"1d\" }}\n"
+    );
+    let keyless = parse(&text, "c.toml", &env()).expect("config");
+    assert_eq!(keyless.provider("p").and_then(|p| p.credits), None, "an unset optional key spends no credits");
+    let keyed_env: HashMap<String, String> =
+        [("K".to_owned(), "k".to_owned()), ("CREDITS".to_owned(), "7".to_owned())].into();
+    let keyed = parse(&text, "c.toml", &keyed_env).expect("config");
+    let c = keyed.provider("p").and_then(|p| p.credits).expect("credits");
+    assert_eq!((c.limit, c.per), (7, crate::config::model::Period::Every(std::time::Duration::from_secs(86_400))));
+    let zero: HashMap<String, String> =
+        [("K".to_owned(), "k".to_owned()), ("CREDITS".to_owned(), "0".to_owned())].into();
+    assert_eq!(parse(&text, "c.toml", &zero).expect("config").provider("p").and_then(|p| p.credits), None);
 }

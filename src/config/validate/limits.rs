@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use super::Ctx;
 use super::providers::header_name;
 use crate::config::error::Problem;
-use crate::config::model::{QuotaPolicy, RateLimitPolicy, Weight};
-use crate::config::schema::{QuotaSpec, RateLimitSpec, WeightSpec};
+use crate::config::model::{CreditsPolicy, Period, QuotaPolicy, RateLimitPolicy, Weight};
+use crate::config::schema::{CountSpec, CreditsSpec, QuotaSpec, RateLimitSpec, WeightSpec};
+use crate::config::units::parse_duration;
 use crate::upstream::classify::DEFAULT_RATE_LIMIT_STATUSES;
 use crate::upstream::retry_after::DEFAULT_BENCH;
 
@@ -20,6 +21,35 @@ pub(super) fn quota(cx: &mut Ctx<'_>, key: &str, q: &QuotaSpec) -> Option<QuotaP
         None => None,
     };
     Some(QuotaPolicy { limit: q.limit, per: q.per.0, used_header })
+}
+
+/// A credit budget; `None` when its limit is 0 (or expands to nothing).
+pub(super) fn credits(cx: &mut Ctx<'_>, key: &str, c: &CreditsSpec) -> Option<CreditsPolicy> {
+    let limit = match &c.limit {
+        CountSpec::Number(n) => *n,
+        CountSpec::Text(text) => {
+            let expanded = cx.expand(&format!("{key}.limit"), text)?;
+            let trimmed = expanded.trim();
+            if trimmed.is_empty() {
+                0
+            } else {
+                match trimmed.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => return cx.fail(&format!("{key}.limit"), format!("{trimmed:?} is not a whole number")),
+                }
+            }
+        }
+    };
+    let per = if c.per.trim().eq_ignore_ascii_case("month") {
+        Period::Month
+    } else {
+        match parse_duration(&c.per) {
+            Ok(d) if !d.is_zero() => Period::Every(d),
+            Ok(_) => return cx.fail(&format!("{key}.per"), "must be longer than 0".to_owned()),
+            Err(e) => return cx.fail(&format!("{key}.per"), format!("\"month\" or a duration such as \"1d\": {e}")),
+        }
+    };
+    (limit > 0).then_some(CreditsPolicy { limit, per })
 }
 
 pub(super) fn rate_limit(cx: &mut Ctx<'_>, key: &str, spec: Option<&RateLimitSpec>) -> RateLimitPolicy {

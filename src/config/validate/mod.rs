@@ -70,11 +70,25 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
         }
     });
     let assets = Arc::new(assets(&mut cx, &file));
+    let aliases = aliases(&mut cx, &file);
     let providers = providers::providers(&mut cx, &file, &assets);
     let routes = routes::routes(&mut cx, &file, &providers);
     if cx.problems.is_empty() {
         let assets = Arc::try_unwrap(assets).unwrap_or_else(|shared| (*shared).clone());
-        Ok(Config { source: info, server, upstream, log, admin, cache, retry_budget, app, assets, providers, routes })
+        Ok(Config {
+            source: info,
+            server,
+            upstream,
+            log,
+            admin,
+            cache,
+            retry_budget,
+            app,
+            assets,
+            aliases,
+            providers,
+            routes,
+        })
     } else {
         Err(cx.problems)
     }
@@ -166,13 +180,14 @@ fn retry_budget(cx: &mut Ctx<'_>, spec: Option<&super::schema::RetryBudgetSpec>)
     policy
 }
 
+fn is_ticker(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 15 && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 fn assets(cx: &mut Ctx<'_>, file: &FileConfig) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
     for (ticker, spec) in &file.assets {
-        if ticker.is_empty()
-            || ticker.len() > 15
-            || !ticker.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        {
+        if !is_ticker(ticker) {
             cx.problems.push(Problem::new(format!("assets.{ticker}"), "asset keys are upper-case tickers like BTC"));
         }
         for provider in spec.ids.keys() {
@@ -184,6 +199,27 @@ fn assets(cx: &mut Ctx<'_>, file: &FileConfig) -> BTreeMap<String, Option<String
             }
         }
         out.insert(ticker.clone(), spec.name.clone());
+    }
+    out
+}
+
+/// `aliases` of every asset: upper-case tickers, none an asset itself or taken twice.
+fn aliases(cx: &mut Ctx<'_>, file: &FileConfig) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (ticker, spec) in &file.assets {
+        for alias in &spec.aliases {
+            let key = format!("assets.{ticker}.aliases");
+            if !is_ticker(alias) {
+                cx.problems.push(Problem::new(key, format!("{alias:?} is not an upper-case ticker like TON")));
+            } else if file.assets.contains_key(alias) {
+                cx.problems
+                    .push(Problem::new(key, format!("{alias} is an asset of its own, so it cannot be an alias")));
+            } else if let Some(other) = out.get(alias) {
+                cx.problems.push(Problem::new(key, format!("{alias} is already an alias of {other}")));
+            } else {
+                out.insert(alias.clone(), ticker.clone());
+            }
+        }
     }
     out
 }

@@ -103,6 +103,10 @@ fn provider(
     }
     let symbols = symbol_map(name, spec, file, assets);
     let quota = spec.quota.as_ref().and_then(|q| limits::quota(cx, &format!("{key}.quota"), q));
+    // Credits are billed to the key: without one (an optional key left unset) none are spent.
+    let keyed = spec.auth.is_none() || auth.as_ref().is_some_and(|a| !a.keys.is_empty());
+    let credits =
+        spec.credits.as_ref().and_then(|c| limits::credits(cx, &format!("{key}.credits"), c)).filter(|_| keyed);
     let rate_limit = limits::rate_limit(cx, &format!("{key}.rate_limit"), spec.rate_limit.as_ref());
     let raw_weights = limits::raw_weights(cx, &format!("{key}.raw_weights"), &spec.raw_weights);
     let max_hosts_per_request = spec.max_hosts_per_request.or(file.defaults.max_hosts_per_request).unwrap_or(2);
@@ -125,6 +129,7 @@ fn provider(
         cx.problems
             .push(Problem::new(format!("{key}.ops"), "kind = \"marketgate\" forwards /v1/* as is and takes no ops"));
     }
+    let feed = feed_source(cx, key, spec);
     for (op_name, op_spec) in &spec.ops {
         let okey = format!("{key}.ops.{op_name}");
         let op = match op_name.parse::<Operation>() {
@@ -150,12 +155,37 @@ fn provider(
         auth,
         symbols,
         quota,
+        credits,
         rate_limit,
         max_hosts_per_request,
         raw_weights,
         health_check,
         ops,
+        feed,
     })
+}
+
+/// The `feed` table: required by `kind = "feed"` (which takes no ops), refused elsewhere.
+fn feed_source(cx: &mut Ctx<'_>, key: &str, spec: &ProviderSpec) -> Option<FeedSource> {
+    match (spec.kind, &spec.feed) {
+        (ProviderKind::Feed, Some(f)) => {
+            if !spec.ops.is_empty() {
+                cx.problems.push(Problem::new(
+                    format!("{key}.ops"),
+                    "kind = \"feed\" serves news from its feed and takes no ops",
+                ));
+            }
+            if !f.path.starts_with('/') {
+                return cx.fail(&format!("{key}.feed.path"), "must start with '/'".to_owned());
+            }
+            Some(FeedSource { path: f.path.clone(), source: f.source.clone().filter(|s| !s.trim().is_empty()) })
+        }
+        (ProviderKind::Feed, None) => {
+            cx.fail(key, "kind = \"feed\" needs feed = { path = \"/rss\", source = \"Outlet\" }".to_owned())
+        }
+        (_, Some(_)) => cx.fail(&format!("{key}.feed"), "only kind = \"feed\" providers take a feed".to_owned()),
+        (_, None) => None,
+    }
 }
 
 /// Expands and parses the host list. Entries expanding to "" are dropped; when that

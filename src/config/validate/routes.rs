@@ -135,14 +135,13 @@ fn normalized(
         if !all_names.contains(&name) {
             cx.fail_at::<()>(&format!("{key}.pool"), span.clone(), format!("no provider named {name:?}"));
         } else if let Some(p) = known.get(name.as_str())
-            && p.kind == ProviderKind::Rest
-            && !p.ops.contains_key(&op)
+            && !p.serves(op)
         {
-            cx.fail_at::<()>(
-                &format!("{key}.pool"),
-                span.clone(),
-                format!("provider {name:?} has no ops.{op} mapping"),
-            );
+            let why = match p.kind {
+                ProviderKind::Feed => format!("provider {name:?} is a news feed and serves news only"),
+                _ => format!("provider {name:?} has no ops.{op} mapping"),
+            };
+            cx.fail_at::<()>(&format!("{key}.pool"), span.clone(), why);
         }
     }
     let accepted = params::accepted(op);
@@ -167,7 +166,15 @@ fn normalized(
             }
         },
     };
+    if spec.merge && op != Operation::News {
+        return cx.fail_at(
+            &format!("{key}.merge"),
+            span,
+            format!("merge = true suits news (lists to merge), not {op}"),
+        );
+    }
     Some(NormalizedRoute {
+        merge: spec.merge,
         op,
         tiers,
         cache: spec.cache.map(|d| d.0).filter(|d| !d.is_zero()),
