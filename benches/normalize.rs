@@ -84,6 +84,13 @@ fn main() {
             klines(1000),
         ),
         (
+            "binance klines (1000 daily candles, recorded)",
+            "binance",
+            Operation::Ohlcv,
+            "symbol=BTC&interval=1d&limit=1000",
+            fixture("binance/klines_btcusdt_1d_1000.json"),
+        ),
+        (
             "binance ticker/price (20 pairs, recorded)",
             "binance",
             Operation::Price,
@@ -120,5 +127,42 @@ fn main() {
         }
         let per = started.elapsed().as_secs_f64() / iterations as f64;
         println!("{name:<55} {:>9} {:>12.1} {:>12.1}", body.len(), per * 1e6, body.len() as f64 / per / 1e6);
+    }
+    indicators(&cfg, now);
+}
+
+/// `/v1/indicators` on 1000 recorded candles with every indicator, after the candles
+/// are normalized: the computation and the serialization of the rows.
+fn indicators(cfg: &marketgate::config::Config, now: i64) {
+    let p = cfg.provider("binance").expect("binance");
+    let req = OpRequest::parse(
+        Operation::Ohlcv,
+        Some("symbol=BTC&interval=1d&limit=1000"),
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+        32,
+    )
+    .expect("request");
+    let plan = Plan::new(p, &req, now).expect("plan");
+    let body = fixture("binance/klines_btcusdt_1d_1000.json");
+    let mapping = p.ops.get(&Operation::Ohlcv).expect("mapping");
+    let json =
+        marketgate::pipeline::mapping::run_mapping(mapping, body.as_bytes(), &plan.requests[0].globals).expect("maps");
+    let Payload::Ohlcv(candles) = Payload::from_json(&json, &req, now).expect("schema") else { panic!("ohlcv") };
+    let spec = marketgate::derive::indicators::Spec::parse(None).expect("default indicators");
+    for (name, shown) in
+        [("indicators, all 11 fields, 1000 candles shown", 1000), ("indicators, all 11 fields, 100 of 1000 shown", 100)]
+    {
+        let run = || black_box(serde_json::to_vec(&spec.compute(&candles, shown)).expect("json"));
+        for _ in 0..20 {
+            run();
+        }
+        let iterations = 2_000;
+        let started = Instant::now();
+        for _ in 0..iterations {
+            run();
+        }
+        let per = started.elapsed().as_secs_f64() / iterations as f64;
+        println!("{name:<55} {:>9} {:>12.1}", run().len(), per * 1e6);
     }
 }

@@ -41,7 +41,7 @@ fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
     vec![
         ("binance", "/api/v3/ticker/price", f!("binance/ticker_price_list.json")),
         ("binance", "/api/v3/ticker/24hr", f!("binance/ticker_24hr_single.json")),
-        ("binance", "/api/v3/klines", f!("binance/klines.json")),
+        ("binance", "/api/v3/klines", f!("binance/klines_btcusdt_1d_1000.json")),
         ("binance", "/api/v3/depth", f!("binance/depth.json")),
         ("binance", "/api/v3/ping", f!("binance/ping.json")),
         ("coingecko", "/api/v3/simple/price", f!("coingecko/simple_price_multi.json")),

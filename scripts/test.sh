@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing (Debian's chromium
-# for the dashboard test, prometheus for promtool, the browser test's npm packages),
+# for the dashboard test, prometheus for promtool, redis-server for the cluster tests,
+# the browser test's npm packages, TA-Lib for the indicator reference, schemathesis and
+# openapi-spec-validator for the API spec),
 # then runs the whole test suite. Extra arguments go to `cargo test`.
 #
 #   scripts/test.sh                 # everything
@@ -12,6 +14,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if ((${#missing[@]})); then
     echo "== installing test prerequisites: ${missing[*]}"
@@ -32,6 +35,18 @@ fi
 if ! python3 -c 'import requests' >/dev/null 2>&1; then
     echo "== pip install requests (the Python client example)"
     python3 -m pip install --quiet requests
+fi
+
+if ! python3 -c 'import talib; assert talib.__version__ >= "0.8"' >/dev/null 2>&1; then
+    echo "== pip install TA-Lib (the indicator reference; a binary wheel, nothing compiled)"
+    python3 -m pip install --quiet --only-binary=:all: "TA-Lib==0.8.2"
+fi
+
+if ! command -v "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/schemathesis" >/dev/null 2>&1 \
+    && ! command -v schemathesis >/dev/null 2>&1; then
+    echo "== pip install schemathesis, openapi-spec-validator, openapi-python-client (the API spec tests)"
+    python3 -m pip install --quiet "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" \
+        "openapi-python-client==0.29.1" "ruff==0.17.6" httpx attrs
 fi
 
 if [ ! -d tests/browser/node_modules/playwright-core ]; then

@@ -116,6 +116,27 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
         tokio::spawn(crate::admin::history::sample_forever(Arc::clone(&admin), stop_rx.clone())),
         tokio::spawn(crate::probe::probe_forever(Arc::clone(&gateway), stop_rx.clone())),
     ];
+    crate::cluster::zero_error_series(&gateway.metrics);
+    if let Some(cfg) = reloader.snapshot().config.cluster.clone() {
+        let shown = cfg.redis_shown.clone();
+        let joined = crate::cluster::Cluster::new(
+            cfg,
+            gateway.instance(),
+            reloader.shared_link(),
+            gateway.slot(),
+            gateway.metrics.clone(),
+        );
+        match joined {
+            Ok(cluster) => {
+                crate::cluster::events::beat(&cluster).await;
+                background.extend(crate::cluster::events::start(&cluster, &stop_rx));
+                let _ = gateway.cluster.set(cluster);
+            }
+            Err(e) => {
+                tracing::error!(redis = %shown, error = %e, "cannot use the cluster's Redis; running as a single replica")
+            }
+        }
+    }
     if options.watch_config
         && let Some(path) = reloader.config_path().cloned()
     {

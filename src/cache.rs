@@ -30,6 +30,8 @@ pub struct Cached {
     pub host: String,
     /// When it was fetched.
     pub fetched: Instant,
+    /// Extra `meta` fields of a derived answer.
+    pub extra: Option<Arc<crate::pipeline::envelope::MetaExtra>>,
 }
 
 /// What a lookup found.

@@ -73,6 +73,25 @@ struct Inner<'a> {
 // === impl ErrorKind ===
 
 impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 15] = [
+        Self::BadRequest,
+        Self::UnknownSymbol,
+        Self::NoRoute,
+        Self::UnknownProvider,
+        Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::UriTooLong,
+        Self::ClientTimeout,
+        Self::LoopDetected,
+        Self::AllProvidersFailed,
+        Self::UpstreamBodyTooLarge,
+        Self::AppFailed,
+        Self::NoProviderAvailable,
+        Self::DeadlineExceeded,
+        Self::Internal,
+    ];
+
     /// The status and the `code` string. Exhaustive on purpose: a new kind must be
     /// given its status here.
     pub fn status_and_code(self) -> (StatusCode, &'static str) {
@@ -152,6 +171,7 @@ mod tests {
             (ErrorKind::DeadlineExceeded, 504, "deadline_exceeded"),
             (ErrorKind::Internal, 500, "internal"),
         ];
+        assert_eq!(table.len(), ErrorKind::ALL.len(), "every kind is pinned");
         for (kind, status, code) in table {
             assert_eq!(kind.status_and_code(), (StatusCode::from_u16(status).expect("status"), code));
         }

@@ -28,6 +28,8 @@ pub struct Gateway {
     /// The access log (set once by the binary; without it access lines go through
     /// `tracing`).
     pub access_log: std::sync::OnceLock<crate::access_log::AccessLog>,
+    /// The cluster, when `[cluster]` names a Redis (set once at start).
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 /// What a served request reports besides its response (for the access log).
@@ -67,12 +69,23 @@ impl Gateway {
             instance,
             own_via,
             access_log: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
         }
     }
 
     /// The snapshot in force (load once per request and keep the `Arc`).
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// The cluster, if this replica is in one.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
+    }
+
+    /// The snapshot slot (the cluster applies other replicas' benches to it).
+    pub fn slot(&self) -> Arc<ArcSwap<Snapshot>> {
+        Arc::clone(&self.snapshot)
     }
 
     /// This instance's id.

@@ -48,6 +48,9 @@ enum Command {
     Check,
     /// Print the embedded default config.
     PrintDefaultConfig,
+    /// Print the OpenAPI document of the config (what `GET /openapi.json` serves), to
+    /// generate clients without running marketgate.
+    PrintOpenapi,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Check) => check(cli.config.as_deref()),
+        Some(Command::PrintOpenapi) => match config::load_or_default(cli.config.as_deref(), &ProcessEnv) {
+            Ok(cfg) => {
+                println!("{:#}", marketgate::openapi::document(&cfg));
+                ExitCode::SUCCESS
+            }
+            Err(e) => refused(&e),
+        },
         None => serve(cli),
     }
 }
@@ -91,6 +101,16 @@ fn refused(e: &LoadError) -> ExitCode {
 fn summary(cfg: &Config) -> String {
     let mut out = format!("config OK: {} (sha256 {})\n", cfg.source.name, &cfg.source.sha256[..12]);
     out.push_str(&format!("listen {}  admin {}\n", cfg.server.listen, cfg.server.admin_listen));
+    match &cfg.cluster {
+        Some(c) => out.push_str(&format!(
+            "cluster: Redis {}, {} replica(s), egress {}, shared answers {}\n",
+            c.redis_shown,
+            c.replicas,
+            c.egress,
+            if c.cache { "on" } else { "off" }
+        )),
+        None => out.push_str("cluster: none (a single replica; budgets counted here)\n"),
+    }
     out.push_str(&format!("{} providers:\n", cfg.providers.len()));
     for p in &cfg.providers {
         let state = p.disabled.as_deref().map_or_else(|| "enabled".to_owned(), |r| format!("DISABLED: {r}"));

@@ -60,7 +60,7 @@ pub async fn probe_provider(gw: &Gateway, snap: &Snapshot, p: &ProviderRt) {
     let Some(check) = &p.cfg.health_check else {
         return;
     };
-    let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(&Via::Client) };
+    let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(&Via::Client), cluster: gw.cluster() };
     for index in 0..p.hosts.len() {
         if gate::check(p, check.weight, Instant::now()).is_err() {
             return;

@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub unrouted: Unrouted,
     /// The pooled upstream client.
     pub client: UpstreamClient,
+    /// The OpenAPI document of this config, built on first request.
+    pub openapi: std::sync::OnceLock<bytes::Bytes>,
     /// `upstream.user_agent` as a header value.
     pub user_agent: HeaderValue,
 }
@@ -50,6 +52,8 @@ pub struct Unrouted {
     pub app: RouteHandles,
     /// No route and no app.
     pub none: RouteHandles,
+    /// `GET /openapi.json`.
+    pub openapi: RouteHandles,
 }
 
 /// A provider and its state.
@@ -212,6 +216,7 @@ impl Snapshot {
             routes,
             unrouted: Unrouted::default(),
             client,
+            openapi: std::sync::OnceLock::new(),
             user_agent,
         })
     }

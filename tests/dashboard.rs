@@ -1,5 +1,5 @@
 //! The dashboard in a real browser: marketgate runs with one failing, one healthy and
-//! one flipping provider; `tests/browser/dashboard.mjs` (playwright-core driving the
+//! one flipping provider, sharing budgets through a real Redis; `tests/browser/dashboard.mjs` (playwright-core driving the
 //! system's Chromium) checks the page shows each correctly, that auto-refresh picks up
 //! a change without a reload, and that the try panel works. Screenshots land in
 //! target/dashboard*.png.
@@ -13,13 +13,17 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use support::redis::RedisServer;
 use support::{Mock, Proxy, Reply, get};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn config(good: &str, bad1: &str, bad2: &str, flaky: &str, keyed: &str) -> String {
+fn config(good: &str, bad1: &str, bad2: &str, flaky: &str, keyed: &str, redis: &str) -> String {
     format!(
         r#"
+[cluster]
+redis = "{redis}"
+replicas = 2
 [defaults]
 breaker = {{ consecutive_failures = 3, open_for = "60s" }}
 [admin]
@@ -78,7 +82,15 @@ async fn the_dashboard_shows_health_and_refreshes_itself_in_a_real_browser() {
     let bad2 = Mock::fixed(500, "{}").await;
     let flaky = Mock::fixed(500, "{}").await;
     let keyed = Mock::start(|_| Reply::Json(200, "{}".into())).await;
-    let proxy = Proxy::start(&config(&good.url(), &bad1.url(), &bad2.url(), &flaky.url(), &keyed.url())).await;
+    let redis = RedisServer::start();
+    let proxy =
+        Proxy::start(&config(&good.url(), &bad1.url(), &bad2.url(), &flaky.url(), &keyed.url(), &redis.url())).await;
+    for _ in 0..100 {
+        if get(proxy.admin_url("/api/system/cluster")).await.json()["counting_shared"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for _ in 0..8 {
         assert_eq!(get(proxy.url("/v1/price?symbols=BTC")).await.status, 200);
     }
@@ -96,6 +108,7 @@ async fn the_dashboard_shows_health_and_refreshes_itself_in_a_real_browser() {
             .env("FLIP", "flaky")
             .env("FLIP_PATH", "/v1/ticker?symbol=BTC")
             .env("CREDITS", "good")
+            .env("CLUSTER", "1")
             .env("SCREENSHOT", screenshot)
             .env("CHROMIUM", chromium)
             .output()

@@ -4,55 +4,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
-use support::{Proxy, TestEnv, get};
+use support::demo::{demo, start_mocks};
+use support::{Proxy, get};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// `target/<profile>/examples/mock_providers`, built by `cargo test` with the examples.
-fn mock_providers_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    profile_dir.join("examples").join("mock_providers")
-}
-
-struct Mocks {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Mocks {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_mocks() -> Mocks {
-    let bin = mock_providers_bin();
-    let mut child = Command::new(&bin)
-        .arg("127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds the examples)", bin.display()));
-    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("first line");
-    // Keep draining: the mocks log every mode change to stdout.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("listening address").to_owned();
-    Mocks { child, url }
-}
-
-async fn demo(mocks: &Mocks) -> Proxy {
-    let text = std::fs::read_to_string(Path::new(ROOT).join("config/demo.toml")).expect("demo config");
-    let env = TestEnv(std::collections::HashMap::from([("DEMO_MOCKS".to_owned(), mocks.url.clone())]));
-    Proxy::start_with(&text, env, None, Default::default()).await
-}
 
 async fn run_client(program: &str, script: &str, proxy: &Proxy) -> Output {
     let (program, script, url) = (program.to_owned(), Path::new(ROOT).join(script), format!("http://{}", proxy.addr));
@@ -60,6 +18,21 @@ async fn run_client(program: &str, script: &str, proxy: &Proxy) -> Output {
         .await
         .expect("join")
         .expect("client runs (python3 with requests, and node, are installed by scripts/test.sh)")
+}
+
+/// The typed client generated from the OpenAPI document reads prices, candles,
+/// indicators and movers from the demo as typed models.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typed_python_client_reads_the_demo() {
+    let mocks = start_mocks();
+    let proxy = demo(&mocks).await;
+    let out = run_client("python3", "examples/python/typed_client.py", &proxy).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for want in ["BTC/USD: 18,229.90", "5 candles", "RSI(14)", "gainers:", "OK"] {
+        assert!(stdout.contains(want), "{want}:\n{stdout}");
+    }
+    proxy.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,6 +101,20 @@ fn the_example_configs_are_valid() {
             .output()
             .expect("check");
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The compose example's config, with the environment the compose file gives it.
+    let out = Command::new(env!("CARGO_BIN_EXE_marketgate"))
+        .args(["check", "--config", "examples/compose/marketgate.toml"])
+        .env("MARKETGATE_REDIS_URL", "redis://redis:6379")
+        .env("MARKETGATE_EGRESS", "compose-host")
+        .env("MARKETGATE_ADMIN_TOKEN", "t")
+        .current_dir(ROOT)
+        .output()
+        .expect("check");
+    assert!(out.status.success(), "examples/compose/marketgate.toml: {}", String::from_utf8_lossy(&out.stderr));
+    let compose = std::fs::read_to_string(Path::new(ROOT).join("examples/docker-compose.yml")).expect("compose file");
+    for needle in ["./compose/marketgate.toml:/etc/marketgate/marketgate.toml", "redis://redis:6379", "image: redis:"] {
+        assert!(compose.contains(needle), "examples/docker-compose.yml lost {needle}");
     }
     let json = std::fs::read_to_string(Path::new(ROOT).join("examples/grafana/marketgate.json")).expect("grafana");
     let v: serde_json::Value = serde_json::from_str(&json).expect("the Grafana dashboard is valid JSON");

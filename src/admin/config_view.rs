@@ -57,6 +57,9 @@ struct RouteSummary {
     route: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     op: Option<&'static str>,
+    /// Data computed from the operation's answers (`indicators`, `movers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    derive: Option<&'static str>,
     /// Query parameters the operation accepts (for the dashboard's try panel).
     #[serde(skip_serializing_if = "Option::is_none")]
     params: Option<&'static [&'static str]>,
@@ -104,7 +107,8 @@ pub fn view(state: &Admin) -> ConfigView {
             RouteTarget::Normalized(n) => RouteSummary {
                 route: r.pattern.template().to_owned(),
                 op: Some(n.op.as_str()),
-                params: Some(crate::normalize::params::accepted(n.op)),
+                derive: n.derive.map(|d| d.as_str()),
+                params: Some(crate::normalize::params::accepted(n.op, n.derive)),
                 path_params: r.pattern.param_names(),
                 pool: Some(n.tiers.clone()),
                 passthrough: None,
@@ -113,6 +117,7 @@ pub fn view(state: &Admin) -> ConfigView {
             RouteTarget::Passthrough(p) => RouteSummary {
                 route: r.pattern.template().to_owned(),
                 op: None,
+                derive: None,
                 params: None,
                 path_params: r.pattern.param_names(),
                 pool: None,

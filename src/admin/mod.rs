@@ -11,6 +11,7 @@
 //! | `GET /api/system/providers/stats` | requests, successes, failures by outcome, failovers, load share |
 //! | `GET /api/system/providers/history` | ring buffer of per-provider samples |
 //! | `GET /api/system/config` | active config version, hash, last reload outcome (secrets redacted) |
+//! | `GET /api/system/cluster` | Redis state, replicas seen, shared budget use (`[cluster]`) |
 //! | `POST /admin/reload` | reload now; answers with the outcome |
 //! | `GET /dashboard` | the live dashboard page |
 //!
@@ -95,6 +96,10 @@ pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr
         (&Method::GET, "/api/system/providers/stats") => json(&status::stats(&snap)),
         (&Method::GET, "/api/system/providers/history") => json(&state.history.view()),
         (&Method::GET, "/api/system/config") => json(&config_view::view(&state)),
+        (&Method::GET, "/api/system/cluster") => match state.gateway.cluster() {
+            Some(c) => json(&c.view().await),
+            None => json(&crate::cluster::single_replica_view()),
+        },
         (&Method::GET, "/api/system/binance/health") => hosts(&snap, "binance"),
         (&Method::POST, "/admin/reload") => {
             let outcome = state.reloader.reload("admin").await;

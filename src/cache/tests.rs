@@ -8,6 +8,7 @@ fn cached(data: &str, at: Instant) -> Arc<Cached> {
         provider: "p".into(),
         host: "h".into(),
         fetched: at,
+        extra: None,
     })
 }
 

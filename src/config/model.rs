@@ -40,6 +40,8 @@ pub struct Config {
     pub assets: BTreeMap<String, Option<String>>,
     /// Other tickers of assets (alias -> canonical ticker).
     pub aliases: BTreeMap<String, String>,
+    /// Replicas sharing state through Redis (`None`: a single replica).
+    pub cluster: Option<ClusterConfig>,
     /// Providers, by name order.
     pub providers: Vec<Arc<ProviderConfig>>,
     /// Routes, most specific first.
@@ -255,6 +257,23 @@ pub struct SymbolMap {
     pub identity: bool,
 }
 
+/// `[cluster]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The Redis URL (a secret: it may hold a password).
+    pub redis: Secret,
+    /// The URL with any password replaced by `***` (for logs and the admin API).
+    pub redis_shown: String,
+    /// Replicas sharing the budgets.
+    pub replicas: u32,
+    /// Egress name.
+    pub egress: String,
+    /// Share answers across replicas.
+    pub cache: bool,
+    /// Longest wait for Redis on a request.
+    pub timeout: Duration,
+}
+
 /// A credit budget: `limit` weight per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CreditsPolicy {
@@ -391,6 +410,8 @@ pub struct NormalizedRoute {
     pub defaults: BTreeMap<String, String>,
     /// Ask every provider of a tier at once and merge their answers (news).
     pub merge: bool,
+    /// Data computed from the operation's answers (indicators, movers).
+    pub derive: Option<crate::normalize::op::Derive>,
 }
 
 /// When to start a hedged attempt.

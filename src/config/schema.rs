@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub cache: CacheSection,
     /// The application behind marketgate (gets every request no route matches).
     pub app: Option<AppSection>,
+    /// Replicas sharing quotas, benches and answers through Redis.
+    pub cluster: Option<ClusterSection>,
     /// Canonical assets: ticker -> display name and per-provider ids.
     #[serde(default)]
     pub assets: BTreeMap<String, AssetSpec>,
@@ -52,6 +54,22 @@ pub struct FileConfig {
     /// Route template -> what serves it.
     #[serde(default)]
     pub routes: BTreeMap<String, Spanned<RouteSpec>>,
+}
+
+/// `[cluster]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// `redis://[user:password@]host:port[/db]` (*env*); absent or empty: one replica.
+    pub redis: Option<Templated>,
+    /// Replicas sharing the budgets: while Redis is unreachable each spends limit / replicas.
+    pub replicas: Option<u32>,
+    /// Name of the egress IP (*env*): replicas with the same egress share per-IP limits.
+    pub egress: Option<Templated>,
+    /// Share normalized answers (and coalesce identical misses) across replicas (default true).
+    pub cache: Option<bool>,
+    /// Longest a request waits for Redis before using its local share (default 5ms).
+    pub timeout: Option<DurationStr>,
 }
 
 /// `[server]`
@@ -499,6 +517,9 @@ pub struct RouteSpec {
     /// Ask every provider of a tier at once and merge their answers (news only).
     #[serde(default)]
     pub merge: bool,
+    /// Serve data computed from the operation's answers: `indicators` (op `ohlcv`) or
+    /// `movers` (op `markets`).
+    pub derive: Option<String>,
 }
 
 /// A route's pool.

@@ -50,7 +50,7 @@ pub async fn serve(
         e.retry_after = Some(skip.retry_after.map_or(1, |d| d.as_secs() + 1));
         return Err(e);
     }
-    let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via) };
+    let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via), cluster: gw.cluster() };
     forward(gw, exchange, provider, path_and_query, weight, req, Instant::now() + server.deadline).await
 }
 

@@ -22,6 +22,7 @@ enum Matched {
     Route(usize),
     Refused,
     App,
+    OpenApi,
     None,
 }
 
@@ -47,6 +48,7 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
         },
         Matched::Refused => ("refused", &snap.unrouted.refused),
         Matched::App => ("app", &snap.unrouted.app),
+        Matched::OpenApi => ("/openapi.json", &snap.unrouted.openapi),
         Matched::None => ("none", &snap.unrouted.none),
     };
     handles.served(&gw.metrics, route, status, elapsed.as_secs_f64());
@@ -103,6 +105,10 @@ async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, pe
     }
     let matched =
         snap.routes.iter().enumerate().find_map(|(i, r)| r.cfg.pattern.matches(req.uri().path()).map(|p| (i, r, p)));
+    // The spec of this config, unless a route of the config claims the path.
+    if matched.is_none() && req.uri().path() == OPENAPI_PATH {
+        return (Matched::OpenApi, Ok(openapi(snap, req.method())));
+    }
     let Some((index, route, params)) = matched else {
         if let Some(app) = &snap.config.app {
             return (Matched::App, super::app::forward(snap, app, req, peer).await);
@@ -130,7 +136,8 @@ async fn normalized(
     via: &Via,
 ) -> (Response<Body>, Served) {
     let result = if req.method() != Method::GET && req.method() != Method::HEAD {
-        Err(ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD"))
+        let e = ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD");
+        return allow_any_origin((with_allow(e.into_response()), Served::default()));
     } else {
         let call = crate::pipeline::Call { route, query: req.uri().query(), params, via };
         crate::pipeline::serve(gw, snap, call).await
@@ -167,6 +174,28 @@ async fn passthrough(
     };
     let rest = params.get("path").map_or("", String::as_str);
     super::raw::serve(gw, snap, provider, rest, req, via).await
+}
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+fn openapi(snap: &Snapshot, method: &Method) -> (Response<Body>, Served) {
+    if method != Method::GET && method != Method::HEAD {
+        let e = ProxyError::new(ErrorKind::MethodNotAllowed, "the OpenAPI document answers GET and HEAD");
+        return (with_allow(e.into_response()), Served::default());
+    }
+    let doc = snap.openapi.get_or_init(|| {
+        bytes::Bytes::from(serde_json::to_vec_pretty(&crate::openapi::document(&snap.config)).unwrap_or_default())
+    });
+    let mut resp = Response::new(crate::body::full(doc.clone()));
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    allow_any_origin((resp, Served::default()))
+}
+
+/// A 405 says which methods the route answers.
+fn with_allow(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+    resp
 }
 
 fn allow_any_origin((mut resp, served): (Response<Body>, Served)) -> (Response<Body>, Served) {

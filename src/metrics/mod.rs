@@ -58,11 +58,15 @@ pub struct Families {
     /// `marketgate_quota_used_ratio{provider,window}`: share of a budget spent (`quota`
     /// per short window, `credits` per day or month), set at every scrape.
     pub quota_used_ratio: GaugeVec,
+    /// `marketgate_cluster_redis_up`: 1 while the cluster's Redis is usable.
+    pub cluster_redis_up: IntGauge,
+    /// `marketgate_cluster_errors_total{op}`: Redis calls that failed or timed out.
+    pub cluster_errors: IntCounterVec,
     log_drops: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 /// Every metric name, for docs checks.
-pub const METRIC_NAMES: [&str; 19] = [
+pub const METRIC_NAMES: [&str; 21] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -82,6 +86,8 @@ pub const METRIC_NAMES: [&str; 19] = [
     "marketgate_api_keys_set_aside",
     "marketgate_log_lines_dropped_total",
     "marketgate_quota_used_ratio",
+    "marketgate_cluster_redis_up",
+    "marketgate_cluster_errors_total",
 ];
 
 /// Seconds since the Unix epoch, as a float (for timestamp gauges).
@@ -189,6 +195,16 @@ impl Metrics {
             &["provider", "window"],
         )?;
         registry.register(Box::new(quota_used_ratio.clone()))?;
+        let cluster_redis_up = IntGauge::new(
+            "marketgate_cluster_redis_up",
+            "1 while the cluster's Redis is usable (0 also without a cluster).",
+        )?;
+        registry.register(Box::new(cluster_redis_up.clone()))?;
+        let cluster_errors = counter(
+            "marketgate_cluster_errors_total",
+            "Redis calls of the cluster that failed or timed out, by operation.",
+            &["op"],
+        )?;
         Ok(Self(Arc::new(Families {
             registry,
             requests,
@@ -210,6 +226,8 @@ impl Metrics {
             keys_set_aside,
             log_lines_dropped,
             quota_used_ratio,
+            cluster_redis_up,
+            cluster_errors,
             log_drops: std::sync::OnceLock::new(),
         })))
     }

@@ -50,6 +50,45 @@ pub struct UnknownName {
     expected: String,
 }
 
+/// Data a route computes from an operation's answer instead of serving it as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Derive {
+    /// Technical indicators from `ohlcv` candles (`/v1/indicators`).
+    Indicators,
+    /// The largest 24 h rises and falls from `markets` (`/v1/movers`).
+    Movers,
+}
+
+impl Derive {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Indicators => "indicators",
+            Self::Movers => "movers",
+        }
+    }
+
+    /// The operation whose answers it is computed from.
+    pub fn from_op(self) -> Operation {
+        match self {
+            Self::Indicators => Operation::Ohlcv,
+            Self::Movers => Operation::Markets,
+        }
+    }
+}
+
+impl FromStr for Derive {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Indicators, Self::Movers].into_iter().find(|d| d.as_str() == s).ok_or_else(|| UnknownName {
+            what: "derive",
+            name: s.to_owned(),
+            expected: "indicators, movers".to_owned(),
+        })
+    }
+}
+
 // === impl Operation ===
 
 impl Operation {

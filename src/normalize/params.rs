@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
 
-use super::op::{Interval, Operation};
+use super::op::{Derive, Interval, Operation};
 
 /// Most symbols one price request may ask for.
 pub const MAX_SYMBOLS: usize = 100;
@@ -29,7 +29,14 @@ pub struct OpRequest {
     pub depth: Option<u32>,
     /// Search text (news).
     pub q: Option<String>,
+    /// The `indicators` list as given (`/v1/indicators`; checked by `derive`).
+    pub indicators: Option<String>,
+    /// Providers to ask at once for a consensus price (price, 2 to [`MAX_CONSENSUS`]).
+    pub consensus: Option<u32>,
 }
+
+/// Most providers one consensus price asks.
+pub const MAX_CONSENSUS: u32 = 5;
 
 /// A refused parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,8 +66,21 @@ impl OpRequest {
         defaults: &BTreeMap<String, String>,
         max_params: usize,
     ) -> Result<Self, ParamError> {
+        Self::parse_for(op, None, raw_query, path_params, defaults, max_params)
+    }
+
+    /// Like [`OpRequest::parse`], for a route that derives data from `op` (its own
+    /// parameters and limits).
+    pub fn parse_for(
+        op: Operation,
+        derive: Option<Derive>,
+        raw_query: Option<&str>,
+        path_params: &BTreeMap<String, String>,
+        defaults: &BTreeMap<String, String>,
+        max_params: usize,
+    ) -> Result<Self, ParamError> {
         let query = decode_query(raw_query, max_params)?;
-        let spec = spec(op);
+        let spec = spec_for(op, derive);
         let mut merged: BTreeMap<String, String> = defaults.clone();
         merged.extend(path_params.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (name, value) in query {
@@ -81,6 +101,8 @@ impl OpRequest {
             limit: None,
             depth: None,
             q: None,
+            indicators: None,
+            consensus: None,
         };
         if op == Operation::Price {
             req.symbols = symbols(get("symbols").or_else(|| get("symbol")), "symbols")?;
@@ -101,11 +123,21 @@ impl OpRequest {
         if op == Operation::Orderbook {
             req.depth = Some(number(get("depth"), "depth", 20, 1000)?);
         }
+        if derive == Some(Derive::Indicators) {
+            req.indicators = get("indicators").map(str::to_owned);
+        }
+        if op == Operation::Price && get("consensus").is_some() {
+            let n = number(get("consensus"), "consensus", 3, MAX_CONSENSUS)?;
+            if n < 2 {
+                return Err(err("consensus", &format!("must be from 2 to {MAX_CONSENSUS} providers, got {n}")));
+            }
+            req.consensus = Some(n);
+        }
         if op == Operation::News {
-            req.q = get("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
-            if req.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+            if get("q").is_some_and(|q| q.chars().count() > 100) {
                 return Err(err("q", "must be at most 100 characters"));
             }
+            req.q = get("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
         }
         Ok(req)
     }
@@ -116,26 +148,43 @@ impl OpRequest {
         let mut symbols = self.symbols.clone();
         symbols.sort();
         format!(
-            "{}|{}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}",
             self.op,
             symbols.join(","),
             self.vs,
             self.interval.map_or("", Interval::as_str),
             self.limit.unwrap_or(0),
             self.depth.unwrap_or(0),
-            self.q.as_deref().unwrap_or("").to_lowercase()
+            self.q.as_deref().unwrap_or("").to_lowercase(),
+            self.indicators.as_deref().unwrap_or(""),
+            self.consensus.unwrap_or(0)
         )
     }
 }
 
-/// The parameter names an operation accepts (for validating route defaults).
-pub fn accepted(op: Operation) -> &'static [&'static str] {
-    spec(op).names
+/// The parameter names a route accepts (for validating route defaults).
+pub fn accepted(op: Operation, derive: Option<Derive>) -> &'static [&'static str] {
+    spec_for(op, derive).names
+}
+
+/// The bounds of `limit` on a route: (default, most), if it takes one.
+pub fn limit_bounds(op: Operation, derive: Option<Derive>) -> Option<(u32, u32)> {
+    spec_for(op, derive).limit
+}
+
+fn spec_for(op: Operation, derive: Option<Derive>) -> Spec {
+    match derive {
+        Some(Derive::Indicators) => {
+            Spec { names: &["symbol", "vs", "interval", "limit", "indicators"], limit: Some((100, 1000)) }
+        }
+        Some(Derive::Movers) => Spec { names: &["vs", "limit"], limit: Some((10, 100)) },
+        None => spec(op),
+    }
 }
 
 fn spec(op: Operation) -> Spec {
     match op {
-        Operation::Price => Spec { names: &["symbols", "symbol", "vs"], limit: None },
+        Operation::Price => Spec { names: &["symbols", "symbol", "vs", "consensus"], limit: None },
         Operation::Ticker => Spec { names: &["symbol", "vs"], limit: None },
         Operation::Ohlcv => Spec { names: &["symbol", "vs", "interval", "limit"], limit: Some((100, 1000)) },
         Operation::Orderbook => Spec { names: &["symbol", "vs", "depth"], limit: None },
@@ -177,6 +226,10 @@ fn decode(s: &str) -> Option<String> {
 fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> {
     let value =
         value.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| err(param, "is required, e.g. BTC or BTC,ETH"))?;
+    let asked = value.split(',').count();
+    if asked > MAX_SYMBOLS {
+        return Err(err(param, &format!("asks for {asked} symbols; at most {MAX_SYMBOLS} per request")));
+    }
     let mut out: Vec<String> = Vec::new();
     for raw in value.split(',') {
         let sym = raw.trim().to_ascii_uppercase();
@@ -196,9 +249,6 @@ fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> 
             out.push(sym);
         }
     }
-    if out.len() > MAX_SYMBOLS {
-        return Err(err(param, &format!("asks for {} symbols; at most {MAX_SYMBOLS} per request", out.len())));
-    }
     Ok(out)
 }
 
@@ -214,8 +264,10 @@ fn number(value: Option<&str>, param: &str, default: u32, max: u32) -> Result<u3
     let Some(text) = value.map(str::trim) else {
         return Ok(default);
     };
+    // Digits only: `+5` or `5.0` are not the integers the API documents.
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<u32>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(n) if digits && (1..=max).contains(&n) => Ok(n),
         _ => Err(ParamError {
             param: param.to_owned(),
             message: format!(

@@ -179,6 +179,10 @@ pub enum Payload {
     News(Vec<News>),
     /// `sentiment`
     Sentiment(Vec<Sentiment>),
+    /// Indicators computed from `ohlcv` candles (never a provider's answer).
+    Indicators(crate::derive::indicators::Table),
+    /// Movers picked from `markets` (never a provider's answer).
+    Movers(crate::derive::movers::Movers),
 }
 
 /// The first thing wrong with a mapping's output.
@@ -252,7 +256,7 @@ impl Payload {
                 s.sort_by_key(|x| std::cmp::Reverse(x.ts));
                 s.truncate(limit);
             }
-            Payload::Price(_) | Payload::Ticker(_) => {}
+            Payload::Price(_) | Payload::Ticker(_) | Payload::Indicators(_) | Payload::Movers(_) => {}
         }
     }
 
@@ -295,6 +299,8 @@ impl Payload {
                 }
                 ts_ok(format!("data[{i}].ts"), x.ts)
             }),
+            // Computed here from payloads that were checked.
+            Payload::Indicators(_) | Payload::Movers(_) => Ok(()),
         }
     }
 

@@ -50,7 +50,13 @@ pub struct Meta<'a> {
     /// Aliases the request used, alias -> asset (omitted when none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aliases: Option<&'a BTreeMap<String, String>>,
+    /// Fields a derived answer adds (a consensus price's `sources`, `spread_pct`, ...).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<&'a MetaExtra>,
 }
+
+/// Extra `meta` fields, kept with the answer in the cache.
+pub type MetaExtra = serde_json::Map<String, serde_json::Value>;
 
 // === impl CacheResult ===
 
@@ -78,6 +84,7 @@ impl<'a> Meta<'a> {
             attempts: 0,
             missing: &[],
             tried: &[],
+            extra: None,
             aliases: None,
         }
     }

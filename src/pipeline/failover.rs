@@ -61,6 +61,8 @@ pub struct Answer {
     pub attempts: Vec<AttemptRecord>,
     /// Asked symbols the answer lacks (price only).
     pub missing: Vec<String>,
+    /// Extra `meta` fields (a consensus price's sources).
+    pub extra: Option<std::sync::Arc<super::envelope::MetaExtra>>,
 }
 
 /// Inputs of one failover run.
@@ -223,7 +225,14 @@ where
         self.attempts.push(done.record);
         match done.result {
             Ok((payload, missing)) => {
-                let answer = Answer { payload, provider: name.clone(), host: done.host, attempts: Vec::new(), missing };
+                let answer = Answer {
+                    payload,
+                    provider: name.clone(),
+                    host: done.host,
+                    attempts: Vec::new(),
+                    missing,
+                    extra: None,
+                };
                 if answer.missing.is_empty() {
                     self.mark_overtaken();
                     return Some(Answer { attempts: std::mem::take(&mut self.attempts), ..answer });

@@ -158,5 +158,5 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
         Some(p) if lists.is_empty() => p,
         _ => Payload::News(news::merge(lists, r.req.q.as_deref(), limit)),
     };
-    Answer { payload, provider, host, attempts, missing: Vec::new() }
+    Answer { payload, provider, host, attempts, missing: Vec::new(), extra: None }
 }

@@ -4,6 +4,7 @@
 
 pub mod aliases;
 pub mod attempt;
+pub mod consensus;
 pub mod envelope;
 pub mod failover;
 pub mod gather;
@@ -18,10 +19,13 @@ use http::Response;
 use tokio::time::Instant;
 
 use crate::cache::{Cached, Lookup, wait};
+use crate::cluster::cache::Obtained;
 use crate::config::model::{NormalizedRoute, ProviderKind};
+use crate::derive::Shaping;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
 use crate::normalize::params::OpRequest;
+use crate::normalize::schema::Payload;
 use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
 use crate::upstream::client::Body;
@@ -48,6 +52,7 @@ enum CacheEvent {
     Coalesced,
     Miss,
     Stale,
+    Shared,
 }
 
 impl CacheEvent {
@@ -57,6 +62,7 @@ impl CacheEvent {
             Self::Coalesced => "coalesced",
             Self::Miss => "miss",
             Self::Stale => "stale",
+            Self::Shared => "shared",
         }
     }
 }
@@ -68,13 +74,16 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     };
     let label = call.route.label();
     let max_params = snap.config.server.max_query_params;
-    let mut req = OpRequest::parse(route.op, call.query, call.params, &route.defaults, max_params)
-        .map_err(|e| ProxyError::new(ErrorKind::BadRequest, e.to_string()))?;
+    let bad = |e: crate::normalize::params::ParamError| ProxyError::new(ErrorKind::BadRequest, e.to_string());
+    let mut req = OpRequest::parse_for(route.op, route.derive, call.query, call.params, &route.defaults, max_params)
+        .map_err(bad)?;
+    let shaping = Shaping::prepare(route.derive, &mut req).map_err(bad)?;
     let renames = Renames::resolve(&mut req, &snap.config.aliases);
     check_known_symbols(snap, pool, &req)?;
-    let out = Out { req: &req, renames: &renames };
+    let operation = route.derive.map_or(route.op.as_str(), |d| d.as_str());
+    let out = Out { req: &req, renames: &renames, operation };
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
-    let fetch = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via };
+    let fetch = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping };
     let Some(ttl) = route.cache else {
         let answer = fetch.run().await?;
         let (resp, served, _) = out.fresh(&answer, None);
@@ -97,8 +106,23 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                 None => continue,
             },
             Lookup::Lead(lead) => {
-                count(CacheEvent::Miss);
                 let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
+                // Another replica may have the answer, or be fetching it.
+                let fill = match gw.cluster() {
+                    Some(c) => match c.obtain(&key, deadline).await {
+                        Obtained::Hit(shared) => {
+                            count(CacheEvent::Shared);
+                            let left = ttl.saturating_sub(shared.fetched.elapsed());
+                            let shared = Arc::new(shared);
+                            gw.cache.finish(lead, Ok(Arc::clone(&shared)), left, max_stale, true);
+                            return Ok(out.cached(&shared, CacheResult::Hit, ttl));
+                        }
+                        Obtained::Lead(lock) => Some((c, lock)),
+                        Obtained::Unavailable => None,
+                    },
+                    None => None,
+                };
+                count(CacheEvent::Miss);
                 return match fetch.run().await {
                     Ok(answer) => {
                         let (resp, served, data) = out.fresh(&answer, Some(ttl.as_secs()));
@@ -109,13 +133,28 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                             provider: answer.provider.clone(),
                             host: answer.host.clone(),
                             fetched: Instant::now(),
+                            extra: answer.extra.clone(),
                         });
-                        gw.cache.finish(lead, Ok(cached), ttl, max_stale, answer.missing.is_empty());
+                        let complete = answer.missing.is_empty();
+                        if let Some((c, lock)) = fill {
+                            if complete {
+                                c.fill(lock, &cached, ttl, max_stale).await;
+                            } else {
+                                c.release(lock).await;
+                            }
+                        }
+                        gw.cache.finish(lead, Ok(cached), ttl, max_stale, complete);
                         Ok((resp, served))
                     }
                     Err(e) => {
+                        if let Some((c, lock)) = fill {
+                            c.release(lock).await;
+                        }
                         gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
-                        stale_or(gw, &key, out, e, route, label)
+                        match stale_or(gw, &key, out, e, route, label) {
+                            Err(e) => shared_stale(gw, &key, out, e, route, label).await,
+                            served => served,
+                        }
                     }
                 };
             }
@@ -133,6 +172,7 @@ struct Fetch<'a> {
     req: &'a OpRequest,
     deadline: Instant,
     via: &'a Via,
+    shaping: &'a Shaping,
 }
 
 impl Fetch<'_> {
@@ -150,12 +190,25 @@ impl Fetch<'_> {
             forwarded: matches!(self.via, Via::Forwarded(_)),
             now_ms,
         };
-        let exchange = Exchange { snap: self.snap, metrics: &self.gw.metrics, via: self.gw.via_out(self.via) };
+        let exchange = Exchange {
+            snap: self.snap,
+            metrics: &self.gw.metrics,
+            via: self.gw.via_out(self.via),
+            cluster: self.gw.cluster(),
+        };
         let cx = attempt::AttemptCtx { exchange, req: self.req, now_ms };
-        if self.route.merge {
-            return gather::merged(&r, cx).await;
+        let mut answer = if self.route.merge {
+            gather::merged(&r, cx).await?
+        } else if let Some(n) = self.req.consensus {
+            consensus::run(&r, cx, n as usize).await?
+        } else {
+            failover::run(&r, move |c, timeout| attempt::run(cx, c, timeout)).await?
+        };
+        if !matches!(self.shaping, Shaping::AsIs) {
+            let payload = std::mem::replace(&mut answer.payload, Payload::Price(Vec::new()));
+            answer.payload = self.shaping.apply(payload);
         }
-        failover::run(&r, move |c, timeout| attempt::run(cx, c, timeout)).await
+        Ok(answer)
     }
 }
 
@@ -164,6 +217,8 @@ impl Fetch<'_> {
 struct Out<'a> {
     req: &'a OpRequest,
     renames: &'a Renames,
+    /// `meta.operation`: the route's op, or what it derives.
+    operation: &'static str,
 }
 
 impl Out<'_> {
@@ -182,6 +237,8 @@ impl Out<'_> {
             missing: &missing,
             tried: &failed,
             aliases: self.renames.any().then(|| self.renames.used()),
+            operation: self.operation,
+            extra: answer.extra.as_deref(),
             ..Meta::new(self.req.op, &answer.provider, &answer.host, CacheResult::Miss)
         };
         let resp = respond(&self.renames.apply(&data), &m, CacheResult::Miss, max_age);
@@ -198,6 +255,8 @@ impl Out<'_> {
             age_ms: age.as_millis() as u64,
             missing: &missing,
             aliases: self.renames.any().then(|| self.renames.used()),
+            operation: self.operation,
+            extra: c.extra.as_deref(),
             ..Meta::new(self.req.op, &c.provider, &c.host, result)
         };
         let symbols = &self.req.symbols;
@@ -228,17 +287,47 @@ fn stale_or(
     route: &NormalizedRoute,
     label: &str,
 ) -> Result<(Response<Body>, Served), ProxyError> {
-    if route.max_stale.is_none() || error.kind == ErrorKind::BadRequest {
-        return Err(error);
-    }
-    match gw.cache.stale(key, Instant::now()) {
-        Some(c) => {
-            gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
-            tracing::warn!(route = label, error = %error.message, age_ms = c.fetched.elapsed().as_millis() as u64, "every provider failed; serving a stale answer");
-            Ok(out.cached(&c, CacheResult::Stale, Duration::ZERO))
-        }
+    match gw.cache.stale(key, Instant::now()).filter(|_| stale_allowed(route, &error)) {
+        Some(c) => Ok(serve_stale(gw, label, out, &c, &error, "this replica's")),
         None => Err(error),
     }
+}
+
+/// stale-if-error from the cluster: the last good answer another replica stored, when
+/// this replica has none.
+async fn shared_stale(
+    gw: &Gateway,
+    key: &str,
+    out: Out<'_>,
+    error: ProxyError,
+    route: &NormalizedRoute,
+    label: &str,
+) -> Result<(Response<Body>, Served), ProxyError> {
+    let Some(c) = gw.cluster().filter(|_| stale_allowed(route, &error)) else { return Err(error) };
+    match c.stale(key).await {
+        Some(stale) => Ok(serve_stale(gw, label, out, &stale, &error, "another replica's")),
+        None => Err(error),
+    }
+}
+
+/// A route with `max_stale` serves stale answers when providers fail, never for a bad
+/// request.
+fn stale_allowed(route: &NormalizedRoute, error: &ProxyError) -> bool {
+    route.max_stale.is_some() && error.kind != ErrorKind::BadRequest
+}
+
+fn serve_stale(
+    gw: &Gateway,
+    label: &str,
+    out: Out<'_>,
+    c: &Cached,
+    error: &ProxyError,
+    whose: &str,
+) -> (Response<Body>, Served) {
+    gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
+    let age_ms = c.fetched.elapsed().as_millis() as u64;
+    tracing::warn!(route = label, error = %error.message, age_ms, "every provider failed; serving {whose} stale answer");
+    out.cached(c, CacheResult::Stale, Duration::ZERO)
 }
 
 /// 400 `unknown_symbol` when no provider in the route's pool knows a symbol (a pool

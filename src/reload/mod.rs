@@ -104,6 +104,8 @@ impl Reloader {
     ) -> Result<Self, TlsError> {
         overrides.apply(&mut config);
         let store = StateStore::default();
+        // The cluster is set up once, at start: its replica count divides the local budgets.
+        store.link.set_replicas(config.cluster.as_ref().map_or(1, |c| c.replicas));
         let tls = match &config.server.tls {
             Some(files) => Some(Arc::new(TlsAcceptor::from(crate::tls::server_config(&files.cert, &files.key)?))),
             None => None,
@@ -123,6 +125,11 @@ impl Reloader {
             bound: OnceLock::new(),
             client_tls: Arc::new(ArcSwapOption::new(tls)),
         })
+    }
+
+    /// What the providers' state shares with the cluster.
+    pub fn shared_link(&self) -> Arc<crate::state::shared::SharedLink> {
+        Arc::clone(&self.store.link)
     }
 
     /// The snapshot slot (shared with the request path, which only reads it).
@@ -254,6 +261,9 @@ fn restart_warnings(old: &Config, new: &Config) -> Vec<String> {
     }
     if new_srv.tls.is_some() != old_srv.tls.is_some() {
         warnings.push("server.tls was turned on or off; new connections use the new setting".into());
+    }
+    if old.cluster != new.cluster {
+        warnings.push("[cluster] changed but needs a restart; the cluster keeps its start-up settings".into());
     }
     warnings
 }

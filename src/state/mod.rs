@@ -3,6 +3,7 @@
 //! provider and host that still exists and drops the rest.
 
 pub mod quota;
+pub mod shared;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -15,12 +16,15 @@ use tokio::time::Instant;
 use crate::breaker::{Breaker, BreakerPolicy};
 use crate::config::model::ProviderConfig;
 use quota::{Budgets, Spent};
+use shared::SharedLink;
 use stats::Stats;
 
 /// Every provider's state, by name.
 #[derive(Debug, Default)]
 pub struct StateStore {
     providers: Mutex<HashMap<String, Arc<ProviderState>>>,
+    /// What the providers share with the cluster.
+    pub link: Arc<SharedLink>,
 }
 
 /// One provider's state.
@@ -49,6 +53,11 @@ pub struct ProviderState {
     pub last_error: Mutex<Option<LastError>>,
     /// Recent p95 latency (ms) and when it was computed (for `hedge_after = "p95"`).
     p95: Mutex<Option<(Instant, Option<f64>)>>,
+    /// The cluster link (shared counting, bench announcements).
+    pub link: Arc<SharedLink>,
+    /// The shared counts last seen in Redis (what the admin API shows while counting
+    /// is shared).
+    pub shared_counts: Mutex<shared::SharedCounts>,
 }
 
 /// A provider benched by a rate limit.
@@ -93,11 +102,15 @@ impl StateStore {
     /// Returns the provider state and the labels of hosts that were dropped.
     pub fn provider(&self, cfg: &ProviderConfig) -> (Arc<ProviderState>, Vec<String>) {
         let mut map = lock(&self.providers);
-        let state = map.entry(cfg.name.clone()).or_insert_with(|| Arc::new(ProviderState::new(&cfg.name))).clone();
+        let link = &self.link;
+        let state = map
+            .entry(cfg.name.clone())
+            .or_insert_with(|| Arc::new(ProviderState::new(&cfg.name, Arc::clone(link))))
+            .clone();
         drop(map);
         let keys: Vec<String> = cfg.hosts.iter().map(host_key).collect();
         let dropped = state.sync_hosts(&keys, cfg.breaker);
-        lock(&state.quota).configure(cfg.quota.as_ref(), cfg.credits.as_ref());
+        lock(&state.quota).configure(cfg.quota.as_ref(), cfg.credits.as_ref(), self.link.replicas());
         let key_count = cfg.auth.as_ref().map_or(0, |a| a.keys.len());
         if state.key_count.swap(key_count, std::sync::atomic::Ordering::Relaxed) != key_count {
             lock(&state.keys_set_aside).clear();
@@ -124,14 +137,16 @@ pub fn host_key(url: &crate::upstream::url::BaseUrl) -> String {
 // === impl ProviderState ===
 
 impl ProviderState {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, link: Arc<SharedLink>) -> Self {
         Self {
+            link,
             name: name.to_owned(),
             hosts: Mutex::new(HashMap::new()),
             host_cursor: AtomicUsize::new(0),
             key_cursor: AtomicUsize::new(0),
             bench: Mutex::new(None),
             quota: Mutex::new(Budgets::default()),
+            shared_counts: Mutex::new(shared::SharedCounts::default()),
             keys_set_aside: Mutex::new(Vec::new()),
             key_count: AtomicUsize::new(0),
             stats: Stats::default(),
@@ -172,24 +187,41 @@ impl ProviderState {
         }
     }
 
-    /// Benches the provider for `for_`, unless a longer bench is already in force;
-    /// returns the end of the bench in force.
+    /// Benches the provider for `for_` (a rate limit seen here), unless a longer bench
+    /// is already in force, and announces a new bench to the other replicas; returns
+    /// the end of the bench in force.
     pub fn bench_for(&self, for_: Duration, status: u16, now: Instant) -> Instant {
+        let (until, extended) = self.set_bench(for_, status, now);
+        if extended {
+            self.link.announce_bench(&self.name, status, for_.min(crate::upstream::retry_after::MAX_BENCH));
+        }
+        until
+    }
+
+    /// Benches the provider because another replica was rate-limited (not announced).
+    pub fn bench_from_peer(&self, for_: Duration, status: u16, now: Instant) -> Instant {
+        self.set_bench(for_, status, now).0
+    }
+
+    fn set_bench(&self, for_: Duration, status: u16, now: Instant) -> (Instant, bool) {
         let for_ = for_.min(crate::upstream::retry_after::MAX_BENCH);
         let mut b = lock(&self.bench);
         let until = now + for_;
         match b.as_ref() {
-            Some(old) if old.until >= until => old.until,
+            Some(old) if old.until >= until => (old.until, false),
             _ => {
                 *b = Some(Bench { until, until_wall: SystemTime::now() + for_, status });
-                until
+                (until, true)
             }
         }
     }
 
-    /// Weight left in the provider's tightest budget now, and which budget that is
-    /// (`None`: no budget configured).
+    /// Weight left in the provider's tightest local budget now, and which budget that
+    /// is (`None`: no budget configured, or the budgets are counted in Redis).
     pub fn quota_remaining(&self) -> Option<(u32, Spent)> {
+        if self.link.counting_shared() {
+            return None;
+        }
         lock(&self.quota).remaining(quota::unix_ms())
     }
 

@@ -124,9 +124,12 @@ impl Window {
 
 impl Budgets {
     /// Makes the budgets match a provider's policies (reload), keeping what was used.
-    pub fn configure(&mut self, rate: Option<&QuotaPolicy>, credits: Option<&CreditsPolicy>) {
-        sync(&mut self.rate, rate.map(|q| (q.limit, Period::Every(q.per))));
-        sync(&mut self.credits, credits.map(|c| (c.limit, c.per)));
+    /// With `replicas` > 1 (a cluster), these local budgets are this replica's share,
+    /// used while Redis is unreachable: each limit divided by the replicas (at least 1).
+    pub fn configure(&mut self, rate: Option<&QuotaPolicy>, credits: Option<&CreditsPolicy>, replicas: u32) {
+        let share = |limit: u32| (limit / replicas.max(1)).max(1);
+        sync(&mut self.rate, rate.map(|q| (share(q.limit), Period::Every(q.per))));
+        sync(&mut self.credits, credits.map(|c| (share(c.limit), c.per)));
     }
 
     /// Takes `weight` from every budget if it fits all of them; otherwise takes
@@ -236,11 +239,13 @@ mod tests {
         let t0 = 1_700_000_000_000;
         let q = QuotaPolicy { limit: 10, per: Duration::from_secs(60), used_header: None };
         let mut b = Budgets::default();
-        b.configure(Some(&q), None);
+        b.configure(Some(&q), None, 1);
         assert_eq!(b.try_take(4, t0), Ok(()));
-        b.configure(Some(&QuotaPolicy { limit: 20, ..q.clone() }), None);
+        b.configure(Some(&QuotaPolicy { limit: 20, ..q.clone() }), None, 1);
         assert_eq!(b.remaining(t0), Some((16, Spent::Rate)));
-        b.configure(None, None);
+        b.configure(Some(&QuotaPolicy { limit: 20, ..q.clone() }), None, 3);
+        assert_eq!(b.remaining(t0), Some((2, Spent::Rate)), "a third of 20 is this replica's share");
+        b.configure(None, None, 1);
         assert_eq!(b.remaining(t0), None);
     }
 }

@@ -25,6 +25,7 @@ use crate::config::model::ProviderKind;
 use crate::headers::X_MARKETGATE_VIA;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
+use crate::state::quota::Spent;
 
 /// What the exchange needs from the app: the snapshot (client, settings) and metrics.
 #[derive(Clone, Copy)]
@@ -35,6 +36,8 @@ pub struct Exchange<'a> {
     pub metrics: &'a Metrics,
     /// `x-marketgate-via` for requests to other marketgates (this instance appended).
     pub via: &'a HeaderValue,
+    /// The cluster, whose Redis counts the budgets while it is reachable.
+    pub cluster: Option<&'a std::sync::Arc<crate::cluster::Cluster>>,
 }
 
 /// One request, as a caller describes it.
@@ -97,13 +100,27 @@ impl From<Failure> for Refused {
 // === impl Exchange ===
 
 impl Exchange<'_> {
+    /// Takes `weight` from the provider's budgets: the shared ones in Redis while the
+    /// cluster reaches it, else this replica's local share.
+    async fn take_budget(&self, provider: &crate::snapshot::ProviderRt, weight: u32) -> Result<(), Spent> {
+        if let Some(c) = self.cluster.filter(|_| provider.state.link.counting_shared()) {
+            if let Some(taken) = c.take(provider, weight).await {
+                if taken.is_err() {
+                    self.metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
+                }
+                return taken;
+            }
+            c.took_locally();
+        }
+        quota::take(provider, weight, self.metrics)
+    }
+
     /// Sends `out` to the admitted host. `Ok` is a 2xx/3xx response whose body the
     /// caller still has to judge; everything else is a [`Refused`].
     pub async fn send(&self, host: &Admitted<'_>, out: Outgoing) -> Result<Response<Incoming>, Refused> {
         let provider = host.provider;
-        if !quota::take(provider, out.weight, self.metrics) {
-            let detail = format!("request budget spent for this window (this request weighs {})", out.weight);
-            return Err(Failure::new(Outcome::OverQuota, detail).into());
+        if let Err(spent) = self.take_budget(provider, out.weight).await {
+            return Err(Failure::new(Outcome::OverQuota, quota::spent_detail(spent, out.weight)).into());
         }
         let Outgoing { method, path_and_query, mut headers, body, client_body, timeout, judge_key, .. } = out;
         if !headers.contains_key(header::USER_AGENT) {
@@ -133,7 +150,11 @@ impl Exchange<'_> {
                 return Err(f.into());
             }
         };
-        quota::sync_from_headers(provider, resp.headers());
+        if let Some(used) = quota::sync_from_headers(provider, resp.headers())
+            && let Some(c) = self.cluster
+        {
+            c.sync_used(provider, used);
+        }
         let status = resp.status().as_u16();
         let outcome = classify::status(status, &provider.cfg.rate_limit.statuses);
         if outcome == Outcome::Ok {

@@ -7,26 +7,33 @@ use http::HeaderMap;
 use crate::metrics::Metrics;
 use crate::snapshot::ProviderRt;
 use crate::state::lock;
-use crate::state::quota::unix_ms;
+use crate::state::quota::{Spent, unix_ms};
 
-/// Takes `weight` from the provider's budget; `false` (counted) when it does not fit.
-pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> bool {
-    if lock(&provider.state.quota).try_take(weight, unix_ms()).is_ok() {
-        return true;
+/// Takes `weight` from the provider's local budgets; `Err` (counted) says which one
+/// it does not fit.
+pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> Result<(), Spent> {
+    let taken = lock(&provider.state.quota).try_take(weight, unix_ms());
+    if taken.is_err() {
+        metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
     }
-    metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
-    false
+    taken
 }
 
-/// Reads the provider's used-weight header (e.g. `x-mbx-used-weight-1m`), if configured.
-pub fn sync_from_headers(provider: &ProviderRt, headers: &HeaderMap) {
-    let Some(name) = provider.cfg.quota.as_ref().and_then(|q| q.used_header.as_ref()) else {
-        return;
-    };
-    let Some(used) = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok()) else {
-        return;
-    };
+/// The attempt detail of a request refused by a budget.
+pub fn spent_detail(spent: Spent, weight: u32) -> String {
+    match spent {
+        Spent::Rate => format!("request budget spent for this window (this request weighs {weight})"),
+        Spent::Credits => format!("credits spent for this period (this request weighs {weight})"),
+    }
+}
+
+/// Reads the provider's used-weight header (e.g. `x-mbx-used-weight-1m`), if
+/// configured, into the local budget; returns the count for the shared one.
+pub fn sync_from_headers(provider: &ProviderRt, headers: &HeaderMap) -> Option<u32> {
+    let name = provider.cfg.quota.as_ref().and_then(|q| q.used_header.as_ref())?;
+    let used = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok())?;
     if let Some(window) = lock(&provider.state.quota).rate.as_mut() {
         window.sync_used(used, unix_ms());
     }
+    Some(used)
 }

@@ -150,7 +150,27 @@ async function main() {
     .catch(() => fail(`"${CREDITS}" card shows no credits`));
   const wantCredits = `${credits.remaining.toLocaleString('en-US')} of ${credits.limit.toLocaleString('en-US')} left this month`;
   if (!creditsText.includes(wantCredits)) fail(`"${CREDITS}" credits read "${creditsText}", expected "${wantCredits}"`);
+  if (process.env.CLUSTER) {
+    if (credits.counted !== 'cluster') fail(`credits of "${CREDITS}" are not counted in the cluster: ${JSON.stringify(credits)}`);
+    if (!creditsText.includes('shared by all replicas')) fail(`"${CREDITS}" credits do not say they are shared: "${creditsText}"`);
+  }
   ok(`"${CREDITS}" card: "${creditsText}"`);
+
+  // Cluster: Redis up, and the shared credits the API reads from Redis.
+  if (process.env.CLUSTER) {
+    const cluster = await (await fetch(`${ADMIN_URL}/api/system/cluster`)).json();
+    await page.waitForSelector('#cluster-section:not(.hidden)', { timeout: 3_000 }).catch(() => fail('the cluster section is hidden'));
+    const line = (await page.textContent('#cluster-line'))?.replace(/\s+/g, ' ').trim() ?? '';
+    if (!line.includes('Redis up') || !line.includes('shared budgets')) fail(`cluster line reads "${line}"`);
+    const shared = cluster.budgets.find((b) => b.provider === CREDITS && b.window === 'credits');
+    if (!shared || !(shared.used > 0)) fail(`/api/system/cluster shows no shared credits use for "${CREDITS}": ${JSON.stringify(cluster)}`);
+    await page.waitForFunction(
+      ([sel, want]) => document.querySelector(sel)?.textContent.includes(want),
+      [`[data-shared-budget="${CREDITS}:credits"]`, `${shared.used.toLocaleString('en-US')} of ${shared.limit.toLocaleString('en-US')} used`],
+      { timeout: 3_000 },
+    ).catch(() => fail(`the cluster table does not show ${shared.used} of ${shared.limit} credits used for "${CREDITS}"`));
+    ok(`cluster: "${line.slice(0, 60)}…", ${CREDITS} credits ${shared.used} of ${shared.limit} used`);
+  }
 
   const updated0 = (await page.textContent('#last-updated'))?.trim();
   if (!updated0 || updated0 === 'never') fail(`#last-updated not filled in (got "${updated0}")`);
@@ -194,6 +214,15 @@ async function main() {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     ok(`screenshot ${SCREENSHOT}`);
   }
+
+  // Try panel: built from the client listener's OpenAPI document, path for path.
+  const spec = await (await fetch(`${CLIENT_URL}/openapi.json`)).json();
+  await page.waitForSelector('#routes-source[data-source="openapi"]', { timeout: 5_000 })
+    .catch(() => fail('the try panel is not built from /openapi.json'));
+  const listed = await page.$$eval('#routes [data-path]', (rs) => rs.map((r) => r.getAttribute('data-path')));
+  const specPaths = Object.keys(spec.paths);
+  if (JSON.stringify(listed) !== JSON.stringify(specPaths)) fail(`try panel lists ${JSON.stringify(listed)}, the spec ${JSON.stringify(specPaths)}`);
+  ok(`try panel lists the ${specPaths.length} paths of /openapi.json`);
 
   // Try panel: Test all.
   await page.click('#test-all');

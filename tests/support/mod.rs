@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod defaults;
+pub mod demo;
+pub mod process;
+pub mod redis;
 pub mod shipped;
 pub mod tls;
 

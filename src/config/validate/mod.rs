@@ -2,6 +2,7 @@
 //! checked, jq programs compiled. Every problem found is reported, each with its key
 //! path and, where the value was spanned, its line.
 
+pub mod cluster;
 mod limits;
 mod ops;
 mod providers;
@@ -71,6 +72,7 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
     });
     let assets = Arc::new(assets(&mut cx, &file));
     let aliases = aliases(&mut cx, &file);
+    let cluster = cluster::cluster(&mut cx, file.cluster.as_ref());
     let providers = providers::providers(&mut cx, &file, &assets);
     let routes = routes::routes(&mut cx, &file, &providers);
     if cx.problems.is_empty() {
@@ -86,6 +88,7 @@ pub fn validate(file: FileConfig, source: &str, info: SourceInfo, env: &dyn EnvL
             app,
             assets,
             aliases,
+            cluster,
             providers,
             routes,
         })

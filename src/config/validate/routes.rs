@@ -144,7 +144,19 @@ fn normalized(
             cx.fail_at::<()>(&format!("{key}.pool"), span.clone(), why);
         }
     }
-    let accepted = params::accepted(op);
+    let derive = match spec.derive.as_deref() {
+        None => None,
+        Some(text) => match text.parse::<crate::normalize::op::Derive>() {
+            Ok(d) if d.from_op() == op => Some(d),
+            Ok(d) => {
+                let msg =
+                    format!("derive = {:?} is computed from op = {:?}, not {op}", d.as_str(), d.from_op().as_str());
+                return cx.fail_at(&format!("{key}.derive"), span, msg);
+            }
+            Err(e) => return cx.fail_at(&format!("{key}.derive"), span, e.to_string()),
+        },
+    };
+    let accepted = params::accepted(op, derive);
     for name in spec.defaults.keys() {
         if !accepted.contains(&name.as_str()) {
             cx.fail_at::<()>(
@@ -175,6 +187,7 @@ fn normalized(
     }
     Some(NormalizedRoute {
         merge: spec.merge,
+        derive,
         op,
         tiers,
         cache: spec.cache.map(|d| d.0).filter(|d| !d.is_zero()),

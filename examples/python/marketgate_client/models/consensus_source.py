@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="ConsensusSource")
+
+
+@_attrs_define
+class ConsensusSource:
+    """
+    Attributes:
+        dropped (bool):
+        price (float):
+        provider (str):
+        symbol (str):
+    """
+
+    dropped: bool
+    price: float
+    provider: str
+    symbol: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        dropped = self.dropped
+
+        price = self.price
+
+        provider = self.provider
+
+        symbol = self.symbol
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "dropped": dropped,
+                "price": price,
+                "provider": provider,
+                "symbol": symbol,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        dropped = d.pop("dropped")
+
+        price = d.pop("price")
+
+        provider = d.pop("provider")
+
+        symbol = d.pop("symbol")
+
+        consensus_source = cls(
+            dropped=dropped,
+            price=price,
+            provider=provider,
+            symbol=symbol,
+        )
+
+        consensus_source.additional_properties = d
+        return consensus_source
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

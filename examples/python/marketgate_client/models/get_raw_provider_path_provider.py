@@ -1,0 +1,20 @@
+from enum import StrEnum
+
+
+class GetRawProviderPathProvider(StrEnum):
+    ALTERNATIVE_ME = "alternative_me"
+    BINANCE = "binance"
+    BITCOINMAGAZINE = "bitcoinmagazine"
+    COINCAP = "coincap"
+    COINDESK = "coindesk"
+    COINGECKO = "coingecko"
+    COINPAPRIKA = "coinpaprika"
+    COINTELEGRAPH = "cointelegraph"
+    CRYPTOCOMPARE = "cryptocompare"
+    CRYPTOPANIC = "cryptopanic"
+    DECRYPT = "decrypt"
+    FALLBACK = "fallback"
+    THEBLOCK = "theblock"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.attempt import Attempt
+    from ..models.consensus_source import ConsensusSource
+    from ..models.meta_aliases import MetaAliases
+    from ..models.meta_consensus import MetaConsensus
+    from ..models.meta_spread_pct import MetaSpreadPct
+
+
+T = TypeVar("T", bound="Meta")
+
+
+@_attrs_define
+class Meta:
+    """
+    Attributes:
+        age_ms (int):
+        attempts (int):
+        cached (bool):
+        host (str):
+        missing (list[str]):
+        operation (str):
+        provider (str): Who answered (several, comma-separated, for merged and consensus answers)
+        stale (bool):
+        aliases (MetaAliases | Unset):
+        consensus (MetaConsensus | Unset):
+        sources (list[ConsensusSource] | Unset):
+        spread_pct (MetaSpreadPct | Unset):
+        tried (list[Attempt] | Unset):
+    """
+
+    age_ms: int
+    attempts: int
+    cached: bool
+    host: str
+    missing: list[str]
+    operation: str
+    provider: str
+    stale: bool
+    aliases: MetaAliases | Unset = UNSET
+    consensus: MetaConsensus | Unset = UNSET
+    sources: list[ConsensusSource] | Unset = UNSET
+    spread_pct: MetaSpreadPct | Unset = UNSET
+    tried: list[Attempt] | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        age_ms = self.age_ms
+
+        attempts = self.attempts
+
+        cached = self.cached
+
+        host = self.host
+
+        missing = self.missing
+
+        operation = self.operation
+
+        provider = self.provider
+
+        stale = self.stale
+
+        aliases: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.aliases, Unset):
+            aliases = self.aliases.to_dict()
+
+        consensus: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.consensus, Unset):
+            consensus = self.consensus.to_dict()
+
+        sources: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.sources, Unset):
+            sources = []
+            for sources_item_data in self.sources:
+                sources_item = sources_item_data.to_dict()
+                sources.append(sources_item)
+
+        spread_pct: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.spread_pct, Unset):
+            spread_pct = self.spread_pct.to_dict()
+
+        tried: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.tried, Unset):
+            tried = []
+            for tried_item_data in self.tried:
+                tried_item = tried_item_data.to_dict()
+                tried.append(tried_item)
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "age_ms": age_ms,
+                "attempts": attempts,
+                "cached": cached,
+                "host": host,
+                "missing": missing,
+                "operation": operation,
+                "provider": provider,
+                "stale": stale,
+            }
+        )
+        if aliases is not UNSET:
+            field_dict["aliases"] = aliases
+        if consensus is not UNSET:
+            field_dict["consensus"] = consensus
+        if sources is not UNSET:
+            field_dict["sources"] = sources
+        if spread_pct is not UNSET:
+            field_dict["spread_pct"] = spread_pct
+        if tried is not UNSET:
+            field_dict["tried"] = tried
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.attempt import Attempt
+        from ..models.consensus_source import ConsensusSource
+        from ..models.meta_aliases import MetaAliases
+        from ..models.meta_consensus import MetaConsensus
+        from ..models.meta_spread_pct import MetaSpreadPct
+
+        d = dict(src_dict)
+        age_ms = d.pop("age_ms")
+
+        attempts = d.pop("attempts")
+
+        cached = d.pop("cached")
+
+        host = d.pop("host")
+
+        missing = cast(list[str], d.pop("missing"))
+
+        operation = d.pop("operation")
+
+        provider = d.pop("provider")
+
+        stale = d.pop("stale")
+
+        _aliases = d.pop("aliases", UNSET)
+        aliases: MetaAliases | Unset
+        if isinstance(_aliases, Unset):
+            aliases = UNSET
+        else:
+            aliases = MetaAliases.from_dict(_aliases)
+
+        _consensus = d.pop("consensus", UNSET)
+        consensus: MetaConsensus | Unset
+        if isinstance(_consensus, Unset):
+            consensus = UNSET
+        else:
+            consensus = MetaConsensus.from_dict(_consensus)
+
+        _sources = d.pop("sources", UNSET)
+        sources: list[ConsensusSource] | Unset = UNSET
+        if _sources is not UNSET:
+            sources = []
+            for sources_item_data in _sources:
+                sources_item = ConsensusSource.from_dict(sources_item_data)
+
+                sources.append(sources_item)
+
+        _spread_pct = d.pop("spread_pct", UNSET)
+        spread_pct: MetaSpreadPct | Unset
+        if isinstance(_spread_pct, Unset):
+            spread_pct = UNSET
+        else:
+            spread_pct = MetaSpreadPct.from_dict(_spread_pct)
+
+        _tried = d.pop("tried", UNSET)
+        tried: list[Attempt] | Unset = UNSET
+        if _tried is not UNSET:
+            tried = []
+            for tried_item_data in _tried:
+                tried_item = Attempt.from_dict(tried_item_data)
+
+                tried.append(tried_item)
+
+        meta = cls(
+            age_ms=age_ms,
+            attempts=attempts,
+            cached=cached,
+            host=host,
+            missing=missing,
+            operation=operation,
+            provider=provider,
+            stale=stale,
+            aliases=aliases,
+            consensus=consensus,
+            sources=sources,
+            spread_pct=spread_pct,
+            tried=tried,
+        )
+
+        meta.additional_properties = d
+        return meta
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

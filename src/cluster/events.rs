@@ -1,0 +1,192 @@
+//! The cluster's background tasks: the heartbeat (once a second: this replica's entry
+//! in the replica set, Redis reachability, and with it the switch between shared and
+//! local counting) and the event listener (benches from other replicas, shared cache
+//! fills), which catches up on benches in force whenever it (re)connects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::redis::Op;
+use super::{Cluster, keys};
+use crate::server::stopped;
+use crate::state::lock;
+use crate::state::quota::unix_ms;
+
+/// How often the heartbeat runs.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A replica not heard of for this long is no longer listed.
+const GONE_AFTER_MS: u64 = 5_000;
+
+/// A message on [`keys::EVENTS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A replica was rate-limited by a provider.
+    Bench {
+        /// The replica.
+        from: String,
+        /// Provider.
+        provider: String,
+        /// Scope the limit applies to.
+        scope: String,
+        /// 429, 418, ...
+        status: u16,
+        /// Bench length, ms.
+        ms: u64,
+    },
+    /// A shared answer was stored (or its fill gave up): waiters look again.
+    Filled {
+        /// The replica.
+        from: String,
+        /// The cache key.
+        key: String,
+    },
+}
+
+impl Event {
+    /// The wire form.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Runs the heartbeat and the event listener until `stop`.
+pub fn start(cluster: &Arc<Cluster>, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(heartbeat(Arc::clone(cluster), stop.clone())),
+        tokio::spawn(listen(Arc::clone(cluster), stop.clone())),
+    ]
+}
+
+async fn heartbeat(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
+    loop {
+        beat(&c).await;
+        tokio::select! {
+            () = tokio::time::sleep(HEARTBEAT) => {}
+            () = stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// One heartbeat: reachable or not, and who else is there.
+pub async fn beat(c: &Cluster) {
+    let now = unix_ms();
+    let instance = c.instance.clone();
+    let within = c.cfg.timeout.max(Duration::from_millis(500));
+    let seen: Option<Vec<String>> = c
+        .redis
+        .background(Op::Heartbeat, within, |mut conn| async move {
+            ::redis::pipe()
+                .cmd("ZADD")
+                .arg(keys::REPLICAS)
+                .arg(now)
+                .arg(&instance)
+                .ignore()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(keys::REPLICAS)
+                .arg("-inf")
+                .arg(now.saturating_sub(GONE_AFTER_MS))
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(keys::REPLICAS)
+                .arg(GONE_AFTER_MS * 12)
+                .ignore()
+                .cmd("ZRANGE")
+                .arg(keys::REPLICAS)
+                .arg(0)
+                .arg(-1)
+                .query_async::<(Vec<String>,)>(&mut conn)
+                .await
+                .map(|(seen,)| seen)
+        })
+        .await;
+    let reachable = seen.is_some();
+    if let Some(list) = seen {
+        *lock(&c.seen) = list;
+    }
+    match c.redis.heartbeat(reachable) {
+        Some(true) => {
+            tracing::info!(redis = %c.redis.shown(), "Redis reachable: budgets, benches and answers shared");
+        }
+        Some(false) => {
+            tracing::warn!(
+                redis = %c.redis.shown(),
+                replicas = c.cfg.replicas,
+                "Redis unreachable: each replica spends its local share (limit / replicas) until it is back"
+            );
+        }
+        None => {}
+    }
+}
+
+async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Some(mut pubsub) = c.redis.pubsub(Duration::from_secs(1)).await
+            && pubsub.subscribe(keys::EVENTS).await.is_ok()
+        {
+            catch_up(&c).await;
+            let mut messages = pubsub.on_message();
+            loop {
+                tokio::select! {
+                    msg = messages.next() => match msg {
+                        Some(m) => handle(&c, m.get_payload_bytes()),
+                        None => break,
+                    },
+                    () = stopped(&mut stop) => return,
+                }
+            }
+            tracing::warn!(redis = %c.redis.shown(), "cluster event subscription lost; reconnecting");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(HEARTBEAT) => {}
+            () = stopped(&mut stop) => return,
+        }
+    }
+}
+
+fn handle(c: &Cluster, payload: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<Event>(payload) else { return };
+    match event {
+        Event::Bench { from, .. } | Event::Filled { from, .. } if from == c.instance => {}
+        Event::Bench { provider, scope, status, ms, .. } => c.bench_from_peer(&provider, &scope, status, ms),
+        Event::Filled { key, .. } => c.fills.notify(&key),
+    }
+}
+
+/// Benches in force that were announced while this replica was not listening.
+async fn catch_up(c: &Cluster) {
+    let snap = c.slot.load_full();
+    for p in &snap.providers {
+        let scope = keys::scope(&p.cfg, &c.cfg.egress);
+        let key = keys::bench(&p.cfg.name, &scope);
+        let found: Option<(Option<u16>, i64)> = c
+            .redis
+            .background(Op::Bench, Duration::from_millis(500), |mut conn| async move {
+                ::redis::pipe().cmd("GET").arg(&key).cmd("PTTL").arg(&key).query_async(&mut conn).await
+            })
+            .await;
+        if let Some((Some(status), ttl)) = found
+            && ttl > 0
+        {
+            c.bench_from_peer(&p.cfg.name, &scope, status, ttl as u64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip() {
+        let e = Event::Bench { from: "a".into(), provider: "binance".into(), scope: "ip:x".into(), status: 418, ms: 5 };
+        let text = e.encode();
+        assert!(text.contains("\"kind\":\"bench\""), "{text}");
+        assert_eq!(serde_json::from_str::<Event>(&text).expect("decode"), e);
+    }
+}

@@ -1,0 +1,148 @@
+//! Redis key names and the Lua scripts that change them atomically.
+//!
+//! Budgets are counted per provider and *scope*: `ip:<egress>` for providers limited
+//! per IP (Binance, keyless CoinGecko), `key:<fingerprint>` for providers limited per
+//! API key (a hash of the keys, never a key). Every key of one provider and scope
+//! carries the hash tag `{mg|<provider>|<scope>}`, so a script touching several of them
+//! stays on one slot. Windows are aligned to the wall clock as the local budgets are
+//! (a `1m` window is a calendar minute; `month` is a calendar month, UTC), and each key
+//! expires after its window, so nothing needs cleaning up.
+
+use sha2::{Digest, Sha256};
+
+use crate::calendar;
+use crate::config::model::{Period, ProviderConfig};
+
+/// The scope a provider's limits apply to.
+pub fn scope(cfg: &ProviderConfig, egress: &str) -> String {
+    match &cfg.auth {
+        Some(auth) if !auth.keys.is_empty() => {
+            let mut h = Sha256::new();
+            for k in &auth.keys {
+                h.update(k.expose().as_bytes());
+                h.update(b"\n");
+            }
+            let digest = h.finalize();
+            let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+            format!("key:{hex}")
+        }
+        _ => format!("ip:{egress}"),
+    }
+}
+
+/// The hash tag of a provider and scope.
+fn tag(provider: &str, scope: &str) -> String {
+    format!("{{mg|{provider}|{scope}}}")
+}
+
+/// How long a window's key outlives the window, so a late reader still finds it.
+pub const LINGER_MS: u64 = 60_000;
+
+/// A budget window's key, and how long it should live (ms): until the window ends,
+/// plus [`LINGER_MS`].
+pub fn window(provider: &str, scope: &str, name: &str, period: Period, now_ms: u64) -> (String, u64) {
+    let (index, ends_at) = match period {
+        Period::Every(d) => {
+            let per = (d.as_millis() as u64).max(1);
+            (now_ms / per, (now_ms / per + 1) * per)
+        }
+        Period::Month => {
+            let i = calendar::month_index(now_ms);
+            (i, calendar::month_start_ms(i + 1))
+        }
+    };
+    let ttl = ends_at.saturating_sub(now_ms) + LINGER_MS;
+    (format!("{}:{name}:{index}", tag(provider, scope)), ttl)
+}
+
+/// The bench key of a provider and scope.
+pub fn bench(provider: &str, scope: &str) -> String {
+    format!("{}:bench", tag(provider, scope))
+}
+
+/// A shared cache entry.
+pub fn cache(key: &str) -> String {
+    format!("mg:cache:{key}")
+}
+
+/// The lock of a shared cache fill.
+pub fn fill_lock(key: &str) -> String {
+    format!("mg:fill:{key}")
+}
+
+/// Replicas by their last heartbeat (a sorted set: instance -> unix ms).
+pub const REPLICAS: &str = "mg:replicas";
+
+/// The pub/sub channel of bench and cache-fill events.
+pub const EVENTS: &str = "mg:events";
+
+/// Takes `ARGV[1]` weight from every window in `KEYS` if it fits all of them
+/// (`ARGV[2i]` limit and `ARGV[2i+1]` ttl of `KEYS[i]`): `{0, used of each key}`, or
+/// `{i, used}` for the first window it does not fit (nothing taken). Atomic, one round
+/// trip, and a refusal takes nothing (INCRBY + EXPIRE alone, as envoyproxy/ratelimit
+/// does, would count refused requests as spent).
+pub const TAKE: &str = r"
+local w = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', k) or '0')
+  if used + w > tonumber(ARGV[2 * i]) then return {i, used} end
+end
+local out = {0}
+for i, k in ipairs(KEYS) do
+  local used = redis.call('INCRBY', k, w)
+  if used == w then redis.call('PEXPIRE', k, ARGV[2 * i + 1]) end
+  out[i + 1] = used
+end
+return out
+";
+
+/// Raises `KEYS[1]` to `ARGV[1]` (a provider's own count, e.g. `x-mbx-used-weight-1m`)
+/// when that is more than counted, with ttl `ARGV[2]`.
+pub const SYNC: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local rep = tonumber(ARGV[1])
+if rep > cur then redis.call('SET', KEYS[1], rep, 'PX', ARGV[2]) return rep end
+return cur
+";
+
+/// Sets the bench `KEYS[1]` to `ARGV[1]` for `ARGV[2]` ms unless a longer one is set;
+/// 1 when it was set.
+pub const BENCH: &str = r"
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < tonumber(ARGV[2]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+";
+
+/// Deletes `KEYS[1]` if it still holds `ARGV[1]` (a fill lock this replica took).
+pub const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn windows_align_to_the_clock_and_live_past_their_end() {
+        let t = 1_795_780_830_000; // 30 s into a minute
+        let (k, ttl) = window("binance", "ip:eu", "quota", Period::Every(Duration::from_secs(60)), t);
+        assert_eq!(k, format!("{{mg|binance|ip:eu}}:quota:{}", t / 60_000));
+        assert_eq!(ttl, 30_000 + 60_000);
+        let (m, _) = window("coingecko", "key:abc", "credits", Period::Month, t);
+        assert!(m.ends_with(&format!(":credits:{}", calendar::month_index(t))), "{m}");
+    }
+
+    #[test]
+    fn keyed_providers_are_scoped_by_a_fingerprint_never_the_key() {
+        let text = "[providers.p]\nhosts = [\"http://a:1\"]\nauth = { env = \"K\", header = \"x-key\" }\n";
+        let env: std::collections::HashMap<String, String> = [("K".to_owned(), "sk-live-123".to_owned())].into();
+        let cfg = crate::config::parse(text, "t.toml", &env).expect("config");
+        let s = scope(&cfg.providers[0], "eu");
+        assert!(s.starts_with("key:") && s.len() == 16 && !s.contains("sk-live"), "{s}");
+        let keyless = crate::config::parse(text, "t.toml", &std::collections::HashMap::new()).expect("config");
+        assert_eq!(scope(&keyless.providers[0], "eu"), "ip:eu");
+    }
+}

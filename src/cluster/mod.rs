@@ -1,0 +1,364 @@
+//! Many replicas, one budget (`[cluster]`): provider quotas and credits counted in
+//! Redis, rate-limit benches announced to every replica, normalized answers shared and
+//! identical misses coalesced across replicas.
+//!
+//! Redis is never on a request's critical path for longer than `cluster.timeout`
+//! (5 ms by default): a call that fails or is slower makes the request use its local
+//! state (the replica's share of each budget, limit / replicas; its own cache), and
+//! after three failures in a row the request path stops calling Redis until the
+//! heartbeat, once a second, reaches it again. Shared counting then resumes.
+//!
+//! Budgets: one Lua script checks and takes a request's weight from every window it
+//! must fit (the quota's and the credits'), so a refusal takes nothing and a take is
+//! one round trip (see [`keys::TAKE`]).
+
+pub mod cache;
+pub mod events;
+pub mod keys;
+pub mod redis;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+
+use self::redis::{Op, Redis};
+use crate::config::model::{ClusterConfig, Period};
+use crate::metrics::Metrics;
+use crate::snapshot::{ProviderRt, Snapshot};
+use crate::state::lock;
+use crate::state::quota::{Spent, unix_ms};
+use crate::state::shared::{SeenCount, SharedLink};
+
+/// The cluster membership of this replica.
+pub struct Cluster {
+    /// Settings (from the config at start-up).
+    pub cfg: ClusterConfig,
+    instance: String,
+    redis: Redis,
+    link: Arc<SharedLink>,
+    slot: Arc<ArcSwap<Snapshot>>,
+    fills: cache::Fills,
+    seen: Mutex<Vec<String>>,
+    counts: Counts,
+}
+
+/// What the cluster did, for `/api/system/cluster`.
+#[derive(Debug, Default)]
+struct Counts {
+    shared_takes: AtomicU64,
+    local_takes: AtomicU64,
+    shared_refusals: AtomicU64,
+    cache_hits: AtomicU64,
+    cache_fills: AtomicU64,
+    cache_waits: AtomicU64,
+    peer_benches: AtomicU64,
+}
+
+/// `GET /api/system/cluster`.
+#[derive(Debug, Serialize)]
+pub struct ClusterView {
+    /// Whether a cluster is configured.
+    pub enabled: bool,
+    /// This replica's id.
+    pub instance: Option<String>,
+    /// Redis URL (no password), reachability and last error.
+    pub redis: Option<RedisView>,
+    /// Configured replicas (the divisor of local shares).
+    pub replicas: Option<u32>,
+    /// Replicas whose heartbeat is in Redis now.
+    pub replicas_seen: Vec<String>,
+    /// Egress name.
+    pub egress: Option<String>,
+    /// Budgets counted in Redis (true) or local shares (false).
+    pub counting_shared: bool,
+    /// Shared answers on.
+    pub cache: bool,
+    /// Shared budget use per provider and window (read from Redis now).
+    pub budgets: Vec<BudgetView>,
+    /// Counters since start.
+    pub counters: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// Redis as seen by this replica.
+#[derive(Debug, Serialize)]
+pub struct RedisView {
+    /// URL without password.
+    pub url: String,
+    /// Usable now.
+    pub up: bool,
+    /// Last error (RFC 3339 time and text).
+    pub last_error: Option<(String, String)>,
+}
+
+/// One shared budget window.
+#[derive(Debug, Serialize)]
+pub struct BudgetView {
+    /// Provider.
+    pub provider: String,
+    /// `ip:<egress>` or `key:<fingerprint>`.
+    pub scope: String,
+    /// `quota` or `credits`.
+    pub window: &'static str,
+    /// Weight counted by all replicas this window (`None`: Redis did not answer).
+    pub used: Option<u64>,
+    /// The whole limit (all replicas).
+    pub limit: u32,
+    /// This replica's share while Redis is unreachable.
+    pub local_share: u32,
+}
+
+// === impl Cluster ===
+
+impl Cluster {
+    /// Joins the cluster described by `cfg` (connects lazily). Must be called inside
+    /// the runtime that will drive the Redis connection.
+    pub fn new(
+        cfg: ClusterConfig,
+        instance: &str,
+        link: Arc<SharedLink>,
+        slot: Arc<ArcSwap<Snapshot>>,
+        metrics: Metrics,
+    ) -> Result<Arc<Self>, String> {
+        let redis = Redis::new(cfg.redis.expose(), &cfg.redis_shown, cfg.timeout, metrics.clone(), Arc::clone(&link))?;
+        let cluster = Arc::new(Self {
+            cfg,
+            instance: instance.to_owned(),
+            redis,
+            link: Arc::clone(&link),
+            slot,
+            fills: cache::Fills::default(),
+            seen: Mutex::new(Vec::new()),
+            counts: Counts::default(),
+        });
+        let weak = Arc::downgrade(&cluster);
+        link.set_bench_sink(Box::new(move |provider, status, for_| {
+            if let (Some(c), Ok(rt)) = (weak.upgrade(), tokio::runtime::Handle::try_current()) {
+                let provider = provider.to_owned();
+                rt.spawn(async move { c.announce_bench(&provider, status, for_).await });
+            }
+        }));
+        Ok(cluster)
+    }
+
+    /// This replica's id.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Whether answers are shared now (configured, and Redis usable).
+    pub fn sharing_answers(&self) -> bool {
+        self.cfg.cache && self.redis.usable()
+    }
+
+    /// Takes `weight` from `p`'s shared budgets: `None` when Redis could not be asked
+    /// (take from the local share instead).
+    pub async fn take(&self, p: &ProviderRt, weight: u32) -> Option<Result<(), Spent>> {
+        let now = unix_ms();
+        let scope = keys::scope(&p.cfg, &self.cfg.egress);
+        let mut windows: Vec<(String, u32, u64, Spent)> = Vec::new();
+        if let Some(q) = &p.cfg.quota {
+            let (k, ttl) = keys::window(&p.cfg.name, &scope, "quota", Period::Every(q.per), now);
+            windows.push((k, q.limit, ttl, Spent::Rate));
+        }
+        if let Some(c) = &p.cfg.credits {
+            let (k, ttl) = keys::window(&p.cfg.name, &scope, "credits", c.per, now);
+            windows.push((k, c.limit, ttl, Spent::Credits));
+        }
+        if windows.is_empty() {
+            return Some(Ok(()));
+        }
+        let script = ::redis::Script::new(keys::TAKE);
+        let mut call = script.prepare_invoke();
+        call.arg(weight);
+        for (k, limit, ttl, _) in &windows {
+            call.key(k).arg(*limit).arg(*ttl);
+        }
+        let reply: Vec<u64> =
+            self.redis.request(Op::Quota, |mut c| async move { call.invoke_async(&mut c).await }).await?;
+        let refused = reply.first().copied().unwrap_or(0) as usize;
+        {
+            let mut seen = lock(&p.state.shared_counts);
+            for (i, (_, _, ttl, which)) in windows.iter().enumerate() {
+                let used = if refused == 0 {
+                    reply.get(i + 1)
+                } else if refused == i + 1 {
+                    reply.get(1)
+                } else {
+                    None
+                };
+                if let Some(&used) = used {
+                    let count = Some(SeenCount { used, until_ms: now + ttl.saturating_sub(keys::LINGER_MS) });
+                    match which {
+                        Spent::Rate => seen.rate = count,
+                        Spent::Credits => seen.credits = count,
+                    }
+                }
+            }
+        }
+        if refused == 0 {
+            self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
+            return Some(Ok(()));
+        }
+        self.counts.shared_refusals.fetch_add(1, Ordering::Relaxed);
+        Some(Err(windows.get(refused - 1).map_or(Spent::Rate, |w| w.3)))
+    }
+
+    /// Counts a take from the local share (Redis unreachable).
+    pub fn took_locally(&self) {
+        self.counts.local_takes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Raises `p`'s shared quota count to what the provider reported (`used`), in the
+    /// background.
+    pub fn sync_used(self: &Arc<Self>, p: &ProviderRt, used: u32) {
+        let Some(q) = &p.cfg.quota else { return };
+        if !self.redis.usable() {
+            return;
+        }
+        let scope = keys::scope(&p.cfg, &self.cfg.egress);
+        let (key, ttl) = keys::window(&p.cfg.name, &scope, "quota", Period::Every(q.per), unix_ms());
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let script = ::redis::Script::new(keys::SYNC);
+            let mut call = script.prepare_invoke();
+            call.key(&key).arg(used).arg(ttl);
+            let _: Option<u64> =
+                me.redis.request(Op::Sync, |mut c| async move { call.invoke_async(&mut c).await }).await;
+        });
+    }
+
+    /// Stores a bench seen here and tells the other replicas.
+    async fn announce_bench(&self, provider: &str, status: u16, for_: Duration) {
+        let scope = {
+            let snap = self.slot.load();
+            let Some(p) = snap.provider(provider) else { return };
+            keys::scope(&p.cfg, &self.cfg.egress)
+        };
+        let key = keys::bench(provider, &scope);
+        let ms = for_.as_millis().max(1) as u64;
+        let script = ::redis::Script::new(keys::BENCH);
+        let mut call = script.prepare_invoke();
+        call.key(&key).arg(status).arg(ms);
+        let event =
+            events::Event::Bench { from: self.instance.clone(), provider: provider.to_owned(), scope, status, ms };
+        let message = event.encode();
+        let within = Duration::from_millis(500);
+        let stored: Option<i64> = self
+            .redis
+            .background(Op::Bench, within, |mut c| async move {
+                let set: i64 = call.invoke_async(&mut c).await?;
+                ::redis::cmd("PUBLISH").arg(keys::EVENTS).arg(&message).query_async::<i64>(&mut c).await?;
+                Ok(set)
+            })
+            .await;
+        if stored.is_some() {
+            tracing::info!(provider, status, bench_ms = ms, "bench shared with the other replicas");
+        }
+    }
+
+    /// Applies a bench another replica announced, if it concerns this replica's scope.
+    fn bench_from_peer(&self, provider: &str, scope: &str, status: u16, ms: u64) {
+        let snap = self.slot.load();
+        let Some(p) = snap.provider(provider) else { return };
+        if keys::scope(&p.cfg, &self.cfg.egress) != scope {
+            return;
+        }
+        p.state.bench_from_peer(Duration::from_millis(ms), status, tokio::time::Instant::now());
+        self.counts.peer_benches.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(provider, status, bench_ms = ms, "benched: another replica was rate-limited");
+    }
+
+    /// The admin view, with the shared budget use read from Redis now.
+    pub async fn view(&self) -> ClusterView {
+        let snap = self.slot.load_full();
+        let now = unix_ms();
+        let replicas = self.cfg.replicas;
+        let mut budgets = Vec::new();
+        for p in &snap.providers {
+            let scope = keys::scope(&p.cfg, &self.cfg.egress);
+            let mut windows = Vec::new();
+            if let Some(q) = &p.cfg.quota {
+                windows.push((
+                    "quota",
+                    q.limit,
+                    keys::window(&p.cfg.name, &scope, "quota", Period::Every(q.per), now).0,
+                ));
+            }
+            if let Some(c) = &p.cfg.credits {
+                windows.push(("credits", c.limit, keys::window(&p.cfg.name, &scope, "credits", c.per, now).0));
+            }
+            for (window, limit, key) in windows {
+                let used: Option<Option<u64>> = self
+                    .redis
+                    .background(Op::Admin, Duration::from_millis(200), |mut c| async move {
+                        ::redis::cmd("GET").arg(&key).query_async(&mut c).await
+                    })
+                    .await;
+                budgets.push(BudgetView {
+                    provider: p.cfg.name.clone(),
+                    scope: scope.clone(),
+                    window,
+                    used: used.map(|u| u.unwrap_or(0)),
+                    limit,
+                    local_share: (limit / replicas).max(1),
+                });
+            }
+        }
+        let c = &self.counts;
+        let counters = [
+            ("shared_takes", &c.shared_takes),
+            ("shared_refusals", &c.shared_refusals),
+            ("local_takes", &c.local_takes),
+            ("cache_hits", &c.cache_hits),
+            ("cache_fills", &c.cache_fills),
+            ("cache_waits", &c.cache_waits),
+            ("peer_benches", &c.peer_benches),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.load(Ordering::Relaxed)))
+        .collect();
+        ClusterView {
+            enabled: true,
+            instance: Some(self.instance.clone()),
+            redis: Some(RedisView {
+                url: self.redis.shown().to_owned(),
+                up: self.redis.usable(),
+                last_error: self.redis.last_error().map(|(t, e)| (crate::admin::status::rfc3339(t), e)),
+            }),
+            replicas: Some(replicas),
+            replicas_seen: lock(&self.seen).clone(),
+            egress: Some(self.cfg.egress.clone()),
+            counting_shared: self.link.counting_shared(),
+            cache: self.cfg.cache,
+            budgets,
+            counters,
+        }
+    }
+}
+
+/// Creates `marketgate_cluster_errors_total{op}` at zero for every operation, so the
+/// family is in every scrape (a replica without a cluster reports zeros).
+pub fn zero_error_series(metrics: &Metrics) {
+    for op in redis::OPS {
+        metrics.cluster_errors.with_label_values(&[op.as_str()]);
+    }
+}
+
+/// The view without a cluster.
+pub fn single_replica_view() -> ClusterView {
+    ClusterView {
+        enabled: false,
+        instance: None,
+        redis: None,
+        replicas: None,
+        replicas_seen: Vec::new(),
+        egress: None,
+        counting_shared: false,
+        cache: false,
+        budgets: Vec::new(),
+        counters: Default::default(),
+    }
+}

@@ -1,0 +1,73 @@
+//! `[cluster]`: the Redis URL (checked, never echoed with its password), the replica
+//! count, the egress name and the per-request Redis timeout.
+
+use std::time::Duration;
+
+use super::Ctx;
+use crate::config::model::ClusterConfig;
+use crate::config::schema::ClusterSection;
+use crate::secret::Secret;
+
+/// Default longest wait for Redis on a request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// The cluster settings, or `None` for a single replica (no section, or an empty URL).
+pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option<ClusterConfig> {
+    let spec = spec?;
+    let url = cx.expand("cluster.redis", spec.redis.as_deref().unwrap_or(""))?;
+    let url = url.trim().to_owned();
+    if url.is_empty() {
+        return None;
+    }
+    let shown = without_password(&url);
+    if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
+        return cx.fail("cluster.redis", format!("{shown}: expected a redis:// URL (rediss:// is not built in)"));
+    }
+    if let Err(e) = redis::Client::open(url.as_str()) {
+        return cx.fail("cluster.redis", format!("{shown}: {}", e.to_string().replace(&url, &shown)));
+    }
+    let replicas = spec.replicas.unwrap_or(1);
+    if replicas == 0 {
+        return cx.fail("cluster.replicas", "must be at least 1".to_owned());
+    }
+    let egress = cx.expand("cluster.egress", spec.egress.as_deref().unwrap_or("default"))?;
+    let egress = if egress.trim().is_empty() { "default".to_owned() } else { egress.trim().to_owned() };
+    if !egress.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+        return cx.fail("cluster.egress", format!("{egress:?}: letters, digits, '-', '_', '.' and ':' only"));
+    }
+    let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    if timeout.is_zero() || timeout > Duration::from_secs(1) {
+        return cx.fail("cluster.timeout", "must be more than 0 and at most 1s".to_owned());
+    }
+    Some(ClusterConfig {
+        redis: Secret::new(url),
+        redis_shown: shown,
+        replicas,
+        egress,
+        cache: spec.cache.unwrap_or(true),
+        timeout,
+    })
+}
+
+/// `redis://user:secret@host:6379/0` as `redis://user:***@host:6379/0`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
+    let user = rest[..at].split_once(':').map_or(rest[..at].to_owned(), |(u, _)| format!("{u}:***"));
+    let user = if rest[..at].contains(':') { user } else { "***".to_owned() };
+    format!("{scheme}://{user}{}", &rest[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_never_shown() {
+        assert_eq!(without_password("redis://u:p4ss@r:6379/0"), "redis://u:***@r:6379/0");
+        assert_eq!(without_password("redis://:p4ss@r:6379"), "redis://:***@r:6379");
+        assert_eq!(without_password("redis://tokenonly@r"), "redis://***@r");
+        assert_eq!(without_password("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

@@ -1,0 +1,122 @@
+//! `/v1/price?consensus=N`: the first N available providers of the route's pool (in
+//! tier order, skipping those disabled, benched, over budget, with every breaker open
+//! or without an id for any asked symbol) asked at once, each through its own failover
+//! run, and their prices combined by [`crate::derive::consensus`].
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::attempt::{self, AttemptCtx};
+use super::envelope::MetaExtra;
+use super::failover::{self, Answer, Request};
+use super::gather;
+use super::plan::Plan;
+use crate::candidates::gate;
+use crate::derive::consensus::{self, OUTLIER_PCT, Source};
+use crate::error::ProxyError;
+use crate::normalize::schema::{Payload, Price};
+
+/// Asks up to `n` providers and answers their consensus.
+pub async fn run(r: &Request<'_>, cx: AttemptCtx<'_>, n: usize) -> Result<Answer, ProxyError> {
+    let now = Instant::now();
+    let mut picked: Vec<usize> = Vec::new();
+    for &i in r.pool.tiers.iter().flatten() {
+        let Some(p) = r.snap.provider_at(i) else { continue };
+        let usable = Plan::new(&p.cfg, r.req, r.now_ms).is_ok() && gate::check(p, 1, now).is_ok();
+        if usable && !picked.contains(&i) {
+            picked.push(i);
+        }
+        if picked.len() == n {
+            break;
+        }
+    }
+    if picked.len() < 2 {
+        // Not enough providers for a consensus: the usual failover run, said so in meta.
+        let mut answer = failover::run(r, move |c, t| attempt::run(cx, c, t)).await?;
+        let mut extra = MetaExtra::new();
+        extra.insert("consensus".into(), summary(n, 1, true, "fewer than 2 providers available: a single answer"));
+        answer.extra = Some(Arc::new(extra));
+        return Ok(answer);
+    }
+    let answered = AtomicBool::new(false);
+    let results = gather::ask_all(r, cx, &picked, r.deadline, &answered).await;
+    let mut attempts = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(a) => answers.push(a),
+            Err(e) => attempts.extend(e.attempts),
+        }
+    }
+    if answers.is_empty() {
+        return Err(failover::give_up(attempts, 0));
+    }
+    Ok(combine(r, picked.len(), answers, attempts))
+}
+
+fn combine(
+    r: &Request<'_>,
+    asked: usize,
+    answers: Vec<Answer>,
+    mut attempts: Vec<crate::upstream::admitted::AttemptRecord>,
+) -> Answer {
+    let mut sources: Vec<Source> = Vec::new();
+    let mut prices: Vec<Price> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    let mut spread = serde_json::Map::new();
+    let mut all_agree = true;
+    for symbol in &r.req.symbols {
+        let quotes: Vec<_> = answers
+            .iter()
+            .filter_map(|a| match &a.payload {
+                Payload::Price(items) => {
+                    items.iter().find(|p| &p.symbol == symbol).map(|p| (a.provider.clone(), p.price, p.ts))
+                }
+                _ => None,
+            })
+            .collect();
+        match consensus::agree(symbol, &quotes, &mut sources) {
+            Some(agreed) => {
+                all_agree &= agreed.agree;
+                spread.insert(symbol.clone(), json!(round(agreed.spread_pct)));
+                prices.push(Price { symbol: symbol.clone(), vs: r.req.vs.clone(), price: agreed.price, ts: agreed.ts });
+            }
+            None => missing.push(symbol.clone()),
+        }
+    }
+    let provider = answers.iter().map(|a| a.provider.as_str()).collect::<Vec<_>>().join(",");
+    let host = answers.iter().map(|a| a.host.as_str()).collect::<Vec<_>>().join(",");
+    for a in answers.iter() {
+        attempts.extend(a.attempts.iter().cloned());
+    }
+    let note = match answers.len() {
+        1 => "only 1 provider answered: no consensus",
+        2 if !all_agree => "2 providers answered and disagree: both kept, the price is their mean",
+        _ if !all_agree => "the providers disagree: fewer than 2 answers are near the median (see sources)",
+        _ => "",
+    };
+    let mut extra = MetaExtra::new();
+    extra.insert("consensus".into(), summary(asked, answers.len(), all_agree, note));
+    extra.insert("sources".into(), serde_json::to_value(&sources).unwrap_or(Value::Null));
+    extra.insert("spread_pct".into(), Value::Object(spread));
+    Answer { payload: Payload::Price(prices), provider, host, attempts, missing, extra: Some(Arc::new(extra)) }
+}
+
+fn summary(asked: usize, answered: usize, agree: bool, note: &str) -> Value {
+    let rule = format!(
+        "median of the answers; with 3 or more, an answer more than {OUTLIER_PCT}% from the median of all is dropped"
+    );
+    let mut v = json!({ "asked": asked, "answered": answered, "agree": agree, "rule": rule });
+    if !note.is_empty() {
+        v["note"] = json!(note);
+    }
+    v
+}
+
+/// Four decimals are plenty for a spread in percent.
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}

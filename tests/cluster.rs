@@ -1,0 +1,272 @@
+//! Three marketgate processes and one real Redis (`redis-server` from Debian, on a free
+//! loopback port): one provider budget for all three, a 429 seen by one replica
+//! honoured by all, answers and misses shared, and Redis going away under load without
+//! a single failed request.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use serde_json::Value;
+use support::process::Process;
+use support::redis::RedisServer;
+use support::{Mock, PRICE_MAP, Reply, get};
+use tokio::time::Instant;
+
+const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90"},{"symbol":"ETHUSDT","price":"1395.60"}]"#;
+
+/// A replica's config: provider `p` at `upstream` with `quota`, a cached and an
+/// uncached price route and the raw passthrough.
+fn config(redis: &str, upstream: &str, quota: &str) -> String {
+    format!(
+        r#"
+[log]
+format = "json"
+[cluster]
+redis = "{redis}"
+replicas = 3
+egress = "test"
+timeout = "50ms"
+[assets]
+BTC = {{ name = "Bitcoin" }}
+ETH = {{ name = "Ethereum" }}
+[providers.p]
+hosts = ["{upstream}"]
+symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
+quota = {quota}
+[providers.p.ops.price]
+request = {{ path = "/api/v3/ticker/price" }}
+response = '{PRICE_MAP}'
+[routes]
+"/v1/price" = {{ op = "price", pool = [["p"]], hedge_after = "off" }}
+"/v1/cprice" = {{ op = "price", pool = [["p"]], cache = "30s", max_stale = "5m", hedge_after = "off" }}
+"/raw/{{provider}}/{{*path}}" = {{ passthrough = "*" }}
+"#
+    )
+}
+
+fn replicas(redis: &RedisServer, upstream: &str, quota: &str) -> Vec<Process> {
+    let cfg = config(&redis.url(), upstream, quota);
+    ["a", "b", "c"].iter().map(|n| Process::start(n, &cfg, &[])).collect()
+}
+
+/// A mock that answers the recorded-shape price list and notes when each request came.
+async fn counting_mock(delay: Duration) -> (Mock, Arc<Mutex<Vec<u64>>>) {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&times);
+    let mock = Mock::start(move |_| {
+        seen.lock().expect("lock").push(now_ms());
+        Reply::After(delay, Box::new(Reply::Json(200, PRICES.into())))
+    })
+    .await;
+    (mock, times)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+async fn cluster_view(p: &Process) -> Value {
+    get(p.admin_url("/api/system/cluster")).await.json()
+}
+
+/// Waits until every replica reports `up` for Redis.
+async fn until_up(procs: &[Process], up: bool, within: Duration) {
+    let end = Instant::now() + within;
+    loop {
+        let mut all = true;
+        for p in procs {
+            let v = cluster_view(p).await;
+            all &= v["redis"]["up"] == up && v["counting_shared"] == up;
+        }
+        if all {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "replicas did not see Redis {} within {within:?}",
+            if up { "up" } else { "down" }
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Load spread over three replicas keeps the provider within its one budget (6 per
+/// 2 s window) in every window, over four windows. (Without the cluster each replica
+/// would spend 6: 18 per window.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_spend_one_budget() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::ZERO).await;
+    let procs = replicas(&redis, &mock.url(), r#"{ limit = 6, per = "2s" }"#);
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    // Start at a window boundary, run four whole windows.
+    let start = (now_ms() / 2000 + 1) * 2000;
+    tokio::time::sleep(Duration::from_millis(start - now_ms())).await;
+    let mut codes = Vec::new();
+    while now_ms() < start + 8000 {
+        let round = procs.iter().map(|p| get(p.url("/raw/p/api/v3/ticker/price")));
+        codes.extend(join_all(round).await.into_iter().map(|r| r.status));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let times = times.lock().expect("lock").clone();
+    for w in 0..4 {
+        let (from, to) = (start + w * 2000, start + (w + 1) * 2000);
+        let n = times.iter().filter(|t| (from..to).contains(*t)).count();
+        assert!(n <= 6, "window {w}: {n} upstream requests for a budget of 6 (all replicas)");
+        assert!(n >= 5, "window {w}: only {n} requests; the shared budget should be spent, not starved");
+    }
+    assert!(codes.iter().filter(|c| **c == 200).count() >= 20 && codes.contains(&503), "{codes:?}");
+    let view = cluster_view(&procs[0]).await;
+    assert_eq!(view["replicas_seen"].as_array().map(Vec::len), Some(3), "{view}");
+}
+
+/// A 429 answered to one replica benches the provider on all three within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_seen_by_one_replica_stops_all_of_them() {
+    let redis = RedisServer::start();
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (f, h) = (Arc::clone(&first), Arc::clone(&hits));
+    let mock = Mock::start(move |_| {
+        h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if f.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            Reply::With(429, vec![("retry-after", "60".into())], r#"{"code":-1003}"#.into())
+        } else {
+            Reply::Json(200, PRICES.into())
+        }
+    })
+    .await;
+    let procs = replicas(&redis, &mock.url(), r#"{ limit = 1000, per = "1m" }"#);
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let r = get(procs[0].url("/v1/price?symbols=BTC")).await;
+    assert_ne!(r.status, 200, "{}", r.text());
+    let seen_429 = Instant::now();
+    for p in &procs[1..] {
+        loop {
+            let health = get(p.admin_url("/api/system/providers/health")).await.json();
+            if health[0]["benched_until"].is_string() {
+                break;
+            }
+            assert!(seen_429.elapsed() < Duration::from_secs(1), "{} not benched within 1 s", p.client);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    for p in &procs {
+        let r = get(p.url("/v1/price?symbols=BTC")).await;
+        assert_eq!(r.status, 503, "{}", r.text());
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), before, "nobody asked the rate-limited provider");
+}
+
+/// What one replica fetched, another serves from the shared cache; 50 concurrent
+/// identical misses over three replicas make one upstream request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_and_misses_are_shared() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::from_millis(300)).await;
+    let procs = replicas(&redis, &mock.url(), r#"{ limit = 1000, per = "1m" }"#);
+    until_up(&procs, true, Duration::from_secs(5)).await;
+
+    let a = get(procs[0].url("/v1/cprice?symbols=BTC")).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
+    assert_eq!(b.status, 200);
+    assert_eq!(b.json()["meta"]["cached"], true, "{}", b.text());
+    assert_eq!(b.json()["data"], a.json()["data"]);
+    assert_eq!(times.lock().expect("lock").len(), 1, "B served A's answer");
+
+    let requests = (0..50).map(|i| get(procs[i % 3].url("/v1/cprice?symbols=ETH")));
+    let answers = join_all(requests).await;
+    assert!(answers.iter().all(|r| r.status == 200), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(times.lock().expect("lock").len(), 2, "50 identical misses over three replicas: one upstream call");
+    // One replica fetched ETH; the other two served it from Redis, and B served BTC.
+    let mut by_result = std::collections::BTreeMap::<String, u64>::new();
+    for p in &procs {
+        let metrics = get(p.admin_url("/metrics")).await.text();
+        for line in
+            metrics.lines().filter(|l| l.starts_with("marketgate_cache_requests_total{") && l.contains("/v1/cprice"))
+        {
+            let result = line.split("result=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+            let n: u64 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            *by_result.entry(result.to_owned()).or_default() += n;
+        }
+    }
+    assert_eq!(by_result.get("miss"), Some(&2), "{by_result:?}");
+    assert!(by_result.get("shared").is_some_and(|n| *n >= 3), "{by_result:?}");
+}
+
+/// Redis killed under load: no client request fails, the replicas fall back to their
+/// local shares, and shared counting comes back when Redis does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_fails_no_request() {
+    let mut redis = RedisServer::start();
+    let (mock, _times) = counting_mock(Duration::ZERO).await;
+    let procs = replicas(&redis, &mock.url(), r#"{ limit = 3000, per = "1m" }"#);
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let load = |until: Instant| {
+        let urls: Vec<String> = procs.iter().map(|p| p.url("/raw/p/api/v3/ticker/price")).collect();
+        async move {
+            let mut codes = Vec::new();
+            while Instant::now() < until {
+                codes.extend(join_all(urls.iter().map(get)).await.into_iter().map(|r| r.status));
+            }
+            codes
+        }
+    };
+    let before = load(Instant::now() + Duration::from_millis(500)).await;
+    redis.kill();
+    let during = load(Instant::now() + Duration::from_millis(1500)).await;
+    let view = cluster_view(&procs[1]).await;
+    assert_eq!(view["redis"]["up"], false, "{view}");
+    assert_eq!(view["counting_shared"], false);
+    let budget = view["budgets"].as_array().and_then(|b| b.first()).cloned().unwrap_or_default();
+    assert_eq!(budget["local_share"], 1000, "a third of 3000 while Redis is away: {view}");
+    redis.restart();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let after = load(Instant::now() + Duration::from_millis(500)).await;
+    let all: Vec<u16> = [before, during, after].concat();
+    let failed = all.iter().filter(|c| **c != 200).count();
+    assert_eq!(failed, 0, "{failed} of {} client requests failed", all.len());
+    let view = cluster_view(&procs[2]).await;
+    let used = view["budgets"][0]["used"].as_u64().unwrap_or(0);
+    assert!(used > 0, "shared counting resumed after the restart: {view}");
+}
+
+/// A Redis password given through the environment reaches Redis (the cluster comes up)
+/// and appears nowhere a person or a scraper can look: logs, admin API, metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_password_is_never_shown() {
+    const PASSWORD: &str = "rds-pw-7Hq2XvL9";
+    let redis = RedisServer::start_with_password(PASSWORD);
+    let (mock, _times) = counting_mock(Duration::ZERO).await;
+    let cfg = config("${MARKETGATE_REDIS_URL}", &mock.url(), r#"{ limit = 1000, per = "1m" }"#);
+    let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port);
+    let p = Process::start("secret", &cfg, &[("MARKETGATE_REDIS_URL", &url)]);
+    until_up(std::slice::from_ref(&p), true, Duration::from_secs(5)).await;
+    assert_eq!(get(p.url("/v1/cprice?symbols=BTC")).await.status, 200);
+    let view = cluster_view(&p).await;
+    assert!(view["redis"]["url"].as_str().is_some_and(|u| u.contains("***@127.0.0.1")), "{view}");
+    let mut seen = vec![view.to_string(), p.log.lock().map(|l| l.clone()).unwrap_or_default()];
+    for path in ["/api/system/config", "/api/system/providers/health", "/metrics", "/api/system/budgets"] {
+        seen.push(get(p.admin_url(path)).await.text());
+    }
+    // A wrong password: the error is logged and shown, the password still is not.
+    let bad = Process::start(
+        "bad",
+        &cfg,
+        &[("MARKETGATE_REDIS_URL", &format!("redis://:wrong-{PASSWORD}@127.0.0.1:{}", redis.port))],
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bad_view = cluster_view(&bad).await;
+    assert_eq!(bad_view["redis"]["up"], false, "{bad_view}");
+    assert_eq!(get(bad.url("/v1/cprice?symbols=BTC")).await.status, 200, "Redis refusing us fails no request");
+    seen.push(bad_view.to_string());
+    seen.push(bad.log.lock().map(|l| l.clone()).unwrap_or_default());
+    for text in &seen {
+        assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+    }
+}

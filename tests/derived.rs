@@ -1,0 +1,247 @@
+//! Data computed by marketgate, on the shipped config with the providers moved to
+//! loopback mocks: indicators checked against TA-Lib on 1,000 recorded Binance daily
+//! candles, top movers from a recorded markets body, and a consensus price that drops
+//! the provider that is 10 % off.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use support::{Mock, Proxy, Reply, TestEnv, defaults, fixture, get};
+
+const KLINES: &str = "binance/klines_btcusdt_1d_1000.json";
+
+/// A Binance mock serving the recorded klines as Binance does: the most recent `limit`
+/// candles (500 when not given). Notes every limit asked.
+async fn klines_mock() -> (Mock, Arc<Mutex<Vec<usize>>>) {
+    let body: Vec<Value> = serde_json::from_str(&fixture(KLINES)).expect("recorded klines");
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let mock = Mock::start(move |s| {
+        let limit = s
+            .path_and_query
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("limit="))
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(500);
+        seen.lock().expect("lock").push(limit);
+        let served = &body[body.len().saturating_sub(limit)..];
+        Reply::Json(200, serde_json::to_string(served).unwrap_or_default())
+    })
+    .await;
+    (mock, asked)
+}
+
+/// TA-Lib's values for `candles` (the rows as recorded), the last `shown` of them.
+fn talib(candles: &[Value], shown: usize) -> Value {
+    let rows: Vec<Value> = candles
+        .iter()
+        .map(|k| {
+            let f = |i: usize| k[i].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+            json!([k[0], f(1), f(2), f(3), f(4), f(5)])
+        })
+        .collect();
+    let input = json!({ "candles": rows, "shown": shown }).to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/talib_indicators.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write candles");
+    let out = child.wait_with_output().expect("reference run");
+    assert!(
+        out.status.success(),
+        "the TA-Lib reference failed (pip install TA-Lib==0.8.2; scripts/test.sh does):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("reference output")
+}
+
+const FIELDS: [&str; 11] = [
+    "sma_20",
+    "ema_20",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "atr_14",
+    "vwap",
+];
+
+/// Compares every field of every row with the reference, within `rel` relative error;
+/// `null` where the reference has no value. Returns the largest relative error seen.
+fn compare(rows: &[Value], reference: &Value, rel: f64) -> f64 {
+    let mut worst: f64 = 0.0;
+    assert_eq!(rows.len(), reference["ts"].as_array().map_or(0, Vec::len));
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["ts"], reference["ts"][i], "row {i} is the same candle");
+        for f in FIELDS {
+            let (got, want) = (&row[f], &reference[f][i]);
+            match (got.as_f64(), want.as_f64()) {
+                (Some(g), Some(w)) => {
+                    let err = (g - w).abs() / w.abs().max(1.0);
+                    worst = worst.max(err);
+                    assert!(err <= rel, "row {i} ({}) {f}: marketgate {g}, TA-Lib {w}", row["ts"]);
+                }
+                (None, None) => {}
+                _ => panic!("row {i} ({}) {f}: marketgate {got}, TA-Lib {want}", row["ts"]),
+            }
+        }
+    }
+    worst
+}
+
+/// /v1/indicators on the shipped config: every indicator matches TA-Lib run on the very
+/// candles Binance served, and enough extra candles were fetched that the seeds of EMA,
+/// RSI, ATR and MACD do not show (the values equal TA-Lib's over the whole recorded
+/// history); asked for the most candles there are, the windows that cannot fill are null
+/// exactly where TA-Lib has none.
+#[tokio::test]
+async fn indicators_match_ta_lib_on_recorded_binance_candles() {
+    let (mock, asked) = klines_mock().await;
+    let cfg = defaults::with_hosts(&[("binance", mock.url())], &support::refused_addr().await);
+    let proxy = Proxy::start_with(&cfg, TestEnv::default(), None, Default::default()).await;
+    let all: Vec<Value> = serde_json::from_str(&fixture(KLINES)).expect("klines");
+
+    let r = get(proxy.url("/v1/indicators?symbol=BTC&interval=1d&limit=100")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["meta"]["operation"], "indicators");
+    assert_eq!(v["meta"]["provider"], "binance");
+    let rows = v["data"].as_array().expect("rows");
+    assert_eq!(rows.len(), 100);
+    let fetched = *asked.lock().expect("lock").last().expect("asked");
+    assert!(fetched > 100 + 26 + 9, "extra candles for the warm-up: asked {fetched}");
+    assert!(rows.iter().all(|row| FIELDS.iter().all(|f| row[*f].is_number())), "no seed or empty window shows");
+    let served = &all[all.len() - fetched..];
+    let exact = compare(rows, &talib(served, 100), 1e-9);
+    let whole = compare(rows, &talib(&all, 100), 1e-6);
+    eprintln!("largest relative error: {exact:e} on the served candles, {whole:e} against the whole history");
+
+    let r = get(proxy.url("/v1/indicators?symbol=BTC&interval=1d&limit=1000")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rows = r.json()["data"].as_array().cloned().expect("rows");
+    assert_eq!(rows.len(), 1000);
+    compare(&rows, &talib(&all, 1000), 1e-9);
+    assert!(rows[0]["sma_20"].is_null() && rows[19]["sma_20"].is_number(), "null while the window is not full");
+    assert!(rows[32]["macd"].is_null() && rows[33]["macd"].is_number());
+}
+
+/// A bad indicator or parameter is a 400 that names it; nothing reaches Binance.
+#[tokio::test]
+async fn a_bad_indicator_is_refused_by_name() {
+    let (mock, asked) = klines_mock().await;
+    let cfg = defaults::with_hosts(&[("binance", mock.url())], &support::refused_addr().await);
+    let proxy = Proxy::start_with(&cfg, TestEnv::default(), None, Default::default()).await;
+    for (query, says) in [
+        ("indicators=sma:20,stoch:14", r#"indicators: "stoch:14": unknown indicator"#),
+        ("indicators=rsi:0", r#"indicators: "rsi:0": period "0" must be a whole number from 2 to 500"#),
+        ("indicators=macd:26:12:9", "must be shorter than the slow one"),
+        ("limit=0", "limit"),
+        ("interval=2h", "interval"),
+        ("indicator=sma:20", "indicator: unknown parameter"),
+    ] {
+        let r = get(proxy.url(&format!("/v1/indicators?symbol=BTC&{query}"))).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert!(r.json()["error"]["message"].as_str().is_some_and(|m| m.contains(says)), "{query}: {}", r.text());
+    }
+    assert!(asked.lock().expect("lock").is_empty());
+}
+
+/// /v1/movers from the recorded CoinCap assets (CoinGecko, first in the pool, down):
+/// the largest rises and falls by 24 h change, as the body has them.
+#[tokio::test]
+async fn movers_come_from_the_recorded_markets_body() {
+    let coincap = Mock::start(|_| Reply::Json(200, fixture("coincap/v2_assets_limit10.json"))).await;
+    let cfg = defaults::with_hosts(&[("coincap", format!("{}/v3", coincap.url()))], &support::refused_addr().await);
+    let proxy = Proxy::start_with(&cfg, defaults::keyed_env(), None, Default::default()).await;
+    let r = get(proxy.url("/v1/movers?limit=3")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["meta"]["operation"], "movers");
+    assert_eq!(v["meta"]["provider"], "coincap");
+    let recorded: Value = serde_json::from_str(&fixture("coincap/v2_assets_limit10.json")).expect("body");
+    let mut changes: Vec<(String, f64)> = recorded["data"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| {
+            (
+                a["symbol"].as_str().unwrap_or("").to_owned(),
+                a["changePercent24Hr"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0.0),
+            )
+        })
+        .collect();
+    changes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let want_up: Vec<&str> = changes.iter().filter(|c| c.1 > 0.0).take(3).map(|c| c.0.as_str()).collect();
+    let want_down: Vec<&str> = changes.iter().rev().filter(|c| c.1 < 0.0).take(3).map(|c| c.0.as_str()).collect();
+    let symbols = |k: &str| {
+        v["data"][k]
+            .as_array()
+            .expect(k)
+            .iter()
+            .map(|m| m["symbol"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(symbols("gainers"), want_up, "DOT +1.06, XRP +0.89, USDT +0.004");
+    assert_eq!(symbols("losers"), want_down, "SOL -4.71, BTC -4.34, DOGE -3.94");
+    assert_eq!(v["data"]["losers"][0]["change_24h_pct"].as_f64().map(|c| (c * 100.0).round()), Some(-471.0));
+    assert_eq!(get(proxy.url("/v1/movers?limit=101")).await.status, 400);
+}
+
+/// Three providers replay Binance's recorded BTC price; one of them is 10 % off. The
+/// consensus drops it and lists it; with two that disagree it says so.
+#[tokio::test]
+async fn consensus_drops_the_provider_ten_percent_off() {
+    let recorded = fixture("binance/ticker_price_single.json");
+    let base: f64 = serde_json::from_str::<Value>(&recorded).expect("body")["price"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .expect("price");
+    let scaled = |factor: f64| {
+        let body = format!(r#"[{{"symbol":"BTCUSDT","price":"{:.8}"}}]"#, base * factor);
+        move |_: &support::Seen| Reply::Json(200, body.clone())
+    };
+    let (a, b, c) = (Mock::start(scaled(1.0)).await, Mock::start(scaled(1.002)).await, Mock::start(scaled(1.10)).await);
+    let provider = |name: &str, url: String| support::price_provider(name, &[url], "");
+    let cfg = format!(
+        "[assets]\nBTC = {{ name = \"Bitcoin\" }}\n{}{}{}[routes]\n\"/v1/price\" = {{ op = \"price\", pool = [[\"a\"], [\"b\", \"c\"]] }}\n\"/v1/pair\" = {{ op = \"price\", pool = [[\"a\"], [\"c\"]] }}\n",
+        provider("a", a.url()),
+        provider("b", b.url()),
+        provider("c", c.url())
+    );
+    let proxy = Proxy::start(&cfg).await;
+    let r = get(proxy.url("/v1/price?symbols=BTC&consensus=3")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let price = v["data"][0]["price"].as_f64().expect("price");
+    assert!((price - base * 1.001).abs() < 1e-6, "median of the two kept: {price} vs {}", base * 1.001);
+    let sources = v["meta"]["sources"].as_array().expect("sources");
+    let dropped: Vec<&str> =
+        sources.iter().filter(|s| s["dropped"] == true).filter_map(|s| s["provider"].as_str()).collect();
+    assert_eq!(dropped, ["c"], "{v}");
+    assert_eq!(sources.len(), 3);
+    assert_eq!(v["meta"]["consensus"]["answered"], 3);
+    let spread = v["meta"]["spread_pct"]["BTC"].as_f64().expect("spread");
+    assert!((spread - 0.2 / 1.001).abs() < 1e-3, "{spread}");
+
+    let r = get(proxy.url("/v1/pair?symbols=BTC&consensus=3")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["meta"]["consensus"]["agree"], false, "{v}");
+    assert!(v["meta"]["consensus"]["note"].as_str().is_some_and(|n| n.contains("disagree")));
+    assert!(v["meta"]["sources"].as_array().is_some_and(|s| s.iter().all(|s| s["dropped"] == false)));
+
+    for bad in ["consensus=1", "consensus=6", "consensus=x"] {
+        assert_eq!(get(proxy.url(&format!("/v1/price?symbols=BTC&{bad}"))).await.status, 400, "{bad}");
+    }
+}

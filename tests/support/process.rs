@@ -1,0 +1,100 @@
+//! marketgate as users run it: the binary, a config file, its own process.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A running marketgate process (killed when dropped).
+pub struct Process {
+    /// `http://127.0.0.1:<port>` of the client listener.
+    pub client: String,
+    /// `http://127.0.0.1:<port>` of the admin listener.
+    pub admin: String,
+    /// Everything it logged so far.
+    pub log: Arc<Mutex<String>>,
+    child: Child,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Process {
+    /// Starts the binary on `config` (written to a file) with `env`, on free ports, and
+    /// waits until it is ready. The config must log in JSON (`[log] format = "json"`).
+    pub fn start(name: &str, config: &str, env: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("marketgate-{name}-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("marketgate.toml");
+        std::fs::write(&path, config).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketgate"));
+        cmd.args([
+            "--config",
+            path.to_str().expect("utf8"),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn marketgate");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("marketgate ready") {
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                    let field =
+                        |k: &str| v[k].as_str().or_else(|| v["fields"][k].as_str()).unwrap_or_default().to_owned();
+                    let _ = tx.send((field("listen"), field("admin")));
+                }
+                if let Ok(mut l) = sink.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let (client, admin) = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
+            panic!("marketgate {name} did not become ready:\n{}", log.lock().map(|l| l.clone()).unwrap_or_default())
+        });
+        Self { client: format!("http://{client}"), admin: format!("http://{admin}"), log, child, _dir: TempDir(dir) }
+    }
+
+    /// Client URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.client)
+    }
+
+    /// Admin URL of `path`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    h.finish()
+}

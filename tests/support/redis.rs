@@ -1,0 +1,99 @@
+//! A real `redis-server` (Debian's package; `scripts/test.sh` installs it) on a free
+//! loopback port, without persistence, stopped when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running Redis.
+pub struct RedisServer {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    password: Option<String>,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts Redis on a free port.
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts Redis on a free port, requiring `password` (`requirepass`).
+    pub fn start_with_password(password: &str) -> Self {
+        Self::start_with(Some(password.to_owned()))
+    }
+
+    fn start_with(password: Option<String>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let mut r = Self { port, password, child: None };
+        r.restart();
+        r
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills Redis at once (as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts Redis again on the same port (empty: nothing was persisted).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut args = vec!["--port".to_owned(), self.port.to_string()];
+        args.extend(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].map(String::from));
+        if let Some(p) = &self.password {
+            args.extend(["--requirepass".to_owned(), p.clone()]);
+        }
+        let child = Command::new("redis-server")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server) must be installed; scripts/test.sh installs it");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not answer PING on port {}", self.port);
+    }
+
+    /// Whether Redis answers PING.
+    pub fn ping(&self) -> bool {
+        let reply = self.command(&["PING"]);
+        reply.is_some_and(|r| r.starts_with("+PONG") || (self.password.is_some() && r.starts_with("-NOAUTH")))
+    }
+
+    /// Sends one command (RESP) and returns the raw reply.
+    pub fn command(&self, args: &[&str]) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).ok()?;
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
