@@ -35,8 +35,8 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
-/// Removes hop-by-hop headers and the ones `Connection` lists. `Upgrade` goes too:
-/// marketgate does not tunnel protocol upgrades.
+/// Removes hop-by-hop headers and the ones `Connection` lists. `Upgrade` goes too; a
+/// forwarded upgrade puts it back (`ingress/upgrade.rs`).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)

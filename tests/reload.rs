@@ -290,23 +290,46 @@ async fn a_bad_reload_via_the_admin_endpoint_is_reported_and_changes_nothing() {
 
 #[test]
 fn sighup_reloads_the_running_binary() {
+    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let out = Command::new(env!("CARGO_BIN_EXE_marketgate"))
+    use std::sync::mpsc;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_marketgate"))
         .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .env("RUST_LOG", "info")
         .spawn()
         .expect("spawn");
-    let pid = out.id();
-    std::thread::sleep(Duration::from_millis(700));
+    let pid = child.id();
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // Signals are handled once it says it is ready (a loaded machine may take a while).
+    let wait_for = |needle: &str| {
+        let end = tokio::time::Instant::now() + Duration::from_secs(20);
+        while let Ok(line) = rx.recv_timeout(end.saturating_duration_since(tokio::time::Instant::now())) {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(wait_for("marketgate ready"), "marketgate did not become ready");
     let kill = |sig: &str| Command::new("kill").args([sig, &pid.to_string()]).status().expect("kill");
     assert!(kill("-HUP").success());
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(wait_for("config reloaded"), "no reload logged after SIGHUP");
     assert!(kill("-TERM").success());
-    let output = out.wait_with_output().expect("wait");
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit 0 after SIGTERM: {log}");
+    let status = child.wait().expect("wait");
+    let log = reader.join().unwrap_or_default();
+    assert!(status.success(), "exit 0 after SIGTERM: {log}");
     assert!(log.contains("config reloaded") && log.contains("trigger=\"sighup\""), "{log}");
     assert!(!log.contains('\u{1b}'), "no colour codes when stderr is not a terminal");
     assert!(log.contains("marketgate stopped"), "{log}");

@@ -1,7 +1,8 @@
 //! The fronted application (`[app] upstream`): every request no route matches is
 //! streamed to it, with `X-Forwarded-For`, `-Host` and `-Proto` headers added. The app is
 //! not a provider (no breakers, quotas, keys or failover), so its requests go straight
-//! to the upstream client rather than through the exchange.
+//! to the upstream client rather than through the exchange. WebSocket upgrades pass
+//! through (`upgrade.rs`).
 
 use std::net::SocketAddr;
 
@@ -13,6 +14,7 @@ use crate::config::model::AppConfig;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::Served;
 use crate::headers;
+use crate::ingress::upgrade::Pending;
 use crate::snapshot::Snapshot;
 use crate::upstream::client::{Body, describe};
 
@@ -20,10 +22,11 @@ use crate::upstream::client::{Body, describe};
 pub async fn forward(
     snap: &Snapshot,
     app: &AppConfig,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<(Response<Body>, Served), ProxyError> {
     super::check_declared_length(req.headers(), snap.config.server.max_request_body)?;
+    let upgrade = Pending::take(&mut req);
     let (mut parts, body) = req.into_parts();
     let original_host = parts.headers.get(http::header::HOST).cloned();
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
@@ -36,6 +39,9 @@ pub async fn forward(
         hdrs.append("x-forwarded-for", v);
     }
     hdrs.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(u) = &upgrade {
+        u.restore(&mut hdrs);
+    }
     let body = if body.is_end_stream() {
         crate::body::empty()
     } else {
@@ -46,9 +52,13 @@ pub async fn forward(
     *up.uri_mut() = uri;
     *up.headers_mut() = hdrs;
     match snap.client.send(up, app.timeout).await {
-        Ok(resp) => {
+        Ok(mut resp) => {
+            let switched = upgrade.and_then(|u| u.on_response(&mut resp, snap.config.server.idle_timeout));
             let (mut rparts, rbody) = resp.into_parts();
             headers::strip_hop_by_hop(&mut rparts.headers);
+            if let Some(s) = &switched {
+                s.restore(&mut rparts.headers);
+            }
             rparts.version = http::Version::HTTP_11;
             Ok((
                 Response::from_parts(rparts, stream(rbody)),

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod raw;
 pub mod service;
+pub mod upgrade;
 
 use crate::error::{ErrorKind, ProxyError};
 

@@ -6,7 +6,8 @@
 //! one that answers 5xx too for GET and HEAD, but only while the client's request body
 //! was never read (it cannot be sent twice). Each attempt takes its own quota weight
 //! (`raw_weights` by path, else 1). A failure caused by the client's body (too large,
-//! stalled, broken) is answered 413/408/400 and never counts against the host.
+//! stalled, broken) is answered 413/408/400 and never counts against the host. A
+//! WebSocket upgrade passes through (`upgrade.rs`) when the host answers 101.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::candidates::{Advance, Candidates, Planned, gate};
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
 use crate::headers::{self, X_MARKETGATE_HOST, X_MARKETGATE_PROVIDER};
+use crate::ingress::upgrade::Pending;
 use crate::snapshot::{HostRt, ProviderRt, Snapshot};
 use crate::upstream::admitted::AttemptRecord;
 use crate::upstream::classify::{ClientFault, Failure};
@@ -60,14 +62,18 @@ async fn forward(
     provider: &ProviderRt,
     path_and_query: String,
     weight: u32,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     deadline: Instant,
 ) -> Result<(Response<Body>, Served), ProxyError> {
     let snap = exchange.snap;
+    let mut upgrade = Pending::take(&mut req);
     let (parts, body) = req.into_parts();
     let idempotent = parts.method == Method::GET || parts.method == Method::HEAD;
     let shared = (!body.is_end_stream()).then(|| SharedBody::new(body, snap.config.server.max_request_body));
-    let base_headers = headers::for_upstream(parts.headers);
+    let mut base_headers = headers::for_upstream(parts.headers);
+    if let Some(u) = &upgrade {
+        u.restore(&mut base_headers);
+    }
     let mut candidates = Candidates::new(TierOrder::one(snap, provider), &gw.metrics).every_host();
     let mut planner = |_: &ProviderRt| -> Planned<()> { Ok(((), weight)) };
     let mut attempts: Vec<AttemptRecord> = Vec::new();
@@ -103,9 +109,15 @@ async fn forward(
         let host = c.admitted.host;
         let resendable = shared.as_ref().is_none_or(|b| !b.was_polled());
         match exchange.send(&c.admitted, out).await {
-            Ok(resp) => {
+            Ok(mut resp) => {
                 c.admitted.finish_quietly(Outcome::Ok);
-                return Ok(respond(provider, host, resp, attempts.len() + 1));
+                let idle = snap.config.server.idle_timeout;
+                let switched = upgrade.take().and_then(|u| u.on_response(&mut resp, idle));
+                let (mut resp, served) = respond(provider, host, resp, attempts.len() + 1);
+                if let Some(s) = switched {
+                    s.restore(resp.headers_mut());
+                }
+                return Ok((resp, served));
             }
             Err(Refused { failure, response }) => {
                 attempts.push(c.admitted.conclude(Err(&failure)));

@@ -55,6 +55,31 @@ impl From<&crate::config::model::ServerConfig> for ConnLimits {
     }
 }
 
+/// A client connection's place under `max_connections`, counted in
+/// `marketgate_connections_active`. The connection task holds it, and so does a tunnel
+/// an upgraded request left behind (requests carry a clone in their extensions), so an
+/// upgraded connection keeps its slot until the tunnel closes.
+#[derive(Clone)]
+pub struct ConnSlot(#[allow(dead_code)] Arc<SlotInner>);
+
+struct SlotInner {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    metrics: Metrics,
+}
+
+impl ConnSlot {
+    fn new(permit: tokio::sync::OwnedSemaphorePermit, metrics: Metrics) -> Self {
+        metrics.connections_active.inc();
+        Self(Arc::new(SlotInner { _permit: permit, metrics }))
+    }
+}
+
+impl Drop for SlotInner {
+    fn drop(&mut self) {
+        self.metrics.connections_active.dec();
+    }
+}
+
 /// Serves `listener` until `shutdown` resolves, then drains: connections are asked to
 /// finish their requests and close, for up to the grace period. Connections take a
 /// permit from `permits` (shared by every worker accepting on the same socket).
@@ -95,9 +120,11 @@ pub async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let activity = idle::Activity::new();
+        let slot = ConnSlot::new(permit, metrics.clone());
         let service = {
-            let (handler, metrics, activity) = (handler.clone(), metrics.clone(), activity.clone());
-            service_fn(move |req| {
+            let (handler, metrics, activity, slot) = (handler.clone(), metrics.clone(), activity.clone(), slot.clone());
+            service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(slot.clone());
                 let in_flight = activity.request();
                 let fut = guarded(handler.clone(), metrics.clone(), req, peer);
                 // Boxed: hyper keeps room for one request future per connection, so an
@@ -105,16 +132,14 @@ pub async fn serve<H, F>(
                 Box::pin(async move { fut.await.map(|resp| idle::Activity::track(resp, in_flight)) })
             })
         };
-        let (builders, acceptor, metrics) = (Arc::clone(&builders), tls.load_full(), metrics.clone());
+        let (builders, acceptor) = (Arc::clone(&builders), tls.load_full());
         let (stop, open, count) = (stop_rx.clone(), Arc::clone(&open), Arc::clone(&count));
         count.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
-            metrics.connections_active.inc();
             if let Err(e) = conn::serve(stream, acceptor, builders, limits, service, activity, stop).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            metrics.connections_active.dec();
-            drop(permit);
+            drop(slot);
             if count.fetch_sub(1, Ordering::AcqRel) == 1 {
                 open.notify_waiters();
             }
