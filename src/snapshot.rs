@@ -72,6 +72,9 @@ pub struct ProviderRt {
     pub name_header: Option<HeaderValue>,
     /// Its metric handles.
     pub handles: ProviderHandles,
+    /// Its budget scope in the cluster (`ip:<egress>` or `key:<fingerprint>`), worked
+    /// out once per snapshot on first use.
+    pub cluster_scope: std::sync::OnceLock<String>,
 }
 
 /// A host and its state.
@@ -190,7 +193,16 @@ impl Snapshot {
             let name_header = HeaderValue::from_str(&cfg.name).ok();
             let handles = ProviderHandles::default();
             let name = Arc::from(cfg.name.as_str());
-            providers.push(ProviderRt { index, cfg: Arc::clone(cfg), state, hosts, name, name_header, handles });
+            providers.push(ProviderRt {
+                index,
+                cfg: Arc::clone(cfg),
+                state,
+                hosts,
+                name,
+                name_header,
+                handles,
+                cluster_scope: std::sync::OnceLock::new(),
+            });
         }
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         for gone in store.retain(&names) {

@@ -270,3 +270,34 @@ async fn the_redis_password_is_never_shown() {
         assert!(!text.contains(PASSWORD), "the password leaked: {text}");
     }
 }
+
+/// The shipped config with a `[cluster]` section: Binance's weight (limited per IP) is
+/// counted in Redis under the egress name, next to the local share of 5000 / replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_config_counts_binance_weight_in_redis() {
+    let redis = RedisServer::start();
+    let binance = support::shipped::provider("binance", None).await;
+    let mut cfg = support::shipped::config(&[("binance", binance.hosts.clone())]);
+    cfg.push_str(&format!("\n[cluster]\nredis = \"{}\"\nreplicas = 2\negress = \"nat-a\"\n", redis.url()));
+    let proxy = support::Proxy::start(&cfg).await;
+    let up = Instant::now() + Duration::from_secs(5);
+    while get(proxy.admin_url("/api/system/cluster")).await.json()["counting_shared"] != true {
+        assert!(Instant::now() < up, "the cluster never reached Redis");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = get(proxy.url("/v1/price?symbols=BTC")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["meta"]["provider"], "binance");
+    let view = get(proxy.admin_url("/api/system/cluster")).await.json();
+    let budgets = view["budgets"].as_array().cloned().unwrap_or_default();
+    let binance_quota = budgets
+        .iter()
+        .find(|b| b["provider"] == "binance" && b["window"] == "quota")
+        .unwrap_or_else(|| panic!("no binance budget: {view}"));
+    assert_eq!(binance_quota["scope"], "ip:nat-a");
+    assert_eq!(binance_quota["limit"], 5000);
+    assert_eq!(binance_quota["local_share"], 2500);
+    assert!(binance_quota["used"].as_u64().is_some_and(|u| u >= 1), "weight counted in Redis: {view}");
+    assert!(view["counters"]["shared_takes"].as_u64().is_some_and(|n| n >= 1), "{view}");
+    proxy.stop().await;
+}

@@ -245,3 +245,42 @@ async fn consensus_drops_the_provider_ten_percent_off() {
         assert_eq!(get(proxy.url(&format!("/v1/price?symbols=BTC&{bad}"))).await.status, 400, "{bad}");
     }
 }
+
+/// On the shipped price pool (no API keys: CoinCap and CryptoCompare are off),
+/// `consensus=3` asks Binance, CoinGecko and CoinPaprika at once, replaying their
+/// recorded bodies, and lists each price with whether it was kept.
+#[tokio::test]
+async fn consensus_on_the_shipped_price_pool_asks_three_providers_at_once() {
+    let names = ["binance", "coingecko", "coinpaprika"];
+    let mut mocks = Vec::new();
+    for name in names {
+        mocks.push((name, support::shipped::provider(name, None).await));
+    }
+    let hosts: Vec<(&str, Vec<String>)> = mocks.iter().map(|(n, m)| (*n, m.hosts.clone())).collect();
+    let proxy = Proxy::start(&support::shipped::config(&hosts)).await;
+    let r = get(proxy.url("/v1/price?symbols=BTC&consensus=3")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let sources = v["meta"]["sources"].as_array().cloned().unwrap_or_default();
+    let asked: Vec<&str> = sources.iter().filter_map(|s| s["provider"].as_str()).collect();
+    assert_eq!(asked, names, "{v}");
+    assert_eq!(v["meta"]["consensus"]["asked"], 3);
+    assert_eq!(v["meta"]["consensus"]["answered"], 3);
+    for (name, m) in &mocks {
+        assert!(m.hits() >= 1, "{name} was asked");
+    }
+    // The recorded bodies are from different years: the answer is the median of the
+    // prices kept, and what was dropped is listed as such.
+    let kept: Vec<f64> = sources.iter().filter(|s| s["dropped"] == false).filter_map(|s| s["price"].as_f64()).collect();
+    assert!(!kept.is_empty());
+    let mut sorted = kept.clone();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
+    assert_eq!(v["data"][0]["price"].as_f64(), Some(median), "{v}");
+    assert_eq!(
+        get(proxy.url("/v1/price?symbols=BTC&consensus=3")).await.json()["meta"]["cached"],
+        true,
+        "cached like any price answer"
+    );
+}

@@ -118,6 +118,40 @@ async fn slowloris_is_cut_off_while_others_are_served() {
     proxy.stop().await;
 }
 
+/// A head that arrived in two parts (a pause longer than the idle release) is not held
+/// against the requests that follow it: a keep-alive client sending request after
+/// request for longer than the header timeout is served to the end.
+#[tokio::test]
+async fn a_split_first_head_does_not_cut_the_connection_later() {
+    let p = Mock::fixed(200, PRICES).await;
+    let proxy = Proxy::start(&config(&p.url(), r#"header_read_timeout = "500ms""#)).await;
+    let mut s = TcpStream::connect(proxy.addr).await.expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    s.write_all(b"GET /raw/p/api/v3/ticker/price HTTP/1.1\r\n").await.expect("write");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    s.write_all(b"Host: x\r\n\r\n").await.expect("write");
+    let mut answered = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let mut buf = vec![0u8; 4096];
+        let n =
+            tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await.ok().and_then(Result::ok).unwrap_or(0);
+        assert!(n > 0, "connection closed after {answered} answers, {:?} in", started.elapsed());
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        answered += 1;
+        // Back to back (under the 100 ms idle release): the connection is never released
+        // between these requests, so only the deadline's own rule can clear it.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        s.write_all(b"GET /raw/p/api/v3/ticker/price HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    }
+    assert!(answered >= 10, "{answered}");
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn oversized_heads_targets_and_bodies_get_clear_answers() {
     let p = Mock::start(|s| Reply::Json(200, format!("{{\"got\":{}}}", s.body.len()))).await;

@@ -110,7 +110,7 @@ async fn schemathesis_finds_nothing_against_the_offline_demo() {
     let st = tool("schemathesis");
     let out = tokio::task::spawn_blocking(move || {
         Command::new(st)
-            .args(["run", &url])
+            .args(["--config-file", &format!("{ROOT}/tests/schemathesis.toml"), "run", &url])
             .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance,not_a_server_error"])
             .args(["--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--max-time", "60"])
             .args(["--request-timeout", "10", "--seed", "1", "--exclude-path-regex", "^/raw/"])

@@ -82,8 +82,9 @@ fn credits_view(w: &mut Window, per: Period, full_limit: u32, shared_used: Optio
     CreditsView {
         limit,
         used,
-        remaining: limit - used,
-        used_ratio: if limit == 0 { 1.0 } else { f64::from(used) / f64::from(limit) },
+        // A reload may have lowered the limit below what was already used.
+        remaining: limit.saturating_sub(used),
+        used_ratio: if limit == 0 { 1.0 } else { (f64::from(used) / f64::from(limit)).min(1.0) },
         period: match per {
             Period::Month => "month".to_owned(),
             Period::Every(d) => crate::config::units::format_duration(d),

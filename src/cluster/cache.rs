@@ -34,11 +34,19 @@ impl Fills {
         Arc::clone(lock(&self.0).entry(key.to_owned()).or_default())
     }
 
+    /// A waiter of `key` is done (its own handle already dropped): the entry goes when
+    /// no other waiter holds it.
     fn done(&self, key: &str) {
         let mut map = lock(&self.0);
         if map.get(key).is_some_and(|n| Arc::strong_count(n) == 1) {
             map.remove(key);
         }
+    }
+
+    /// Keys with waiters now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.0).len()
     }
 
     /// Wakes the waiters of `key`.
@@ -117,6 +125,8 @@ impl Cluster {
             let woken = notify.notified();
             let next = (Instant::now() + POLL).min(deadline);
             let _ = tokio::time::timeout_at(next, woken).await;
+            // Our handle goes first, so the last waiter out removes the entry.
+            drop(notify);
             self.fills.done(key);
             if Instant::now() >= deadline {
                 return Obtained::Unavailable;
@@ -156,8 +166,7 @@ impl Cluster {
     /// Lets go of a fill lock (the fetch failed, or the answer was stored) and wakes
     /// the waiters.
     pub async fn release(&self, lock: FillLock) {
-        let script = ::redis::Script::new(keys::UNLOCK);
-        let mut call = script.prepare_invoke();
+        let mut call = keys::SCRIPTS.unlock.prepare_invoke();
         call.key(keys::fill_lock(&lock.key)).arg(&lock.token);
         let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
         let _: Option<i64> = self
@@ -210,6 +219,18 @@ fn decode(bytes: &[u8], stale_ok: bool) -> Option<Cached> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_waiter_out_removes_the_key() {
+        let fills = Fills::default();
+        let (a, b) = (fills.waiter("k"), fills.waiter("k"));
+        drop(a);
+        fills.done("k");
+        assert_eq!(fills.len(), 1, "b still waits");
+        drop(b);
+        fills.done("k");
+        assert_eq!(fills.len(), 0, "no entry outlives its waiters");
+    }
 
     #[test]
     fn entries_carry_their_age_and_go_stale_after_their_ttl() {

@@ -63,13 +63,14 @@ pub fn start(cluster: &Arc<Cluster>, stop: &watch::Receiver<bool>) -> Vec<tokio:
     ]
 }
 
+/// Beats every [`HEARTBEAT`] (start-up ran the first one).
 async fn heartbeat(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     loop {
-        beat(&c).await;
         tokio::select! {
             () = tokio::time::sleep(HEARTBEAT) => {}
             () = stopped(&mut stop) => return,
         }
+        beat(&c).await;
     }
 }
 
@@ -109,19 +110,7 @@ pub async fn beat(c: &Cluster) {
     if let Some(list) = seen {
         *lock(&c.seen) = list;
     }
-    match c.redis.heartbeat(reachable) {
-        Some(true) => {
-            tracing::info!(redis = %c.redis.shown(), "Redis reachable: budgets, benches and answers shared");
-        }
-        Some(false) => {
-            tracing::warn!(
-                redis = %c.redis.shown(),
-                replicas = c.cfg.replicas,
-                "Redis unreachable: each replica spends its local share (limit / replicas) until it is back"
-            );
-        }
-        None => {}
-    }
+    c.redis.heartbeat(reachable);
 }
 
 async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
@@ -162,7 +151,7 @@ fn handle(c: &Cluster, payload: &[u8]) {
 async fn catch_up(c: &Cluster) {
     let snap = c.slot.load_full();
     for p in &snap.providers {
-        let scope = keys::scope(&p.cfg, &c.cfg.egress);
+        let scope = c.scope(p).to_owned();
         let key = keys::bench(&p.cfg.name, &scope);
         let found: Option<(Option<u16>, i64)> = c
             .redis

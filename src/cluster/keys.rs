@@ -8,10 +8,13 @@
 //! (a `1m` window is a calendar minute; `month` is a calendar month, UTC), and each key
 //! expires after its window, so nothing needs cleaning up.
 
+use std::sync::LazyLock;
+
+use redis::Script;
 use sha2::{Digest, Sha256};
 
-use crate::calendar;
 use crate::config::model::{Period, ProviderConfig};
+use crate::state::quota;
 
 /// The scope a provider's limits apply to.
 pub fn scope(cfg: &ProviderConfig, egress: &str) -> String {
@@ -41,18 +44,15 @@ pub const LINGER_MS: u64 = 60_000;
 /// A budget window's key, and how long it should live (ms): until the window ends,
 /// plus [`LINGER_MS`].
 pub fn window(provider: &str, scope: &str, name: &str, period: Period, now_ms: u64) -> (String, u64) {
-    let (index, ends_at) = match period {
-        Period::Every(d) => {
-            let per = (d.as_millis() as u64).max(1);
-            (now_ms / per, (now_ms / per + 1) * per)
-        }
-        Period::Month => {
-            let i = calendar::month_index(now_ms);
-            (i, calendar::month_start_ms(i + 1))
-        }
-    };
+    let (index, ends_at) = quota::window_at(period, now_ms);
     let ttl = ends_at.saturating_sub(now_ms) + LINGER_MS;
-    (format!("{}:{name}:{index}", tag(provider, scope)), ttl)
+    // The period is in the key: replicas on two configs during a rollout never count
+    // a `1d` and a `month` window in one key.
+    let period = match period {
+        Period::Every(d) => crate::config::units::format_duration(d),
+        Period::Month => "month".to_owned(),
+    };
+    (format!("{}:{name}:{period}:{index}", tag(provider, scope)), ttl)
 }
 
 /// The bench key of a provider and scope.
@@ -96,6 +96,28 @@ end
 return out
 ";
 
+/// The scripts, each hashed once: redis-rs sends `EVALSHA` with the source's SHA-1
+/// (loading the source when Redis does not know it), so building a `Script` per call
+/// would hash it on every request.
+pub struct Scripts {
+    /// [`TAKE`].
+    pub take: Script,
+    /// [`SYNC`].
+    pub sync: Script,
+    /// [`BENCH`].
+    pub bench: Script,
+    /// [`UNLOCK`].
+    pub unlock: Script,
+}
+
+/// [`Scripts`], built on first use.
+pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    take: Script::new(TAKE),
+    sync: Script::new(SYNC),
+    bench: Script::new(BENCH),
+    unlock: Script::new(UNLOCK),
+});
+
 /// Raises `KEYS[1]` to `ARGV[1]` (a provider's own count, e.g. `x-mbx-used-weight-1m`)
 /// when that is more than counted, with ttl `ARGV[2]`.
 pub const SYNC: &str = r"
@@ -129,10 +151,10 @@ mod tests {
     fn windows_align_to_the_clock_and_live_past_their_end() {
         let t = 1_795_780_830_000; // 30 s into a minute
         let (k, ttl) = window("binance", "ip:eu", "quota", Period::Every(Duration::from_secs(60)), t);
-        assert_eq!(k, format!("{{mg|binance|ip:eu}}:quota:{}", t / 60_000));
+        assert_eq!(k, format!("{{mg|binance|ip:eu}}:quota:1m:{}", t / 60_000));
         assert_eq!(ttl, 30_000 + 60_000);
         let (m, _) = window("coingecko", "key:abc", "credits", Period::Month, t);
-        assert!(m.ends_with(&format!(":credits:{}", calendar::month_index(t))), "{m}");
+        assert!(m.ends_with(&format!(":credits:month:{}", crate::calendar::month_index(t))), "{m}");
     }
 
     #[test]

@@ -57,6 +57,15 @@ struct Counts {
     peer_benches: AtomicU64,
 }
 
+/// One shared budget window of a provider.
+struct SharedWindow {
+    key: String,
+    limit: u32,
+    /// How long its key lives (ms).
+    ttl: u64,
+    which: Spent,
+}
+
 /// `GET /api/system/cluster`.
 #[derive(Debug, Serialize)]
 pub struct ClusterView {
@@ -143,45 +152,54 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// This replica's id.
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
     /// Whether answers are shared now (configured, and Redis usable).
     pub fn sharing_answers(&self) -> bool {
         self.cfg.cache && self.redis.usable()
+    }
+
+    /// `p`'s scope (`ip:<egress>` or `key:<fingerprint>`), worked out once per config
+    /// snapshot.
+    fn scope<'a>(&self, p: &'a ProviderRt) -> &'a str {
+        p.cluster_scope.get_or_init(|| keys::scope(&p.cfg, &self.cfg.egress))
+    }
+
+    /// `p`'s budget windows now: the `quota` window and the `credits` period.
+    fn windows(&self, p: &ProviderRt, now: u64) -> Vec<SharedWindow> {
+        let scope = self.scope(p);
+        let quota = p.cfg.quota.as_ref().map(|q| (Spent::Rate, q.limit, Period::Every(q.per)));
+        let credits = p.cfg.credits.map(|c| (Spent::Credits, c.limit, c.per));
+        [quota, credits]
+            .into_iter()
+            .flatten()
+            .map(|(which, limit, period)| {
+                let (key, ttl) = keys::window(&p.cfg.name, scope, which.window(), period, now);
+                SharedWindow { key, limit, ttl, which }
+            })
+            .collect()
     }
 
     /// Takes `weight` from `p`'s shared budgets: `None` when Redis could not be asked
     /// (take from the local share instead).
     pub async fn take(&self, p: &ProviderRt, weight: u32) -> Option<Result<(), Spent>> {
         let now = unix_ms();
-        let scope = keys::scope(&p.cfg, &self.cfg.egress);
-        let mut windows: Vec<(String, u32, u64, Spent)> = Vec::new();
-        if let Some(q) = &p.cfg.quota {
-            let (k, ttl) = keys::window(&p.cfg.name, &scope, "quota", Period::Every(q.per), now);
-            windows.push((k, q.limit, ttl, Spent::Rate));
-        }
-        if let Some(c) = &p.cfg.credits {
-            let (k, ttl) = keys::window(&p.cfg.name, &scope, "credits", c.per, now);
-            windows.push((k, c.limit, ttl, Spent::Credits));
-        }
+        let windows = self.windows(p, now);
         if windows.is_empty() {
             return Some(Ok(()));
         }
-        let script = ::redis::Script::new(keys::TAKE);
-        let mut call = script.prepare_invoke();
+        if !self.redis.admits() {
+            return None;
+        }
+        let mut call = keys::SCRIPTS.take.prepare_invoke();
         call.arg(weight);
-        for (k, limit, ttl, _) in &windows {
-            call.key(k).arg(*limit).arg(*ttl);
+        for w in &windows {
+            call.key(&w.key).arg(w.limit).arg(w.ttl);
         }
         let reply: Vec<u64> =
             self.redis.request(Op::Quota, |mut c| async move { call.invoke_async(&mut c).await }).await?;
         let refused = reply.first().copied().unwrap_or(0) as usize;
         {
             let mut seen = lock(&p.state.shared_counts);
-            for (i, (_, _, ttl, which)) in windows.iter().enumerate() {
+            for (i, w) in windows.iter().enumerate() {
                 let used = if refused == 0 {
                     reply.get(i + 1)
                 } else if refused == i + 1 {
@@ -190,8 +208,8 @@ impl Cluster {
                     None
                 };
                 if let Some(&used) = used {
-                    let count = Some(SeenCount { used, until_ms: now + ttl.saturating_sub(keys::LINGER_MS) });
-                    match which {
+                    let count = Some(SeenCount { used, until_ms: now + w.ttl.saturating_sub(keys::LINGER_MS) });
+                    match w.which {
                         Spent::Rate => seen.rate = count,
                         Spent::Credits => seen.credits = count,
                     }
@@ -203,7 +221,7 @@ impl Cluster {
             return Some(Ok(()));
         }
         self.counts.shared_refusals.fetch_add(1, Ordering::Relaxed);
-        Some(Err(windows.get(refused - 1).map_or(Spent::Rate, |w| w.3)))
+        Some(Err(windows.get(refused - 1).map_or(Spent::Rate, |w| w.which)))
     }
 
     /// Counts a take from the local share (Redis unreachable).
@@ -215,15 +233,16 @@ impl Cluster {
     /// background.
     pub fn sync_used(self: &Arc<Self>, p: &ProviderRt, used: u32) {
         let Some(q) = &p.cfg.quota else { return };
-        if !self.redis.usable() {
+        let now = unix_ms();
+        // The count the last take returned is usually ahead of the provider's already.
+        let behind = lock(&p.state.shared_counts).current(false, now).is_none_or(|seen| seen < u64::from(used));
+        if !behind || !self.redis.usable() {
             return;
         }
-        let scope = keys::scope(&p.cfg, &self.cfg.egress);
-        let (key, ttl) = keys::window(&p.cfg.name, &scope, "quota", Period::Every(q.per), unix_ms());
+        let (key, ttl) = keys::window(&p.cfg.name, self.scope(p), Spent::Rate.window(), Period::Every(q.per), now);
         let me = Arc::clone(self);
         tokio::spawn(async move {
-            let script = ::redis::Script::new(keys::SYNC);
-            let mut call = script.prepare_invoke();
+            let mut call = keys::SCRIPTS.sync.prepare_invoke();
             call.key(&key).arg(used).arg(ttl);
             let _: Option<u64> =
                 me.redis.request(Op::Sync, |mut c| async move { call.invoke_async(&mut c).await }).await;
@@ -235,12 +254,11 @@ impl Cluster {
         let scope = {
             let snap = self.slot.load();
             let Some(p) = snap.provider(provider) else { return };
-            keys::scope(&p.cfg, &self.cfg.egress)
+            self.scope(p).to_owned()
         };
         let key = keys::bench(provider, &scope);
         let ms = for_.as_millis().max(1) as u64;
-        let script = ::redis::Script::new(keys::BENCH);
-        let mut call = script.prepare_invoke();
+        let mut call = keys::SCRIPTS.bench.prepare_invoke();
         call.key(&key).arg(status).arg(ms);
         let event =
             events::Event::Bench { from: self.instance.clone(), provider: provider.to_owned(), scope, status, ms };
@@ -263,7 +281,7 @@ impl Cluster {
     fn bench_from_peer(&self, provider: &str, scope: &str, status: u16, ms: u64) {
         let snap = self.slot.load();
         let Some(p) = snap.provider(provider) else { return };
-        if keys::scope(&p.cfg, &self.cfg.egress) != scope {
+        if self.scope(p) != scope {
             return;
         }
         p.state.bench_from_peer(Duration::from_millis(ms), status, tokio::time::Instant::now());
@@ -277,33 +295,29 @@ impl Cluster {
         let now = unix_ms();
         let replicas = self.cfg.replicas;
         let mut budgets = Vec::new();
+        // Without Redis in use, no reads: the admin view must not wait on it.
+        let reachable = self.redis.usable();
         for p in &snap.providers {
-            let scope = keys::scope(&p.cfg, &self.cfg.egress);
-            let mut windows = Vec::new();
-            if let Some(q) = &p.cfg.quota {
-                windows.push((
-                    "quota",
-                    q.limit,
-                    keys::window(&p.cfg.name, &scope, "quota", Period::Every(q.per), now).0,
-                ));
-            }
-            if let Some(c) = &p.cfg.credits {
-                windows.push(("credits", c.limit, keys::window(&p.cfg.name, &scope, "credits", c.per, now).0));
-            }
-            for (window, limit, key) in windows {
-                let used: Option<Option<u64>> = self
-                    .redis
-                    .background(Op::Admin, Duration::from_millis(200), |mut c| async move {
-                        ::redis::cmd("GET").arg(&key).query_async(&mut c).await
-                    })
-                    .await;
+            let scope = self.scope(p);
+            for w in self.windows(p, now) {
+                let key = w.key;
+                let used: Option<Option<u64>> = if reachable {
+                    self.redis
+                        .background(Op::Admin, Duration::from_millis(200), |mut c| async move {
+                            ::redis::cmd("GET").arg(&key).query_async(&mut c).await
+                        })
+                        .await
+                } else {
+                    None
+                };
+                let (window, limit) = (w.which.window(), w.limit);
                 budgets.push(BudgetView {
                     provider: p.cfg.name.clone(),
-                    scope: scope.clone(),
+                    scope: scope.to_owned(),
                     window,
                     used: used.map(|u| u.unwrap_or(0)),
                     limit,
-                    local_share: (limit / replicas).max(1),
+                    local_share: crate::state::quota::share(limit, replicas),
                 });
             }
         }

@@ -1,16 +1,21 @@
 //! The Redis connection as the request path may use it: every call bounded by a hard
 //! timeout, a breaker that stops calling after consecutive failures, errors counted by
 //! operation. While the breaker is open the request path does not wait for Redis at
-//! all; the heartbeat (with a longer timeout) is what closes it again.
+//! all; after its open period one request-path call goes through as a trial, and only
+//! its success closes the breaker (a Redis that answers the heartbeat but not within
+//! the request timeout stays out, its open period doubling). A heartbeat that cannot
+//! reach Redis at all opens the breaker at once, and the first one that reaches it
+//! again closes it.
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::time::Instant;
 
-use crate::breaker::{Breaker, BreakerPolicy, BreakerState, Effect, Transition};
+use crate::breaker::{Admit, Breaker, BreakerPolicy, BreakerState, Effect, Transition};
 use crate::metrics::Metrics;
 use crate::state::lock;
 use crate::state::shared::SharedLink;
@@ -70,6 +75,8 @@ pub struct Redis {
     /// Longest a request-path call waits.
     pub timeout: Duration,
     breaker: Mutex<Breaker>,
+    /// The heartbeat could not reach Redis (as opposed to calls being too slow).
+    unreachable: AtomicBool,
     last_error: Mutex<Option<(SystemTime, String)>>,
     shown: String,
     metrics: Metrics,
@@ -87,7 +94,9 @@ impl Redis {
         metrics: Metrics,
         link: std::sync::Arc<SharedLink>,
     ) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| e.to_string().replace(url, shown))?;
+        // Only the kind: the error text may quote the URL, password and all.
+        let client =
+            redis::Client::open(url).map_err(|e| format!("{shown}: not a usable Redis URL ({:?})", e.kind()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(2)))
@@ -102,6 +111,7 @@ impl Redis {
             conn,
             timeout,
             breaker: Mutex::new(breaker),
+            unreachable: AtomicBool::new(true),
             last_error: Mutex::new(None),
             shown: shown.to_owned(),
             metrics,
@@ -129,9 +139,14 @@ impl Redis {
         *lock(&self.last_error) = Some((SystemTime::now(), format!("{}: {error}", op.as_str())));
     }
 
-    /// Whether the request path may call Redis now.
+    /// Whether Redis is in use now (reachable, breaker closed).
     pub fn usable(&self) -> bool {
-        matches!(lock(&self.breaker).state(), BreakerState::Closed { .. })
+        !self.unreachable.load(Ordering::Acquire) && matches!(lock(&self.breaker).state(), BreakerState::Closed { .. })
+    }
+
+    /// Whether a request-path call would be let through now (closed, or a trial due).
+    pub fn admits(&self) -> bool {
+        !self.unreachable.load(Ordering::Acquire) && lock(&self.breaker).would_admit(Instant::now())
     }
 
     /// The last error, when and what.
@@ -151,14 +166,28 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if !self.usable() {
+        if self.unreachable.load(Ordering::Acquire) {
+            return None;
+        }
+        let (admit, _) = lock(&self.breaker).allow(Instant::now());
+        if matches!(admit, Admit::No { .. }) {
             return None;
         }
         let result = self.bounded(op, self.timeout, call).await;
         let effect = if result.is_some() { Effect::Success } else { Effect::Failure };
-        let t = lock(&self.breaker).record(effect, Instant::now());
-        if let Some(Transition::Opened { .. }) = t {
-            self.went_down("calls failing or slower than the cluster timeout");
+        let t = lock(&self.breaker).record_admitted(admit, effect, Instant::now());
+        match t {
+            Some(Transition::Opened { open_for }) => {
+                self.switch(
+                    false,
+                    &format!(
+                        "calls failing or slower than the cluster timeout; next trial in {} ms",
+                        open_for.as_millis()
+                    ),
+                );
+            }
+            Some(Transition::Closed) => self.switch(true, "a trial call answered in time"),
+            _ => {}
         }
         result
     }
@@ -173,27 +202,30 @@ impl Redis {
         self.bounded(op, within, call).await
     }
 
-    /// The heartbeat's verdict: reachable closes the breaker and returns to shared
-    /// counting, unreachable opens it and counts locally. Returns `Some(true)` when
-    /// shared counting resumed, `Some(false)` when it stopped.
-    pub fn heartbeat(&self, reachable: bool) -> Option<bool> {
-        let was_shared = self.link.counting_shared();
-        let mut b = lock(&self.breaker);
-        if reachable {
-            b.force_close();
-        } else {
-            b.force_open(Instant::now());
+    /// The heartbeat's verdict. Unreachable opens the breaker at once; reachable again
+    /// closes it, unless the breaker was opened by slow request-path calls, which only
+    /// a timely trial call closes.
+    pub fn heartbeat(&self, reachable: bool) {
+        let was_unreachable = self.unreachable.swap(!reachable, Ordering::AcqRel);
+        if !reachable {
+            lock(&self.breaker).force_open(Instant::now());
+            self.switch(false, "heartbeat cannot reach Redis");
+        } else if was_unreachable {
+            lock(&self.breaker).force_close();
+            self.switch(true, "heartbeat reaches Redis");
         }
-        drop(b);
-        self.metrics.cluster_redis_up.set(i64::from(reachable));
-        self.link.set_counting_shared(reachable);
-        (was_shared != reachable).then_some(reachable)
     }
 
-    fn went_down(&self, why: &str) {
-        self.metrics.cluster_redis_up.set(0);
-        if self.link.counting_shared() {
-            self.link.set_counting_shared(false);
+    /// Moves budgets between shared and local counting, and says so once.
+    fn switch(&self, shared: bool, why: &str) {
+        self.metrics.cluster_redis_up.set(i64::from(shared));
+        if self.link.counting_shared() == shared {
+            return;
+        }
+        self.link.set_counting_shared(shared);
+        if shared {
+            tracing::info!(redis = %self.shown, reason = why, "Redis in use: budgets, benches and answers shared");
+        } else {
             tracing::warn!(
                 redis = %self.shown,
                 reason = why,

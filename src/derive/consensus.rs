@@ -44,29 +44,33 @@ pub struct Agreed {
 /// Applies the rule to `quotes` (provider, price, ts) of `symbol`; marks dropped
 /// sources in `sources`. `None` without any quote.
 pub fn agree(symbol: &str, quotes: &[(String, f64, Ts)], sources: &mut Vec<Source>) -> Option<Agreed> {
-    let prices: Vec<f64> = quotes.iter().map(|q| q.1).filter(|p| p.is_finite() && *p > 0.0).collect();
+    let prices: Vec<f64> = quotes.iter().map(|q| q.1).collect();
     let all = median(&prices)?;
-    let off = |p: f64| (p - all).abs() / all * 100.0 > OUTLIER_PCT;
     let voting = prices.len() >= 3;
-    let mut kept: Vec<f64> = Vec::new();
-    let mut ts = Ts(0);
-    for (provider, price, t) in quotes {
-        let dropped = voting && off(*price);
-        if !dropped {
-            kept.push(*price);
-            ts = ts.max(*t);
-        }
+    let first = sources.len();
+    for (provider, price, _) in quotes {
+        let dropped = voting && (price - all).abs() / all * 100.0 > OUTLIER_PCT;
         sources.push(Source { provider: provider.clone(), symbol: symbol.to_owned(), price: *price, dropped });
     }
-    let price = median(&kept)?;
-    let (lo, hi) = kept.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
+    // Answers split in two camps can all sit away from the median (100, 100, 103, 103):
+    // then none is dropped, and they do not agree.
+    if sources[first..].iter().all(|s| s.dropped) {
+        sources[first..].iter_mut().for_each(|s| s.dropped = false);
+    }
+    let kept: Vec<&(String, f64, Ts)> =
+        quotes.iter().zip(&sources[first..]).filter(|(_, s)| !s.dropped).map(|(q, _)| q).collect();
+    let kept_prices: Vec<f64> = kept.iter().map(|q| q.1).collect();
+    let price = median(&kept_prices)?;
+    let ts = kept.iter().map(|q| q.2).max().unwrap_or(Ts(0));
+    let (lo, hi) = kept_prices.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
     let spread_pct = (hi - lo) / price * 100.0;
-    // Three or more answers agree when at least two are near their median; two when
-    // they are near each other; one trivially.
+    // Three or more answers agree when at least two are near their median (kept ones
+    // are, unless all were kept as two camps); two when they are near each other; one
+    // trivially.
     let agree = match prices.len() {
         1 => true,
         2 => spread_pct <= OUTLIER_PCT,
-        _ => kept.len() >= 2,
+        _ => kept.len() >= 2 && spread_pct <= 2.0 * OUTLIER_PCT,
     };
     Some(Agreed { price, ts, spread_pct, kept: kept.len(), agree })
 }
@@ -106,6 +110,16 @@ mod tests {
         let mut sources = Vec::new();
         let a = agree("BTC", &[q("a", 100.0), q("b", 300.0), q("c", 30.0)], &mut sources).expect("agreed");
         assert_eq!((a.kept, a.agree, a.price), (1, false, 100.0));
+    }
+
+    #[test]
+    fn answers_in_two_camps_are_all_kept_and_do_not_agree() {
+        let mut sources = Vec::new();
+        let a = agree("BTC", &[q("a", 100.0), q("b", 100.0), q("c", 103.0), q("d", 103.0)], &mut sources)
+            .expect("the symbol is answered");
+        assert_eq!((a.kept, a.agree), (4, false));
+        assert!((a.price - 101.5).abs() < 1e-9);
+        assert!(sources.iter().all(|s| !s.dropped));
     }
 
     #[test]

@@ -6,12 +6,15 @@ pub mod consensus;
 pub mod indicators;
 pub mod movers;
 
-use crate::normalize::op::Derive;
-use crate::normalize::params::{OpRequest, ParamError};
+use crate::normalize::op::{Derive, Operation};
+use crate::normalize::params::{OpRequest, ParamError, limit_bounds};
 use crate::normalize::schema::Payload;
+use crate::pipeline::failover::Answer;
 
-/// Most candles the ohlcv operation fetches (its `limit` maximum).
-pub const MAX_CANDLES: u32 = 1000;
+/// The most candles the ohlcv operation fetches (its `limit` bound).
+fn max_candles() -> usize {
+    limit_bounds(Operation::Ohlcv, None).map_or(1000, |(_, max)| max as usize)
+}
 
 /// How a derived route turns the fetched answer into its own.
 #[derive(Debug, Clone)]
@@ -24,6 +27,9 @@ pub enum Shaping {
         spec: indicators::Spec,
         /// Candles asked for.
         shown: usize,
+        /// Candles fetched before the first one shown fall short of the warm-up (the
+        /// ohlcv operation gives at most 1000): the first values may carry a seed.
+        short: bool,
     },
     /// Movers from the fetched markets.
     Movers {
@@ -36,31 +42,51 @@ impl Shaping {
     /// Checks the derived parameters of `req` and widens what is fetched: extra
     /// candles for the indicators' warm-up, the largest markets page for movers.
     pub fn prepare(derive: Option<Derive>, req: &mut OpRequest) -> Result<Self, ParamError> {
+        let asked = req.limit.unwrap_or(1) as usize;
         match derive {
             None => Ok(Self::AsIs),
             Some(Derive::Indicators) => {
                 let spec = indicators::Spec::parse(req.indicators.as_deref())?;
-                let shown = req.limit.unwrap_or(100);
-                let fetch = (shown as usize).saturating_add(spec.warmup()).min(MAX_CANDLES as usize);
+                let wanted = asked.saturating_add(spec.warmup());
+                let fetch = wanted.min(max_candles());
                 req.limit = Some(fetch as u32);
-                Ok(Self::Indicators { spec, shown: shown as usize })
+                Ok(Self::Indicators { spec, shown: asked, short: fetch < wanted })
             }
             Some(Derive::Movers) => {
-                let shown = req.limit.unwrap_or(10) as usize;
-                req.limit = Some(movers::FETCH);
-                Ok(Self::Movers { shown })
+                req.limit = limit_bounds(Operation::Markets, None).map(|(_, max)| max);
+                Ok(Self::Movers { shown: asked })
             }
         }
     }
 
-    /// The served payload computed from the fetched one.
-    pub fn apply(&self, payload: Payload) -> Payload {
-        match (self, payload) {
-            (Self::Indicators { spec, shown }, Payload::Ohlcv(candles)) => {
+    /// The route's part of the cache key: what is shown, not what is fetched.
+    pub fn key(&self) -> String {
+        match self {
+            Self::AsIs => String::new(),
+            Self::Indicators { spec, shown, .. } => format!("|indicators:{shown}:{}", spec.key()),
+            Self::Movers { shown } => format!("|movers:{shown}"),
+        }
+    }
+
+    /// Turns the fetched answer into the served one.
+    pub fn apply(&self, answer: &mut Answer) {
+        let payload = std::mem::replace(&mut answer.payload, Payload::Price(Vec::new()));
+        answer.payload = match (self, payload) {
+            (Self::Indicators { spec, shown, short }, Payload::Ohlcv(candles)) => {
+                if *short {
+                    let note = format!(
+                        "{} candles fetched for {shown} shown; the warm-up needs {} more, so the first values may still carry their seed",
+                        candles.len(),
+                        spec.warmup()
+                    );
+                    let mut extra = crate::pipeline::envelope::MetaExtra::new();
+                    extra.insert("note".into(), note.into());
+                    answer.extra = Some(std::sync::Arc::new(extra));
+                }
                 Payload::Indicators(spec.compute(&candles, *shown))
             }
             (Self::Movers { shown }, Payload::Markets(m)) => Payload::Movers(movers::movers(&m, *shown)),
             (_, other) => other,
-        }
+        };
     }
 }

@@ -5,9 +5,6 @@ use serde::Serialize;
 
 use crate::normalize::schema::Market;
 
-/// Markets the movers are picked from (the markets operation's largest page).
-pub const FETCH: u32 = 250;
-
 /// `{"gainers": [...], "losers": [...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Movers {
@@ -22,9 +19,12 @@ pub struct Movers {
 pub fn movers(markets: &[Market], limit: usize) -> Movers {
     let mut moved: Vec<(&Market, f64)> =
         markets.iter().filter_map(|m| m.change_24h_pct.filter(|c| c.is_finite()).map(|c| (m, c))).collect();
+    let mut falls = moved.clone();
+    // Stable sorts: ties keep the provider's order on both lists.
     moved.sort_by(|a, b| b.1.total_cmp(&a.1));
+    falls.sort_by(|a, b| a.1.total_cmp(&b.1));
     let gainers = moved.iter().filter(|(_, c)| *c > 0.0).take(limit).map(|(m, _)| (*m).clone()).collect();
-    let losers = moved.iter().rev().filter(|(_, c)| *c < 0.0).take(limit).map(|(m, _)| (*m).clone()).collect();
+    let losers = falls.iter().filter(|(_, c)| *c < 0.0).take(limit).map(|(m, _)| (*m).clone()).collect();
     Movers { gainers, losers }
 }
 
@@ -53,11 +53,12 @@ mod tests {
             market("D", Some(12.0)),
             market("E", Some(0.0)),
             market("F", Some(-1.0)),
+            market("G", Some(-7.5)),
         ];
         let m = movers(&all, 10);
         let names = |v: &[Market]| v.iter().map(|m| m.symbol.clone()).collect::<Vec<_>>();
         assert_eq!(names(&m.gainers), ["D", "A"]);
-        assert_eq!(names(&m.losers), ["B", "F"]);
+        assert_eq!(names(&m.losers), ["B", "G", "F"], "ties in the provider's order");
         assert_eq!(names(&movers(&all, 1).gainers), ["D"]);
     }
 }

@@ -65,12 +65,12 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
         Some(log) => log.log(&entry),
         None => tracing::info!(
             target: "marketgate::access",
-            method = entry.method,
-            route = entry.route,
+            method = %entry.method,
+            route = %entry.route,
             status,
-            provider = entry.provider,
+            provider = %entry.provider,
             attempts = entry.attempts,
-            cache = entry.cache,
+            cache = %entry.cache,
             duration_ms = entry.duration_ms,
             "request"
         ),

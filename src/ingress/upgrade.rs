@@ -2,11 +2,16 @@
 //! raw passthrough. The upstream request keeps `Upgrade` and `Connection: upgrade`
 //! (hop-by-hop headers are dropped otherwise); when the upstream answers 101, both
 //! upgraded connections are spliced in the background until either side closes (the
-//! other is then closed too) or nothing moves for `server.idle_timeout`. The client's
+//! other is then closed too) or no byte moves either way for `server.idle_timeout`. The client's
 //! connection keeps its `max_connections` slot while the tunnel lives. HTTP/2 extended
 //! CONNECT is not enabled, so an HTTP/2 client's WebSocket request is refused by the
 //! protocol layer, never half-forwarded.
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{CONNECTION, UPGRADE};
@@ -14,8 +19,10 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::Instant;
 
+use crate::headers;
 use crate::server::ConnSlot;
 
 /// A client request that asks to switch protocols, with its side of the upgrade.
@@ -31,14 +38,17 @@ pub struct Switched {
 }
 
 impl Pending {
-    /// `Some` when `req` asks to upgrade: HTTP/1.1 with `Upgrade` and a `Connection`
-    /// header that lists `upgrade`.
+    /// `Some` when `req` asks to upgrade to WebSocket: HTTP/1.1 with `Upgrade:
+    /// websocket` and a `Connection` header that lists `upgrade`. Other protocols
+    /// (`h2c`, ...) are not tunnelled: after one, later requests would pass marketgate
+    /// by.
     pub fn take<B>(req: &mut Request<B>) -> Option<Self> {
         if req.version() != Version::HTTP_11 {
             return None;
         }
         let protocol = req.headers().get(UPGRADE)?.clone();
-        if !lists_upgrade(req.headers()) {
+        let websocket = protocol.to_str().is_ok_and(|p| p.trim().eq_ignore_ascii_case("websocket"));
+        if !websocket || !headers::connection_tokens(req.headers()).any(|t| t.eq_ignore_ascii_case("upgrade")) {
             return None;
         }
         let slot = req.extensions().get::<ConnSlot>().cloned();
@@ -47,8 +57,7 @@ impl Pending {
 
     /// Puts the upgrade request headers back on the upstream request's (cleaned) headers.
     pub fn restore(&self, headers: &mut HeaderMap) {
-        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(UPGRADE, self.protocol.clone());
+        upgrade_headers(headers, &self.protocol);
     }
 
     /// When `resp` is the upstream's 101, starts the splice and returns what the client's
@@ -74,53 +83,92 @@ impl Pending {
 impl Switched {
     /// Puts `Connection: upgrade` and `Upgrade` back on the (cleaned) 101 response headers.
     pub fn restore(&self, headers: &mut HeaderMap) {
-        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(UPGRADE, self.protocol.clone());
+        upgrade_headers(headers, &self.protocol);
     }
 }
 
-fn lists_upgrade(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+/// `Connection: upgrade` and `Upgrade: <protocol>`, which hop-by-hop cleaning removed.
+fn upgrade_headers(headers: &mut HeaderMap, protocol: &HeaderValue) {
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, protocol.clone());
 }
 
-/// Copies both ways until either side ends (then both are closed) or `idle` passes
-/// without a byte in either direction.
-async fn splice<A, B>(mut client: A, mut upstream: B, idle: Duration)
+/// Copies both ways (each direction on its own, so neither waits for the other) until
+/// either side ends, then closes both; or until `idle` passes without a byte read or
+/// written either way (a peer that stops reading stalls the writes, and that counts as
+/// idle too).
+async fn splice<A, B>(client: A, upstream: B, idle: Duration)
 where
-    A: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    B: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut up = vec![0u8; 8192];
-    let mut down = vec![0u8; 8192];
-    loop {
-        let turn = tokio::time::timeout(idle, async {
-            tokio::select! {
-                r = client.read(&mut up) => (true, r),
-                r = upstream.read(&mut down) => (false, r),
+    let last = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut client = Touched { io: client, last: Arc::clone(&last), start };
+    let mut upstream = Touched { io: upstream, last: Arc::clone(&last), start };
+    let quiet = async {
+        loop {
+            let moved_at = start + Duration::from_millis(last.load(Ordering::Relaxed));
+            if moved_at + idle <= Instant::now() {
+                return;
             }
-        })
-        .await;
-        let moved = match turn {
-            Ok((true, Ok(n))) if n > 0 => upstream.write_all(&up[..n]).await,
-            Ok((false, Ok(n))) if n > 0 => client.write_all(&down[..n]).await,
-            // End of stream or an error on either side, or idle: close both.
-            _ => break,
-        };
-        if moved.is_err() {
-            break;
+            tokio::time::sleep_until(moved_at + idle).await;
         }
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+        () = quiet => {}
     }
-    let _ = client.shutdown().await;
-    let _ = upstream.shutdown().await;
+    let _ = client.io.shutdown().await;
+    let _ = upstream.io.shutdown().await;
+}
+
+/// An I/O object that notes when bytes last moved (ms since `start`).
+struct Touched<T> {
+    io: T,
+    last: Arc<AtomicU64>,
+    start: Instant,
+}
+
+impl<T> Touched<T> {
+    fn touch(&self) {
+        self.last.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Touched<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Touched<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncReadExt;
+
     use super::*;
 
     #[tokio::test]
@@ -151,6 +199,17 @@ mod tests {
         assert_eq!(client_end.read(&mut buf).await.expect("eof"), 0);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_stops_reading_does_not_hold_the_tunnel() {
+        // The app never reads: the copy towards it stalls once the pipe is full.
+        let (_app_end, a) = tokio::io::duplex(16);
+        let (mut client_end, b) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(splice(b, a, Duration::from_secs(60)));
+        client_end.write_all(&[7u8; 4096]).await.expect("write");
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        task.await.expect("splice ends although a write is stuck");
+    }
+
     #[test]
     fn only_http11_requests_that_list_upgrade_are_upgrades() {
         let req = |conn: &str, version| {
@@ -161,6 +220,9 @@ mod tests {
             r.body(()).expect("request")
         };
         assert!(Pending::take(&mut req("keep-alive, Upgrade", Version::HTTP_11)).is_some());
+        let mut h2c = req("upgrade", Version::HTTP_11);
+        h2c.headers_mut().insert(UPGRADE, HeaderValue::from_static("h2c"));
+        assert!(Pending::take(&mut h2c).is_none(), "only WebSocket is tunnelled");
         assert!(Pending::take(&mut req("keep-alive", Version::HTTP_11)).is_none());
         assert!(Pending::take(&mut req("", Version::HTTP_11)).is_none());
         assert!(Pending::take(&mut req("upgrade", Version::HTTP_2)).is_none());

@@ -31,12 +31,24 @@ pub struct OpRequest {
     pub q: Option<String>,
     /// The `indicators` list as given (`/v1/indicators`; checked by `derive`).
     pub indicators: Option<String>,
-    /// Providers to ask at once for a consensus price (price, 2 to [`MAX_CONSENSUS`]).
+    /// Providers to ask at once for a consensus price (price; within [`CONSENSUS`]).
     pub consensus: Option<u32>,
 }
 
-/// Most providers one consensus price asks.
-pub const MAX_CONSENSUS: u32 = 5;
+/// Providers one consensus price asks: (fewest, most).
+pub const CONSENSUS: (u32, u32) = (2, 5);
+
+/// `depth`: (default, most).
+pub const DEPTH: (u32, u32) = (20, 1000);
+
+/// `interval` when not given.
+pub const DEFAULT_INTERVAL: Interval = Interval::H1;
+
+/// `vs` when not given.
+pub const DEFAULT_VS: &str = "USD";
+
+/// Most characters of `q`.
+pub const MAX_Q: usize = 100;
 
 /// A refused parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,28 +126,29 @@ impl OpRequest {
             req.symbols = one;
         }
         if op == Operation::Ohlcv {
-            let text = get("interval").unwrap_or("1h");
+            let text = get("interval").unwrap_or(DEFAULT_INTERVAL.as_str());
             req.interval = Some(text.parse().map_err(|e: super::op::UnknownName| err("interval", &e.to_string()))?);
         }
         if let Some((default, max)) = spec.limit {
             req.limit = Some(number(get("limit"), "limit", default, max)?);
         }
         if op == Operation::Orderbook {
-            req.depth = Some(number(get("depth"), "depth", 20, 1000)?);
+            req.depth = Some(number(get("depth"), "depth", DEPTH.0, DEPTH.1)?);
         }
         if derive == Some(Derive::Indicators) {
             req.indicators = get("indicators").map(str::to_owned);
         }
         if op == Operation::Price && get("consensus").is_some() {
-            let n = number(get("consensus"), "consensus", 3, MAX_CONSENSUS)?;
-            if n < 2 {
-                return Err(err("consensus", &format!("must be from 2 to {MAX_CONSENSUS} providers, got {n}")));
+            let (least, most) = CONSENSUS;
+            let n = number(get("consensus"), "consensus", least, most)?;
+            if n < least {
+                return Err(err("consensus", &format!("must be from {least} to {most} providers, got {n}")));
             }
             req.consensus = Some(n);
         }
         if op == Operation::News {
-            if get("q").is_some_and(|q| q.chars().count() > 100) {
-                return Err(err("q", "must be at most 100 characters"));
+            if get("q").is_some_and(|q| q.chars().count() > MAX_Q) {
+                return Err(err("q", &format!("must be at most {MAX_Q} characters")));
             }
             req.q = get("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
         }
@@ -143,12 +156,13 @@ impl OpRequest {
     }
 
     /// A key that identifies the answer: the operation and every normalized parameter
-    /// (symbols sorted, defaults filled in). Used by the response cache.
+    /// (symbols sorted, defaults filled in). Used by the response cache; a derived
+    /// route adds its own part (`derive::Shaping::key`), `indicators` included.
     pub fn cache_key(&self) -> String {
         let mut symbols = self.symbols.clone();
         symbols.sort();
         format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}",
             self.op,
             symbols.join(","),
             self.vs,
@@ -156,7 +170,6 @@ impl OpRequest {
             self.limit.unwrap_or(0),
             self.depth.unwrap_or(0),
             self.q.as_deref().unwrap_or("").to_lowercase(),
-            self.indicators.as_deref().unwrap_or(""),
             self.consensus.unwrap_or(0)
         )
     }
@@ -253,7 +266,7 @@ fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> 
 }
 
 fn vs(value: Option<&str>) -> Result<String, ParamError> {
-    let v = value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or("USD").to_ascii_uppercase();
+    let v = value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(DEFAULT_VS).to_ascii_uppercase();
     if !(2..=10).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(err("vs", "must be a currency code of 2 to 10 letters, e.g. USD"));
     }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::config::model::{NormalizedRoute, RouteTarget};
 use crate::error::ErrorKind;
+use crate::normalize::op::Operation;
 use crate::routing::pattern::Pattern;
 
 /// The document for `cfg`.
@@ -100,12 +101,19 @@ fn normalized(p: &Pattern, n: &NormalizedRoute) -> Value {
     let names = crate::normalize::params::accepted(n.op, n.derive);
     let mut parameters: Vec<Value> = Vec::new();
     for name in &path_params {
-        parameters.push(params::parameter(name, n.op, n.derive, true));
+        parameters.push(params::parameter(name, n.op, n.derive, true, true));
     }
     for name in names.iter().filter(|n| !path_params.iter().any(|p| p == *n)) {
-        let mut param = params::parameter(name, n.op, n.derive, false);
+        // One symbol is required where the route gives none (price takes `symbols`
+        // or `symbol`, so neither alone is).
+        let required = *name == "symbol" && n.op != Operation::Price && !n.defaults.contains_key("symbol");
+        let mut param = params::parameter(name, n.op, n.derive, false, required);
         if let Some(default) = n.defaults.get(*name) {
-            param["schema"]["default"] = json!(default);
+            let typed = match param["schema"]["type"].as_str() {
+                Some("integer") => default.trim().parse::<u64>().map_or_else(|_| json!(default), |v| json!(v)),
+                _ => json!(default),
+            };
+            param["schema"]["default"] = typed;
         }
         parameters.push(param);
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::derive::indicators;
 use crate::normalize::op::{Derive, Interval, Operation};
-use crate::normalize::params::{MAX_CONSENSUS, MAX_SYMBOLS, limit_bounds};
+use crate::normalize::params::{CONSENSUS, DEFAULT_INTERVAL, DEFAULT_VS, DEPTH, MAX_Q, MAX_SYMBOLS, limit_bounds};
 
 /// One ticker as the server reads it (surrounding spaces are trimmed; case is free).
 const TICKER: &str = r"\s*[A-Za-z0-9]{1,15}\s*";
@@ -27,11 +27,11 @@ pub fn schema(name: &str, op: Operation, derive: Option<Derive>) -> (Value, Stri
             if op == Operation::Price { "One ticker (or use `symbols`)".into() } else { "Ticker".into() },
         ),
         "vs" => (
-            json!({ "type": "string", "pattern": r"^\s*([A-Za-z]{2,10})?\s*$", "default": "USD", "example": "USD" }),
+            json!({ "type": "string", "pattern": r"^\s*([A-Za-z]{2,10})?\s*$", "default": DEFAULT_VS, "example": DEFAULT_VS }),
             "Quote currency, 2 to 10 letters".into(),
         ),
         "interval" => (
-            json!({ "type": "string", "enum": Interval::ALL.map(Interval::as_str), "default": "1h" }),
+            json!({ "type": "string", "enum": Interval::ALL.map(Interval::as_str), "default": DEFAULT_INTERVAL.as_str() }),
             "Candle interval".into(),
         ),
         "limit" => {
@@ -44,30 +44,39 @@ pub fn schema(name: &str, op: Operation, derive: Option<Derive>) -> (Value, Stri
             (json!({ "type": "integer", "minimum": 1, "maximum": max, "default": default }), what.into())
         }
         "depth" => (
-            json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 20 }),
+            json!({ "type": "integer", "minimum": 1, "maximum": DEPTH.1, "default": DEPTH.0 }),
             "Levels per side".into(),
         ),
-        "q" => (json!({ "type": "string", "maxLength": 100 }), "Words that must all appear in the title, summary or categories".into()),
+        "q" => (
+            json!({ "type": "string", "maxLength": MAX_Q }),
+            "Words that must all appear in the title, summary or categories".into(),
+        ),
         "indicators" => (
             json!({ "type": "string", "pattern": format!("^{INDICATOR}(,{INDICATOR}){{0,{}}}$", indicators::MAX_INDICATORS - 1),
                     "default": indicators::DEFAULT }),
-            "Indicators, comma-separated: sma:N, ema:N, rsi:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, atr:N, vwap (periods 1 to 500)".into(),
+            format!(
+                "Indicators, comma-separated: {} (periods 1 to {}, at least 2 for rsi, macd and bbands; \
+                 macd's fast period below its slow one; K above 0 and at most 10; no field twice)",
+                indicators::KNOWN,
+                indicators::MAX_PERIOD
+            ),
         ),
         "consensus" => (
-            json!({ "type": "integer", "minimum": 2, "maximum": MAX_CONSENSUS }),
+            json!({ "type": "integer", "minimum": CONSENSUS.0, "maximum": CONSENSUS.1 }),
             "Ask this many providers at once and answer their median (outliers dropped)".into(),
         ),
         _ => (json!({ "type": "string" }), String::new()),
     }
 }
 
-/// The parameter object (`in` query or path).
-pub fn parameter(name: &str, op: Operation, derive: Option<Derive>, in_path: bool) -> Value {
+/// The parameter object (`in` query or path). `required`: a path parameter, or a
+/// symbol the route has no default for.
+pub fn parameter(name: &str, op: Operation, derive: Option<Derive>, in_path: bool, required: bool) -> Value {
     let (schema, description) = schema(name, op, derive);
     json!({
         "name": name,
         "in": if in_path { "path" } else { "query" },
-        "required": in_path,
+        "required": in_path || required,
         "description": description,
         "schema": schema,
     })

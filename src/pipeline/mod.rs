@@ -25,7 +25,6 @@ use crate::derive::Shaping;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
 use crate::normalize::params::OpRequest;
-use crate::normalize::schema::Payload;
 use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
 use crate::upstream::client::Body;
@@ -89,7 +88,8 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
         let (resp, served, _) = out.fresh(&answer, None);
         return Ok((resp, served));
     };
-    let key = format!("{label}|{}", req.cache_key());
+    // The shaping's part: a derived route fetches more than it shows.
+    let key = format!("{label}|{}{}", req.cache_key(), shaping.key());
     let count = |event: CacheEvent| gw.metrics.cache_requests.with_label_values(&[label, event.as_str()]).inc();
     loop {
         match gw.cache.lookup(&key, Instant::now()) {
@@ -112,9 +112,10 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                     Some(c) => match c.obtain(&key, deadline).await {
                         Obtained::Hit(shared) => {
                             count(CacheEvent::Shared);
-                            let left = ttl.saturating_sub(shared.fetched.elapsed());
+                            // Kept as long as it would have been here: the cache counts
+                            // from when it was fetched, not from now.
                             let shared = Arc::new(shared);
-                            gw.cache.finish(lead, Ok(Arc::clone(&shared)), left, max_stale, true);
+                            gw.cache.finish(lead, Ok(Arc::clone(&shared)), ttl, max_stale, true);
                             return Ok(out.cached(&shared, CacheResult::Hit, ttl));
                         }
                         Obtained::Lead(lock) => Some((c, lock)),
@@ -204,10 +205,7 @@ impl Fetch<'_> {
         } else {
             failover::run(&r, move |c, timeout| attempt::run(cx, c, timeout)).await?
         };
-        if !matches!(self.shaping, Shaping::AsIs) {
-            let payload = std::mem::replace(&mut answer.payload, Payload::Price(Vec::new()));
-            answer.payload = self.shaping.apply(payload);
-        }
+        self.shaping.apply(&mut answer);
         Ok(answer)
     }
 }

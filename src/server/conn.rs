@@ -167,7 +167,9 @@ async fn h1_in_turns<S: ClientService>(
 ) -> Result<(), BoxError> {
     // While part of a request head waits between turns, hyper's own header timer
     // restarts with every turn; this deadline keeps a dripping client to one timeout.
-    let mut head_deadline: Option<Instant> = None;
+    // It belongs to one head: armed with the count of requests started so far, it is
+    // void once another request starts (that head completed).
+    let mut head_deadline: Option<(Instant, u64)> = None;
     loop {
         // Boxed, so the connection task holds only a pointer while the socket waits.
         let mut conn = Box::pin(builders.h1.serve_connection(TokioIo::new(io), service.clone()).with_upgrades());
@@ -176,8 +178,8 @@ async fn h1_in_turns<S: ClientService>(
             tokio::select! {
                 r = conn.as_mut() => return r.map_err(Into::into),
                 () = activity.quiet(RELEASE_AFTER), if !stopping => break,
-                () = until(head_deadline) => {
-                    if !activity.serving() {
+                () = until(head_deadline.map(|(at, _)| at)) => {
+                    if head_deadline.is_some_and(|(_, armed)| activity.started() == armed) {
                         return Err(HEAD_TIMEOUT.into());
                     }
                     head_deadline = None;
@@ -195,17 +197,16 @@ async fn h1_in_turns<S: ClientService>(
         io.unread(&parts.read_buf);
         // A quiet connection with bytes left over holds part of a head (a complete one
         // would be in flight): the rest must arrive first.
-        head_deadline = if io.has_unread() {
-            Some(
-                head_deadline
-                    .unwrap_or_else(|| Instant::now() + limits.header_read_timeout.saturating_sub(RELEASE_AFTER)),
-            )
-        } else {
-            None
+        let started = activity.started();
+        head_deadline = match head_deadline {
+            _ if !io.has_unread() => None,
+            // The same head, still incomplete: its deadline stands.
+            Some((at, armed)) if armed == started => Some((at, armed)),
+            _ => Some((Instant::now() + limits.header_read_timeout.saturating_sub(RELEASE_AFTER), started)),
         };
         tokio::select! {
             ready = io.get_ref().readable() => ready?,
-            () = until(head_deadline) => return Err(HEAD_TIMEOUT.into()),
+            () = until(head_deadline.map(|(at, _)| at)) => return Err(HEAD_TIMEOUT.into()),
             () = activity.idle(limits.idle_timeout) => return Ok(()),
             () = super::stopped(&mut stop) => return Ok(()),
         }

@@ -29,6 +29,8 @@ pub struct Activity(Arc<Inner>);
 
 struct Inner {
     moves: AtomicU64,
+    /// Requests started on the connection so far.
+    started: AtomicU64,
     inflight: AtomicUsize,
     write_blocked: AtomicBool,
 }
@@ -64,6 +66,7 @@ impl Activity {
     pub fn new() -> Self {
         Self(Arc::new(Inner {
             moves: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
             write_blocked: AtomicBool::new(false),
         }))
@@ -75,6 +78,7 @@ impl Activity {
 
     /// Marks a request in flight until the guard drops.
     pub fn request(&self) -> InFlight {
+        self.0.started.fetch_add(1, Ordering::AcqRel);
         self.0.inflight.fetch_add(1, Ordering::AcqRel);
         self.touch();
         InFlight(self.clone())
@@ -83,6 +87,11 @@ impl Activity {
     /// Keeps the request of `in_flight` in flight until `resp`'s body is done.
     pub fn track(resp: http::Response<Body>, in_flight: InFlight) -> http::Response<Body> {
         resp.map(|inner| TrackedBody { inner, in_flight: Some(in_flight) }.boxed())
+    }
+
+    /// How many requests have started on the connection (a head was complete).
+    pub fn started(&self) -> u64 {
+        self.0.started.load(Ordering::Acquire)
     }
 
     /// Whether a request is in flight.

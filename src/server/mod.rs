@@ -124,7 +124,10 @@ pub async fn serve<H, F>(
         let service = {
             let (handler, metrics, activity, slot) = (handler.clone(), metrics.clone(), activity.clone(), slot.clone());
             service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(slot.clone());
+                // Only a request that may become a tunnel needs to carry the slot.
+                if req.headers().contains_key(http::header::UPGRADE) {
+                    req.extensions_mut().insert(slot.clone());
+                }
                 let in_flight = activity.request();
                 let fut = guarded(handler.clone(), metrics.clone(), req, peer);
                 // Boxed: hyper keeps room for one request future per connection, so an

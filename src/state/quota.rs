@@ -17,6 +17,16 @@ pub enum Spent {
     Credits,
 }
 
+impl Spent {
+    /// The window's name (metrics, admin views, Redis keys).
+    pub fn window(self) -> &'static str {
+        match self {
+            Self::Rate => "quota",
+            Self::Credits => "credits",
+        }
+    }
+}
+
 /// Weight used in one window of a budget.
 #[derive(Debug, Clone)]
 pub struct Window {
@@ -94,13 +104,7 @@ impl Window {
 
     /// Unix ms at which the current window ends.
     pub fn resets_at_ms(&self, now_ms: u64) -> u64 {
-        match self.period {
-            Period::Every(d) => {
-                let per = millis(d);
-                (now_ms / per + 1) * per
-            }
-            Period::Month => calendar::month_start_ms(calendar::month_index(now_ms) + 1),
-        }
+        window_at(self.period, now_ms).1
     }
 
     /// Milliseconds until the current window ends.
@@ -109,15 +113,33 @@ impl Window {
     }
 
     fn roll(&mut self, now_ms: u64) {
-        let window = match self.period {
-            Period::Every(d) => now_ms / millis(d),
-            Period::Month => calendar::month_index(now_ms),
-        };
+        let (window, _) = window_at(self.period, now_ms);
         if window != self.window {
             self.window = window;
             self.used = 0;
         }
     }
+}
+
+/// The window `now_ms` falls in: its index (minutes since the epoch for a `1m` period,
+/// calendar months for `month`) and when it ends (unix ms). Windows are aligned to the
+/// wall clock, so every replica agrees on them.
+pub fn window_at(period: Period, now_ms: u64) -> (u64, u64) {
+    match period {
+        Period::Every(d) => {
+            let per = millis(d);
+            (now_ms / per, (now_ms / per + 1) * per)
+        }
+        Period::Month => {
+            let i = calendar::month_index(now_ms);
+            (i, calendar::month_start_ms(i + 1))
+        }
+    }
+}
+
+/// One replica's share of `limit` when `replicas` share it (at least 1).
+pub fn share(limit: u32, replicas: u32) -> u32 {
+    (limit / replicas.max(1)).max(1)
 }
 
 // === impl Budgets ===
@@ -127,7 +149,7 @@ impl Budgets {
     /// With `replicas` > 1 (a cluster), these local budgets are this replica's share,
     /// used while Redis is unreachable: each limit divided by the replicas (at least 1).
     pub fn configure(&mut self, rate: Option<&QuotaPolicy>, credits: Option<&CreditsPolicy>, replicas: u32) {
-        let share = |limit: u32| (limit / replicas.max(1)).max(1);
+        let share = |limit: u32| share(limit, replicas);
         sync(&mut self.rate, rate.map(|q| (share(q.limit), Period::Every(q.per))));
         sync(&mut self.credits, credits.map(|c| (share(c.limit), c.per)));
     }

@@ -103,7 +103,9 @@ impl Exchange<'_> {
     /// Takes `weight` from the provider's budgets: the shared ones in Redis while the
     /// cluster reaches it, else this replica's local share.
     async fn take_budget(&self, provider: &crate::snapshot::ProviderRt, weight: u32) -> Result<(), Spent> {
-        if let Some(c) = self.cluster.filter(|_| provider.state.link.counting_shared()) {
+        // While Redis is out, `take` answers `None` at once (or lets one trial call
+        // through, whose success brings shared counting back).
+        if let Some(c) = self.cluster {
             if let Some(taken) = c.take(provider, weight).await {
                 if taken.is_err() {
                     self.metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();

@@ -180,3 +180,27 @@ fn credits_come_from_the_environment_and_only_count_with_a_key() {
         [("K".to_owned(), "k".to_owned()), ("CREDITS".to_owned(), "0".to_owned())].into();
     assert_eq!(parse(&text, "c.toml", &zero).expect("config").provider("p").and_then(|p| p.credits), None);
 }
+
+#[test]
+fn route_defaults_and_derive_are_checked_at_load() {
+    let base = "[assets]\nBTC = {}\n[providers.p]\nhosts = [\"http://127.0.0.1:9\"]\n\
+                [providers.p.ops.ohlcv]\nrequest = { path = \"/k\" }\nresponse = '[]'\n[routes]\n";
+    let bad_default = format!(
+        "{base}\"/i\" = {{ op = \"ohlcv\", derive = \"indicators\", pool = [[\"p\"]], defaults = {{ indicators = \"stoch:14\" }} }}\n"
+    );
+    let msg = refuse(&bad_default);
+    assert!(msg.contains("routes.\"/i\".defaults.indicators") && msg.contains("unknown indicator"), "{msg}");
+    let bad_limit =
+        format!("{base}\"/o\" = {{ op = \"ohlcv\", pool = [[\"p\"]], defaults = {{ limit = \"5000\" }} }}\n");
+    assert!(refuse(&bad_limit).contains("routes.\"/o\".defaults.limit"), "{}", refuse(&bad_limit));
+    let wrong_op = format!("{base}\"/m\" = {{ op = \"ohlcv\", derive = \"movers\", pool = [[\"p\"]] }}\n");
+    assert!(
+        refuse(&wrong_op).contains("derive = \"movers\" is computed from op = \"markets\""),
+        "{}",
+        refuse(&wrong_op)
+    );
+    let ok = format!(
+        "{base}\"/i\" = {{ op = \"ohlcv\", derive = \"indicators\", pool = [[\"p\"]], defaults = {{ indicators = \"rsi:14\", limit = \"50\" }} }}\n"
+    );
+    assert!(parse(&ok, "ok.toml", &env()).is_ok());
+}

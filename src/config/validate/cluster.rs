@@ -24,7 +24,8 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
         return cx.fail("cluster.redis", format!("{shown}: expected a redis:// URL (rediss:// is not built in)"));
     }
     if let Err(e) = redis::Client::open(url.as_str()) {
-        return cx.fail("cluster.redis", format!("{shown}: {}", e.to_string().replace(&url, &shown)));
+        // Only the kind: the error text may quote the URL, password and all.
+        return cx.fail("cluster.redis", format!("{shown}: not a usable Redis URL ({:?})", e.kind()));
     }
     let replicas = spec.replicas.unwrap_or(1);
     if replicas == 0 {
@@ -49,13 +50,29 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
     })
 }
 
-/// `redis://user:secret@host:6379/0` as `redis://user:***@host:6379/0`.
+/// `redis://user:secret@host:6379/0` as `redis://user:***@host:6379/0`, and a socket
+/// URL's `?pass=` (or `password=`) as `?pass=***`. The user part ends at the last `@`,
+/// so a password with `/`, `?`, `#` or `@` in it is hidden whole.
 pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
-    let user = rest[..at].split_once(':').map_or(rest[..at].to_owned(), |(u, _)| format!("{u}:***"));
-    let user = if rest[..at].contains(':') { user } else { "***".to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else { return "***".to_owned() };
+    if scheme.contains("unix") {
+        let Some((path, query)) = rest.split_once('?') else { return url.to_owned() };
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") => {
+                    format!("{k}=***")
+                }
+                _ => kv.to_owned(),
+            })
+            .collect();
+        return format!("{scheme}://{path}?{}", masked.join("&"));
+    }
+    let Some(at) = rest.rfind('@') else { return url.to_owned() };
+    let user = match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
     format!("{scheme}://{user}{}", &rest[at..])
 }
 
@@ -69,5 +86,12 @@ mod tests {
         assert_eq!(without_password("redis://:p4ss@r:6379"), "redis://:***@r:6379");
         assert_eq!(without_password("redis://tokenonly@r"), "redis://***@r");
         assert_eq!(without_password("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(without_password("redis://u:p/a?s#s@r:6379/0"), "redis://u:***@r:6379/0", "a password with / ? #");
+        assert_eq!(without_password("redis://:a@b@r"), "redis://:***@r");
+        assert_eq!(
+            without_password("redis+unix:///run/r.sock?db=1&pass=s3cr3t"),
+            "redis+unix:///run/r.sock?db=1&pass=***"
+        );
+        assert_eq!(without_password("unix:///run/r.sock?password=s3cr3t"), "unix:///run/r.sock?password=***");
     }
 }

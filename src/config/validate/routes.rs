@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::config::model::*;
 use crate::config::schema::{FileConfig, PoolRef, RouteSpec};
 use crate::normalize::op::Operation;
-use crate::normalize::params;
+use crate::normalize::params::{self, OpRequest, ParamError};
 use crate::routing::pattern::Pattern;
 
 /// The hedge delay of `hedge_after = "p95"` before a provider has latency samples.
@@ -166,6 +166,9 @@ fn normalized(
             );
         }
     }
+    if let Err(e) = check_defaults(op, derive, &spec.defaults) {
+        cx.fail_at::<()>(&format!("{key}.defaults.{}", e.param), span.clone(), e.message);
+    }
     let cold = file.defaults.hedge_delay.map_or(DEFAULT_HEDGE_DELAY, |d| d.0);
     let hedge = match spec.hedge_after.as_deref() {
         None | Some("p95") => Some(Hedge::P95 { cold }),
@@ -196,4 +199,25 @@ fn normalized(
         deadline: spec.deadline.map(|d| d.0),
         defaults: spec.defaults.clone(),
     })
+}
+
+/// Reads the route's default values as a request would (with a symbol when the
+/// operation needs one and the defaults give none), so a bad default is refused at
+/// load instead of answering every request 400.
+fn check_defaults(
+    op: Operation,
+    derive: Option<crate::normalize::op::Derive>,
+    defaults: &BTreeMap<String, String>,
+) -> Result<(), ParamError> {
+    if defaults.is_empty() {
+        return Ok(());
+    }
+    let given = |n: &str| defaults.contains_key(n);
+    let query = match op {
+        Operation::Price if !given("symbols") && !given("symbol") => Some("symbols=BTC"),
+        _ if op.takes_symbols() && !given("symbol") => Some("symbol=BTC"),
+        _ => None,
+    };
+    let mut req = OpRequest::parse_for(op, derive, query, &BTreeMap::new(), defaults, usize::MAX)?;
+    crate::derive::Shaping::prepare(derive, &mut req).map(|_| ())
 }

@@ -61,8 +61,8 @@ pub struct Spec {
     pub fields: Arc<[String]>,
 }
 
-/// What each accepted name takes, for error messages.
-const KNOWN: &str = "sma:N, ema:N, rsi:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, atr:N, vwap";
+/// What each accepted name takes (error messages, the OpenAPI document).
+pub const KNOWN: &str = "sma:N, ema:N, rsi:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, atr:N, vwap";
 
 // === impl Spec ===
 
@@ -172,7 +172,7 @@ fn indicator(item: &str) -> Result<Indicator, String> {
         match args.get(i) {
             None => Ok(default),
             Some(a) => match a.parse::<usize>() {
-                Ok(n) if digits(a) && (min..=MAX_PERIOD).contains(&n) => Ok(n),
+                Ok(n) if digits(a, 3) && (min..=MAX_PERIOD).contains(&n) => Ok(n),
                 _ => Err(format!("period {a:?} must be a whole number from {min} to {MAX_PERIOD}")),
             },
         }
@@ -207,15 +207,15 @@ fn indicator(item: &str) -> Result<Indicator, String> {
     }
 }
 
-/// `20`, never `+20` or `2e1`.
-fn digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+/// Up to `most` digits: `20`, never `+20` or `2e1` (as the OpenAPI pattern says).
+fn digits(s: &str, most: usize) -> bool {
+    (1..=most).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `2` or `2.5`, never `2e0`, `.5` or `inf`.
+/// `2` or `2.5` (up to 2 + 6 digits), never `2e0`, `.5` or `inf`.
 fn decimal(s: &str) -> bool {
     let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
-    digits(whole) && digits(frac)
+    digits(whole, 2) && digits(frac, 6)
 }
 
 // === impl Indicator ===
@@ -325,6 +325,7 @@ mod tests {
             ("bbands:20:0", "width \"0\""),
             ("bbands:20:2e0", "width \"2e0\""),
             ("sma:+20", "period \"+20\""),
+            ("sma:0020", "period \"0020\""),
             ("vwap:3", "takes at most 0"),
             ("sma:20,,ema", "an empty item"),
             ("sma:20,sma:20", "sma_20 is already asked for"),

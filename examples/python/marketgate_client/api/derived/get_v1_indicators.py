@@ -13,7 +13,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1IndicatorsInterval | Unset = GetV1IndicatorsInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -116,7 +116,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1IndicatorsInterval | Unset = GetV1IndicatorsInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -128,7 +128,7 @@ def sync_detailed(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1IndicatorsInterval | Unset):  Default: GetV1IndicatorsInterval.VALUE_3.
         limit (int | Unset):  Default: 100.
@@ -161,7 +161,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1IndicatorsInterval | Unset = GetV1IndicatorsInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -173,7 +173,7 @@ def sync(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1IndicatorsInterval | Unset):  Default: GetV1IndicatorsInterval.VALUE_3.
         limit (int | Unset):  Default: 100.
@@ -201,7 +201,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1IndicatorsInterval | Unset = GetV1IndicatorsInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -213,7 +213,7 @@ async def asyncio_detailed(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1IndicatorsInterval | Unset):  Default: GetV1IndicatorsInterval.VALUE_3.
         limit (int | Unset):  Default: 100.
@@ -244,7 +244,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1IndicatorsInterval | Unset = GetV1IndicatorsInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -256,7 +256,7 @@ async def asyncio(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1IndicatorsInterval | Unset):  Default: GetV1IndicatorsInterval.VALUE_3.
         limit (int | Unset):  Default: 100.

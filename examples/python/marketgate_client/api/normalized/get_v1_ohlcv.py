@@ -13,7 +13,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1OhlcvInterval | Unset = GetV1OhlcvInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -112,7 +112,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1OhlcvInterval | Unset = GetV1OhlcvInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -122,7 +122,7 @@ def sync_detailed(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1OhlcvInterval | Unset):  Default: GetV1OhlcvInterval.VALUE_3.
         limit (int | Unset):  Default: 100.
@@ -152,7 +152,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1OhlcvInterval | Unset = GetV1OhlcvInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -162,7 +162,7 @@ def sync(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1OhlcvInterval | Unset):  Default: GetV1OhlcvInterval.VALUE_3.
         limit (int | Unset):  Default: 100.
@@ -187,7 +187,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1OhlcvInterval | Unset = GetV1OhlcvInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -197,7 +197,7 @@ async def asyncio_detailed(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1OhlcvInterval | Unset):  Default: GetV1OhlcvInterval.VALUE_3.
         limit (int | Unset):  Default: 100.
@@ -225,7 +225,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     interval: GetV1OhlcvInterval | Unset = GetV1OhlcvInterval.VALUE_3,
     limit: int | Unset = 100,
@@ -235,7 +235,7 @@ async def asyncio(
      Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         interval (GetV1OhlcvInterval | Unset):  Default: GetV1OhlcvInterval.VALUE_3.
         limit (int | Unset):  Default: 100.

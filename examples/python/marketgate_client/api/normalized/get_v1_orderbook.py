@@ -12,7 +12,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     depth: int | Unset = 20,
 ) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     depth: int | Unset = 20,
 ) -> Response[Error | GetV1OrderbookResponse200]:
@@ -113,7 +113,7 @@ def sync_detailed(
      Providers asked in order: binance → fallback. Answers are cached for 1s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         depth (int | Unset):  Default: 20.
 
@@ -141,7 +141,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     depth: int | Unset = 20,
 ) -> Error | GetV1OrderbookResponse200 | None:
@@ -150,7 +150,7 @@ def sync(
      Providers asked in order: binance → fallback. Answers are cached for 1s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         depth (int | Unset):  Default: 20.
 
@@ -173,7 +173,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     depth: int | Unset = 20,
 ) -> Response[Error | GetV1OrderbookResponse200]:
@@ -182,7 +182,7 @@ async def asyncio_detailed(
      Providers asked in order: binance → fallback. Answers are cached for 1s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         depth (int | Unset):  Default: 20.
 
@@ -208,7 +208,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
     depth: int | Unset = 20,
 ) -> Error | GetV1OrderbookResponse200 | None:
@@ -217,7 +217,7 @@ async def asyncio(
      Providers asked in order: binance → fallback. Answers are cached for 1s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
         depth (int | Unset):  Default: 20.
 

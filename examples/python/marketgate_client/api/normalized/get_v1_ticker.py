@@ -12,7 +12,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
 ) -> dict[str, Any]:
 
@@ -101,7 +101,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
 ) -> Response[Error | GetV1TickerResponse200]:
     """24 h ticker of one symbol
@@ -110,7 +110,7 @@ def sync_detailed(
     5s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
 
     Raises:
@@ -136,7 +136,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
 ) -> Error | GetV1TickerResponse200 | None:
     """24 h ticker of one symbol
@@ -145,7 +145,7 @@ def sync(
     5s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
 
     Raises:
@@ -166,7 +166,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
 ) -> Response[Error | GetV1TickerResponse200]:
     """24 h ticker of one symbol
@@ -175,7 +175,7 @@ async def asyncio_detailed(
     5s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
 
     Raises:
@@ -199,7 +199,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    symbol: str | Unset = UNSET,
+    symbol: str,
     vs: str | Unset = "USD",
 ) -> Error | GetV1TickerResponse200 | None:
     """24 h ticker of one symbol
@@ -208,7 +208,7 @@ async def asyncio(
     5s.
 
     Args:
-        symbol (str | Unset):  Example: BTC.
+        symbol (str):  Example: BTC.
         vs (str | Unset):  Default: 'USD'. Example: USD.
 
     Raises:
