@@ -30,6 +30,8 @@ pub struct Gateway {
     pub access_log: std::sync::OnceLock<crate::access_log::AccessLog>,
     /// The cluster, when `[cluster]` names a Redis (set once at start).
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    /// Live-stream drivers (`/v1/stream`).
+    pub streams: crate::stream::Hub,
 }
 
 /// What a served request reports besides its response (for the access log).
@@ -70,6 +72,7 @@ impl Gateway {
             own_via,
             access_log: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
+            streams: crate::stream::Hub::default(),
         }
     }
 

@@ -35,6 +35,7 @@ pub mod secret;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod stream;
 pub mod tls;
 pub mod upstream;
 pub mod workers;

@@ -105,6 +105,8 @@ pub enum TargetRt {
     Normalized(PoolRt),
     /// Raw passthrough.
     Passthrough(Passthrough),
+    /// Live streams.
+    Stream(crate::stream::config::StreamRoute),
 }
 
 /// Which provider a raw passthrough route forwards to.
@@ -149,6 +151,16 @@ fn init_series(config: &Config, metrics: &Metrics) {
         }
         if p.auth.is_some() {
             metrics.keys_set_aside.with_label_values(&[&p.name]);
+        }
+        if p.stream.is_some() {
+            let s = &metrics.stream;
+            s.upstream_connections.with_label_values(&[&p.name]);
+            for direction in ["in", "out", "invalid"] {
+                s.messages.with_label_values(&[&p.name, direction]);
+            }
+            s.dropped.with_label_values(&[&p.name]);
+            s.reconnects.with_label_values(&[&p.name]);
+            s.fallback.with_label_values(&[&p.name]);
         }
     }
 }
@@ -252,6 +264,7 @@ fn compile_route(cfg: &Arc<RouteConfig>, by_name: &HashMap<String, usize>) -> Ro
             Some(&i) => Passthrough::Provider(i),
             None => Passthrough::Missing(name.clone()),
         }),
+        RouteTarget::Stream(s) => TargetRt::Stream(s.clone()),
     };
     RouteRt { cfg: Arc::clone(cfg), target, handles: RouteHandles::default() }
 }

@@ -39,7 +39,7 @@ fn every_config_key_is_in_the_config_reference() {
 #[test]
 fn every_metric_is_documented() {
     let doc = read("docs/METRICS.md");
-    for name in marketgate::metrics::METRIC_NAMES {
+    for name in marketgate::metrics::METRIC_NAMES.iter().chain(&marketgate::metrics::stream::NAMES) {
         assert!(doc.contains(&format!("`{name}`")), "{name} missing from docs/METRICS.md");
     }
     let source = read("src/metrics/mod.rs");

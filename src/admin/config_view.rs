@@ -72,6 +72,9 @@ struct RouteSummary {
     passthrough: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache: Option<String>,
+    /// The provider whose live stream a stream route serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<String>,
 }
 
 /// Builds the view.
@@ -113,6 +116,7 @@ pub fn view(state: &Admin) -> ConfigView {
                 pool: Some(n.tiers.clone()),
                 passthrough: None,
                 cache: n.cache.map(format_duration),
+                stream: None,
             },
             RouteTarget::Passthrough(p) => RouteSummary {
                 route: r.pattern.template().to_owned(),
@@ -123,6 +127,18 @@ pub fn view(state: &Admin) -> ConfigView {
                 pool: None,
                 passthrough: Some(p.clone().unwrap_or_else(|| "{provider}".into())),
                 cache: None,
+                stream: None,
+            },
+            RouteTarget::Stream(s) => RouteSummary {
+                route: r.pattern.template().to_owned(),
+                op: None,
+                derive: None,
+                params: Some(crate::stream::PARAMS),
+                path_params: r.pattern.param_names(),
+                pool: None,
+                passthrough: None,
+                cache: None,
+                stream: Some(s.provider.clone()),
             },
         })
         .collect();

@@ -12,6 +12,7 @@
 //! | `GET /api/system/providers/history` | ring buffer of per-provider samples |
 //! | `GET /api/system/config` | active config version, hash, last reload outcome (secrets redacted) |
 //! | `GET /api/system/cluster` | Redis state, replicas seen, shared budget use (`[cluster]`) |
+//! | `GET /api/system/streams` | live streams: upstream state and host, clients, topics, counters |
 //! | `POST /admin/reload` | reload now; answers with the outcome |
 //! | `GET /dashboard` | the live dashboard page |
 //!
@@ -100,6 +101,7 @@ pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr
             Some(c) => json(&c.view().await),
             None => json(&crate::cluster::single_replica_view()),
         },
+        (&Method::GET, "/api/system/streams") => json(&streams_view(&state)),
         (&Method::GET, "/api/system/binance/health") => hosts(&snap, "binance"),
         (&Method::POST, "/admin/reload") => {
             let outcome = state.reloader.reload("admin").await;
@@ -165,4 +167,14 @@ fn redirect(to: &'static str) -> Response<Body> {
     *r.status_mut() = StatusCode::FOUND;
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_static(to));
     r
+}
+
+/// `/api/system/streams`: every provider's live stream (started by its first client).
+fn streams_view(state: &Admin) -> serde_json::Value {
+    let metrics = &state.gateway.metrics;
+    let clients = |t: &str| metrics.stream.clients.get_metric_with_label_values(&[t]).map_or(0, |g| g.get());
+    serde_json::json!({
+        "clients": { "ws": clients("ws"), "sse": clients("sse") },
+        "providers": state.gateway.streams.reports(metrics),
+    })
 }

@@ -195,7 +195,7 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
                 .iter()
                 .position(|t| t.contains(&p.cfg.name))
                 .map(|i| TierRef { route: r.pattern.template().to_owned(), tier: i + 1 }),
-            crate::config::model::RouteTarget::Passthrough(_) => None,
+            crate::config::model::RouteTarget::Passthrough(_) | crate::config::model::RouteTarget::Stream(_) => None,
         })
         .collect();
     let operations = p.cfg.operations().into_iter().map(|o| o.as_str()).collect();

@@ -191,6 +191,8 @@ pub struct ProviderConfig {
     pub ops: BTreeMap<Operation, OpMapping>,
     /// The feed of a `kind = "feed"` provider.
     pub feed: Option<FeedSource>,
+    /// Its live streams, when `[providers.<name>.stream]` is set.
+    pub stream: Option<Arc<crate::stream::config::StreamConfig>>,
 }
 
 /// Where a feed provider's news come from.
@@ -389,6 +391,8 @@ pub enum RouteTarget {
     Normalized(NormalizedRoute),
     /// Raw passthrough to one provider, or the one named by `{provider}`.
     Passthrough(Option<String>),
+    /// Live streams (`/v1/stream`).
+    Stream(crate::stream::config::StreamRoute),
 }
 
 /// A normalized route.

@@ -80,7 +80,12 @@ pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) 
 
 type Outcome = Result<(Response<Body>, Served), ProxyError>;
 
-async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, peer: SocketAddr) -> (Matched, Outcome) {
+async fn dispatch(
+    gw: &Arc<Gateway>,
+    snap: &Arc<Snapshot>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> (Matched, Outcome) {
     let server = &snap.config.server;
     // An HTTP/1 request-target in absolute form asks for forward proxying; HTTP/2 always
     // carries :scheme and :authority, which name marketgate itself and are fine.
@@ -123,6 +128,9 @@ async fn dispatch(gw: &Gateway, snap: &Arc<Snapshot>, req: Request<Incoming>, pe
     let result = match &route.target {
         TargetRt::Normalized(_) => Ok(normalized(gw, snap, route, &params, req, &via).await),
         TargetRt::Passthrough(target) => passthrough(gw, snap, target, &params, req, &via).await,
+        TargetRt::Stream(stream) => {
+            crate::stream::serve::serve(gw, snap, stream, req).await.map(|resp| (resp, Served::default()))
+        }
     };
     (Matched::Route(index), result)
 }

@@ -2,6 +2,7 @@
 //! config names and route templates only, never raw paths, symbols or error text.
 
 pub mod handles;
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -62,10 +63,12 @@ pub struct Families {
     pub cluster_redis_up: IntGauge,
     /// `marketgate_cluster_errors_total{op}`: Redis calls that failed or timed out.
     pub cluster_errors: IntCounterVec,
+    /// The live-stream families.
+    pub stream: stream::StreamFamilies,
     log_drops: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
-/// Every metric name, for docs checks.
+/// Every metric name, for docs checks (the stream families are in [`stream::NAMES`]).
 pub const METRIC_NAMES: [&str; 21] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
@@ -205,6 +208,7 @@ impl Metrics {
             "Redis calls of the cluster that failed or timed out, by operation.",
             &["op"],
         )?;
+        let stream = stream::StreamFamilies::register(&registry)?;
         Ok(Self(Arc::new(Families {
             registry,
             requests,
@@ -228,6 +232,7 @@ impl Metrics {
             quota_used_ratio,
             cluster_redis_up,
             cluster_errors,
+            stream,
             log_drops: std::sync::OnceLock::new(),
         })))
     }

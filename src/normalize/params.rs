@@ -236,7 +236,8 @@ fn decode(s: &str) -> Option<String> {
     percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
 }
 
-fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> {
+/// Reads a comma-separated ticker list (upper-cased, duplicates removed, bounded).
+pub fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> {
     let value =
         value.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| err(param, "is required, e.g. BTC or BTC,ETH"))?;
     let asked = value.split(',').count();
@@ -265,7 +266,8 @@ fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> 
     Ok(out)
 }
 
-fn vs(value: Option<&str>) -> Result<String, ParamError> {
+/// Reads `vs` (default USD).
+pub fn vs(value: Option<&str>) -> Result<String, ParamError> {
     let v = value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(DEFAULT_VS).to_ascii_uppercase();
     if !(2..=10).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(err("vs", "must be a currency code of 2 to 10 letters, e.g. USD"));

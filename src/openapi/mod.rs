@@ -5,6 +5,7 @@
 
 pub mod params;
 pub mod schemas;
+pub mod stream;
 
 use serde_json::{Value, json};
 
@@ -23,11 +24,16 @@ pub fn document(cfg: &Config) -> Value {
             RouteTarget::Passthrough(p) => {
                 (openapi_path(&route.pattern), passthrough(cfg, &route.pattern, p.as_deref()))
             }
+            RouteTarget::Stream(s) => (openapi_path(&route.pattern), stream::path_item(cfg, s, &route.pattern)),
         };
         paths.insert(path, item);
     }
     let mut components = serde_json::Map::new();
-    components.insert("schemas".into(), Value::Object(schemas::all()));
+    let mut all = schemas::all();
+    if cfg.routes.iter().any(|r| matches!(r.target, RouteTarget::Stream(_))) {
+        all.extend(stream::schemas());
+    }
+    components.insert("schemas".into(), Value::Object(all));
     json!({
         "openapi": "3.1.0",
         "info": {

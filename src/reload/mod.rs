@@ -268,28 +268,39 @@ fn restart_warnings(old: &Config, new: &Config) -> Vec<String> {
     warnings
 }
 
-/// Reloads on every SIGHUP until `stop` flips.
-pub async fn sighup(reloader: Arc<Reloader>, mut stop: tokio_watch::Receiver<bool>) {
+/// Reloads on every SIGHUP until `stop` flips. The handler is installed before this
+/// returns (not when the returned future first runs), so a SIGHUP sent as soon as
+/// "marketgate ready" is logged reloads instead of ending the process.
+pub fn sighup(
+    reloader: Arc<Reloader>,
+    mut stop: tokio_watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let hup = {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/reload instead");
-            return;
-        };
-        loop {
-            tokio::select! {
-                () = crate::server::stopped(&mut stop) => return,
-                got = hup.recv() => {
-                    if got.is_none() { return; }
-                    reloader.reload("sighup").await;
+        signal(SignalKind::hangup())
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let Ok(mut hup) = hup else {
+                tracing::warn!("cannot listen for SIGHUP; reload with POST /admin/reload instead");
+                return;
+            };
+            loop {
+                tokio::select! {
+                    () = crate::server::stopped(&mut stop) => return,
+                    got = hup.recv() => {
+                        if got.is_none() { return; }
+                        reloader.reload("sighup").await;
+                    }
                 }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = stop.wait_for(|v| *v).await;
-        drop(reloader);
+        #[cfg(not(unix))]
+        {
+            let _ = stop.wait_for(|v| *v).await;
+            drop(reloader);
+        }
     }
 }

@@ -29,7 +29,8 @@ pub fn with_hosts(hosts: &[(&str, String)], others: &str) -> String {
         }
         match provider {
             Some(name) if trimmed.starts_with("hosts = ") => {
-                let url = hosts.iter().find(|(n, _)| *n == name).map_or(others, |(_, u)| u.as_str());
+                let default = if name.ends_with(".stream") { super::shipped::NOWHERE_WS } else { others };
+                let url = hosts.iter().find(|(n, _)| *n == name).map_or(default, |(_, u)| u.as_str());
                 Some(format!("hosts = [{url:?}]"))
             }
             _ => Some(line.to_owned()),

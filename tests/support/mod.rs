@@ -7,6 +7,7 @@ pub mod demo;
 pub mod process;
 pub mod redis;
 pub mod shipped;
+pub mod stream_mock;
 pub mod tls;
 
 use std::collections::HashMap;

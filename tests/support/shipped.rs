@@ -218,8 +218,12 @@ fn unlisted(provider: &str, query: &str) -> Option<Reply> {
 /// shipped hosts are on the internet, which tests never reach).
 pub const NOWHERE: &str = "http://127.0.0.1:1";
 
+/// [`NOWHERE`] for stream hosts (`<provider>.stream` tables).
+pub const NOWHERE_WS: &str = "ws://127.0.0.1:1";
+
 /// The embedded default config, whole, with each provider's `hosts` replaced by the
-/// given lists; providers not listed get [`NOWHERE`], except `fallback`, whose host
+/// given lists (a provider's stream hosts are listed as `<provider>.stream`); providers
+/// not listed get [`NOWHERE`] (streams [`NOWHERE_WS`]), except `fallback`, whose host
 /// comes from `MARKETGATE_FALLBACK_URL` (unset in tests: the tier stays off).
 pub fn config(hosts: &[(&str, Vec<String>)]) -> String {
     edit_default(|provider, line| {
@@ -229,6 +233,7 @@ pub fn config(hosts: &[(&str, Vec<String>)]) -> String {
         let list = provider.and_then(|name| hosts.iter().find(|(n, _)| *n == name)).map(|(_, l)| l);
         let quoted: Vec<String> = match list {
             Some(list) => list.iter().map(|h| format!("{h:?}")).collect(),
+            None if provider.is_some_and(|p| p.ends_with(".stream")) => vec![format!("{NOWHERE_WS:?}")],
             None => vec![format!("{NOWHERE:?}")],
         };
         Some(format!("hosts = [{}]", quoted.join(", ")))
@@ -243,7 +248,8 @@ pub fn edit_default(mut edit: impl FnMut(Option<&str>, &str) -> Option<String>) 
     for line in marketgate::config::DEFAULT_CONFIG.lines() {
         let trimmed = line.trim_start();
         if let Some(name) = trimmed.strip_prefix("[providers.").and_then(|r| r.strip_suffix(']')) {
-            current = (!name.contains('.')).then(|| name.to_owned());
+            // A provider's top table, or its `stream` table (named `<provider>.stream`).
+            current = (!name.contains('.') || name.ends_with(".stream")).then(|| name.to_owned());
         } else if trimmed.starts_with('[') {
             current = None;
         }

@@ -7,6 +7,7 @@ mod limits;
 mod ops;
 mod providers;
 mod routes;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -88,7 +88,8 @@ pub(super) fn op_mapping(
             Err(e) => cx.fail(&format!("{key}.rows"), e),
         }
     });
-    let response = compile_mapping(cx, key, &spec.response, prelude);
+    let prelude_key = key.rsplit_once(".ops.").map_or(key.to_owned(), |(p, _)| format!("{p}.prelude"));
+    let response = compile_mapping(cx, &format!("{key}.response"), &prelude_key, &spec.response, prelude);
     let response = response?;
     (cx.problems.len() == before).then(|| OpMapping {
         request: RequestTemplate {
@@ -109,10 +110,11 @@ pub(super) fn op_mapping(
 }
 
 /// Compiles `prelude` + `response`. A compile error is reported at its line in the file:
-/// inside the response, or inside the provider's prelude.
-fn compile_mapping(
+/// inside the response (`key`), or inside the provider's prelude (`prelude_key`).
+pub(super) fn compile_mapping(
     cx: &mut Ctx<'_>,
     key: &str,
+    prelude_key: &str,
     response: &toml::Spanned<String>,
     prelude: Option<&toml::Spanned<String>>,
 ) -> Option<JqProgram> {
@@ -123,11 +125,9 @@ fn compile_mapping(
         Err(e) => e,
     };
     let (part, offset, part_key) = match err.offset {
-        Some(off) if off <= pre.len() && prelude.is_some() => {
-            (prelude, Some(off), key.rsplit_once(".ops.").map_or(key.to_owned(), |(p, _)| format!("{p}.prelude")))
-        }
-        Some(off) => (Some(response), Some(off.saturating_sub(pre.len() + 1)), format!("{key}.response")),
-        None => (Some(response), None, format!("{key}.response")),
+        Some(off) if off <= pre.len() && prelude.is_some() => (prelude, Some(off), prelude_key.to_owned()),
+        Some(off) => (Some(response), Some(off.saturating_sub(pre.len() + 1)), key.to_owned()),
+        None => (Some(response), None, key.to_owned()),
     };
     let at = part.map_or(0, |p| {
         let span = p.span();

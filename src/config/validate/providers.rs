@@ -144,6 +144,9 @@ fn provider(
         }
     }
     let breaker = breaker_policy(cx, &format!("{key}.breaker"), defaults, spec.breaker.as_ref());
+    let timeout = spec.attempt_timeout.map_or(attempt_timeout, |d| d.0);
+    let stream =
+        spec.stream.as_ref().and_then(|s| super::stream::provider_stream(cx, key, s, spec.prelude.as_ref(), timeout));
     (cx.problems.len() == before).then(|| ProviderConfig {
         name: name.to_owned(),
         kind: spec.kind,
@@ -162,6 +165,7 @@ fn provider(
         health_check,
         ops,
         feed,
+        stream,
     })
 }
 

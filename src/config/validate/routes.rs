@@ -70,8 +70,24 @@ fn target(
     known: &BTreeMap<&str, &Arc<ProviderConfig>>,
     all_names: &[&String],
 ) -> Option<RouteTarget> {
+    if let Some(provider) = &spec.stream {
+        if spec.op.is_some() || spec.passthrough.is_some() {
+            return cx.fail_at(key, span, "set exactly one of op, passthrough or stream".into());
+        }
+        let has_stream = |name: &str| -> Option<bool> {
+            let spec = file.providers.get(name)?;
+            Some(spec.stream.is_some())
+        };
+        let ticker_route = |path: &str| -> Option<bool> {
+            let route = file.routes.get(path)?;
+            Some(route.get_ref().op.as_deref() == Some("ticker") && route.get_ref().derive.is_none())
+        };
+        return super::stream::route(cx, key, span, spec, provider, has_stream, ticker_route).map(RouteTarget::Stream);
+    }
     match (&spec.op, &spec.passthrough) {
-        (Some(_), Some(_)) | (None, None) => cx.fail_at(key, span, "set exactly one of op or passthrough".into()),
+        (Some(_), Some(_)) | (None, None) => {
+            cx.fail_at(key, span, "set exactly one of op, passthrough or stream".into())
+        }
         (None, Some(provider)) => {
             if !pattern.has_param("path") {
                 return cx.fail_at(

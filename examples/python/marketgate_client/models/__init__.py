@@ -33,6 +33,11 @@ from .order_book import OrderBook
 from .post_raw_provider_path_provider import PostRawProviderPathProvider
 from .price import Price
 from .sentiment import Sentiment
+from .stream_status import StreamStatus
+from .stream_status_event import StreamStatusEvent
+from .stream_ticker import StreamTicker
+from .stream_trade import StreamTrade
+from .stream_trade_side import StreamTradeSide
 from .ticker import Ticker
 
 __all__ = (
@@ -69,5 +74,10 @@ __all__ = (
     "PostRawProviderPathProvider",
     "Price",
     "Sentiment",
+    "StreamStatus",
+    "StreamStatusEvent",
+    "StreamTicker",
+    "StreamTrade",
+    "StreamTradeSide",
     "Ticker",
 )

@@ -1,0 +1,259 @@
+from http import HTTPStatus
+from typing import Any, cast
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error import Error
+from ...models.stream_status import StreamStatus
+from ...models.stream_ticker import StreamTicker
+from ...models.stream_trade import StreamTrade
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    symbols: str,
+    channels: str | Unset = "trades,ticker",
+    vs: str | Unset = "USD",
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["symbols"] = symbols
+
+    params["channels"] = channels
+
+    params["vs"] = vs
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/stream",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | Error | StreamStatus | StreamTicker | StreamTrade | None:
+    if response.status_code == 101:
+        response_101 = cast(Any, None)
+        return response_101
+
+    if response.status_code == 200:
+
+        def _parse_response_200(
+            data: object,
+        ) -> StreamStatus | StreamTicker | StreamTrade:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_stream_message_type_0 = StreamTrade.from_dict(data)
+
+                return componentsschemas_stream_message_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_stream_message_type_1 = StreamTicker.from_dict(data)
+
+                return componentsschemas_stream_message_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            componentsschemas_stream_message_type_2 = StreamStatus.from_dict(data)
+
+            return componentsschemas_stream_message_type_2
+
+        response_200 = _parse_response_200(response.text)
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 405:
+        response_405 = Error.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 414:
+        response_414 = Error.from_dict(response.json())
+
+        return response_414
+
+    if response.status_code == 503:
+        response_503 = Error.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    symbols: str,
+    channels: str | Unset = "trades,ticker",
+    vs: str | Unset = "USD",
+) -> Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]:
+    """Live trades and tickers from the binance stream
+
+     One upstream connection carries every client's symbols. A client that reads too slowly loses
+    messages and is told so with a `gap` status. While no stream host answers, tickers come from
+    /v1/ticker every 2000 ms.
+
+    Args:
+        symbols (str):
+        channels (str | Unset):  Default: 'trades,ticker'.
+        vs (str | Unset):  Default: 'USD'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]
+    """
+
+    kwargs = _get_kwargs(
+        symbols=symbols,
+        channels=channels,
+        vs=vs,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    symbols: str,
+    channels: str | Unset = "trades,ticker",
+    vs: str | Unset = "USD",
+) -> Any | Error | StreamStatus | StreamTicker | StreamTrade | None:
+    """Live trades and tickers from the binance stream
+
+     One upstream connection carries every client's symbols. A client that reads too slowly loses
+    messages and is told so with a `gap` status. While no stream host answers, tickers come from
+    /v1/ticker every 2000 ms.
+
+    Args:
+        symbols (str):
+        channels (str | Unset):  Default: 'trades,ticker'.
+        vs (str | Unset):  Default: 'USD'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Error | StreamStatus | StreamTicker | StreamTrade
+    """
+
+    return sync_detailed(
+        client=client,
+        symbols=symbols,
+        channels=channels,
+        vs=vs,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    symbols: str,
+    channels: str | Unset = "trades,ticker",
+    vs: str | Unset = "USD",
+) -> Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]:
+    """Live trades and tickers from the binance stream
+
+     One upstream connection carries every client's symbols. A client that reads too slowly loses
+    messages and is told so with a `gap` status. While no stream host answers, tickers come from
+    /v1/ticker every 2000 ms.
+
+    Args:
+        symbols (str):
+        channels (str | Unset):  Default: 'trades,ticker'.
+        vs (str | Unset):  Default: 'USD'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]
+    """
+
+    kwargs = _get_kwargs(
+        symbols=symbols,
+        channels=channels,
+        vs=vs,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    symbols: str,
+    channels: str | Unset = "trades,ticker",
+    vs: str | Unset = "USD",
+) -> Any | Error | StreamStatus | StreamTicker | StreamTrade | None:
+    """Live trades and tickers from the binance stream
+
+     One upstream connection carries every client's symbols. A client that reads too slowly loses
+    messages and is told so with a `gap` status. While no stream host answers, tickers come from
+    /v1/ticker every 2000 ms.
+
+    Args:
+        symbols (str):
+        channels (str | Unset):  Default: 'trades,ticker'.
+        vs (str | Unset):  Default: 'USD'.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Error | StreamStatus | StreamTicker | StreamTrade
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            symbols=symbols,
+            channels=channels,
+            vs=vs,
+        )
+    ).parsed

@@ -1,0 +1,153 @@
+//! `[providers.<name>.stream]` and stream routes -> [`StreamConfig`], [`StreamRoute`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Ctx;
+use crate::config::schema::{RouteSpec, StreamSpec};
+use crate::stream::config::{StreamChannel, StreamConfig, StreamHost, StreamRoute};
+use crate::stream::machine::Limits;
+use crate::stream::message::Channel;
+
+/// Validates a provider's stream table (`key` is `providers.<name>`).
+pub(super) fn provider_stream(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    spec: &StreamSpec,
+    prelude: Option<&toml::Spanned<String>>,
+    attempt_timeout: Duration,
+) -> Option<Arc<StreamConfig>> {
+    let key = format!("{key}.stream");
+    let before = cx.problems.len();
+    let mut hosts: Vec<StreamHost> = Vec::new();
+    for (i, raw) in spec.hosts.get_ref().iter().enumerate() {
+        let hkey = format!("{key}.hosts[{i}]");
+        let Some(text) = cx.expand(&hkey, raw) else { continue };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match StreamHost::parse(text.trim()) {
+            Ok(h) if hosts.contains(&h) => {
+                cx.fail_at::<()>(&hkey, spec.hosts.span(), format!("{} is listed twice", h.base));
+            }
+            Ok(h) => hosts.push(h),
+            Err(e) => {
+                cx.fail_at::<()>(&hkey, spec.hosts.span(), e);
+            }
+        }
+    }
+    if hosts.is_empty() && cx.problems.len() == before {
+        cx.fail_at::<()>(&format!("{key}.hosts"), spec.hosts.span(), "list at least one ws:// or wss:// host".into());
+    }
+    let path = spec.path.clone().unwrap_or_else(|| "/stream".into());
+    if !path.starts_with('/') || path.contains(['?', '#']) {
+        cx.fail::<()>(&format!("{key}.path"), "must start with '/' and have no query".into());
+    }
+    let prelude_key = key.trim_end_matches(".stream").to_owned() + ".prelude";
+    let mut channels = BTreeMap::new();
+    for (name, ch) in &spec.channels {
+        let ckey = format!("{key}.channels.{name}");
+        let channel: Channel = match name.parse() {
+            Ok(c) => c,
+            Err(e) => {
+                cx.fail::<()>(&ckey, e);
+                continue;
+            }
+        };
+        if !ch.name.contains("{id}") {
+            cx.fail::<()>(&format!("{ckey}.name"), "must contain {id}, e.g. \"{id}@trade\"".into());
+        }
+        if let Some(mapping) =
+            super::ops::compile_mapping(cx, &format!("{ckey}.mapping"), &prelude_key, &ch.mapping, prelude)
+        {
+            channels.insert(channel, StreamChannel { name: ch.name.clone(), mapping });
+        }
+    }
+    if spec.channels.is_empty() {
+        cx.fail::<()>(&format!("{key}.channels"), "configure at least one channel (trades, ticker)".into());
+    }
+    let max_streams = spec.max_streams.unwrap_or(1024);
+    let control_rate = spec.control_rate.unwrap_or(4);
+    let (connects, connect_window) =
+        spec.connects.as_ref().map_or((300, Duration::from_secs(300)), |c| (c.limit as usize, c.per.0));
+    let positive = [
+        ("max_streams", max_streams == 0),
+        ("control_rate", control_rate == 0),
+        ("connects.limit", connects == 0),
+        ("connects.per", connect_window.is_zero()),
+        ("client_queue", spec.client_queue == Some(0)),
+    ];
+    for (field, zero) in positive {
+        if zero {
+            cx.fail::<()>(&format!("{key}.{field}"), "must be greater than zero".into());
+        }
+    }
+    let lifetime = spec.lifetime.map_or(Duration::from_secs(23 * 3600), |d| d.0);
+    let overlap = spec.overlap.map_or(Duration::from_secs(10), |d| d.0);
+    if lifetime < Duration::from_secs(1) || overlap >= lifetime {
+        cx.fail::<()>(&format!("{key}.lifetime"), "must be at least 1s and longer than overlap".into());
+    }
+    let limits = Limits {
+        max_streams,
+        control_interval: Duration::from_secs(1) / control_rate.max(1),
+        batch: 200,
+        url_streams: 100,
+        connects,
+        connect_window,
+        lifetime,
+        overlap,
+        fallback_after: spec.fallback_after.map_or(Duration::from_secs(2), |d| d.0),
+        max_backoff: Duration::from_secs(10),
+    };
+    (cx.problems.len() == before).then(|| {
+        Arc::new(StreamConfig {
+            hosts,
+            path,
+            channels,
+            limits,
+            connect_timeout: spec.connect_timeout.map_or(attempt_timeout, |d| d.0),
+            silence: spec.silence.map_or(Duration::from_secs(60), |d| d.0.max(Duration::from_secs(1))),
+            client_queue: spec.client_queue.unwrap_or(1024),
+        })
+    })
+}
+
+/// Validates a `{ stream = "<provider>" }` route.
+pub(super) fn route(
+    cx: &mut Ctx<'_>,
+    key: &str,
+    span: std::ops::Range<usize>,
+    spec: &RouteSpec,
+    provider: &str,
+    has_stream: impl Fn(&str) -> Option<bool>,
+    ticker_route: impl Fn(&str) -> Option<bool>,
+) -> Option<StreamRoute> {
+    match has_stream(provider) {
+        None => return cx.fail_at(&format!("{key}.stream"), span, format!("no provider named {provider:?}")),
+        Some(false) => {
+            let msg = format!("provider {provider:?} has no [providers.{provider}.stream] table");
+            return cx.fail_at(&format!("{key}.stream"), span, msg);
+        }
+        Some(true) => {}
+    }
+    if let Some(f) = &spec.fallback {
+        match ticker_route(f) {
+            Some(true) => {}
+            Some(false) => {
+                return cx.fail_at(&format!("{key}.fallback"), span, format!("route {f:?} does not serve op ticker"));
+            }
+            None => return cx.fail_at(&format!("{key}.fallback"), span, format!("no route {f:?}")),
+        }
+    }
+    let max_symbols = spec.max_symbols.unwrap_or(50);
+    if max_symbols == 0 {
+        return cx.fail_at(&format!("{key}.max_symbols"), span, "must be greater than zero".into());
+    }
+    Some(StreamRoute {
+        provider: provider.to_owned(),
+        fallback: spec.fallback.clone(),
+        poll: spec.poll.map_or(Duration::from_secs(2), |d| d.0.max(Duration::from_millis(100))),
+        max_symbols,
+    })
+}

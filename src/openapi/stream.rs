@@ -1,0 +1,122 @@
+//! The path item of a `/v1/stream` route: query parameters, the SSE and WebSocket
+//! answers, and the message schemas.
+
+use serde_json::{Value, json};
+
+use super::{errors, operation_id};
+use crate::config::Config;
+use crate::stream::config::StreamRoute;
+use crate::stream::message::Channel;
+
+/// `GET` on a stream route.
+pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pattern::Pattern) -> Value {
+    let channels: Vec<&str> = cfg
+        .provider(&route.provider)
+        .and_then(|p| p.stream.as_ref())
+        .map(|s| s.channels.keys().map(|c| c.as_str()).collect())
+        .unwrap_or_else(|| Channel::ALL.iter().map(|c| c.as_str()).collect());
+    let channel_list = channels.join(",");
+    let parameters = json!([
+        {
+            "name": "symbols", "in": "query", "required": true,
+            "description": format!("Comma-separated tickers, at most {}", route.max_symbols),
+            "schema": { "type": "string", "pattern": "^[A-Za-z0-9]{1,15}(,[A-Za-z0-9]{1,15})*$" },
+            "example": "BTC,ETH"
+        },
+        {
+            "name": "channels", "in": "query", "required": false,
+            "description": format!("Comma-separated channels of: {}", channels.join(", ")),
+            "schema": { "type": "string", "default": channel_list },
+        },
+        {
+            "name": "vs", "in": "query", "required": false,
+            "description": "Quote currency",
+            "schema": { "type": "string", "default": "USD", "pattern": "^[A-Za-z]{2,10}$" }
+        }
+    ]);
+    let fallback = route.fallback.as_deref().map_or_else(
+        || "No REST fallback is configured.".to_owned(),
+        |f| format!("While no stream host answers, tickers come from {f} every {} ms.", route.poll.as_millis()),
+    );
+    let mut responses = serde_json::Map::new();
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": "Server-Sent Events: one `data: {json}` line per message (a `StreamMessage`); \
+                            comment lines keep the connection alive",
+            "content": { "text/event-stream": { "schema": { "$ref": "#/components/schemas/StreamMessage" } } }
+        }),
+    );
+    responses.insert(
+        "101".into(),
+        json!({ "description": "WebSocket (when the request asks to upgrade): one text frame per `StreamMessage`" }),
+    );
+    responses.extend(errors(&[400, 405, 414, 503]));
+    json!({
+        "get": {
+            "operationId": operation_id("get", pattern),
+            "summary": format!("Live trades and tickers from the {} stream", route.provider),
+            "description": format!(
+                "One upstream connection carries every client's symbols. A client that reads too slowly \
+                 loses messages and is told so with a `gap` status. {fallback}"
+            ),
+            "tags": ["stream"],
+            "parameters": parameters,
+            "responses": responses,
+        }
+    })
+}
+
+/// The message schemas.
+pub fn schemas() -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "StreamTrade".into(),
+        json!({
+            "type": "object",
+            "required": ["channel", "symbol", "vs", "price", "amount", "side", "ts", "id", "provider"],
+            "properties": {
+                "channel": { "const": "trade" },
+                "symbol": { "type": "string" }, "vs": { "type": "string" },
+                "price": { "type": "number", "exclusiveMinimum": 0 },
+                "amount": { "type": "number", "minimum": 0 },
+                "side": { "type": "string", "enum": ["buy", "sell"], "description": "The taker's side" },
+                "ts": { "type": "integer", "description": "Trade time, ms" },
+                "id": { "type": "string", "description": "The provider's trade id" },
+                "provider": { "type": "string" }
+            }
+        }),
+    );
+    out.insert(
+        "StreamTicker".into(),
+        json!({
+            "allOf": [
+                { "$ref": "#/components/schemas/Ticker" },
+                { "type": "object", "required": ["channel", "provider"],
+                  "properties": { "channel": { "const": "ticker" }, "provider": { "type": "string" } } }
+            ]
+        }),
+    );
+    out.insert(
+        "StreamStatus".into(),
+        json!({
+            "type": "object",
+            "required": ["channel", "event", "detail", "ts"],
+            "properties": {
+                "channel": { "const": "status" },
+                "event": { "type": "string", "enum": ["subscribed", "gap", "resumed", "fallback"] },
+                "detail": { "type": "string" },
+                "ts": { "type": "integer" }
+            }
+        }),
+    );
+    out.insert(
+        "StreamMessage".into(),
+        json!({ "oneOf": [
+            { "$ref": "#/components/schemas/StreamTrade" },
+            { "$ref": "#/components/schemas/StreamTicker" },
+            { "$ref": "#/components/schemas/StreamStatus" }
+        ] }),
+    );
+    out
+}

@@ -1,0 +1,115 @@
+//! The validated stream settings: a provider's `[providers.<name>.stream]` and a stream
+//! route's options.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::machine::Limits;
+use super::message::Channel;
+use crate::normalize::jq::JqProgram;
+
+/// A provider's combined-stream endpoint.
+#[derive(Debug)]
+pub struct StreamConfig {
+    /// Hosts in rotation order.
+    pub hosts: Vec<StreamHost>,
+    /// Path of the combined endpoint (`/stream`).
+    pub path: String,
+    /// What each channel subscribes to and how its events map.
+    pub channels: BTreeMap<Channel, StreamChannel>,
+    /// What the connection state machine keeps to.
+    pub limits: Limits,
+    /// Handshake timeout.
+    pub connect_timeout: Duration,
+    /// Longest quiet time of a live connection.
+    pub silence: Duration,
+    /// Messages queued per client.
+    pub client_queue: usize,
+}
+
+/// One `ws://` or `wss://` host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamHost {
+    /// `wss://host:port` (no path).
+    pub base: String,
+    /// TLS (`wss`).
+    pub tls: bool,
+    /// Host name or address.
+    pub host: String,
+    /// Port (default 443 for wss, 80 for ws).
+    pub port: u16,
+}
+
+/// One channel of a provider's stream.
+#[derive(Debug)]
+pub struct StreamChannel {
+    /// Stream name template (`{id}@trade`).
+    pub name: String,
+    /// Event -> message fields.
+    pub mapping: JqProgram,
+}
+
+/// A `/v1/stream` route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRoute {
+    /// The provider whose stream serves it.
+    pub provider: String,
+    /// The normalized ticker route polled while the stream is down.
+    pub fallback: Option<String>,
+    /// How often the fallback is polled.
+    pub poll: Duration,
+    /// Most symbols per client.
+    pub max_symbols: usize,
+}
+
+impl StreamHost {
+    /// Parses `ws[s]://host[:port]` (a path, query or credentials are refused).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (tls, rest) = if let Some(r) = text.strip_prefix("wss://") {
+            (true, r)
+        } else if let Some(r) = text.strip_prefix("ws://") {
+            (false, r)
+        } else {
+            return Err(format!("{text:?} is not a ws:// or wss:// URL"));
+        };
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(format!("{text:?} must be scheme://host[:port], without path, query or credentials"));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+                let port = p.parse::<u16>().map_err(|_| format!("{text:?} has a bad port {p:?}"))?;
+                (h.to_owned(), port)
+            }
+            _ => (authority.to_owned(), if tls { 443 } else { 80 }),
+        };
+        if host.is_empty() {
+            return Err(format!("{text:?} has no host"));
+        }
+        Ok(Self { base: format!("{}://{authority}", if tls { "wss" } else { "ws" }), tls, host, port })
+    }
+
+    /// The stream name for `id` on `template` (stream names are lower case).
+    pub fn stream_name(template: &str, id: &str) -> String {
+        template.replace("{id}", &id.to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_websocket_urls_without_paths() {
+        let h = StreamHost::parse("wss://stream.binance.com:9443").expect("valid");
+        assert_eq!((h.tls, h.host.as_str(), h.port), (true, "stream.binance.com", 9443));
+        let h = StreamHost::parse("ws://127.0.0.1:8080/").expect("valid");
+        assert_eq!((h.tls, h.base.as_str(), h.port), (false, "ws://127.0.0.1:8080", 8080));
+        assert_eq!(StreamHost::parse("wss://data-stream.binance.vision").expect("valid").port, 443);
+        assert!(StreamHost::parse("https://x").is_err());
+        assert!(StreamHost::parse("wss://x/stream").is_err());
+        assert!(StreamHost::parse("wss://user:pw@x").is_err());
+        assert!(StreamHost::parse("wss://x:99999").is_err());
+        assert_eq!(StreamHost::stream_name("{id}@trade", "BTCUSDT"), "btcusdt@trade");
+    }
+}

@@ -1,0 +1,68 @@
+//! The REST fallback: while no stream host is reachable, every wanted pair's ticker is
+//! fetched through the stream route's normalized `fallback` route (its pool, cache,
+//! breakers and quotas) every `poll`, and handed to the driver as ticker messages.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::driver::Control;
+use super::message::Payload;
+use crate::gateway::{Gateway, Via};
+use crate::normalize::schema::Ticker;
+use crate::pipeline::{Call, serve};
+use crate::routing::pattern::Params;
+use crate::state::lock;
+
+#[derive(Deserialize)]
+struct Envelope {
+    data: Ticker,
+    meta: EnvelopeMeta,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeMeta {
+    provider: String,
+}
+
+/// Polls until aborted (the driver aborts it when the stream resumes) or the gateway
+/// is gone.
+pub async fn poll(
+    gw: Weak<Gateway>,
+    path: String,
+    every: Duration,
+    pairs: Arc<Mutex<Vec<(String, String)>>>,
+    ctl: mpsc::WeakUnboundedSender<Control>,
+) {
+    loop {
+        let Some(gateway) = gw.upgrade() else { return };
+        let list = lock(&pairs).clone();
+        for (symbol, vs) in list {
+            match ticker(&gateway, &path, &symbol, &vs).await {
+                Ok(msg) => {
+                    let Some(tx) = ctl.upgrade() else { return };
+                    let _ = tx.send(Control::Polled { symbol, vs, msg });
+                }
+                Err(e) => tracing::debug!(%symbol, %vs, error = %e, "stream fallback poll failed"),
+            }
+        }
+        drop(gateway);
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn ticker(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<bytes::Bytes, String> {
+    let snap = gw.snapshot();
+    let Some(route) = snap.routes.iter().find(|r| r.cfg.pattern.template() == path) else {
+        return Err(format!("no route {path}"));
+    };
+    let query = format!("symbol={symbol}&vs={vs}");
+    let params = Params::new();
+    let call = Call { route, query: Some(&query), params: &params, via: &Via::Client };
+    let (resp, _) = serve(gw, &snap, call).await.map_err(|e| e.message)?;
+    let body = crate::body::read_capped(resp.into_body(), 1 << 20).await.map_err(|e| e.to_string())?;
+    let env: Envelope = serde_json::from_slice(&body).map_err(|e| format!("unexpected {path} answer: {e}"))?;
+    Ok(Payload::Ticker(env.data).encode(&env.meta.provider))
+}

@@ -1,0 +1,507 @@
+//! The upstream connection of one provider as a pure state machine: which streams are
+//! wanted, which connection carries them, when to connect (host rotation, per-host
+//! breakers, backoff, the connect-attempt budget), when to send SUBSCRIBE/UNSUBSCRIBE
+//! (paced, batched), when to replace a connection before its lifetime ends (a
+//! replacement that overlaps the old one), and when the stream counts as down long
+//! enough to fall back to REST. `now` is passed in; the driver turns [`Action`]s into
+//! socket work and reports back. Tested on the clock alone (`machine/tests.rs`).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::protocol::{self, Method};
+use crate::breaker::{Admit, Breaker, BreakerPolicy, Effect};
+
+/// The limits the machine keeps (from `[providers.<name>.stream]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Streams one connection may carry (Binance: 1024).
+    pub max_streams: usize,
+    /// Shortest spacing of control messages on one connection (Binance counts at most
+    /// 5 incoming messages a second, pongs included).
+    pub control_interval: Duration,
+    /// Streams per SUBSCRIBE/UNSUBSCRIBE message.
+    pub batch: usize,
+    /// Streams put into the connect URL.
+    pub url_streams: usize,
+    /// Connection attempts allowed per `connect_window` (Binance: 300 per 5 min per IP).
+    pub connects: usize,
+    /// See `connects`.
+    pub connect_window: Duration,
+    /// When a connection is replaced (Binance cuts connections at 24 h).
+    pub lifetime: Duration,
+    /// How long the old connection stays after its replacement is subscribed.
+    pub overlap: Duration,
+    /// How long without a subscribed connection before clients are served from REST.
+    pub fallback_after: Duration,
+    /// Longest wait between failed connection attempts.
+    pub max_backoff: Duration,
+}
+
+/// A connection's id (unique per machine).
+pub type ConnId = u64;
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open a connection to `hosts[host]` with `url_streams` already in the URL.
+    Connect {
+        /// The new connection.
+        conn: ConnId,
+        /// Index into the configured hosts.
+        host: usize,
+        /// Streams for the URL (never empty).
+        streams: Vec<String>,
+    },
+    /// Send a text frame.
+    Send {
+        /// On this connection.
+        conn: ConnId,
+        /// The frame.
+        text: String,
+    },
+    /// Close a connection (retired, or nothing is wanted).
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Tell clients, logs and metrics.
+    Notify(Notice),
+}
+
+/// Things clients or operators should hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A connection is subscribed and carries the data (`rollover`: it replaced one).
+    Connected {
+        /// Host index.
+        host: usize,
+        /// It replaced a connection at the end of its lifetime.
+        rollover: bool,
+    },
+    /// The connection carrying the data was lost: messages in between are missing.
+    Lost {
+        /// Host index.
+        host: usize,
+        /// Why.
+        reason: String,
+    },
+    /// Down for `fallback_after`: serve from REST.
+    Fallback,
+    /// The stream carries the data again after `Lost` or `Fallback`.
+    Resumed,
+    /// The upstream refused these streams (they are not asked for again until wanted anew).
+    Rejected {
+        /// The streams.
+        streams: Vec<String>,
+        /// The upstream's words.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Replacement,
+    Retiring { until: Instant },
+}
+
+#[derive(Debug)]
+struct Conn {
+    id: ConnId,
+    host: usize,
+    admit: Admit,
+    role: Role,
+    open_since: Option<Instant>,
+    subscribed: BTreeSet<String>,
+    pending: HashMap<u64, (Method, Vec<String>)>,
+    last_control: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    /// A subscribed primary carries the data (or nothing is wanted).
+    Up,
+    /// No carrying connection since `since`; `Lost` was said when `announced`.
+    Down { since: Instant, announced: bool },
+    /// Serving from REST.
+    Fallback,
+}
+
+/// The machine.
+#[derive(Debug)]
+pub struct Machine {
+    limits: Limits,
+    hosts: Vec<Breaker>,
+    cursor: usize,
+    want: BTreeSet<String>,
+    rejected: BTreeSet<String>,
+    conns: Vec<Conn>,
+    attempts: VecDeque<Instant>,
+    next_conn: ConnId,
+    next_req: u64,
+    failures: u32,
+    retry_at: Option<Instant>,
+    health: Health,
+    out: Vec<Action>,
+}
+
+impl Machine {
+    /// A machine over `hosts` hosts, each with its own breaker.
+    pub fn new(limits: Limits, hosts: usize, breaker: BreakerPolicy) -> Self {
+        Self {
+            limits,
+            hosts: (0..hosts).map(|_| Breaker::new(breaker)).collect(),
+            cursor: 0,
+            want: BTreeSet::new(),
+            rejected: BTreeSet::new(),
+            conns: Vec::new(),
+            attempts: VecDeque::new(),
+            next_conn: 1,
+            next_req: 1,
+            failures: 0,
+            retry_at: None,
+            health: Health::Up,
+            out: Vec::new(),
+        }
+    }
+
+    /// Replaces the limits and, when the host count changed, the hosts (a reload).
+    pub fn reconfigure(&mut self, limits: Limits, hosts: usize, breaker: BreakerPolicy) {
+        self.limits = limits;
+        if hosts != self.hosts.len() {
+            self.hosts = (0..hosts).map(|_| Breaker::new(breaker)).collect();
+            self.cursor = 0;
+        }
+    }
+
+    /// The streams clients want now (at most `max_streams` are kept).
+    pub fn set_wanted(&mut self, want: BTreeSet<String>, now: Instant) {
+        self.rejected.retain(|s| want.contains(s));
+        self.want = want.into_iter().take(self.limits.max_streams).collect();
+        if self.want.is_empty() {
+            self.health = Health::Up;
+        } else if self.health == Health::Up
+            && !self.conns.iter().any(|c| c.role == Role::Primary && c.open_since.is_some())
+        {
+            self.health = Health::Down { since: now, announced: false };
+        }
+    }
+
+    /// Whether clients are being served from REST.
+    pub fn in_fallback(&self) -> bool {
+        self.health == Health::Fallback
+    }
+
+    /// Open connections (for the gauge).
+    pub fn open_connections(&self) -> usize {
+        self.conns.iter().filter(|c| c.open_since.is_some()).count()
+    }
+
+    /// The host index of the connection carrying the data, if any.
+    pub fn carrier_host(&self) -> Option<usize> {
+        self.carrier().map(|c| c.host)
+    }
+
+    /// `conn` finished its handshake.
+    pub fn opened(&mut self, conn: ConnId, now: Instant) {
+        let Some(i) = self.index(conn) else { return };
+        let c = &mut self.conns[i];
+        c.open_since = Some(now);
+        let (host, admit) = (c.host, c.admit);
+        self.hosts[host].record_admitted(admit, Effect::Success, now);
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    /// `conn` failed to connect, or was closed or broke after opening.
+    pub fn closed(&mut self, conn: ConnId, reason: &str, now: Instant) {
+        let Some(i) = self.index(conn) else { return };
+        let c = self.conns.remove(i);
+        if matches!(c.role, Role::Retiring { .. }) {
+            return;
+        }
+        // A connection that never opened, or broke soon after, counts against its host.
+        let short = c.open_since.is_none_or(|t| now.saturating_duration_since(t) < Duration::from_secs(10));
+        let effect = if short { Effect::Failure } else { Effect::Neutral };
+        self.hosts[c.host].record_admitted(c.admit, effect, now);
+        self.cursor = (c.host + 1) % self.hosts.len().max(1);
+        if c.open_since.is_none() || short {
+            self.failures = self.failures.saturating_add(1);
+            self.retry_at = Some(now + self.backoff());
+        }
+        if c.role == Role::Primary {
+            if let Some(r) = self.conns.iter_mut().find(|r| r.role == Role::Replacement) {
+                // The replacement takes over as soon as it is subscribed.
+                r.role = Role::Primary;
+            }
+            let carried = c.open_since.is_some();
+            if carried && self.health == Health::Up && !self.want.is_empty() {
+                self.out.push(Action::Notify(Notice::Lost { host: c.host, reason: reason.to_owned() }));
+                self.health = Health::Down { since: now, announced: true };
+            }
+        }
+    }
+
+    /// The upstream answered control request `id` on `conn`.
+    pub fn replied(&mut self, conn: ConnId, id: u64, error: Option<String>) {
+        let Some(i) = self.index(conn) else { return };
+        let c = &mut self.conns[i];
+        let Some((method, streams)) = c.pending.remove(&id) else { return };
+        match (method, error) {
+            (Method::Subscribe, None) => c.subscribed.extend(streams),
+            (Method::Unsubscribe, None) => {
+                for s in &streams {
+                    c.subscribed.remove(s);
+                }
+            }
+            (Method::Subscribe, Some(reason)) => {
+                self.rejected.extend(streams.iter().cloned());
+                self.out.push(Action::Notify(Notice::Rejected { streams, reason }));
+            }
+            (Method::Unsubscribe, Some(_)) => {}
+        }
+    }
+
+    /// Advances to `now`: returns what to do.
+    pub fn poll(&mut self, now: Instant) -> Vec<Action> {
+        while self.attempts.front().is_some_and(|t| now.saturating_duration_since(*t) >= self.limits.connect_window) {
+            self.attempts.pop_front();
+        }
+        self.retire(now);
+        if self.want.is_empty() {
+            for c in self.conns.drain(..) {
+                self.out.push(Action::Close { conn: c.id });
+            }
+            return std::mem::take(&mut self.out);
+        }
+        if !self.conns.iter().any(|c| c.role == Role::Primary) {
+            self.connect(Role::Primary, now);
+        }
+        let expired = self.conns.iter().any(|c| {
+            c.role == Role::Primary
+                && c.open_since.is_some_and(|t| now.saturating_duration_since(t) >= self.limits.lifetime)
+        });
+        if expired && !self.conns.iter().any(|c| c.role == Role::Replacement) {
+            self.connect(Role::Replacement, now);
+        }
+        for i in 0..self.conns.len() {
+            self.control(i, now);
+        }
+        self.promote(now);
+        if let Health::Down { since, .. } = self.health
+            && now.saturating_duration_since(since) >= self.limits.fallback_after
+        {
+            self.health = Health::Fallback;
+            self.out.push(Action::Notify(Notice::Fallback));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// When [`poll`](Self::poll) next has something to do, absent new input (never a
+    /// time at which `poll` would find nothing to do, so a driver cannot spin).
+    pub fn deadline(&self) -> Option<Instant> {
+        let mut at: Vec<Instant> = Vec::new();
+        let has_replacement = self.conns.iter().any(|c| c.role == Role::Replacement);
+        for c in &self.conns {
+            if let Role::Retiring { until } = c.role {
+                at.push(until);
+            }
+            if c.role == Role::Primary
+                && !has_replacement
+                && let Some(t) = c.open_since
+            {
+                let expiry = t + self.limits.lifetime;
+                at.push(self.next_connect().map_or(expiry, |n| n.max(expiry)));
+            }
+            if let Some(last) = c.last_control.filter(|_| c.open_since.is_some() && self.has_control_work(c)) {
+                at.push(last + self.limits.control_interval);
+            }
+        }
+        if !self.want.is_empty() && !self.conns.iter().any(|c| c.role == Role::Primary) {
+            at.extend(self.next_connect());
+        }
+        if let Health::Down { since, .. } = self.health {
+            at.push(since + self.limits.fallback_after);
+        }
+        at.into_iter().min()
+    }
+
+    /// The earliest time a connection attempt could be made: after the backoff, inside
+    /// the attempt budget, and when some host's breaker lets one through. `None`: no
+    /// constraint (now).
+    fn next_connect(&self) -> Option<Instant> {
+        let mut t = self.retry_at;
+        if self.attempts.len() >= self.limits.connects
+            && let Some(first) = self.attempts.front()
+        {
+            let free = *first + self.limits.connect_window;
+            t = Some(t.map_or(free, |r| r.max(free)));
+        }
+        let open_until: Vec<Instant> = self
+            .hosts
+            .iter()
+            .map(|b| match b.state() {
+                crate::breaker::BreakerState::Open { until } => Some(until),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default();
+        if let Some(first_open) = open_until.into_iter().min() {
+            t = Some(t.map_or(first_open, |r| r.max(first_open)));
+        }
+        t
+    }
+
+    fn index(&self, conn: ConnId) -> Option<usize> {
+        self.conns.iter().position(|c| c.id == conn)
+    }
+
+    /// The connection that carries every wanted stream (a subscribed primary).
+    fn carrier(&self) -> Option<&Conn> {
+        self.conns.iter().find(|c| c.role == Role::Primary && c.open_since.is_some() && self.covers(c))
+    }
+
+    fn covers(&self, c: &Conn) -> bool {
+        c.pending.is_empty() && self.want.iter().all(|s| c.subscribed.contains(s) || self.rejected.contains(s))
+    }
+
+    fn backoff(&self) -> Duration {
+        let step = Duration::from_millis(250).saturating_mul(1 << self.failures.min(10).saturating_sub(1));
+        step.min(self.limits.max_backoff)
+    }
+
+    fn connect(&mut self, role: Role, now: Instant) {
+        if self.retry_at.is_some_and(|t| now < t)
+            || self.attempts.len() >= self.limits.connects
+            || self.hosts.is_empty()
+        {
+            return;
+        }
+        let n = self.hosts.len();
+        let Some((host, admit)) =
+            (0..n).map(|k| (self.cursor + k) % n).find_map(|h| match self.hosts[h].allow(now).0 {
+                Admit::No { .. } => None,
+                admit => Some((h, admit)),
+            })
+        else {
+            return;
+        };
+        self.attempts.push_back(now);
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let streams: Vec<String> = self
+            .want
+            .iter()
+            .filter(|s| !self.rejected.contains(*s))
+            .take(self.limits.url_streams.max(1))
+            .cloned()
+            .collect();
+        let streams = if streams.is_empty() { self.want.iter().take(1).cloned().collect() } else { streams };
+        self.out.push(Action::Connect { conn: id, host, streams: streams.clone() });
+        self.conns.push(Conn {
+            id,
+            host,
+            admit,
+            role,
+            open_since: None,
+            subscribed: streams.into_iter().collect(),
+            pending: HashMap::new(),
+            last_control: None,
+        });
+    }
+
+    fn has_control_work(&self, c: &Conn) -> bool {
+        let in_flight = |s: &String| c.pending.values().any(|(_, list)| list.contains(s));
+        let add = self.want.iter().any(|s| !c.subscribed.contains(s) && !self.rejected.contains(s) && !in_flight(s));
+        let drop = !matches!(c.role, Role::Retiring { .. })
+            && c.subscribed.iter().any(|s| !self.want.contains(s) && !in_flight(s));
+        add && !matches!(c.role, Role::Retiring { .. }) || drop
+    }
+
+    /// One paced control message on connection `i`, when it has work.
+    fn control(&mut self, i: usize, now: Instant) {
+        let c = &self.conns[i];
+        if c.open_since.is_none() || matches!(c.role, Role::Retiring { .. }) {
+            return;
+        }
+        if c.last_control.is_some_and(|t| now < t + self.limits.control_interval) {
+            return;
+        }
+        let in_flight = |s: &String| c.pending.values().any(|(_, list)| list.contains(s));
+        let adds: Vec<String> = self
+            .want
+            .iter()
+            .filter(|s| !c.subscribed.contains(*s) && !self.rejected.contains(*s) && !in_flight(s))
+            .take(self.limits.batch)
+            .cloned()
+            .collect();
+        let (method, streams) = if adds.is_empty() {
+            let drops: Vec<String> = c
+                .subscribed
+                .iter()
+                .filter(|s| !self.want.contains(*s) && !in_flight(s))
+                .take(self.limits.batch)
+                .cloned()
+                .collect();
+            (Method::Unsubscribe, drops)
+        } else {
+            (Method::Subscribe, adds)
+        };
+        if streams.is_empty() {
+            return;
+        }
+        let id = self.next_req;
+        self.next_req += 1;
+        let text = protocol::control(method, &streams, id);
+        let c = &mut self.conns[i];
+        c.pending.insert(id, (method, streams));
+        c.last_control = Some(now);
+        self.out.push(Action::Send { conn: c.id, text });
+    }
+
+    /// A subscribed replacement takes over (the old primary retires after the
+    /// overlap); a primary that becomes subscribed ends a `Down` period.
+    fn promote(&mut self, now: Instant) {
+        let ready = |m: &Self, c: &Conn| c.open_since.is_some() && m.covers(c);
+        if let Some(r) = self.conns.iter().position(|c| c.role == Role::Replacement && ready(self, c)) {
+            for c in &mut self.conns {
+                if c.role == Role::Primary {
+                    c.role = Role::Retiring { until: now + self.limits.overlap };
+                }
+            }
+            self.conns[r].role = Role::Primary;
+            let host = self.conns[r].host;
+            self.out.push(Action::Notify(Notice::Connected { host, rollover: true }));
+            return;
+        }
+        if self.health == Health::Up {
+            return;
+        }
+        if let Some(host) = self.carrier().map(|c| c.host) {
+            let said = matches!(self.health, Health::Fallback | Health::Down { announced: true, .. });
+            self.health = Health::Up;
+            self.out.push(Action::Notify(Notice::Connected { host, rollover: false }));
+            if said {
+                self.out.push(Action::Notify(Notice::Resumed));
+            }
+        }
+    }
+
+    fn retire(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.conns.len() {
+            if matches!(self.conns[i].role, Role::Retiring { until } if until <= now) {
+                let c = self.conns.remove(i);
+                self.out.push(Action::Close { conn: c.id });
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::*;
+
+fn limits() -> Limits {
+    Limits {
+        max_streams: 1024,
+        control_interval: Duration::from_millis(250),
+        batch: 100,
+        url_streams: 2,
+        connects: 300,
+        connect_window: Duration::from_secs(300),
+        lifetime: Duration::from_secs(3600),
+        overlap: Duration::from_secs(5),
+        fallback_after: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(10),
+    }
+}
+
+fn policy() -> BreakerPolicy {
+    BreakerPolicy { consecutive_failures: 2, open_for: Duration::from_secs(30), max_open_for: Duration::from_secs(60) }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn connects(actions: &[Action]) -> Vec<(ConnId, usize, Vec<String>)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Connect { conn, host, streams } => Some((*conn, *host, streams.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sends(actions: &[Action]) -> Vec<serde_json::Value> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { text, .. } => serde_json::from_str(text).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notices(actions: &[Action]) -> Vec<Notice> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notify(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A machine with `want` carried by an open connection on host 0.
+fn connected(want: &[&str], t0: Instant) -> (Machine, ConnId) {
+    let mut m = Machine::new(limits(), 2, policy());
+    m.set_wanted(set(want), t0);
+    let c = connects(&m.poll(t0));
+    assert_eq!(c.len(), 1, "one connection for every stream");
+    m.opened(c[0].0, t0);
+    let actions = m.poll(t0);
+    // Streams past the URL's share are subscribed and acknowledged.
+    for s in sends(&actions) {
+        m.replied(c[0].0, s["id"].as_u64().expect("id"), None);
+    }
+    m.poll(t0);
+    (m, c[0].0)
+}
+
+#[test]
+fn wanted_streams_open_one_connection_with_the_first_streams_in_its_url() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(limits(), 2, policy());
+    m.set_wanted(set(&["a@trade", "b@trade", "c@trade"]), t0);
+    let actions = m.poll(t0);
+    assert_eq!(connects(&actions), vec![(1, 0, vec!["a@trade".to_owned(), "b@trade".to_owned()])]);
+    assert!(m.poll(t0).is_empty(), "no second connection while the first is connecting");
+    m.opened(1, t0);
+    let actions = m.poll(t0);
+    let sent = sends(&actions);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["method"], "SUBSCRIBE");
+    assert_eq!(sent[0]["params"], serde_json::json!(["c@trade"]));
+    assert!(notices(&actions).is_empty(), "not carrying every stream before the reply");
+    m.replied(1, sent[0]["id"].as_u64().expect("id"), None);
+    assert_eq!(notices(&m.poll(t0)), vec![Notice::Connected { host: 0, rollover: false }]);
+}
+
+#[test]
+fn control_messages_are_batched_and_paced() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["a@trade"], t0);
+    let t1 = t0 + Duration::from_secs(1);
+    m.set_wanted(set(&["a@trade", "b@trade", "c@trade"]), t1);
+    let first = sends(&m.poll(t1));
+    assert_eq!(first.len(), 1, "one SUBSCRIBE carries every new stream");
+    assert_eq!(first[0]["params"], serde_json::json!(["b@trade", "c@trade"]));
+    m.replied(conn, first[0]["id"].as_u64().expect("id"), None);
+    m.set_wanted(set(&["a@trade"]), t1);
+    assert!(sends(&m.poll(t1)).is_empty(), "the next message waits for the pacing interval");
+    assert_eq!(m.deadline(), Some(t1 + Duration::from_millis(250)));
+    let second = sends(&m.poll(t1 + Duration::from_millis(250)));
+    assert_eq!(second[0]["method"], "UNSUBSCRIBE");
+    assert_eq!(second[0]["params"], serde_json::json!(["b@trade", "c@trade"]));
+}
+
+#[test]
+fn a_refused_stream_is_reported_once_and_not_asked_again() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["a@trade"], t0);
+    m.set_wanted(set(&["a@trade", "zz@trade"]), t0);
+    let sent = sends(&m.poll(t0 + Duration::from_secs(1)));
+    m.replied(conn, sent[0]["id"].as_u64().expect("id"), Some("Invalid symbol".into()));
+    let actions = m.poll(t0 + Duration::from_secs(2));
+    assert_eq!(
+        notices(&actions),
+        vec![Notice::Rejected { streams: vec!["zz@trade".into()], reason: "Invalid symbol".into() }]
+    );
+    assert!(sends(&m.poll(t0 + Duration::from_secs(3))).is_empty());
+}
+
+#[test]
+fn nothing_wanted_closes_the_connection() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["a@trade"], t0);
+    m.set_wanted(BTreeSet::new(), t0);
+    assert_eq!(m.poll(t0), vec![Action::Close { conn }]);
+    assert_eq!(m.deadline(), None);
+}
+
+#[test]
+fn a_lost_connection_is_announced_and_replaced_at_once_on_the_next_host() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["a@trade"], t0);
+    let t1 = t0 + Duration::from_secs(60);
+    m.closed(conn, "reset by peer", t1);
+    let actions = m.poll(t1);
+    assert_eq!(notices(&actions), vec![Notice::Lost { host: 0, reason: "reset by peer".into() }]);
+    let c = connects(&actions);
+    assert_eq!(c.len(), 1, "a connection that lived long reconnects without backoff");
+    assert_eq!(c[0].1, 1, "the next host in rotation");
+    m.opened(c[0].0, t1);
+    assert_eq!(notices(&m.poll(t1)), vec![Notice::Connected { host: 1, rollover: false }, Notice::Resumed]);
+}
+
+#[test]
+fn failing_hosts_back_off_open_their_breakers_and_fall_back_to_rest() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(limits(), 2, policy());
+    m.set_wanted(set(&["a@trade"]), t0);
+    let mut now = t0;
+    let mut hosts = Vec::new();
+    let mut said = Vec::new();
+    while now < t0 + Duration::from_secs(10) {
+        let actions = m.poll(now);
+        said.extend(notices(&actions));
+        for (conn, host, _) in connects(&actions) {
+            hosts.push(host);
+            m.closed(conn, "connection refused", now);
+        }
+        let next = m.deadline().expect("something to wait for");
+        assert!(next > now, "the deadline moves forward (no busy loop)");
+        now = next;
+    }
+    assert_eq!(hosts, vec![0, 1, 0, 1], "hosts rotate; both breakers open after two failures each");
+    assert!(said.contains(&Notice::Fallback), "{said:?}");
+    assert!(m.in_fallback());
+    assert!(!said.iter().any(|n| matches!(n, Notice::Lost { .. })), "nothing was carried, nothing was lost");
+    // The breakers' open period ends; a trial connects and the stream resumes.
+    let later = t0 + Duration::from_secs(31);
+    let c = connects(&m.poll(later));
+    assert_eq!(c.len(), 1);
+    m.opened(c[0].0, later);
+    let back = notices(&m.poll(later));
+    assert!(back.contains(&Notice::Resumed), "{back:?}");
+    assert!(!m.in_fallback());
+}
+
+#[test]
+fn the_connection_budget_is_never_exceeded() {
+    let t0 = Instant::now();
+    let mut l = limits();
+    l.connects = 3;
+    l.connect_window = Duration::from_secs(60);
+    l.max_backoff = Duration::from_millis(1);
+    let mut m = Machine::new(l, 1, BreakerPolicy { consecutive_failures: 1000, ..policy() });
+    m.set_wanted(set(&["a@trade"]), t0);
+    let mut attempts = Vec::new();
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(100) {
+        for (conn, _, _) in connects(&m.poll(now)) {
+            attempts.push(now);
+            m.closed(conn, "refused", now);
+        }
+        let next = m.deadline().expect("deadline");
+        assert!(next > now);
+        now = next;
+    }
+    let in_first_minute = attempts.iter().filter(|t| **t < t0 + Duration::from_secs(60)).count();
+    assert_eq!(in_first_minute, 3, "{attempts:?}");
+    assert!(attempts.len() >= 4, "attempts resume when the window moves on");
+}
+
+#[test]
+fn a_connection_is_replaced_before_its_lifetime_with_an_overlap() {
+    let t0 = Instant::now();
+    let (mut m, old) = connected(&["a@trade"], t0);
+    let t1 = t0 + Duration::from_secs(3600);
+    assert_eq!(m.deadline(), Some(t1));
+    let c = connects(&m.poll(t1));
+    assert_eq!(c.len(), 1, "a replacement connects while the old one still carries");
+    m.opened(c[0].0, t1);
+    let actions = m.poll(t1);
+    assert_eq!(notices(&actions), vec![Notice::Connected { host: c[0].1, rollover: true }]);
+    assert!(!actions.contains(&Action::Close { conn: old }), "the old connection stays for the overlap");
+    assert_eq!(m.open_connections(), 2);
+    assert_eq!(m.poll(t1 + Duration::from_secs(5)), vec![Action::Close { conn: old }]);
+    assert_eq!(m.open_connections(), 1);
+}
+
+#[test]
+fn at_most_max_streams_are_wanted() {
+    let t0 = Instant::now();
+    let mut l = limits();
+    l.max_streams = 2;
+    l.url_streams = 10;
+    let mut m = Machine::new(l, 1, policy());
+    m.set_wanted(set(&["a", "b", "c"]), t0);
+    assert_eq!(connects(&m.poll(t0))[0].2.len(), 2);
+}

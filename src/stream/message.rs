@@ -1,0 +1,255 @@
+//! What a stream client receives: one JSON object per message (DESIGN §8.3), encoded
+//! once per upstream event and shared by every client that wants it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::schema::{Ticker, Ts};
+
+/// A channel a client can ask for (`channels=trades,ticker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// Every trade.
+    Trades,
+    /// The rolling 24 h ticker.
+    Ticker,
+}
+
+/// A trade as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trade {
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Quote currency.
+    pub vs: String,
+    /// Price in `vs`.
+    pub price: f64,
+    /// Amount in the base asset.
+    pub amount: f64,
+    /// The taker's side.
+    pub side: Side,
+    /// Trade time.
+    pub ts: Ts,
+    /// The provider's trade id (unique per symbol).
+    pub id: String,
+}
+
+/// Which side took liquidity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The buyer took (hit the ask).
+    Buy,
+    /// The seller took (hit the bid).
+    Sell,
+}
+
+/// One market-data message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// A trade.
+    Trade(Trade),
+    /// A ticker update.
+    Ticker(Ticker),
+}
+
+/// What a `status` message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The client's subscription is in place.
+    Subscribed,
+    /// Messages were lost (the client read too slowly, or the upstream dropped).
+    Gap,
+    /// The upstream stream carries the data again.
+    Resumed,
+    /// No stream host is reachable: tickers come from polling the REST pool.
+    Fallback,
+}
+
+/// Why a mapped upstream message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadMessage(pub String);
+
+// === impl Channel ===
+
+impl Channel {
+    /// Every channel, in documentation order.
+    pub const ALL: [Channel; 2] = [Channel::Trades, Channel::Ticker];
+
+    /// The name in queries and config (`trades`, `ticker`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trades => "trades",
+            Self::Ticker => "ticker",
+        }
+    }
+
+    /// The `channel` field of its messages (`trade`, `ticker`).
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Trades => "trade",
+            Self::Ticker => "ticker",
+        }
+    }
+
+    /// Reads a mapping's output (an object without `symbol` and `vs`, which are added
+    /// here) as this channel's payload, and checks it.
+    pub fn payload(self, mut value: serde_json::Value, symbol: &str, vs: &str) -> Result<Payload, BadMessage> {
+        let Some(obj) = value.as_object_mut() else {
+            return Err(BadMessage(format!("{} mapping must produce an object", self.as_str())));
+        };
+        obj.insert("symbol".into(), symbol.into());
+        obj.insert("vs".into(), vs.into());
+        let bad = |e: serde_json::Error| BadMessage(format!("{} mapping output: {e}", self.as_str()));
+        let payload = match self {
+            Self::Trades => Payload::Trade(serde_json::from_value(value).map_err(bad)?),
+            Self::Ticker => Payload::Ticker(serde_json::from_value(value).map_err(bad)?),
+        };
+        payload.check()?;
+        Ok(payload)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+            format!("unknown channel {s:?}; channels are {}", names.join(", "))
+        })
+    }
+}
+
+// === impl Payload ===
+
+#[derive(Serialize)]
+struct Tagged<'a, T> {
+    channel: &'static str,
+    #[serde(flatten)]
+    payload: &'a T,
+    provider: &'a str,
+}
+
+impl Payload {
+    /// What tells this message from a copy of it (during a rollover both connections
+    /// deliver it): the trade id, or the ticker's time.
+    pub fn dedupe_key(&self) -> DedupeKey<'_> {
+        match self {
+            Self::Trade(t) => DedupeKey::Id(&t.id),
+            Self::Ticker(t) => DedupeKey::Time(t.ts.0),
+        }
+    }
+
+    /// The message as sent to clients.
+    pub fn encode(&self, provider: &str) -> Bytes {
+        let json = match self {
+            Self::Trade(t) => serde_json::to_vec(&Tagged { channel: "trade", payload: t, provider }),
+            Self::Ticker(t) => serde_json::to_vec(&Tagged { channel: "ticker", payload: t, provider }),
+        };
+        Bytes::from(json.unwrap_or_default())
+    }
+
+    fn check(&self) -> Result<(), BadMessage> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(BadMessage(format!("{name} must be > 0, got {v}"))) }
+        };
+        match self {
+            Self::Trade(t) => {
+                positive("price", t.price)?;
+                if !(t.amount.is_finite() && t.amount >= 0.0) {
+                    return Err(BadMessage(format!("amount must be >= 0, got {}", t.amount)));
+                }
+                if t.id.is_empty() {
+                    return Err(BadMessage("id must not be empty".into()));
+                }
+                Ok(())
+            }
+            Self::Ticker(t) => positive("last", t.last),
+        }
+    }
+}
+
+/// See [`Payload::dedupe_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DedupeKey<'a> {
+    /// A trade id.
+    Id(&'a str),
+    /// A ticker time.
+    Time(i64),
+}
+
+// === impl Status ===
+
+impl Status {
+    /// The `event` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Subscribed => "subscribed",
+            Self::Gap => "gap",
+            Self::Resumed => "resumed",
+            Self::Fallback => "fallback",
+        }
+    }
+
+    /// The message: `{"channel":"status","event":...,"detail":...,"ts":...}`.
+    pub fn encode(self, detail: &str, ts_ms: i64) -> Bytes {
+        let msg = serde_json::json!({"channel": "status", "event": self.as_str(), "detail": detail, "ts": ts_ms});
+        Bytes::from(msg.to_string())
+    }
+}
+
+/// Wall-clock milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trade_is_tagged_with_channel_and_provider() {
+        let out = serde_json::json!({"price": 42000.5, "amount": 0.25, "side": "sell", "ts": 1_700_000_000_000_i64, "id": "7"});
+        let p = Channel::Trades.payload(out, "BTC", "USD").expect("valid trade");
+        let v: serde_json::Value = serde_json::from_slice(&p.encode("binance")).expect("json");
+        assert_eq!(v["channel"], "trade");
+        assert_eq!(v["symbol"], "BTC");
+        assert_eq!(v["vs"], "USD");
+        assert_eq!(v["side"], "sell");
+        assert_eq!(v["provider"], "binance");
+        assert_eq!(p.dedupe_key(), DedupeKey::Id("7"));
+    }
+
+    #[test]
+    fn a_mapping_output_with_a_bad_price_or_extra_field_is_refused() {
+        let zero = serde_json::json!({"price": 0, "amount": 1, "side": "buy", "ts": 1_700_000_000_000_i64, "id": "1"});
+        assert!(Channel::Trades.payload(zero, "BTC", "USD").unwrap_err().0.contains("price"));
+        let extra =
+            serde_json::json!({"price": 1, "amount": 1, "side": "buy", "ts": 1_700_000_000_000_i64, "id": "1", "x": 1});
+        assert!(Channel::Trades.payload(extra, "BTC", "USD").is_err());
+        assert!(Channel::Ticker.payload(serde_json::json!([1]), "BTC", "USD").is_err());
+    }
+
+    #[test]
+    fn status_messages_name_their_event() {
+        let v: serde_json::Value = serde_json::from_slice(&Status::Gap.encode("3 messages dropped", 5)).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"channel": "status", "event": "gap", "detail": "3 messages dropped", "ts": 5})
+        );
+        assert_eq!("ticker".parse::<Channel>(), Ok(Channel::Ticker));
+        assert!("candles".parse::<Channel>().unwrap_err().contains("trades, ticker"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Binance's combined-stream protocol (binance-spot-api-docs, web-socket-streams.md):
+//! `<host>/stream?streams=a/b` opens a connection already subscribed to `a` and `b`;
+//! `{"method":"SUBSCRIBE","params":[...],"id":n}` adds streams and is answered
+//! `{"result":null,"id":n}` (or `{"error":{...},"id":n}`); data arrives as
+//! `{"stream":"btcusdt@trade","data":{...}}`. Pure functions, no sockets.
+
+use serde::Deserialize;
+
+/// A control request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Add streams.
+    Subscribe,
+    /// Drop streams.
+    Unsubscribe,
+}
+
+/// One message from the upstream.
+#[derive(Debug, PartialEq)]
+pub enum Inbound {
+    /// Market data of one stream.
+    Data {
+        /// Stream name (`btcusdt@trade`).
+        stream: String,
+        /// The event.
+        data: serde_json::Value,
+    },
+    /// The answer to a control request.
+    Reply {
+        /// The request's id.
+        id: u64,
+        /// The upstream's complaint, when it refused.
+        error: Option<String>,
+    },
+    /// Anything else (ignored, counted).
+    Other,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    stream: Option<String>,
+    data: Option<serde_json::Value>,
+    id: Option<u64>,
+    error: Option<serde_json::Value>,
+}
+
+/// The control request text.
+pub fn control(method: Method, streams: &[String], id: u64) -> String {
+    let method = match method {
+        Method::Subscribe => "SUBSCRIBE",
+        Method::Unsubscribe => "UNSUBSCRIBE",
+    };
+    serde_json::json!({"method": method, "params": streams, "id": id}).to_string()
+}
+
+/// The connection URL: `base` + `path` + `?streams=a/b` (at least one stream: Binance
+/// refuses a combined connection without any).
+pub fn url(base: &str, path: &str, streams: &[String]) -> String {
+    format!("{}{}?streams={}", base.trim_end_matches('/'), path, streams.join("/"))
+}
+
+/// Reads one text frame. Bodies are parsed by serde_json (bounded recursion).
+pub fn parse(text: &str) -> Inbound {
+    let Ok(frame) = serde_json::from_str::<Frame>(text) else {
+        return Inbound::Other;
+    };
+    match frame {
+        Frame { stream: Some(stream), data: Some(data), .. } => Inbound::Data { stream, data },
+        Frame { id: Some(id), error, .. } => Inbound::Reply { id, error: error.map(|e| e.to_string()) },
+        _ => Inbound::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/binance_ws/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn recorded_trade_frames_are_data_of_their_stream() {
+        for line in fixture("combined_trade_btcusdt.jsonl").lines() {
+            match parse(line) {
+                Inbound::Data { stream, data } => {
+                    assert_eq!(stream, "btcusdt@trade");
+                    assert_eq!(data["s"], "BTCUSDT");
+                }
+                other => panic!("not data: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn recorded_replies_carry_their_id() {
+        assert_eq!(parse(&fixture("subscribe_response_id2.json")), Inbound::Reply { id: 2, error: None });
+        assert_eq!(parse(&fixture("subscribe_response_docsample.json")), Inbound::Reply { id: 1, error: None });
+        let err = parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":4}"#);
+        assert!(matches!(err, Inbound::Reply { id: 4, error: Some(e) } if e.contains("Invalid request")));
+        assert_eq!(parse("not json"), Inbound::Other);
+    }
+
+    #[test]
+    fn requests_and_urls_have_the_documented_shape() {
+        let streams = vec!["btcusdt@trade".to_owned(), "ethusdt@ticker".to_owned()];
+        let v: serde_json::Value = serde_json::from_str(&control(Method::Subscribe, &streams, 3)).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"method": "SUBSCRIBE", "params": ["btcusdt@trade", "ethusdt@ticker"], "id": 3})
+        );
+        assert_eq!(
+            url("wss://stream.binance.com:9443/", "/stream", &streams),
+            "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/ethusdt@ticker"
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! What `/api/system/streams` shows of one provider's stream.
+
+use serde::Serialize;
+
+/// One provider's stream, as the admin API shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Provider name.
+    pub provider: String,
+    /// `idle` (no client), `connecting`, `up`, `fallback`.
+    pub state: &'static str,
+    /// The host carrying the data.
+    pub host: Option<String>,
+    /// Open upstream connections (2 during a rollover).
+    pub connections: usize,
+    /// Upstream streams subscribed for clients.
+    pub streams: usize,
+    /// Connected clients.
+    pub clients: usize,
+    /// Upstream frames received.
+    pub messages_in: u64,
+    /// Messages queued to clients.
+    pub messages_out: u64,
+    /// Messages slow clients lost.
+    pub dropped: u64,
+    /// Carrying connections lost.
+    pub reconnects: u64,
+    /// Each stream and how many clients want it.
+    pub topics: Vec<TopicReport>,
+}
+
+/// One upstream stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicReport {
+    /// Upstream stream name.
+    pub stream: String,
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Quote currency.
+    pub vs: String,
+    /// Channel.
+    pub channel: &'static str,
+    /// Clients subscribed.
+    pub clients: usize,
+}

@@ -1,0 +1,225 @@
+//! The HTTP side of `/v1/stream`: reads the query, joins the hub, and answers with a
+//! WebSocket (when the client asks to upgrade) or a Server-Sent Events body.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::client::ClientRx;
+use super::config::{StreamHost, StreamRoute};
+use super::driver::Topic;
+use super::message::Channel;
+use crate::error::{ErrorKind, ProxyError};
+use crate::gateway::Gateway;
+use crate::normalize::params::{self, ParamError};
+use crate::server::ConnSlot;
+use crate::snapshot::Snapshot;
+use crate::upstream::client::{Body, BoxError};
+
+/// A keep-alive comment goes to an SSE client after this long without a message.
+const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
+/// A WebSocket client is pinged this often.
+const WS_PING: Duration = Duration::from_secs(20);
+
+/// What a client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    /// Canonical tickers.
+    pub symbols: Vec<String>,
+    /// Channels.
+    pub channels: Vec<Channel>,
+    /// Quote currency.
+    pub vs: String,
+}
+
+/// Serves one `/v1/stream` request.
+pub async fn serve(
+    gw: &Arc<Gateway>,
+    snap: &Arc<Snapshot>,
+    route: &StreamRoute,
+    mut req: Request<Incoming>,
+) -> Result<Response<Body>, ProxyError> {
+    if req.method() != Method::GET {
+        let mut resp = ProxyError::new(ErrorKind::MethodNotAllowed, "the stream route answers GET").into_response();
+        resp.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("GET"));
+        return Ok(resp);
+    }
+    let bad = |e: ParamError| ProxyError::new(ErrorKind::BadRequest, e.to_string());
+    let ask = parse(req.uri().query(), snap.config.server.max_query_params, route.max_symbols).map_err(bad)?;
+    let provider = snap.config.provider(&route.provider);
+    let Some((provider, cfg)) = provider.and_then(|p| p.stream.clone().map(|s| (p, s))) else {
+        let msg = format!("provider {:?} has no stream configured", route.provider);
+        return Err(ProxyError::new(ErrorKind::NoProviderAvailable, msg));
+    };
+    let mut topics = Vec::new();
+    for symbol in &ask.symbols {
+        let Some(id) = provider.symbols.id_for(symbol, &ask.vs) else {
+            let msg = format!("unknown symbol: {symbol} ({} has no stream id for {symbol}/{})", provider.name, ask.vs);
+            return Err(ProxyError::new(ErrorKind::UnknownSymbol, msg));
+        };
+        for &channel in &ask.channels {
+            let Some(ch) = cfg.channels.get(&channel) else {
+                let msg = format!("channels: {} streams offer no {channel} channel", provider.name);
+                return Err(ProxyError::new(ErrorKind::BadRequest, msg));
+            };
+            let stream = StreamHost::stream_name(&ch.name, &id);
+            topics.push(Topic { stream, symbol: symbol.clone(), vs: ask.vs.clone(), id: id.clone(), channel });
+        }
+    }
+    let unavailable = |e: String| ProxyError::new(ErrorKind::NoProviderAvailable, e);
+    if let Some(key) = websocket_key(&req) {
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let rx = gw.streams.join(gw, &cfg, route, topics, "ws").await.map_err(unavailable)?;
+        let upgrade = hyper::upgrade::on(&mut req);
+        let slot = req.extensions().get::<ConnSlot>().cloned();
+        let send_timeout = snap.config.server.idle_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            match upgrade.await {
+                Ok(io) => {
+                    let config = WebSocketConfig::default().max_message_size(Some(64 << 10));
+                    let ws = WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config)).await;
+                    pump_ws(ws, rx, send_timeout).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "stream client upgrade did not complete"),
+            }
+        });
+        let mut resp = Response::new(crate::body::empty());
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = resp.headers_mut();
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            h.insert(SEC_WEBSOCKET_ACCEPT, v);
+        }
+        return Ok(resp);
+    }
+    let rx = gw.streams.join(gw, &cfg, route, topics, "sse").await.map_err(unavailable)?;
+    let mut resp = Response::new(sse_body(rx));
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Ok(resp)
+}
+
+/// Reads `symbols`, `channels` (default both) and `vs` (default USD); anything else is
+/// refused by name.
+pub fn parse(query: Option<&str>, max_params: usize, max_symbols: usize) -> Result<Ask, ParamError> {
+    let pairs = params::decode_query(query, max_params)?;
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    if let Some((name, _)) = pairs.iter().find(|(n, _)| !super::PARAMS.contains(&n.as_str())) {
+        return Err(ParamError {
+            param: name.chars().take(40).collect(),
+            message: format!("is not a parameter of this route (it takes {})", super::PARAMS.join(", ")),
+        });
+    }
+    let symbols = params::symbols(get("symbols"), "symbols")?;
+    if symbols.len() > max_symbols {
+        let message = format!("asks for {} symbols; at most {max_symbols} per stream client", symbols.len());
+        return Err(ParamError { param: "symbols".into(), message });
+    }
+    let mut channels = Vec::new();
+    for name in get("channels").map(str::trim).filter(|c| !c.is_empty()).unwrap_or("trades,ticker").split(',') {
+        let c: Channel = name.trim().parse().map_err(|message| ParamError { param: "channels".into(), message })?;
+        if !channels.contains(&c) {
+            channels.push(c);
+        }
+    }
+    Ok(Ask { symbols, channels, vs: params::vs(get("vs"))? })
+}
+
+/// The `Sec-WebSocket-Key` of an HTTP/1.1 WebSocket upgrade request (RFC 6455 §4.2.1).
+fn websocket_key<B>(req: &Request<B>) -> Option<HeaderValue> {
+    let h = req.headers();
+    let upgrade =
+        h.get(UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    let connection = crate::headers::connection_tokens(h).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    let version = h.get("sec-websocket-version").is_some_and(|v| v.as_bytes() == b"13");
+    (req.version() == Version::HTTP_11 && upgrade && connection && version)
+        .then(|| h.get(SEC_WEBSOCKET_KEY).cloned())?
+}
+
+/// One `data: {json}` event per message, and a comment line when nothing came for a while.
+fn sse_body(rx: ClientRx) -> Body {
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        let frame = match tokio::time::timeout(SSE_KEEPALIVE, rx.next()).await {
+            Ok(Some(msg)) => {
+                let mut b = BytesMut::with_capacity(msg.len() + 8);
+                b.put_slice(b"data: ");
+                b.put_slice(&msg);
+                b.put_slice(b"\n\n");
+                b.freeze()
+            }
+            Ok(None) => return None,
+            Err(_) => Bytes::from_static(b": keep-alive\n\n"),
+        };
+        Some((Ok::<_, BoxError>(Frame::data(frame)), rx))
+    });
+    BodyExt::boxed(http_body_util::StreamBody::new(events))
+}
+
+/// Writes the client's messages as text frames; reads (and ignores) what the client
+/// sends, so pings are answered and a close is seen; pings the client now and then. A
+/// send that does not finish within `send_timeout` (a client that stopped reading)
+/// ends the connection.
+async fn pump_ws<S>(mut ws: WebSocketStream<S>, mut rx: ClientRx, send_timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut ping = tokio::time::interval(WS_PING);
+    ping.tick().await;
+    loop {
+        let out = tokio::select! {
+            msg = rx.next() => match msg {
+                Some(bytes) => match String::from_utf8(bytes.to_vec()) {
+                    Ok(text) => Message::text(text),
+                    Err(_) => continue,
+                },
+                None => break,
+            },
+            incoming = ws.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => continue,
+            },
+            _ = ping.tick() => Message::Ping(Bytes::new()),
+        };
+        match tokio::time::timeout(send_timeout, ws.send(out)).await {
+            Ok(Ok(())) => {}
+            _ => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_names_what_is_wrong() {
+        let ask = parse(Some("symbols=btc,eth,BTC&channels=trades"), 32, 50).expect("valid");
+        assert_eq!(
+            ask,
+            Ask { symbols: vec!["BTC".into(), "ETH".into()], channels: vec![Channel::Trades], vs: "USD".into() }
+        );
+        assert_eq!(parse(Some("symbols=BTC"), 32, 50).expect("valid").channels, vec![Channel::Trades, Channel::Ticker]);
+        let e = parse(Some("symbols=BTC&channels=candles"), 32, 50).unwrap_err();
+        assert_eq!(e.param, "channels");
+        assert!(parse(None, 32, 50).unwrap_err().to_string().contains("symbols"));
+        assert_eq!(parse(Some("symbols=BTC&interval=1m"), 32, 50).unwrap_err().param, "interval");
+        assert_eq!(parse(Some("symbols=A,B,C"), 32, 2).unwrap_err().param, "symbols");
+        assert_eq!(parse(Some("symbols=BTC&vs=U$D"), 32, 50).unwrap_err().param, "vs");
+    }
+}
