@@ -1,6 +1,11 @@
 //! Civil (proleptic Gregorian, UTC) dates from Unix time and back, for date template
 //! variables and calendar-month credit windows. Howard Hinnant's algorithms.
 
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 /// `(year, month 1-12, day 1-31)` of the UTC day containing `unix_s`.
 pub fn civil(unix_s: i64) -> (i64, u32, u32) {
     let days = unix_s.div_euclid(86_400);

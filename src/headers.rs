@@ -57,6 +57,15 @@ pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Whether `req` asks to upgrade to WebSocket: HTTP/1.1 with `Upgrade: websocket` and
+/// a `Connection` header that lists `upgrade` (RFC 6455 §4.1).
+pub fn asks_websocket<B>(req: &http::Request<B>) -> bool {
+    let upgrade = req.headers().get(header::UPGRADE).and_then(|v| v.to_str().ok());
+    req.version() == http::Version::HTTP_11
+        && upgrade.is_some_and(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        && connection_tokens(req.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
 /// Prepares a client's headers for an upstream provider: hop-by-hop headers go, and so
 /// do `Host` (the client sets the upstream's own from the URI, and SNI follows it) and
 /// `x-marketgate-via` (set by the exchange, towards other marketgates only).

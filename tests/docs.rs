@@ -7,9 +7,16 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// Field names of the serde structs in the config schema (every key a file may use).
+/// Field names of the serde structs in the config schema, `schema.rs` and its
+/// submodules (every key a file may use).
 fn config_keys() -> Vec<String> {
-    let schema = read("src/config/schema.rs");
+    let mut schema = read("src/config/schema.rs");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config/schema");
+    let mut parts: Vec<_> = std::fs::read_dir(&dir).expect("src/config/schema").flatten().map(|e| e.path()).collect();
+    parts.sort();
+    for part in parts {
+        schema.push_str(&std::fs::read_to_string(&part).expect("schema part"));
+    }
     schema
         .lines()
         .map(str::trim)

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
@@ -103,7 +103,7 @@ pub fn sample(state: &Admin, since: Instant, now: Instant) -> Point {
             )
         })
         .collect();
-    let t = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let t = crate::calendar::now_ms();
     Point { t, providers }
 }
 

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Version};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -43,14 +43,10 @@ impl Pending {
     /// (`h2c`, ...) are not tunnelled: after one, later requests would pass marketgate
     /// by.
     pub fn take<B>(req: &mut Request<B>) -> Option<Self> {
-        if req.version() != Version::HTTP_11 {
+        if !headers::asks_websocket(req) {
             return None;
         }
         let protocol = req.headers().get(UPGRADE)?.clone();
-        let websocket = protocol.to_str().is_ok_and(|p| p.trim().eq_ignore_ascii_case("websocket"));
-        if !websocket || !headers::connection_tokens(req.headers()).any(|t| t.eq_ignore_ascii_case("upgrade")) {
-            return None;
-        }
         let slot = req.extensions().get::<ConnSlot>().cloned();
         Some(Self { client: hyper::upgrade::on(req), protocol, slot })
     }
@@ -167,6 +163,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Touched<T> {
 
 #[cfg(test)]
 mod tests {
+    use http::Version;
     use tokio::io::AsyncReadExt;
 
     use super::*;

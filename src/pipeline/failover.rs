@@ -345,10 +345,7 @@ pub fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
     )
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::calendar::now_ms;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::message::{Status, now_ms};
+use super::message::Status;
+use crate::calendar::now_ms;
 
 /// The sending side, held by the provider's driver.
 #[derive(Debug)]

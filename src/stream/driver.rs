@@ -16,10 +16,11 @@ use super::client::{ClientTx, Offer};
 use super::config::{StreamConfig, StreamRoute};
 use super::conn::{self, ConnEvent, Dial};
 use super::dedupe::Seen;
-use super::machine::{Action, ConnId, Machine, Notice};
-use super::message::{Channel, Status, now_ms};
+use super::machine::{Action, ConnId, Machine};
+use super::message::{Channel, Status};
 use super::protocol::{self, Inbound};
-use super::report::{Report, TopicReport};
+use super::report::Report;
+use crate::calendar::now_ms;
 use crate::gateway::Gateway;
 use crate::normalize::jq::{self, Globals};
 use crate::state::lock;
@@ -99,6 +100,8 @@ pub struct Driver {
     report: Arc<Mutex<Report>>,
     counters: Counters,
     dirty: bool,
+    /// TLS settings and the extra CA file they were built from.
+    tls: Option<(Option<std::path::PathBuf>, Arc<rustls::ClientConfig>)>,
 }
 
 impl Driver {
@@ -138,6 +141,7 @@ impl Driver {
             report,
             counters,
             dirty: true,
+            tls: None,
         };
         tokio::spawn(driver.run(ctl_rx, ev_rx));
         ctl_tx
@@ -190,35 +194,27 @@ impl Driver {
     }
 
     fn connect(&mut self, conn: ConnId, host: usize, streams: &[String]) {
+        let snap = self.gw.upgrade().map(|g| g.snapshot());
+        let provider = snap.as_ref().and_then(|s| s.config.provider(&self.name));
         // A reload may have changed the stream settings: the next connection uses them.
-        let gw = self.gw.upgrade();
-        if let Some(cfg) =
-            gw.as_ref().and_then(|g| g.snapshot().config.provider(&self.name).and_then(|p| p.stream.clone()))
-            && !Arc::ptr_eq(&cfg, &self.cfg)
+        if let Some(p) = provider
+            && let Some(cfg) = p.stream.as_ref().filter(|c| !Arc::ptr_eq(c, &self.cfg))
         {
-            let breaker = gw.as_ref().and_then(|g| g.snapshot().config.provider(&self.name).map(|p| p.breaker));
-            self.machine.reconfigure(cfg.limits.clone(), cfg.hosts.len(), breaker.unwrap_or_default());
-            self.cfg = cfg;
+            self.machine.reconfigure(cfg.limits.clone(), cfg.hosts.len(), p.breaker);
+            self.cfg = Arc::clone(cfg);
         }
         let Some(h) = self.cfg.hosts.get(host).cloned() else {
             let _ = self.events.try_send(ConnEvent::Closed(conn, "host no longer configured".into()));
             return;
         };
-        let upstream = gw.as_ref().map(|g| g.snapshot().config.upstream.clone());
-        let tls = if h.tls {
-            let ca = upstream.as_ref().and_then(|u| u.extra_ca_file.clone());
-            match crate::tls::client_config(ca.as_deref()) {
-                Ok(mut c) => {
-                    c.alpn_protocols = vec![b"http/1.1".to_vec()];
-                    Some(Arc::new(c))
-                }
-                Err(e) => {
-                    let _ = self.events.try_send(ConnEvent::Closed(conn, format!("TLS settings: {e}")));
-                    return;
-                }
+        let upstream = snap.as_ref().map(|s| &s.config.upstream);
+        let tls = match h.tls.then(|| self.tls(upstream.and_then(|u| u.extra_ca_file.as_deref()))) {
+            Some(Err(e)) => {
+                let _ = self.events.try_send(ConnEvent::Closed(conn, format!("TLS settings: {e}")));
+                return;
             }
-        } else {
-            None
+            Some(Ok(c)) => Some(c),
+            None => None,
         };
         let dial = Dial {
             conn,
@@ -227,11 +223,26 @@ impl Driver {
             tls,
             timeout: self.cfg.connect_timeout,
             silence: self.cfg.silence,
-            user_agent: upstream.map_or_else(|| "marketgate".to_owned(), |u| u.user_agent),
+            user_agent: upstream.map_or_else(|| "marketgate".to_owned(), |u| u.user_agent.clone()),
         };
         tracing::debug!(provider = %self.name, host = %dial.host.base, streams = streams.len(), "stream connecting");
         self.conns.insert(conn, conn::spawn(dial, self.events.clone()));
         self.dirty = true;
+    }
+
+    /// The TLS settings for `wss` hosts (HTTP/1.1 only: a WebSocket handshake is an
+    /// HTTP/1.1 request), built once per CA file rather than on every reconnect.
+    fn tls(&mut self, extra_ca: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, crate::tls::TlsError> {
+        if let Some((ca, cfg)) = &self.tls
+            && ca.as_deref() == extra_ca
+        {
+            return Ok(Arc::clone(cfg));
+        }
+        let mut c = crate::tls::client_config(extra_ca)?;
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let c = Arc::new(c);
+        self.tls = Some((extra_ca.map(std::path::Path::to_path_buf), Arc::clone(&c)));
+        Ok(c)
     }
 
     fn event(&mut self, e: ConnEvent) {
@@ -310,7 +321,7 @@ impl Driver {
                     return;
                 }
                 let names: Vec<String> = topics.iter().map(|t| t.stream.clone()).collect();
-                let detail = subscribed_detail(&self.name, &topics);
+                let detail = notice::subscribed_detail(&self.name, &topics);
                 for topic in topics {
                     let t = self.topics.entry(topic.stream.clone()).or_insert_with(|| TopicState {
                         globals: Globals {
@@ -368,120 +379,6 @@ impl Driver {
         *lock(&self.pairs) = pairs.into_iter().collect();
         self.dirty = true;
     }
-
-    fn notice(&mut self, n: Notice) {
-        self.dirty = true;
-        let host = |i: usize| self.cfg.hosts.get(i).map_or_else(|| "?".to_owned(), |h| h.base.clone());
-        match n {
-            Notice::Connected { host: h, rollover } => {
-                tracing::info!(provider = %self.name, host = %host(h), rollover, "stream connected");
-            }
-            Notice::Lost { host: h, reason } => {
-                self.counters.reconnects.inc();
-                let detail = format!("upstream connection to {} lost ({reason}); reconnecting", host(h));
-                tracing::warn!(provider = %self.name, %detail, "stream gap");
-                self.broadcast(Status::Gap, &detail);
-            }
-            Notice::Fallback => {
-                self.counters.fallback.set(1);
-                let detail = self.fallback_detail();
-                tracing::warn!(provider = %self.name, %detail, "stream fallback");
-                self.broadcast(Status::Fallback, &detail);
-                self.start_poller();
-            }
-            Notice::Resumed => {
-                self.counters.fallback.set(0);
-                self.stop_poller();
-                let detail = format!("{} stream carries the data again", self.name);
-                tracing::info!(provider = %self.name, "stream resumed");
-                self.broadcast(Status::Resumed, &detail);
-            }
-            Notice::Rejected { streams, reason } => {
-                tracing::warn!(provider = %self.name, ?streams, %reason, "upstream refused streams");
-            }
-        }
-    }
-
-    fn fallback_detail(&self) -> String {
-        match self.route.as_ref().and_then(|r| r.fallback.as_ref().map(|f| (f, r.poll))) {
-            Some((f, poll)) => format!(
-                "no {} stream host is reachable; tickers from {f} every {} ms until the stream returns",
-                self.name,
-                poll.as_millis()
-            ),
-            None => format!("no {} stream host is reachable; no fallback route is configured", self.name),
-        }
-    }
-
-    fn broadcast(&self, status: Status, detail: &str) {
-        let msg = status.encode(detail, now_ms());
-        let mut sent = BTreeSet::new();
-        for c in self.topics.values().flat_map(|t| &t.clients) {
-            if sent.insert(c.id) {
-                c.offer(msg.clone());
-            }
-        }
-    }
-
-    fn start_poller(&mut self) {
-        let Some(route) = self.route.clone() else { return };
-        let Some(path) = route.fallback.clone() else { return };
-        self.stop_poller();
-        let (gw, pairs, ctl) = (self.gw.clone(), Arc::clone(&self.pairs), self.ctl.clone());
-        self.poller = Some(tokio::spawn(super::fallback::poll(gw, path, route.poll, pairs, ctl)));
-    }
-
-    fn stop_poller(&mut self) {
-        if let Some(p) = self.poller.take() {
-            p.abort();
-        }
-    }
-
-    fn refresh_report(&self) {
-        let mut topics: Vec<TopicReport> = self
-            .topics
-            .values()
-            .map(|t| TopicReport {
-                stream: t.topic.stream.clone(),
-                symbol: t.topic.symbol.clone(),
-                vs: t.topic.vs.clone(),
-                channel: t.topic.channel.as_str(),
-                clients: t.clients.len(),
-            })
-            .collect();
-        topics.sort_by(|a, b| a.stream.cmp(&b.stream));
-        let state = if self.topics.is_empty() {
-            "idle"
-        } else if self.machine.in_fallback() {
-            "fallback"
-        } else if self.machine.carrier_host().is_some() {
-            "up"
-        } else {
-            "connecting"
-        };
-        let mut r = lock(&self.report);
-        r.provider = self.name.to_string();
-        r.state = state;
-        r.host = self.machine.carrier_host().and_then(|i| self.cfg.hosts.get(i)).map(|h| h.base.clone());
-        r.connections = self.machine.open_connections();
-        r.streams = self.topics.len();
-        r.clients = self.clients.len();
-        r.topics = topics;
-    }
 }
 
-/// `trades, ticker for BTC/USD, ETH/USD from binance`.
-fn subscribed_detail(provider: &str, topics: &[Topic]) -> String {
-    let mut channels: Vec<&str> = Vec::new();
-    let mut pairs: Vec<String> = Vec::new();
-    for t in topics {
-        if !channels.contains(&t.channel.as_str()) {
-            channels.push(t.channel.as_str());
-        }
-        let pair = format!("{}/{}", t.symbol, t.vs);
-        if !pairs.contains(&pair) {
-            pairs.push(pair);
-        }
-    }
-    format!("{} for {} from {provider}", channels.join(", "), pairs.join(", "))
-}
+mod notice;

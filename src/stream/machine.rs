@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::protocol::{self, Method};
+use super::protocol::Method;
 use crate::breaker::{Admit, Breaker, BreakerPolicy, Effect};
 
 /// The limits the machine keeps (from `[providers.<name>.stream]`).
@@ -316,7 +316,7 @@ impl Machine {
                 let expiry = t + self.limits.lifetime;
                 at.push(self.next_connect().map_or(expiry, |n| n.max(expiry)));
             }
-            if let Some(last) = c.last_control.filter(|_| c.open_since.is_some() && self.has_control_work(c)) {
+            if let Some(last) = c.last_control.filter(|_| self.next_control(c).is_some()) {
                 at.push(last + self.limits.control_interval);
             }
         }
@@ -328,180 +328,9 @@ impl Machine {
         }
         at.into_iter().min()
     }
-
-    /// The earliest time a connection attempt could be made: after the backoff, inside
-    /// the attempt budget, and when some host's breaker lets one through. `None`: no
-    /// constraint (now).
-    fn next_connect(&self) -> Option<Instant> {
-        let mut t = self.retry_at;
-        if self.attempts.len() >= self.limits.connects
-            && let Some(first) = self.attempts.front()
-        {
-            let free = *first + self.limits.connect_window;
-            t = Some(t.map_or(free, |r| r.max(free)));
-        }
-        let open_until: Vec<Instant> = self
-            .hosts
-            .iter()
-            .map(|b| match b.state() {
-                crate::breaker::BreakerState::Open { until } => Some(until),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
-            .unwrap_or_default();
-        if let Some(first_open) = open_until.into_iter().min() {
-            t = Some(t.map_or(first_open, |r| r.max(first_open)));
-        }
-        t
-    }
-
-    fn index(&self, conn: ConnId) -> Option<usize> {
-        self.conns.iter().position(|c| c.id == conn)
-    }
-
-    /// The connection that carries every wanted stream (a subscribed primary).
-    fn carrier(&self) -> Option<&Conn> {
-        self.conns.iter().find(|c| c.role == Role::Primary && c.open_since.is_some() && self.covers(c))
-    }
-
-    fn covers(&self, c: &Conn) -> bool {
-        c.pending.is_empty() && self.want.iter().all(|s| c.subscribed.contains(s) || self.rejected.contains(s))
-    }
-
-    fn backoff(&self) -> Duration {
-        let step = Duration::from_millis(250).saturating_mul(1 << self.failures.min(10).saturating_sub(1));
-        step.min(self.limits.max_backoff)
-    }
-
-    fn connect(&mut self, role: Role, now: Instant) {
-        if self.retry_at.is_some_and(|t| now < t)
-            || self.attempts.len() >= self.limits.connects
-            || self.hosts.is_empty()
-        {
-            return;
-        }
-        let n = self.hosts.len();
-        let Some((host, admit)) =
-            (0..n).map(|k| (self.cursor + k) % n).find_map(|h| match self.hosts[h].allow(now).0 {
-                Admit::No { .. } => None,
-                admit => Some((h, admit)),
-            })
-        else {
-            return;
-        };
-        self.attempts.push_back(now);
-        let id = self.next_conn;
-        self.next_conn += 1;
-        let streams: Vec<String> = self
-            .want
-            .iter()
-            .filter(|s| !self.rejected.contains(*s))
-            .take(self.limits.url_streams.max(1))
-            .cloned()
-            .collect();
-        let streams = if streams.is_empty() { self.want.iter().take(1).cloned().collect() } else { streams };
-        self.out.push(Action::Connect { conn: id, host, streams: streams.clone() });
-        self.conns.push(Conn {
-            id,
-            host,
-            admit,
-            role,
-            open_since: None,
-            subscribed: streams.into_iter().collect(),
-            pending: HashMap::new(),
-            last_control: None,
-        });
-    }
-
-    fn has_control_work(&self, c: &Conn) -> bool {
-        let in_flight = |s: &String| c.pending.values().any(|(_, list)| list.contains(s));
-        let add = self.want.iter().any(|s| !c.subscribed.contains(s) && !self.rejected.contains(s) && !in_flight(s));
-        let drop = !matches!(c.role, Role::Retiring { .. })
-            && c.subscribed.iter().any(|s| !self.want.contains(s) && !in_flight(s));
-        add && !matches!(c.role, Role::Retiring { .. }) || drop
-    }
-
-    /// One paced control message on connection `i`, when it has work.
-    fn control(&mut self, i: usize, now: Instant) {
-        let c = &self.conns[i];
-        if c.open_since.is_none() || matches!(c.role, Role::Retiring { .. }) {
-            return;
-        }
-        if c.last_control.is_some_and(|t| now < t + self.limits.control_interval) {
-            return;
-        }
-        let in_flight = |s: &String| c.pending.values().any(|(_, list)| list.contains(s));
-        let adds: Vec<String> = self
-            .want
-            .iter()
-            .filter(|s| !c.subscribed.contains(*s) && !self.rejected.contains(*s) && !in_flight(s))
-            .take(self.limits.batch)
-            .cloned()
-            .collect();
-        let (method, streams) = if adds.is_empty() {
-            let drops: Vec<String> = c
-                .subscribed
-                .iter()
-                .filter(|s| !self.want.contains(*s) && !in_flight(s))
-                .take(self.limits.batch)
-                .cloned()
-                .collect();
-            (Method::Unsubscribe, drops)
-        } else {
-            (Method::Subscribe, adds)
-        };
-        if streams.is_empty() {
-            return;
-        }
-        let id = self.next_req;
-        self.next_req += 1;
-        let text = protocol::control(method, &streams, id);
-        let c = &mut self.conns[i];
-        c.pending.insert(id, (method, streams));
-        c.last_control = Some(now);
-        self.out.push(Action::Send { conn: c.id, text });
-    }
-
-    /// A subscribed replacement takes over (the old primary retires after the
-    /// overlap); a primary that becomes subscribed ends a `Down` period.
-    fn promote(&mut self, now: Instant) {
-        let ready = |m: &Self, c: &Conn| c.open_since.is_some() && m.covers(c);
-        if let Some(r) = self.conns.iter().position(|c| c.role == Role::Replacement && ready(self, c)) {
-            for c in &mut self.conns {
-                if c.role == Role::Primary {
-                    c.role = Role::Retiring { until: now + self.limits.overlap };
-                }
-            }
-            self.conns[r].role = Role::Primary;
-            let host = self.conns[r].host;
-            self.out.push(Action::Notify(Notice::Connected { host, rollover: true }));
-            return;
-        }
-        if self.health == Health::Up {
-            return;
-        }
-        if let Some(host) = self.carrier().map(|c| c.host) {
-            let said = matches!(self.health, Health::Fallback | Health::Down { announced: true, .. });
-            self.health = Health::Up;
-            self.out.push(Action::Notify(Notice::Connected { host, rollover: false }));
-            if said {
-                self.out.push(Action::Notify(Notice::Resumed));
-            }
-        }
-    }
-
-    fn retire(&mut self, now: Instant) {
-        let mut i = 0;
-        while i < self.conns.len() {
-            if matches!(self.conns[i].role, Role::Retiring { until } if until <= now) {
-                let c = self.conns.remove(i);
-                self.out.push(Action::Close { conn: c.id });
-            } else {
-                i += 1;
-            }
-        }
-    }
 }
+
+mod plan;
 
 #[cfg(test)]
 mod tests;

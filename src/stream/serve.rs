@@ -7,13 +7,13 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::client::ClientRx;
 use super::config::{StreamHost, StreamRoute};
@@ -87,7 +87,9 @@ pub async fn serve(
             let _slot = slot;
             match upgrade.await {
                 Ok(io) => {
-                    let config = WebSocketConfig::default().max_message_size(Some(64 << 10));
+                    // Clients send little (pongs, a close): a 4 KiB read buffer instead
+                    // of tungstenite's 128 KiB, which is allocated for each connection.
+                    let config = WebSocketConfig::default().max_message_size(Some(64 << 10)).read_buffer_size(4 << 10);
                     let ws = WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config)).await;
                     pump_ws(ws, rx, send_timeout).await;
                 }
@@ -140,15 +142,10 @@ pub fn parse(query: Option<&str>, max_params: usize, max_symbols: usize) -> Resu
     Ok(Ask { symbols, channels, vs: params::vs(get("vs"))? })
 }
 
-/// The `Sec-WebSocket-Key` of an HTTP/1.1 WebSocket upgrade request (RFC 6455 §4.2.1).
+/// The `Sec-WebSocket-Key` of a WebSocket upgrade request of version 13 (RFC 6455 §4.2.1).
 fn websocket_key<B>(req: &Request<B>) -> Option<HeaderValue> {
-    let h = req.headers();
-    let upgrade =
-        h.get(UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-    let connection = crate::headers::connection_tokens(h).any(|t| t.eq_ignore_ascii_case("upgrade"));
-    let version = h.get("sec-websocket-version").is_some_and(|v| v.as_bytes() == b"13");
-    (req.version() == Version::HTTP_11 && upgrade && connection && version)
-        .then(|| h.get(SEC_WEBSOCKET_KEY).cloned())?
+    let version = req.headers().get("sec-websocket-version").is_some_and(|v| v.as_bytes() == b"13");
+    (crate::headers::asks_websocket(req) && version).then(|| req.headers().get(SEC_WEBSOCKET_KEY).cloned())?
 }
 
 /// One `data: {json}` event per message, and a comment line when nothing came for a while.
@@ -183,8 +180,9 @@ where
     loop {
         let out = tokio::select! {
             msg = rx.next() => match msg {
-                Some(bytes) => match String::from_utf8(bytes.to_vec()) {
-                    Ok(text) => Message::text(text),
+                // The encoded message is shared by every client: no copy, a UTF-8 check.
+                Some(bytes) => match Utf8Bytes::try_from(bytes) {
+                    Ok(text) => Message::Text(text),
                     Err(_) => continue,
                 },
                 None => break,

@@ -1,0 +1,62 @@
+//! `[providers.<name>.stream]` as written in the file.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Templated;
+use crate::config::units::DurationStr;
+
+/// `[providers.<name>.stream]`: a combined-stream WebSocket endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// `ws://` or `wss://` base URLs, tried in rotation.
+    pub hosts: Spanned<Vec<Templated>>,
+    /// Path of the combined endpoint (default `/stream`).
+    pub path: Option<String>,
+    /// Channel (`trades`, `ticker`) -> stream name template and jq mapping (required
+    /// after an `extends` merge; an overlay may leave it to the base).
+    #[serde(default)]
+    pub channels: BTreeMap<String, StreamChannelSpec>,
+    /// Streams one connection may carry (default 1024).
+    pub max_streams: Option<usize>,
+    /// Control messages per second sent on one connection (default 4; Binance allows 5
+    /// incoming messages a second, pongs included).
+    pub control_rate: Option<u32>,
+    /// Connection attempts per window (default 300 per 5 min).
+    pub connects: Option<ConnectsSpec>,
+    /// Replace a connection after this long (default 23h; Binance cuts at 24h).
+    pub lifetime: Option<DurationStr>,
+    /// Old and new connection overlap this long at a replacement (default 10s).
+    pub overlap: Option<DurationStr>,
+    /// Serve tickers from REST after this long without a stream (default 2s).
+    pub fallback_after: Option<DurationStr>,
+    /// Handshake timeout (default: the provider's attempt timeout).
+    pub connect_timeout: Option<DurationStr>,
+    /// A connection that carries nothing (not even a ping) this long is dead (default 60s).
+    pub silence: Option<DurationStr>,
+    /// Messages queued per client before it loses some (default 1024).
+    pub client_queue: Option<usize>,
+}
+
+/// `connects = { limit = 300, per = "5m" }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectsSpec {
+    /// Attempts.
+    pub limit: u32,
+    /// Window.
+    pub per: DurationStr,
+}
+
+/// `trades = { name = "{id}@trade", mapping = '...' }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamChannelSpec {
+    /// Stream name; `{id}` is the provider's symbol id, lower-cased.
+    pub name: String,
+    /// jq from the event (`data` of a combined frame) to the channel's message fields.
+    pub mapping: Spanned<String>,
+}

@@ -1,0 +1,130 @@
+//! What the driver says and shows: notices from the machine turned into status
+//! messages, logs and gauges; the REST poller started and stopped; the admin report.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::{Driver, Topic};
+use crate::calendar::now_ms;
+use crate::state::lock;
+use crate::stream::machine::Notice;
+use crate::stream::message::Status;
+use crate::stream::report::TopicReport;
+
+impl Driver {
+    pub(super) fn notice(&mut self, n: Notice) {
+        self.dirty = true;
+        let host = |i: usize| self.cfg.hosts.get(i).map_or_else(|| "?".to_owned(), |h| h.base.clone());
+        match n {
+            Notice::Connected { host: h, rollover } => {
+                tracing::info!(provider = %self.name, host = %host(h), rollover, "stream connected");
+            }
+            Notice::Lost { host: h, reason } => {
+                self.counters.reconnects.inc();
+                let detail = format!("upstream connection to {} lost ({reason}); reconnecting", host(h));
+                tracing::warn!(provider = %self.name, %detail, "stream gap");
+                self.broadcast(Status::Gap, &detail);
+            }
+            Notice::Fallback => {
+                self.counters.fallback.set(1);
+                let detail = self.fallback_detail();
+                tracing::warn!(provider = %self.name, %detail, "stream fallback");
+                self.broadcast(Status::Fallback, &detail);
+                self.start_poller();
+            }
+            Notice::Resumed => {
+                self.counters.fallback.set(0);
+                self.stop_poller();
+                let detail = format!("{} stream carries the data again", self.name);
+                tracing::info!(provider = %self.name, "stream resumed");
+                self.broadcast(Status::Resumed, &detail);
+            }
+            Notice::Rejected { streams, reason } => {
+                tracing::warn!(provider = %self.name, ?streams, %reason, "upstream refused streams");
+            }
+        }
+    }
+
+    pub(super) fn fallback_detail(&self) -> String {
+        match self.route.as_ref().and_then(|r| r.fallback.as_ref().map(|f| (f, r.poll))) {
+            Some((f, poll)) => format!(
+                "no {} stream host is reachable; tickers from {f} every {} ms until the stream returns",
+                self.name,
+                poll.as_millis()
+            ),
+            None => format!("no {} stream host is reachable; no fallback route is configured", self.name),
+        }
+    }
+
+    pub(super) fn broadcast(&self, status: Status, detail: &str) {
+        let msg = status.encode(detail, now_ms());
+        let mut sent = BTreeSet::new();
+        for c in self.topics.values().flat_map(|t| &t.clients) {
+            if sent.insert(c.id) {
+                c.offer(msg.clone());
+            }
+        }
+    }
+
+    pub(super) fn start_poller(&mut self) {
+        let Some(route) = self.route.clone() else { return };
+        let Some(path) = route.fallback.clone() else { return };
+        self.stop_poller();
+        let (gw, pairs, ctl) = (self.gw.clone(), Arc::clone(&self.pairs), self.ctl.clone());
+        self.poller = Some(tokio::spawn(crate::stream::fallback::poll(gw, path, route.poll, pairs, ctl)));
+    }
+
+    pub(super) fn stop_poller(&mut self) {
+        if let Some(p) = self.poller.take() {
+            p.abort();
+        }
+    }
+
+    pub(super) fn refresh_report(&self) {
+        let mut topics: Vec<TopicReport> = self
+            .topics
+            .values()
+            .map(|t| TopicReport {
+                stream: t.topic.stream.clone(),
+                symbol: t.topic.symbol.clone(),
+                vs: t.topic.vs.clone(),
+                channel: t.topic.channel.as_str(),
+                clients: t.clients.len(),
+            })
+            .collect();
+        topics.sort_by(|a, b| a.stream.cmp(&b.stream));
+        let state = if self.topics.is_empty() {
+            "idle"
+        } else if self.machine.in_fallback() {
+            "fallback"
+        } else if self.machine.carrier_host().is_some() {
+            "up"
+        } else {
+            "connecting"
+        };
+        let mut r = lock(&self.report);
+        r.provider = self.name.to_string();
+        r.state = state;
+        r.host = self.machine.carrier_host().and_then(|i| self.cfg.hosts.get(i)).map(|h| h.base.clone());
+        r.connections = self.machine.open_connections();
+        r.streams = self.topics.len();
+        r.clients = self.clients.len();
+        r.topics = topics;
+    }
+}
+
+/// `trades, ticker for BTC/USD, ETH/USD from binance`.
+pub(super) fn subscribed_detail(provider: &str, topics: &[Topic]) -> String {
+    let mut channels: Vec<&str> = Vec::new();
+    let mut pairs: Vec<String> = Vec::new();
+    for t in topics {
+        if !channels.contains(&t.channel.as_str()) {
+            channels.push(t.channel.as_str());
+        }
+        let pair = format!("{}/{}", t.symbol, t.vs);
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    format!("{} for {} from {provider}", channels.join(", "), pairs.join(", "))
+}
