@@ -10,106 +10,16 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use http_body_util::BodyExt;
+use support::stream_client::{Sse, next_of, until_ws, ws_client, ws_next};
 use support::stream_mock::{StreamMock, trade_event};
 use support::{Proxy, fixture, get, shipped};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_of<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("stream open")
-            .expect("frame");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(t.as_str()).expect("JSON message");
-        }
-    }
-}
 
 /// The shipped config with `binance.stream` at `stream` and Binance's REST hosts at
 /// `rest` (other providers nowhere), edited by `extra` lines added to the stream table.
 fn config(stream: &str, rest: Vec<String>, extra: &str) -> String {
     let base = shipped::config(&[("binance.stream", vec![stream.to_owned()]), ("binance", rest)]);
     base.replace("[providers.binance.stream]\n", &format!("[providers.binance.stream]\n{extra}\n"))
-}
-
-async fn ws_client(proxy: &Proxy, query: &str) -> Ws {
-    let url = format!("ws://{}/v1/stream?{query}", proxy.addr);
-    let (ws, resp) = tokio_tungstenite::connect_async(url.as_str()).await.expect("websocket handshake");
-    assert_eq!(resp.status(), 101);
-    ws
-}
-
-async fn ws_next(ws: &mut Ws) -> serde_json::Value {
-    next_of(ws).await
-}
-
-/// A Server-Sent Events reader on marketgate's client listener.
-struct Sse {
-    body: hyper::body::Incoming,
-    buf: Vec<u8>,
-}
-
-impl Sse {
-    async fn open(proxy: &Proxy, query: &str) -> Self {
-        let tcp = tokio::net::TcpStream::connect(proxy.addr).await.expect("connect");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await.expect("handshake");
-        tokio::spawn(conn);
-        let req = http::Request::get(format!("/v1/stream?{query}"))
-            .header("host", "marketgate")
-            .body(http_body_util::Empty::<Bytes>::new())
-            .expect("request");
-        let resp = sender.send_request(req).await.expect("response");
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()["content-type"], "text/event-stream");
-        tokio::spawn(async move {
-            let _keep = sender;
-            std::future::pending::<()>().await
-        });
-        Self { body: resp.into_body(), buf: Vec::new() }
-    }
-
-    async fn next(&mut self) -> serde_json::Value {
-        loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let event: Vec<u8> = self.buf.drain(..end + 2).collect();
-                let text = String::from_utf8(event).expect("UTF-8");
-                if let Some(data) = text.strip_prefix("data: ") {
-                    return serde_json::from_str(data.trim_end()).expect("JSON data");
-                }
-                continue;
-            }
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.body.frame())
-                .await
-                .expect("an event within 10 s")
-                .expect("body open")
-                .expect("frame");
-            if let Ok(data) = frame.into_data() {
-                self.buf.extend_from_slice(&data);
-            }
-        }
-    }
-}
-
-/// Reads until a message of `channel` (skipping others), returning those skipped too.
-async fn until_ws(ws: &mut Ws, channel: &str, event: Option<&str>) -> serde_json::Value {
-    loop {
-        let m = ws_next(ws).await;
-        if m["channel"] == channel && event.is_none_or(|e| m["event"] == e) {
-            return m;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,75 +377,5 @@ async fn a_bad_stream_request_is_a_400_that_names_the_parameter() {
         assert_eq!(got.status, 400, "{query}: {}", got.text());
         assert!(got.text().contains(param), "{query}: {}", got.text());
     }
-    proxy.stop().await;
-}
-
-/// The fan-out benchmark (`bench/stream.sh`; ignored in the test run): `clients`
-/// WebSocket clients on one symbol, `messages` trades published upstream; prints the
-/// delivered messages per second and the resident memory per connected client.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run with bench/stream.sh"]
-async fn bench_fanout() {
-    let clients: usize = std::env::var("FANOUT_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
-    let messages: u64 = std::env::var("FANOUT_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
-    let mock = StreamMock::start().await;
-    let proxy = Proxy::start(&config(&mock.url, vec![shipped::NOWHERE.into()], "")).await;
-    let rss = || -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    // The test's clients read with a 4 KiB buffer (tungstenite allocates 128 KiB by
-    // default), so the memory figure is mostly marketgate's side.
-    let small = || {
-        let url = format!("ws://{}/v1/stream?symbols=BTC&channels=trades", proxy.addr);
-        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4 << 10);
-        async move { tokio_tungstenite::connect_async_with_config(url, Some(config), true).await.expect("handshake").0 }
-    };
-    let mut ws = small().await;
-    until_ws(&mut ws, "status", Some("subscribed")).await;
-    mock.wait_subscribed(&["btcusdt@trade"]).await;
-    let before = rss();
-    let mut all = vec![ws];
-    for _ in 1..clients {
-        let mut c = small().await;
-        until_ws(&mut c, "status", Some("subscribed")).await;
-        all.push(c);
-    }
-    let per_client_kib = (rss().saturating_sub(before)) as f64 / (clients - 1) as f64;
-    let started = Instant::now();
-    let readers: Vec<_> = all
-        .into_iter()
-        .map(|mut c| {
-            tokio::spawn(async move {
-                let mut n = 0;
-                while n < messages {
-                    if ws_next(&mut c).await["channel"] == "trade" {
-                        n += 1;
-                    }
-                }
-            })
-        })
-        .collect();
-    for n in 0..messages {
-        mock.publish("btcusdt@trade", &trade_event("BTCUSDT", n));
-        if n % 100 == 99 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-    for r in readers {
-        r.await.expect("reader");
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let delivered = clients as f64 * messages as f64;
-    println!(
-        "fan-out: {clients} clients x {messages} trades = {delivered} messages in {secs:.2} s: {:.0} messages/s out, {:.0} in; \
-         RSS per client {per_client_kib:.1} KiB (both ends: the test clients run in this process)",
-        delivered / secs,
-        messages as f64 / secs
-    );
     proxy.stop().await;
 }
