@@ -191,10 +191,14 @@ async fn h1_in_turns<S: ClientService>(
             }
         }
         let Some(parts) = Pin::into_inner(conn).into_parts() else { return Ok(()) };
-        tracing::trace!(leftover = parts.read_buf.len(), "quiet keep-alive connection: hyper's state released");
-        io = parts.io.into_inner();
-        // Copied: the `Bytes` hyper hands back points into its 8 KiB read buffer.
-        io.unread(&parts.read_buf);
+        let hyper::server::conn::http1::Parts { io: inner, read_buf, .. } = parts;
+        tracing::trace!(leftover = read_buf.len(), "quiet keep-alive connection: hyper's state released");
+        io = inner.into_inner();
+        // Copied, then dropped before the wait below: the `Bytes` hyper hands back
+        // shares its 8 KiB read buffer (even when empty), and held across the wait it
+        // would keep that buffer alive for as long as the connection stays quiet.
+        io.unread(&read_buf);
+        drop(read_buf);
         // A quiet connection with bytes left over holds part of a head (a complete one
         // would be in flight): the rest must arrive first.
         let started = activity.started();
