@@ -149,6 +149,7 @@ where
         tokio::select! {
             r = conn.as_mut() => return r,
             () = activity.idle(limits.idle_timeout) => return Ok(()),
+            () = activity.stalled(limits.idle_timeout) => return Err(STALLED.into()),
             () = super::stopped(&mut stop), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
@@ -178,6 +179,7 @@ async fn h1_in_turns<S: ClientService>(
             tokio::select! {
                 r = conn.as_mut() => return r.map_err(Into::into),
                 () = activity.quiet(RELEASE_AFTER), if !stopping => break,
+                () = activity.stalled(limits.idle_timeout) => return Err(STALLED.into()),
                 () = until(head_deadline.map(|(at, _)| at)) => {
                     if head_deadline.is_some_and(|(_, armed)| activity.started() == armed) {
                         return Err(HEAD_TIMEOUT.into());
@@ -218,6 +220,7 @@ async fn h1_in_turns<S: ClientService>(
 }
 
 const HEAD_TIMEOUT: &str = "no complete request head within header_read_timeout";
+const STALLED: &str = "the client read nothing of its response within idle_timeout; connection closed";
 
 /// Sleeps until `deadline`, or for ever without one.
 async fn until(deadline: Option<Instant>) {

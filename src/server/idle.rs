@@ -122,6 +122,24 @@ impl Activity {
     pub async fn idle(&self, timeout: Duration) {
         self.quiet(timeout).await;
     }
+
+    /// Resolves once a write to the client has waited a whole `timeout` with no byte
+    /// moving either way (between one and two timeouts after it stalled): the client
+    /// stopped reading a response or a stream, as nginx's `send_timeout` sees it. A
+    /// client that reads slowly keeps moving bytes and is never cut.
+    pub async fn stalled(&self, timeout: Duration) {
+        let mut seen = self.0.moves.load(Ordering::Relaxed);
+        let mut was_blocked = false;
+        loop {
+            tokio::time::sleep(timeout).await;
+            let now = self.0.moves.load(Ordering::Relaxed);
+            let blocked = self.0.write_blocked.load(Ordering::Acquire);
+            if blocked && was_blocked && now == seen {
+                return;
+            }
+            (seen, was_blocked) = (now, blocked);
+        }
+    }
 }
 
 impl Drop for InFlight {
@@ -261,6 +279,26 @@ mod tests {
         drop(guard);
         tokio::time::sleep(Duration::from_millis(10_100)).await;
         assert!(waiter.is_finished(), "idle within two timeouts after the request ended");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stalled_only_while_a_write_waits_and_nothing_moves() {
+        let a = Activity::new();
+        let waiter = {
+            let a = a.clone();
+            tokio::spawn(async move { a.stalled(Duration::from_secs(5)).await })
+        };
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!waiter.is_finished(), "a connection with no write waiting is not stalled");
+        a.0.write_blocked.store(true, Ordering::Release);
+        // A slow reader: the write is blocked, but bytes still move now and then.
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            a.touch();
+        }
+        assert!(!waiter.is_finished(), "a client that reads slowly is not stalled");
+        tokio::time::sleep(Duration::from_millis(10_100)).await;
+        assert!(waiter.is_finished(), "stalled within two timeouts once nothing moved");
     }
 
     #[tokio::test(start_paused = true)]
