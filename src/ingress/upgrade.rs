@@ -2,16 +2,12 @@
 //! raw passthrough. The upstream request keeps `Upgrade` and `Connection: upgrade`
 //! (hop-by-hop headers are dropped otherwise); when the upstream answers 101, both
 //! upgraded connections are spliced in the background until either side closes (the
-//! other is then closed too) or no byte moves either way for `server.idle_timeout`. The client's
+//! other is then closed too) or no byte moves either way for `server.idle_timeout`
+//! (the same rule, and the same I/O wrapper, as client connections). The client's
 //! connection keeps its `max_connections` slot while the tunnel lives. HTTP/2 extended
 //! CONNECT is not enabled, so an HTTP/2 client's WebSocket request is refused by the
 //! protocol layer, never half-forwarded.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{CONNECTION, UPGRADE};
@@ -19,11 +15,11 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::headers;
 use crate::server::ConnSlot;
+use crate::server::idle::{Activity, IdleIo};
 
 /// A client request that asks to switch protocols, with its side of the upgrade.
 pub struct Pending {
@@ -90,75 +86,24 @@ fn upgrade_headers(headers: &mut HeaderMap, protocol: &HeaderValue) {
 }
 
 /// Copies both ways (each direction on its own, so neither waits for the other) until
-/// either side ends, then closes both; or until `idle` passes without a byte read or
-/// written either way (a peer that stops reading stalls the writes, and that counts as
-/// idle too).
+/// either side ends, then closes both; or until no byte is read or written either way
+/// for `idle` (within two of it: [`Activity`]'s rule for client connections), whether
+/// both peers went silent or one stopped reading and stalled the writes towards it.
 async fn splice<A, B>(client: A, upstream: B, idle: Duration)
 where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let last = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut client = Touched { io: client, last: Arc::clone(&last), start };
-    let mut upstream = Touched { io: upstream, last: Arc::clone(&last), start };
-    let quiet = async {
-        loop {
-            let moved_at = start + Duration::from_millis(last.load(Ordering::Relaxed));
-            if moved_at + idle <= Instant::now() {
-                return;
-            }
-            tokio::time::sleep_until(moved_at + idle).await;
-        }
-    };
+    let activity = Activity::new();
+    let mut client = IdleIo::new(client, activity.clone());
+    let mut upstream = IdleIo::new(upstream, activity.clone());
     tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-        () = quiet => {}
+        () = activity.idle(idle) => {}
+        () = activity.stalled(idle) => {}
     }
-    let _ = client.io.shutdown().await;
-    let _ = upstream.io.shutdown().await;
-}
-
-/// An I/O object that notes when bytes last moved (ms since `start`).
-struct Touched<T> {
-    io: T,
-    last: Arc<AtomicU64>,
-    start: Instant,
-}
-
-impl<T> Touched<T> {
-    fn touch(&self) {
-        self.last.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Touched<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.touch();
-        }
-        r
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Touched<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.io).poll_write(cx, data);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
-        }
-        r
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
+    let _ = client.shutdown().await;
+    let _ = upstream.shutdown().await;
 }
 
 #[cfg(test)]
