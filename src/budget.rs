@@ -2,10 +2,13 @@
 //! may add at most `ratio` of the recent requests, plus a floor of `min_per_second`, so
 //! an outage can never multiply the load marketgate puts on providers.
 //!
-//! Lock-free: the window is cut into [`BUCKETS`] slots of atomic counters, each stamped
-//! with the slot number it counts; a request touches one slot and a retry reads them
-//! all. No mutex, no allocation, constant memory however busy the proxy is. Counts are
-//! approximate at slot boundaries, which a budget can afford.
+//! Lock-free: the window is cut into [`BUCKETS`] slots; each slot holds two atomic
+//! words, one for requests and one for retries, and each word packs the slot number it
+//! counts for (high bits) with the count (low bits). Moving a slot on to a new number
+//! and counting into it is one compare-and-swap, so a count can never be wiped by a
+//! late reset. No mutex, no allocation, constant memory however busy the proxy is. A
+//! retry's check-then-take may let a few concurrent retries through together, which a
+//! budget can afford.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,6 +17,10 @@ use tokio::time::Instant;
 
 /// Slots per window.
 pub const BUCKETS: usize = 10;
+
+/// Low bits of a slot word that hold the count (16.7 M per slot; counts saturate).
+const COUNT_BITS: u32 = 24;
+const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
 
 /// Budget settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,12 +42,15 @@ pub struct RetryBudget {
 
 #[derive(Debug, Default)]
 struct Slot {
-    /// The slot number (time since epoch / slot width) these counts belong to, plus one
-    /// (0 = never used).
-    stamp: AtomicU64,
-    requests: AtomicU64,
-    retries: AtomicU64,
+    requests: Counter,
+    retries: Counter,
 }
+
+/// One packed word: `stamp << COUNT_BITS | count`, where the stamp is the slot number
+/// (time since epoch / slot width) plus one, so 0 means never used. 40 bits of stamp
+/// last 34 years at the narrowest (1 ms) slot.
+#[derive(Debug, Default)]
+struct Counter(AtomicU64);
 
 // === impl BudgetPolicy ===
 
@@ -54,6 +64,38 @@ impl BudgetPolicy {
     fn slot_width(&self) -> Duration {
         (self.window / BUCKETS as u32).max(Duration::from_millis(1))
     }
+}
+
+// === impl Counter ===
+
+impl Counter {
+    /// Counts one for `stamp`, starting the word over if it still holds an older
+    /// stamp's count. A writer that arrives after the slot moved on to a newer stamp
+    /// counts nothing: its moment has left the window anyway.
+    fn bump(&self, stamp: u64) {
+        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+            let (seen, count) = unpack(word);
+            match seen.cmp(&stamp) {
+                std::cmp::Ordering::Equal => Some(pack(stamp, (count + 1).min(COUNT_MAX))),
+                std::cmp::Ordering::Less => Some(pack(stamp, 1)),
+                std::cmp::Ordering::Greater => None,
+            }
+        });
+    }
+
+    /// The count, if the word's stamp lies within `oldest..=newest`.
+    fn within(&self, oldest: u64, newest: u64) -> u64 {
+        let (seen, count) = unpack(self.0.load(Ordering::Acquire));
+        if seen >= oldest.max(1) && seen <= newest { count } else { 0 }
+    }
+}
+
+fn pack(stamp: u64, count: u64) -> u64 {
+    (stamp << COUNT_BITS) | count
+}
+
+fn unpack(word: u64) -> (u64, u64) {
+    (word >> COUNT_BITS, word & COUNT_MAX)
 }
 
 // === impl RetryBudget ===
@@ -72,48 +114,32 @@ impl RetryBudget {
 
     /// Records a request's first attempt.
     pub fn record_request(&self, now: Instant, policy: &BudgetPolicy) {
-        self.current(now, policy).requests.fetch_add(1, Ordering::Relaxed);
+        let (index, stamp) = self.stamp(now, policy);
+        self.slots[index].requests.bump(stamp);
     }
 
     /// Takes one retry (or hedge) from the budget; `false` means do not retry.
     pub fn try_retry(&self, now: Instant, policy: &BudgetPolicy) -> bool {
-        let (current, stamp) = self.stamp(now, policy);
+        let (index, stamp) = self.stamp(now, policy);
         let oldest = stamp.saturating_sub(BUCKETS as u64 - 1);
-        let (mut requests, mut retries) = (0u64, 0u64);
-        for slot in &self.slots {
-            let s = slot.stamp.load(Ordering::Acquire);
-            if s >= oldest.max(1) && s <= stamp {
-                requests += slot.requests.load(Ordering::Relaxed);
-                retries += slot.retries.load(Ordering::Relaxed);
-            }
-        }
+        let (requests, retries) = self.slots.iter().fold((0u64, 0u64), |(req, ret), slot| {
+            (req + slot.requests.within(oldest, stamp), ret + slot.retries.within(oldest, stamp))
+        });
         let allowed = policy.ratio * requests as f64 + policy.min_per_second * policy.window.as_secs_f64();
         if (retries as f64) < allowed {
-            self.slots[current].retries.fetch_add(1, Ordering::Relaxed);
+            self.slots[index].retries.bump(stamp);
             true
         } else {
             false
         }
     }
 
-    /// The slot for `now`, cleared first when it still holds an older slot's counts.
-    fn current(&self, now: Instant, policy: &BudgetPolicy) -> &Slot {
-        let (index, _) = self.stamp(now, policy);
-        &self.slots[index]
-    }
-
+    /// The slot index and stamp for `now`.
     fn stamp(&self, now: Instant, policy: &BudgetPolicy) -> (usize, u64) {
         let elapsed = now.saturating_duration_since(self.epoch);
         let number = (elapsed.as_nanos() / policy.slot_width().as_nanos().max(1)) as u64;
-        let stamp = number + 1;
         let index = (number % BUCKETS as u64) as usize;
-        let slot = &self.slots[index];
-        let seen = slot.stamp.load(Ordering::Acquire);
-        if seen < stamp && slot.stamp.compare_exchange(seen, stamp, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            slot.requests.store(0, Ordering::Relaxed);
-            slot.retries.store(0, Ordering::Relaxed);
-        }
-        (index, stamp)
+        (index, number + 1)
     }
 }
 
@@ -158,17 +184,38 @@ mod tests {
 
     #[test]
     fn counting_from_many_threads_loses_nothing_within_a_slot() {
+        // Every round starts four threads together on a fresh slot, so they race for
+        // the slot's first count: the moment a reset could wipe another's count.
         let policy = BudgetPolicy { ratio: 1.0, min_per_second: 0.0, window: Duration::from_secs(3600) };
-        let b = std::sync::Arc::new(RetryBudget::new());
+        for round in 0..300 {
+            let b = std::sync::Arc::new(RetryBudget::new());
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let t0 = b.epoch;
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let (b, start) = (std::sync::Arc::clone(&b), std::sync::Arc::clone(&start));
+                    std::thread::spawn(move || {
+                        start.wait();
+                        (0..50).for_each(|_| b.record_request(t0, &policy))
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().expect("thread"));
+            let granted = (0..300).filter(|_| b.try_retry(t0, &policy)).count();
+            assert_eq!(granted, 200, "round {round}: every request counted, so 100 % of them may retry");
+        }
+    }
+
+    #[test]
+    fn a_slot_reused_by_a_later_window_starts_from_zero() {
+        let policy = BudgetPolicy { ratio: 1.0, min_per_second: 0.0, window: Duration::from_secs(1) };
+        let b = RetryBudget::new();
         let t0 = b.epoch;
-        let threads: Vec<_> = (0..4)
-            .map(|_| {
-                let b = std::sync::Arc::clone(&b);
-                std::thread::spawn(move || (0..1000).for_each(|_| b.record_request(t0, &policy)))
-            })
-            .collect();
-        threads.into_iter().for_each(|t| t.join().expect("thread"));
-        let granted = (0..5000).filter(|_| b.try_retry(t0, &policy)).count();
-        assert_eq!(granted, 4000);
+        (0..5).for_each(|_| b.record_request(t0, &policy));
+        // Same slot index one whole window later: the five old requests must not count.
+        let later = t0 + Duration::from_secs(1);
+        b.record_request(later, &policy);
+        let granted = (0..10).filter(|_| b.try_retry(later, &policy)).count();
+        assert_eq!(granted, 1);
     }
 }
