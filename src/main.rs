@@ -103,8 +103,9 @@ fn summary(cfg: &Config) -> String {
     out.push_str(&format!("listen {}  admin {}\n", cfg.server.listen, cfg.server.admin_listen));
     match &cfg.cluster {
         Some(c) => out.push_str(&format!(
-            "cluster: Redis {}, {} replica(s), egress {}, shared answers {}\n",
+            "cluster: Redis {}, namespace {}, {} replica(s), egress {}, shared answers {}\n",
             c.redis_shown,
+            c.namespace,
             c.replicas,
             c.egress,
             if c.cache { "on" } else { "off" }

@@ -301,3 +301,54 @@ async fn the_shipped_config_counts_binance_weight_in_redis() {
     assert!(view["counters"]["shared_takes"].as_u64().is_some_and(|n| n >= 1), "{view}");
     proxy.stop().await;
 }
+
+/// Two deployments on one Redis database, told apart by `cluster.namespace`: each
+/// spends its own budget, fetches its own answers and sees only its own replicas, and
+/// every key either writes starts with its namespace. (Before namespaces, both wrote
+/// `mg:*`: green would have found its budget spent by blue.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_with_different_namespaces_share_nothing_on_one_redis() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::ZERO).await;
+    // A day-long window, so no window boundary falls inside the test.
+    let quota = r#"{ limit = 4, per = "1d" }"#;
+    let deployment = |ns: &str| {
+        let cfg = config(&redis.url(), &mock.url(), quota)
+            .replace("egress = \"test\"", &format!("egress = \"test\"\nnamespace = \"{ns}\""));
+        Process::start(ns, &cfg, &[])
+    };
+    let (blue, green) = (deployment("blue"), deployment("green"));
+    for p in [&blue, &green] {
+        until_up(std::slice::from_ref(p), true, Duration::from_secs(5)).await;
+    }
+
+    let b = get(blue.url("/v1/cprice?symbols=BTC")).await;
+    let g = get(green.url("/v1/cprice?symbols=BTC")).await;
+    assert_eq!((b.status, g.status), (200, 200), "{} / {}", b.text(), g.text());
+    assert_eq!(g.json()["meta"]["cached"], false, "green must not serve blue's answer: {}", g.text());
+    assert_eq!(times.lock().expect("lock").len(), 2, "each deployment fetched its own answer");
+
+    // Each has 3 of its 4 left: blue spends them and is refused, green still has its own.
+    let mut blue_codes = Vec::new();
+    for _ in 0..4 {
+        blue_codes.push(get(blue.url("/raw/p/api/v3/ticker/price")).await.status);
+    }
+    assert_eq!(blue_codes, [200, 200, 200, 503], "blue's budget of 4");
+    for _ in 0..3 {
+        let r = get(green.url("/raw/p/api/v3/ticker/price")).await;
+        assert_eq!(r.status, 200, "green's budget is its own: {}", r.text());
+    }
+
+    for (p, ns) in [(&blue, "blue"), (&green, "green")] {
+        let view = cluster_view(p).await;
+        assert_eq!(view["namespace"], ns, "{view}");
+        assert_eq!(view["replicas_seen"].as_array().map(Vec::len), Some(1), "only its own replica: {view}");
+    }
+    let listed = redis.command(&["KEYS", "*"]).unwrap_or_default();
+    let names: Vec<&str> = listed.lines().filter(|l| !l.starts_with('*') && !l.starts_with('$')).collect();
+    assert!(names.len() >= 6, "quota, cache and replica keys of both: {names:?}");
+    for name in &names {
+        let owned = ["blue:", "{blue|", "green:", "{green|"].iter().any(|p| name.starts_with(p));
+        assert!(owned, "a key outside both namespaces: {name} (all: {names:?})");
+    }
+}

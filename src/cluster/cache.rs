@@ -106,7 +106,7 @@ impl Cluster {
                 Some(None) => {}
             }
             let token = format!("{}:{}", self.instance, unix_ms());
-            let lock_key = keys::fill_lock(key);
+            let lock_key = keys::fill_lock(&self.cfg.namespace, key);
             let (k, t) = (lock_key.clone(), token.clone());
             let taken: Option<Option<String>> = self
                 .redis
@@ -150,7 +150,7 @@ impl Cluster {
         value.push(b'\n');
         value.extend_from_slice(&answer.data);
         let px = (ttl + keep).as_millis().max(1) as u64;
-        let key = keys::cache(&lock.key);
+        let key = keys::cache(&self.cfg.namespace, &lock.key);
         let stored: Option<()> = self
             .redis
             .request(Op::CachePut, |mut c| async move {
@@ -167,13 +167,14 @@ impl Cluster {
     /// the waiters.
     pub async fn release(&self, lock: FillLock) {
         let mut call = keys::SCRIPTS.unlock.prepare_invoke();
-        call.key(keys::fill_lock(&lock.key)).arg(&lock.token);
+        call.key(keys::fill_lock(&self.cfg.namespace, &lock.key)).arg(&lock.token);
         let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
+        let channel = keys::events(&self.cfg.namespace);
         let _: Option<i64> = self
             .redis
             .request(Op::Lock, |mut c| async move {
                 let _: i64 = call.invoke_async(&mut c).await?;
-                ::redis::cmd("PUBLISH").arg(keys::EVENTS).arg(&message).query_async(&mut c).await
+                ::redis::cmd("PUBLISH").arg(&channel).arg(&message).query_async(&mut c).await
             })
             .await;
     }
@@ -188,7 +189,7 @@ impl Cluster {
 
     /// `None`: Redis did not answer; `Some(None)`: nothing usable stored.
     async fn get(&self, key: &str, stale_ok: bool) -> Option<Option<Cached>> {
-        let k = keys::cache(key);
+        let k = keys::cache(&self.cfg.namespace, key);
         let raw: Option<Vec<u8>> = self
             .redis
             .request(Op::CacheGet, |mut c| async move { ::redis::cmd("GET").arg(&k).query_async(&mut c).await })

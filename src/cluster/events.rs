@@ -22,7 +22,7 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A replica not heard of for this long is no longer listed.
 const GONE_AFTER_MS: u64 = 5_000;
 
-/// A message on [`keys::EVENTS`].
+/// A message on the deployment's event channel ([`keys::events`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -78,27 +78,28 @@ async fn heartbeat(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
 pub async fn beat(c: &Cluster) {
     let now = unix_ms();
     let instance = c.instance.clone();
+    let replicas = keys::replicas(&c.cfg.namespace);
     let within = c.cfg.timeout.max(Duration::from_millis(500));
     let seen: Option<Vec<String>> = c
         .redis
         .background(Op::Heartbeat, within, |mut conn| async move {
             ::redis::pipe()
                 .cmd("ZADD")
-                .arg(keys::REPLICAS)
+                .arg(&replicas)
                 .arg(now)
                 .arg(&instance)
                 .ignore()
                 .cmd("ZREMRANGEBYSCORE")
-                .arg(keys::REPLICAS)
+                .arg(&replicas)
                 .arg("-inf")
                 .arg(now.saturating_sub(GONE_AFTER_MS))
                 .ignore()
                 .cmd("PEXPIRE")
-                .arg(keys::REPLICAS)
+                .arg(&replicas)
                 .arg(GONE_AFTER_MS * 12)
                 .ignore()
                 .cmd("ZRANGE")
-                .arg(keys::REPLICAS)
+                .arg(&replicas)
                 .arg(0)
                 .arg(-1)
                 .query_async::<(Vec<String>,)>(&mut conn)
@@ -116,7 +117,7 @@ pub async fn beat(c: &Cluster) {
 async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     loop {
         if let Some(mut pubsub) = c.redis.pubsub(Duration::from_secs(1)).await
-            && pubsub.subscribe(keys::EVENTS).await.is_ok()
+            && pubsub.subscribe(keys::events(&c.cfg.namespace)).await.is_ok()
         {
             catch_up(&c).await;
             let mut messages = pubsub.on_message();
@@ -152,7 +153,7 @@ async fn catch_up(c: &Cluster) {
     let snap = c.slot.load_full();
     for p in &snap.providers {
         let scope = c.scope(p).to_owned();
-        let key = keys::bench(&p.cfg.name, &scope);
+        let key = keys::bench(&c.cfg.namespace, &p.cfg.name, &scope);
         let found: Option<(Option<u16>, i64)> = c
             .redis
             .background(Op::Bench, Duration::from_millis(500), |mut conn| async move {

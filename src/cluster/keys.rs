@@ -3,8 +3,10 @@
 //! Budgets are counted per provider and *scope*: `ip:<egress>` for providers limited
 //! per IP (Binance, keyless CoinGecko), `key:<fingerprint>` for providers limited per
 //! API key (a hash of the keys, never a key). Every key of one provider and scope
-//! carries the hash tag `{mg|<provider>|<scope>}`, so a script touching several of them
-//! stays on one slot. Windows are aligned to the wall clock as the local budgets are
+//! carries the hash tag `{<namespace>|<provider>|<scope>}`, so a script touching several
+//! of them stays on one slot. Every key and the event channel start with the
+//! deployment's `cluster.namespace` (default `mg`), so two deployments can share one
+//! Redis database without counting each other's requests. Windows are aligned to the wall clock as the local budgets are
 //! (a `1m` window is a calendar minute; `month` is a calendar month, UTC), and each key
 //! expires after its window, so nothing needs cleaning up.
 
@@ -34,8 +36,8 @@ pub fn scope(cfg: &ProviderConfig, egress: &str) -> String {
 }
 
 /// The hash tag of a provider and scope.
-fn tag(provider: &str, scope: &str) -> String {
-    format!("{{mg|{provider}|{scope}}}")
+fn tag(ns: &str, provider: &str, scope: &str) -> String {
+    format!("{{{ns}|{provider}|{scope}}}")
 }
 
 /// How long a window's key outlives the window, so a late reader still finds it.
@@ -43,7 +45,7 @@ pub const LINGER_MS: u64 = 60_000;
 
 /// A budget window's key, and how long it should live (ms): until the window ends,
 /// plus [`LINGER_MS`].
-pub fn window(provider: &str, scope: &str, name: &str, period: Period, now_ms: u64) -> (String, u64) {
+pub fn window(ns: &str, provider: &str, scope: &str, name: &str, period: Period, now_ms: u64) -> (String, u64) {
     let (index, ends_at) = quota::window_at(period, now_ms);
     let ttl = ends_at.saturating_sub(now_ms) + LINGER_MS;
     // The period is in the key: replicas on two configs during a rollout never count
@@ -52,29 +54,33 @@ pub fn window(provider: &str, scope: &str, name: &str, period: Period, now_ms: u
         Period::Every(d) => crate::config::units::format_duration(d),
         Period::Month => "month".to_owned(),
     };
-    (format!("{}:{name}:{period}:{index}", tag(provider, scope)), ttl)
+    (format!("{}:{name}:{period}:{index}", tag(ns, provider, scope)), ttl)
 }
 
 /// The bench key of a provider and scope.
-pub fn bench(provider: &str, scope: &str) -> String {
-    format!("{}:bench", tag(provider, scope))
+pub fn bench(ns: &str, provider: &str, scope: &str) -> String {
+    format!("{}:bench", tag(ns, provider, scope))
 }
 
 /// A shared cache entry.
-pub fn cache(key: &str) -> String {
-    format!("mg:cache:{key}")
+pub fn cache(ns: &str, key: &str) -> String {
+    format!("{ns}:cache:{key}")
 }
 
 /// The lock of a shared cache fill.
-pub fn fill_lock(key: &str) -> String {
-    format!("mg:fill:{key}")
+pub fn fill_lock(ns: &str, key: &str) -> String {
+    format!("{ns}:fill:{key}")
 }
 
 /// Replicas by their last heartbeat (a sorted set: instance -> unix ms).
-pub const REPLICAS: &str = "mg:replicas";
+pub fn replicas(ns: &str) -> String {
+    format!("{ns}:replicas")
+}
 
 /// The pub/sub channel of bench and cache-fill events.
-pub const EVENTS: &str = "mg:events";
+pub fn events(ns: &str) -> String {
+    format!("{ns}:events")
+}
 
 /// Takes `ARGV[1]` weight from every window in `KEYS` if it fits all of them
 /// (`ARGV[2i]` limit and `ARGV[2i+1]` ttl of `KEYS[i]`): `{0, used of each key}`, or
@@ -150,11 +156,21 @@ mod tests {
     #[test]
     fn windows_align_to_the_clock_and_live_past_their_end() {
         let t = 1_795_780_830_000; // 30 s into a minute
-        let (k, ttl) = window("binance", "ip:eu", "quota", Period::Every(Duration::from_secs(60)), t);
+        let (k, ttl) = window("mg", "binance", "ip:eu", "quota", Period::Every(Duration::from_secs(60)), t);
         assert_eq!(k, format!("{{mg|binance|ip:eu}}:quota:1m:{}", t / 60_000));
         assert_eq!(ttl, 30_000 + 60_000);
-        let (m, _) = window("coingecko", "key:abc", "credits", Period::Month, t);
+        let (m, _) = window("mg", "coingecko", "key:abc", "credits", Period::Month, t);
         assert!(m.ends_with(&format!(":credits:month:{}", crate::calendar::month_index(t))), "{m}");
+    }
+
+    #[test]
+    fn every_key_and_the_channel_carry_the_namespace() {
+        let (w, _) = window("staging", "binance", "ip:eu", "quota", Period::Every(Duration::from_secs(60)), 0);
+        let names = [w, bench("staging", "binance", "ip:eu"), cache("staging", "k"), fill_lock("staging", "k")];
+        for name in names.iter().chain([replicas("staging"), events("staging")].iter()) {
+            assert!(name.starts_with("staging:") || name.starts_with("{staging|"), "{name}");
+        }
+        assert_ne!(bench("staging", "binance", "ip:eu"), bench("mg", "binance", "ip:eu"));
     }
 
     #[test]

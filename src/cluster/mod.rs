@@ -81,6 +81,8 @@ pub struct ClusterView {
     pub replicas_seen: Vec<String>,
     /// Egress name.
     pub egress: Option<String>,
+    /// Prefix of this deployment's Redis keys and event channel.
+    pub namespace: Option<String>,
     /// Budgets counted in Redis (true) or local shares (false).
     pub counting_shared: bool,
     /// Shared answers on.
@@ -172,7 +174,7 @@ impl Cluster {
             .into_iter()
             .flatten()
             .map(|(which, limit, period)| {
-                let (key, ttl) = keys::window(&p.cfg.name, scope, which.window(), period, now);
+                let (key, ttl) = keys::window(&self.cfg.namespace, &p.cfg.name, scope, which.window(), period, now);
                 SharedWindow { key, limit, ttl, which }
             })
             .collect()
@@ -239,7 +241,14 @@ impl Cluster {
         if !behind || !self.redis.usable() {
             return;
         }
-        let (key, ttl) = keys::window(&p.cfg.name, self.scope(p), Spent::Rate.window(), Period::Every(q.per), now);
+        let (key, ttl) = keys::window(
+            &self.cfg.namespace,
+            &p.cfg.name,
+            self.scope(p),
+            Spent::Rate.window(),
+            Period::Every(q.per),
+            now,
+        );
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let mut call = keys::SCRIPTS.sync.prepare_invoke();
@@ -256,19 +265,20 @@ impl Cluster {
             let Some(p) = snap.provider(provider) else { return };
             self.scope(p).to_owned()
         };
-        let key = keys::bench(provider, &scope);
+        let key = keys::bench(&self.cfg.namespace, provider, &scope);
         let ms = for_.as_millis().max(1) as u64;
         let mut call = keys::SCRIPTS.bench.prepare_invoke();
         call.key(&key).arg(status).arg(ms);
         let event =
             events::Event::Bench { from: self.instance.clone(), provider: provider.to_owned(), scope, status, ms };
         let message = event.encode();
+        let channel = keys::events(&self.cfg.namespace);
         let within = Duration::from_millis(500);
         let stored: Option<i64> = self
             .redis
             .background(Op::Bench, within, |mut c| async move {
                 let set: i64 = call.invoke_async(&mut c).await?;
-                ::redis::cmd("PUBLISH").arg(keys::EVENTS).arg(&message).query_async::<i64>(&mut c).await?;
+                ::redis::cmd("PUBLISH").arg(&channel).arg(&message).query_async::<i64>(&mut c).await?;
                 Ok(set)
             })
             .await;
@@ -345,6 +355,7 @@ impl Cluster {
             replicas: Some(replicas),
             replicas_seen: lock(&self.seen).clone(),
             egress: Some(self.cfg.egress.clone()),
+            namespace: Some(self.cfg.namespace.clone()),
             counting_shared: self.link.counting_shared(),
             cache: self.cfg.cache,
             budgets,
@@ -370,6 +381,7 @@ pub fn single_replica_view() -> ClusterView {
         replicas: None,
         replicas_seen: Vec::new(),
         egress: None,
+        namespace: None,
         counting_shared: false,
         cache: false,
         budgets: Vec::new(),

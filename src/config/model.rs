@@ -167,6 +167,8 @@ pub struct ClusterConfig {
     pub replicas: u32,
     /// Egress name.
     pub egress: String,
+    /// Prefix of every Redis key and of the event channel.
+    pub namespace: String,
     /// Share answers across replicas.
     pub cache: bool,
     /// Longest wait for Redis on a request.

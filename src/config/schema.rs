@@ -74,6 +74,9 @@ pub struct ClusterSection {
     pub replicas: Option<u32>,
     /// Name of the egress IP (*env*): replicas with the same egress share per-IP limits.
     pub egress: Option<Templated>,
+    /// Prefix of every Redis key and the event channel (*env*; default `mg`): deployments
+    /// with different namespaces can share one Redis database.
+    pub namespace: Option<Templated>,
     /// Share normalized answers (and coalesce identical misses) across replicas (default true).
     pub cache: Option<bool>,
     /// Longest a request waits for Redis before using its local share (default 5ms).

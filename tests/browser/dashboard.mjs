@@ -187,7 +187,9 @@ async function main() {
     const cluster = await (await fetch(`${ADMIN_URL}/api/system/cluster`)).json();
     await page.waitForSelector('#cluster-section:not(.hidden)', { timeout: 3_000 }).catch(() => fail('the cluster section is hidden'));
     const line = (await page.textContent('#cluster-line'))?.replace(/\s+/g, ' ').trim() ?? '';
-    if (!line.includes('Redis up') || !line.includes('shared budgets')) fail(`cluster line reads "${line}"`);
+    if (!line.includes('Redis up') || !line.includes('shared budgets') || !line.includes(`Namespace ${cluster.namespace}`)) {
+      fail(`cluster line reads "${line}"`);
+    }
     const shared = cluster.budgets.find((b) => b.provider === CREDITS && b.window === 'credits');
     if (!shared || !(shared.used > 0)) fail(`/api/system/cluster shows no shared credits use for "${CREDITS}": ${JSON.stringify(cluster)}`);
     await page.waitForFunction(

@@ -204,3 +204,15 @@ fn route_defaults_and_derive_are_checked_at_load() {
     );
     assert!(parse(&ok, "ok.toml", &env()).is_ok());
 }
+
+#[test]
+fn a_cluster_namespace_that_cannot_prefix_keys_is_refused_with_its_line() {
+    for bad in ["a:b", "{mg}", "", "x".repeat(33).as_str()] {
+        let msg = refuse(&format!("[cluster]\nredis = \"redis://127.0.0.1:6379\"\nnamespace = \"{bad}\"\n"));
+        assert!(msg.starts_with("bad.toml:3:") && msg.contains("cluster.namespace"), "{bad:?}: {msg}");
+    }
+    let ok = parse("[cluster]\nredis = \"redis://127.0.0.1:6379\"\nnamespace = \"prod-eu.1\"\n", "ok.toml", &env());
+    assert_eq!(ok.expect("config").cluster.map(|c| c.namespace).as_deref(), Some("prod-eu.1"));
+    let default = parse("[cluster]\nredis = \"redis://127.0.0.1:6379\"\n", "ok.toml", &env());
+    assert_eq!(default.expect("config").cluster.map(|c| c.namespace).as_deref(), Some("mg"));
+}

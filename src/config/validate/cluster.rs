@@ -1,5 +1,5 @@
 //! `[cluster]`: the Redis URL (checked, never echoed with its password), the replica
-//! count, the egress name and the per-request Redis timeout.
+//! count, the egress name, the key namespace and the per-request Redis timeout.
 
 use std::time::Duration;
 
@@ -10,6 +10,9 @@ use crate::secret::Secret;
 
 /// Default longest wait for Redis on a request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// Default prefix of the Redis keys (the keys of deployments before namespaces).
+pub const DEFAULT_NAMESPACE: &str = "mg";
 
 /// The cluster settings, or `None` for a single replica (no section, or an empty URL).
 pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option<ClusterConfig> {
@@ -36,6 +39,17 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
     if !egress.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
         return cx.fail("cluster.egress", format!("{egress:?}: letters, digits, '-', '_', '.' and ':' only"));
     }
+    let namespace = cx.expand("cluster.namespace", spec.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE))?;
+    let namespace = namespace.trim().to_owned();
+    if namespace.is_empty()
+        || namespace.len() > 32
+        || !namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return cx.fail(
+            "cluster.namespace",
+            format!("{namespace:?}: 1 to 32 letters, digits, '-', '_' or '.' (it prefixes every Redis key)"),
+        );
+    }
     let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
     if timeout.is_zero() || timeout > Duration::from_secs(1) {
         return cx.fail("cluster.timeout", "must be more than 0 and at most 1s".to_owned());
@@ -45,6 +59,7 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
         redis_shown: shown,
         replicas,
         egress,
+        namespace,
         cache: spec.cache.unwrap_or(true),
         timeout,
     })
