@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::envelope::MetaExtra;
 use crate::normalize::params::OpRequest;
 
 /// How one request's tickers were resolved.
@@ -75,6 +76,26 @@ impl Renames {
         Bytes::from(serde_json::to_vec(&renamed).unwrap_or_default())
     }
 
+    /// `meta` extras with the consensus `sources[].symbol` named as asked; `None` when
+    /// nothing needs renaming (use the extras as they are).
+    pub fn extra(&self, extra: Option<&MetaExtra>) -> Option<MetaExtra> {
+        let extra = extra.filter(|_| self.any())?;
+        let Some(Value::Array(sources)) = extra.get("sources") else { return None };
+        let renamed = sources
+            .iter()
+            .map(|source| {
+                let mut source = source.clone();
+                if let Some(alias) = source.get("symbol").and_then(Value::as_str).and_then(|s| self.alias_of(s)) {
+                    source["symbol"] = Value::String(alias);
+                }
+                source
+            })
+            .collect();
+        let mut out = extra.clone();
+        out.insert("sources".into(), Value::Array(renamed));
+        Some(out)
+    }
+
     /// Canonical tickers named as asked (for `meta.missing`).
     pub fn names(&self, canonical: &[String]) -> Vec<String> {
         if !self.any() {
@@ -87,7 +108,7 @@ impl Renames {
         self.to_canonical.get(asked).unwrap_or(asked)
     }
 
-    /// The ticker the client used for `canonical`, when it used an alias for it alone.
+    /// The first ticker the client used for `canonical`, when that is an alias.
     fn alias_of(&self, canonical: &str) -> Option<String> {
         let mut names = self.asked.iter().filter(|a| self.canonical(a) == canonical);
         let first = names.next()?;
@@ -142,6 +163,25 @@ mod tests {
         assert_eq!(out, json!([{"symbol": "BTC", "price": 1.0}, {"symbol": "TON", "price": 2.0}]));
         assert_eq!(r.names(&["GRAM".to_owned()]), ["TON"]);
         assert_eq!(r.used().get("TON").map(String::as_str), Some("GRAM"));
+    }
+
+    #[test]
+    fn consensus_sources_are_named_as_asked() {
+        let sources = |sym: &str| {
+            let v = json!({"consensus": {"asked": 2}, "sources": [
+                {"provider": "a", "symbol": sym, "price": 2.0, "dropped": false},
+                {"provider": "b", "symbol": "BTC", "price": 1.0, "dropped": false}]});
+            v.as_object().cloned().expect("object")
+        };
+        let mut req = price_req("BTC,TON");
+        let r = Renames::resolve(&mut req, &aliases());
+        let renamed = r.extra(Some(&sources("GRAM"))).expect("renamed");
+        assert_eq!(Value::Object(renamed), Value::Object(sources("TON")));
+        let mut both = price_req("TON,GRAM");
+        let first_asked = Renames::resolve(&mut both, &aliases()).extra(Some(&sources("GRAM")));
+        assert_eq!(first_asked, Some(sources("TON")), "named as first asked, as a ticker object is");
+        let mut plain = price_req("BTC");
+        assert_eq!(Renames::resolve(&mut plain, &aliases()).extra(Some(&sources("GRAM"))), None, "no alias asked");
     }
 
     #[test]

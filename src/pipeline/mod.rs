@@ -230,13 +230,14 @@ impl Out<'_> {
         let failed: Vec<_> =
             answer.attempts.iter().filter(|a| a.outcome != crate::breaker::Outcome::Ok).cloned().collect();
         let missing = self.renames.names(&answer.missing);
+        let renamed = self.renames.extra(answer.extra.as_deref());
         let m = Meta {
             attempts: reached,
             missing: &missing,
             tried: &failed,
             aliases: self.renames.any().then(|| self.renames.used()),
             operation: self.operation,
-            extra: answer.extra.as_deref(),
+            extra: renamed.as_ref().or(answer.extra.as_deref()),
             ..Meta::new(self.req.op, &answer.provider, &answer.host, CacheResult::Miss)
         };
         let resp = respond(&self.renames.apply(&data), &m, CacheResult::Miss, max_age);
@@ -249,12 +250,13 @@ impl Out<'_> {
         let age = c.fetched.elapsed();
         let max_age = ttl.saturating_sub(age).as_secs();
         let missing = self.renames.names(&c.missing);
+        let renamed = self.renames.extra(c.extra.as_deref());
         let m = Meta {
             age_ms: age.as_millis() as u64,
             missing: &missing,
             aliases: self.renames.any().then(|| self.renames.used()),
             operation: self.operation,
-            extra: c.extra.as_deref(),
+            extra: renamed.as_ref().or(c.extra.as_deref()),
             ..Meta::new(self.req.op, &c.provider, &c.host, result)
         };
         let symbols = &self.req.symbols;
