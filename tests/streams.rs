@@ -379,3 +379,39 @@ async fn a_bad_stream_request_is_a_400_that_names_the_parameter() {
     }
     proxy.stop().await;
 }
+
+/// A pair no provider lists (`vs=QQQ`) would subscribe without complaint and then stay
+/// silent for ever: the join asks the REST fallback route first, and every provider of
+/// the shipped ticker pool saying it does not list BTC/QQQ refuses the stream with 400
+/// `unknown_symbol`, before any upgrade and before anything is subscribed. A listed
+/// pair on the same proxy still streams.
+#[tokio::test]
+async fn a_pair_no_provider_lists_is_refused_before_it_subscribes() {
+    let stream = StreamMock::start().await;
+    let mut mocks = Vec::new();
+    for name in ["binance", "coingecko", "coinpaprika", "coincap", "cryptocompare"] {
+        mocks.push((name, shipped::provider(name, None).await));
+    }
+    let mut hosts: Vec<(&str, Vec<String>)> = mocks.iter().map(|(n, m)| (*n, m.hosts.clone())).collect();
+    hosts.push(("binance.stream", vec![stream.url.clone()]));
+    let cfg = shipped::config(&hosts);
+    let proxy = Proxy::start_with(&cfg, support::defaults::keyed_env(), None, Default::default()).await;
+
+    let sse = tokio::time::timeout(Duration::from_secs(5), get(proxy.url("/v1/stream?symbols=BTC&vs=QQQ")))
+        .await
+        .expect("an answer, not a silent stream");
+    assert_eq!((sse.status, sse.json()["error"]["code"].as_str()), (400, Some("unknown_symbol")), "{}", sse.text());
+    assert!(sse.json()["error"]["message"].as_str().is_some_and(|m| m.contains("BTC/QQQ")), "{}", sse.text());
+    let url = format!("ws://{}/v1/stream?symbols=ETH,BTC&vs=QQQ", proxy.addr);
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 400),
+        other => panic!("the WebSocket upgrade should be refused: {:?}", other.map(|(_, r)| r.status())),
+    }
+    assert_eq!(stream.connections(), 0, "nothing was subscribed upstream");
+
+    let mut listed = Sse::open(&proxy, "symbols=BTC&channels=trades").await;
+    assert_eq!(listed.next().await["event"], "subscribed");
+    stream.wait_subscribed(&["btcusdt@trade"]).await;
+    drop(listed);
+    proxy.stop().await;
+}

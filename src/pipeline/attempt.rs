@@ -21,7 +21,7 @@ use crate::normalize::schema::{Payload, Price};
 use crate::snapshot::ProviderRt;
 use crate::upstream::admitted::{Admitted, AttemptRecord};
 use crate::upstream::classify::Failure;
-use crate::upstream::exchange::{Exchange, Outgoing};
+use crate::upstream::exchange::{Exchange, Outgoing, Refused};
 
 /// What every attempt of one request shares.
 #[derive(Clone, Copy)]
@@ -127,8 +127,11 @@ async fn one_request(
             }
         }
     }
-    let resp = cx.exchange.send(admitted, out).await.map_err(|refused| refused.failure)?;
     let limit = cx.exchange.snap.config.server.max_upstream_body;
+    let resp = match cx.exchange.send(admitted, out).await {
+        Ok(resp) => resp,
+        Err(refused) => return Err(refusal(refused, decode, planned, name, cx.req.op).await),
+    };
     let body = read_capped(resp.into_body(), limit).await.map_err(|e| match e {
         ReadError::TooLarge { .. } => Failure {
             too_large: true,
@@ -140,6 +143,25 @@ async fn one_request(
         Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, cx.req.op).await,
         Decode::Envelope => mapping::unwrap_envelope(&body, name),
         Decode::Feed(f) => mapping::feed(f, body, cx.req, name).await,
+    }
+}
+
+/// Largest 4xx body read to learn why the provider refused.
+const REFUSAL_BODY: usize = 16 << 10;
+
+/// The failure of a refused request. A 4xx body goes through the provider's mapping,
+/// whose error handling may say the pair is not listed (Binance answers HTTP 400 with
+/// `{"code":-1121}` for one): then the refusal is [`Failure::unlisted`], with the
+/// provider's own words as its detail.
+async fn refusal(refused: Refused, decode: Decode<'_>, planned: &PlannedRequest, name: &str, op: Operation) -> Failure {
+    let Refused { failure, response } = refused;
+    let (Decode::Mapping(m), Some(resp), Outcome::Http4xx) = (decode, response, failure.outcome) else {
+        return failure;
+    };
+    let Ok(body) = read_capped(resp.into_body(), REFUSAL_BODY).await else { return failure };
+    match mapping::map(m, body, &planned.globals, name, op).await {
+        Err(f) if f.unlisted => Failure { status: failure.status, ..f },
+        _ => failure,
     }
 }
 
@@ -166,9 +188,7 @@ fn cover(payload: Payload, req: &OpRequest, provider: &str) -> Result<(Payload, 
         }
     }
     if ordered.is_empty() {
-        return Err(Failure::not_for_this_provider(format!(
-            "{provider} price: the answer has none of the asked symbols"
-        )));
+        return Err(Failure::unlisted(format!("{provider} price: the answer has none of the asked symbols")));
     }
     Ok((Payload::Price(ordered), missing))
 }

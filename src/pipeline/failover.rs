@@ -181,7 +181,7 @@ where
         }
         match self.best.take() {
             Some(answer) => Ok(Answer { attempts: std::mem::take(&mut self.attempts), ..answer }),
-            None => Err(give_up(std::mem::take(&mut self.attempts), self.too_large)),
+            None => Err(give_up(self.r.req, std::mem::take(&mut self.attempts), self.too_large)),
         }
     }
 
@@ -318,9 +318,19 @@ pub(super) async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// The error when no attempt answered: nothing could be tried (503), every body was
-/// too large (502), or every attempt failed (502).
-pub fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
+/// The error when no attempt answered: every provider asked said it does not list the
+/// pair (400 `unknown_symbol`: the client asked for something nobody has), nothing
+/// could be tried (503), every body was too large (502), or every attempt failed (502).
+pub fn give_up(req: &OpRequest, attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
+    if nobody_lists_it(&attempts) {
+        let asked = if req.symbols.is_empty() {
+            format!("quote {}", req.vs)
+        } else {
+            format!("{}/{}", req.symbols.join(","), req.vs)
+        };
+        let msg = format!("unknown pair: no provider of this route lists {asked} (each one asked said so)");
+        return ProxyError::with_attempts(ErrorKind::UnknownSymbol, msg, attempts);
+    }
     let reached = attempts.iter().filter(|a| a.reached()).count();
     if reached == 0 {
         let mut e = ProxyError::with_attempts(
@@ -343,6 +353,15 @@ pub fn give_up(attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
         format!("all {reached} upstream attempts failed"),
         attempts,
     )
+}
+
+/// At least one provider answered that it does not list the pair, and every other
+/// candidate either said the same or was skipped for having no id or mapping for it, or
+/// for being disabled here. A host that failed, timed out, or was not tried (breaker,
+/// bench, quota) might list it.
+fn nobody_lists_it(attempts: &[AttemptRecord]) -> bool {
+    let silent = |a: &AttemptRecord| !a.reached() && matches!(a.outcome, Outcome::Unsupported | Outcome::Disabled);
+    attempts.iter().any(|a| a.unlisted) && attempts.iter().all(|a| a.unlisted || silent(a))
 }
 
 pub use crate::calendar::now_ms;

@@ -97,7 +97,7 @@ pub fn raised(provider: &str, op: Operation, value: Value) -> Failure {
                 obj.get("retry_after").and_then(Value::as_u64).map(|s| Duration::from_secs(s).min(MAX_BENCH));
             f
         }
-        Some("unsupported") => Failure::not_for_this_provider(format!("{provider} {op}: {message}")),
+        Some("unsupported") => Failure::unlisted(format!("{provider} {op}: {message}")),
         _ => Failure::new(Outcome::BadBody, format!("{provider} {op}: provider error: {message}")),
     }
 }
@@ -162,6 +162,7 @@ mod tests {
         assert_eq!((f.outcome, f.retry_after), (Outcome::RateLimited, Some(Duration::from_secs(90))));
         let f = raised("cc", Operation::Ticker, json!({"outcome": "unsupported", "message": "no BTC/QQQ"}));
         assert_eq!(f.outcome, Outcome::Http4xx, "a client's odd quote is not the host's fault");
+        assert!(f.unlisted, "and it says the provider does not list the pair");
         assert!(f.detail.contains("no BTC/QQQ"));
         assert_eq!(raised("cc", Operation::Price, json!("broken")).outcome, Outcome::BadBody);
         assert_eq!(raised("cc", Operation::Price, json!({"message": "x"})).outcome, Outcome::BadBody);

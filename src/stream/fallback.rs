@@ -1,20 +1,24 @@
 //! The REST fallback: while no stream host is reachable, every wanted pair's ticker is
 //! fetched through the stream route's normalized `fallback` route (its pool, cache,
 //! breakers and quotas) every `poll`, and handed to the driver as ticker messages.
+//! The same route tells, when a client joins, whether the providers list its pairs.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use hyper::Response;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::driver::Control;
 use super::message::Payload;
+use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Via};
 use crate::normalize::schema::Ticker;
 use crate::pipeline::{Call, serve};
 use crate::routing::pattern::Params;
 use crate::state::lock;
+use crate::upstream::client::Body;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -54,15 +58,38 @@ pub async fn poll(
 }
 
 async fn ticker(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<bytes::Bytes, String> {
+    let resp = ask(gw, path, symbol, vs).await.map_err(|e| e.message)?;
+    let body = crate::body::read_capped(resp.into_body(), 1 << 20).await.map_err(|e| e.to_string())?;
+    let env: Envelope = serde_json::from_slice(&body).map_err(|e| format!("unexpected {path} answer: {e}"))?;
+    Ok(Payload::Ticker(env.data).encode(&env.meta.provider))
+}
+
+/// Whether the providers list `symbol`/`vs`, asked through the fallback route (its
+/// cache makes a second client's check free). Only their answer that none of them
+/// lists it refuses the stream (400 `unknown_symbol`, which a WebSocket client gets
+/// before its upgrade); a failure or no answer within `within` lets the stream start,
+/// since the stream may well work while REST does not.
+pub async fn check_listed(
+    gw: &Gateway,
+    path: &str,
+    symbol: &str,
+    vs: &str,
+    within: Duration,
+) -> Result<(), ProxyError> {
+    match tokio::time::timeout(within, ask(gw, path, symbol, vs)).await {
+        Ok(Err(e)) if e.kind == ErrorKind::UnknownSymbol => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// One request to the normalized fallback route, as a client's would be.
+async fn ask(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<Response<Body>, ProxyError> {
     let snap = gw.snapshot();
     let Some(route) = snap.routes.iter().find(|r| r.cfg.pattern.template() == path) else {
-        return Err(format!("no route {path}"));
+        return Err(ProxyError::new(ErrorKind::NoRoute, format!("no route {path}")));
     };
     let query = format!("symbol={symbol}&vs={vs}");
     let params = Params::new();
     let call = Call { route, query: Some(&query), params: &params, via: &Via::Client };
-    let (resp, _) = serve(gw, &snap, call).await.map_err(|e| e.message)?;
-    let body = crate::body::read_capped(resp.into_body(), 1 << 20).await.map_err(|e| e.to_string())?;
-    let env: Envelope = serde_json::from_slice(&body).map_err(|e| format!("unexpected {path} answer: {e}"))?;
-    Ok(Payload::Ticker(env.data).encode(&env.meta.provider))
+    serve(gw, &snap, call).await.map(|(resp, _)| resp)
 }

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::client::ClientRx;
 use super::config::{StreamHost, StreamRoute};
 use super::driver::Topic;
+use super::fallback;
 use super::message::Channel;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::Gateway;
@@ -30,6 +31,8 @@ use crate::upstream::client::{Body, BoxError};
 const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
 /// A WebSocket client is pinged this often.
 const WS_PING: Duration = Duration::from_secs(20);
+/// Longest a join waits for the REST fallback to say whether its pairs are listed.
+const LISTED_CHECK: Duration = Duration::from_secs(1);
 
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,12 @@ pub async fn serve(
             let stream = StreamHost::stream_name(&ch.name, &id);
             topics.push(Topic { stream, symbol: symbol.clone(), vs: ask.vs.clone(), id: id.clone(), channel });
         }
+    }
+    // A pair the provider does not list would subscribe without complaint and then
+    // stay silent for ever: ask the REST fallback first.
+    if let Some(path) = &route.fallback {
+        let checks = ask.symbols.iter().map(|s| fallback::check_listed(gw, path, s, &ask.vs, LISTED_CHECK));
+        futures_util::future::try_join_all(checks).await?;
     }
     let unavailable = |e: String| ProxyError::new(ErrorKind::NoProviderAvailable, e);
     if let Some(key) = websocket_key(&req) {

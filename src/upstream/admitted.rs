@@ -32,6 +32,9 @@ pub struct AttemptRecord {
     /// Detail such as `HTTP 503` or `data[0].price: must be > 0`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The provider said it does not list what was asked ([`crate::upstream::classify::Failure::unlisted`]).
+    #[serde(skip)]
+    pub unlisted: bool,
 }
 
 /// How a finished attempt moves the breaker.
@@ -86,7 +89,7 @@ impl AttemptRecord {
 
     /// A provider skipped without reaching any host (not counted).
     pub fn skipped(provider: &str, outcome: Outcome, detail: impl Into<String>) -> Self {
-        Self { provider: provider.to_owned(), host: None, outcome, ms: 0, detail: Some(detail.into()) }
+        Self { provider: provider.to_owned(), host: None, outcome, ms: 0, detail: Some(detail.into()), unlisted: false }
     }
 
     /// Whether the attempt reached a host.
@@ -157,6 +160,7 @@ impl<'a> Admitted<'a> {
             outcome,
             ms: self.started.elapsed().as_millis() as u64,
             detail,
+            unlisted: false,
         }
     }
 

@@ -26,6 +26,8 @@ pub struct Failure {
     pub too_large: bool,
     /// The client's own request body failed the attempt (too large, stalled, broken).
     pub client_fault: Option<ClientFault>,
+    /// The provider answered that it does not list the asked symbol or quote.
+    pub unlisted: bool,
 }
 
 /// A failure caused by the client's request body rather than by the upstream.
@@ -57,7 +59,22 @@ impl ClientFault {
 impl Failure {
     /// A failure with an outcome and a detail.
     pub fn new(outcome: Outcome, detail: impl Into<String>) -> Self {
-        Self { outcome, detail: detail.into(), retry_after: None, status: None, too_large: false, client_fault: None }
+        Self {
+            outcome,
+            detail: detail.into(),
+            retry_after: None,
+            status: None,
+            too_large: false,
+            client_fault: None,
+            unlisted: false,
+        }
+    }
+
+    /// The provider said it does not list the asked symbol or quote: like
+    /// [`Failure::not_for_this_provider`], and when every provider asked says so the
+    /// client gets 400 `unknown_symbol` rather than 502.
+    pub fn unlisted(detail: impl Into<String>) -> Self {
+        Self { unlisted: true, ..Self::not_for_this_provider(detail) }
     }
 
     /// The request did not suit this provider (a symbol or quote it does not list): fail

@@ -191,7 +191,7 @@ impl Admitted<'_> {
                 self.release();
                 AttemptRecord::skip(provider, Outcome::OverQuota, f.detail.clone())
             }
-            Err(f) => self.finish(f.outcome, report(f)),
+            Err(f) => AttemptRecord { unlisted: f.unlisted, ..self.finish(f.outcome, report(f)) },
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::budget::RetryBudget;
+use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Price, Ts};
 use crate::snapshot::testing::{price_provider, snapshot};
@@ -188,4 +189,41 @@ async fn a_rate_limit_mid_request_benches_the_provider_for_its_hedges() {
     assert!(snap.provider("a").is_some_and(|p| p.state.benched(Instant::now()).is_some()));
     let to_a: Vec<&(String, Duration)> = log.iter().filter(|(h, _)| h.starts_with('a')).collect();
     assert_eq!(to_a.len(), 1, "nothing more goes to a once it is benched: {log:?}");
+}
+
+fn record(provider: &str, outcome: Outcome, reached: bool, unlisted: bool) -> AttemptRecord {
+    AttemptRecord {
+        host: reached.then(|| format!("{provider}1")),
+        unlisted,
+        ..AttemptRecord::skipped(provider, outcome, "x")
+    }
+}
+
+#[test]
+fn a_pair_every_provider_says_it_does_not_list_is_the_clients_400() {
+    let req =
+        OpRequest::parse(Operation::Ticker, Some("symbol=BTC&vs=QQQ"), &Default::default(), &Default::default(), 32)
+            .expect("request");
+    let unlisted = |p| record(p, Outcome::Http4xx, true, true);
+    let said_so = vec![unlisted("a"), record("b", Outcome::Unsupported, false, false), unlisted("c")];
+    let e = give_up(&req, said_so, 0);
+    assert_eq!(e.kind, ErrorKind::UnknownSymbol, "{}", e.message);
+    assert!(e.message.contains("BTC/QQQ"), "{}", e.message);
+    assert_eq!(e.attempts.len(), 3, "the providers' own words stay in the answer");
+    let disabled = vec![unlisted("a"), record("fallback", Outcome::Disabled, false, false)];
+    assert_eq!(give_up(&req, disabled, 0).kind, ErrorKind::UnknownSymbol);
+
+    // Anyone who might list it (failed, timed out, not tried, a plain 4xx) keeps it 502/503.
+    for other in [
+        record("b", Outcome::Timeout, true, false),
+        record("b", Outcome::Http5xx, true, false),
+        record("b", Outcome::Http4xx, true, false),
+        record("b", Outcome::Unavailable, false, false),
+        record("b", Outcome::OverQuota, false, false),
+    ] {
+        let e = give_up(&req, vec![unlisted("a"), other.clone()], 0);
+        assert_ne!(e.kind, ErrorKind::UnknownSymbol, "{other:?}");
+    }
+    let nobody_said_so = vec![record("a", Outcome::Unsupported, false, false)];
+    assert_eq!(give_up(&req, nobody_said_so, 0).kind, ErrorKind::NoProviderAvailable);
 }
