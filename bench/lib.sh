@@ -478,7 +478,8 @@ latency_series() {
         # curl reads the \n inside the quoted value as a newline.
         printf '%s\n' 'write-out = "%{http_code} %{time_total} %header{x-marketgate-provider}\n"'
         for i in $(seq 1 "$count"); do
-            printf 'url = "%s"\noutput = "%s"\n' "$url" "$prefix.bodies/$i"
+            # @I@ in the URL becomes the request's number (FIRST + i - 1).
+            printf 'url = "%s"\noutput = "%s"\n' "${url//@I@/$((${FIRST:-1} + i - 1))}" "$prefix.bodies/$i"
         done
     } > "$cfg"
     # Bounded like wrk: COUNT requests of at most 10 s each would be absurd,

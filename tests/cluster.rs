@@ -352,3 +352,37 @@ async fn deployments_with_different_namespaces_share_nothing_on_one_redis() {
         assert!(owned, "a key outside both namespaces: {name} (all: {names:?})");
     }
 }
+
+/// A replica whose fetch fails lets go of the fill lock at once and wakes the waiters:
+/// one of them fetches, and the rest are served its answer, instead of all of them
+/// waiting out their deadline for an answer that never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fill_hands_the_lock_on() {
+    let redis = RedisServer::start();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let mock = Mock::start(move |_| {
+        let reply = if counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Reply::Json(500, r#"{"error":"upstream hiccup"}"#.into())
+        } else {
+            Reply::Json(200, PRICES.into())
+        };
+        Reply::After(Duration::from_millis(300), Box::new(reply))
+    })
+    .await;
+    let procs = replicas(&redis, &mock.url(), r#"{ limit = 1000, per = "1m" }"#);
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let first = get(procs[0].url("/v1/cprice?symbols=BTC"));
+    let others = async {
+        // Once the first holds the lock, twenty more misses on the other two replicas
+        // (the first replica's own requests share its fetch in-process, failure too).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        join_all((0..20).map(|i| get(procs[1 + i % 2].url("/v1/cprice?symbols=BTC")))).await
+    };
+    let (first, others) = tokio::join!(first, others);
+    assert_eq!(first.status, 502, "the lead's own fetch failed: {}", first.text());
+    let codes: Vec<u16> = others.iter().map(|r| r.status).collect();
+    // Waiting out the lock (held for the 5 s deadline) would leave them no time: 504.
+    assert!(codes.iter().all(|c| *c == 200), "the waiters got the next fetch's answer: {codes:?}");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2, "one failed fetch, then one for everybody");
+}

@@ -1,5 +1,6 @@
 //! Normalized answers shared across replicas, and identical misses coalesced across
-//! them: the first replica to miss takes a fill lock (`SET NX PX`) and fetches; the
+//! them: the first replica to miss takes a fill lock (in the same round trip that found
+//! no answer, [`keys::OBTAIN`]) and fetches; the
 //! others wait for its answer (woken by the `filled` event, looking again every
 //! [`POLL`] in case an event is lost) until their deadline. A leader that fails lets
 //! go of the lock and the waiters fetch for themselves. Entries live for the route's
@@ -88,36 +89,39 @@ struct Header {
 
 impl Cluster {
     /// Looks for `key` in the shared cache; when it is missing, either takes the fill
-    /// lock or waits (until `deadline`) for the replica holding it.
+    /// lock or waits (until `deadline`) for the replica holding it. One round trip
+    /// ([`keys::OBTAIN`]) per look.
     pub async fn obtain(&self, key: &str, deadline: Instant) -> Obtained {
         if !self.sharing_answers() {
             return Obtained::Unavailable;
         }
         let lock_ms = deadline.saturating_duration_since(Instant::now()).as_millis().max(50) as u64;
+        let (entry_key, lock_key) = (keys::cache(&self.cfg.namespace, key), keys::fill_lock(&self.cfg.namespace, key));
         let mut waited = false;
         loop {
-            match self.get(key, false).await {
-                None => return Obtained::Unavailable,
-                Some(Some(hit)) => {
-                    let counter = if waited { &self.counts.cache_waits } else { &self.counts.cache_hits };
-                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Obtained::Hit(hit);
-                }
-                Some(None) => {}
-            }
             let token = format!("{}:{}", self.instance, unix_ms());
-            let lock_key = keys::fill_lock(&self.cfg.namespace, key);
-            let (k, t) = (lock_key.clone(), token.clone());
-            let taken: Option<Option<String>> = self
-                .redis
-                .request(Op::Lock, |mut c| async move {
-                    ::redis::cmd("SET").arg(&k).arg(&t).arg("NX").arg("PX").arg(lock_ms).query_async(&mut c).await
-                })
-                .await;
-            match taken {
+            let mut call = keys::SCRIPTS.obtain.prepare_invoke();
+            call.key(&entry_key).key(&lock_key).arg(&token).arg(lock_ms);
+            let found: Option<(i64, Option<Vec<u8>>)> =
+                self.redis.request(Op::CacheGet, |mut c| async move { call.invoke_async(&mut c).await }).await;
+            let lead = || Obtained::Lead(FillLock { key: key.to_owned(), token: token.clone() });
+            match found {
                 None => return Obtained::Unavailable,
-                Some(Some(_)) => return Obtained::Lead(FillLock { key: key.to_owned(), token }),
-                Some(None) => {}
+                Some((1, Some(bytes))) => match decode(&bytes, false) {
+                    Some(hit) => {
+                        let counter = if waited { &self.counts.cache_waits } else { &self.counts.cache_hits };
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Obtained::Hit(hit);
+                    }
+                    // Kept past its freshness (for stale-if-error): a miss, so lock.
+                    None => match self.lock(&lock_key, &token, lock_ms).await {
+                        None => return Obtained::Unavailable,
+                        Some(true) => return lead(),
+                        Some(false) => {}
+                    },
+                },
+                Some((2, _)) => return lead(),
+                Some(_) => {}
             }
             // Another replica is fetching: wait for its answer.
             waited = true;
@@ -134,8 +138,20 @@ impl Cluster {
         }
     }
 
+    /// Takes the fill lock alone (`SET NX PX`); `None`: Redis did not answer.
+    async fn lock(&self, lock_key: &str, token: &str, lock_ms: u64) -> Option<bool> {
+        let (k, t) = (lock_key.to_owned(), token.to_owned());
+        let taken: Option<Option<String>> = self
+            .redis
+            .request(Op::Lock, |mut c| async move {
+                ::redis::cmd("SET").arg(&k).arg(&t).arg("NX").arg("PX").arg(lock_ms).query_async(&mut c).await
+            })
+            .await;
+        taken.map(|t| t.is_some())
+    }
+
     /// Stores the answer a lead fetched for `ttl` (fresh) + `keep` (stale), releases
-    /// the lock and wakes the waiters.
+    /// the lock and wakes the waiters, in one round trip ([`keys::FILL`]).
     pub async fn fill(&self, lock: FillLock, answer: &Cached, ttl: Duration, keep: Duration) {
         let header = Header {
             order: answer.order.clone(),
@@ -150,33 +166,26 @@ impl Cluster {
         value.push(b'\n');
         value.extend_from_slice(&answer.data);
         let px = (ttl + keep).as_millis().max(1) as u64;
-        let key = keys::cache(&self.cfg.namespace, &lock.key);
-        let stored: Option<()> = self
-            .redis
-            .request(Op::CachePut, |mut c| async move {
-                ::redis::cmd("SET").arg(&key).arg(value).arg("PX").arg(px).query_async(&mut c).await
-            })
-            .await;
+        let ns = &self.cfg.namespace;
+        let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
+        let mut call = keys::SCRIPTS.fill.prepare_invoke();
+        call.key(keys::cache(ns, &lock.key)).key(keys::fill_lock(ns, &lock.key));
+        call.arg(value).arg(px).arg(&lock.token).arg(keys::events(ns)).arg(message);
+        let stored: Option<i64> =
+            self.redis.request(Op::CachePut, |mut c| async move { call.invoke_async(&mut c).await }).await;
         if stored.is_some() {
             self.counts.cache_fills.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        self.release(lock).await;
     }
 
-    /// Lets go of a fill lock (the fetch failed, or the answer was stored) and wakes
-    /// the waiters.
+    /// Lets go of a fill lock whose fetch failed and wakes the waiters, in one round
+    /// trip ([`keys::RELEASE`]).
     pub async fn release(&self, lock: FillLock) {
-        let mut call = keys::SCRIPTS.unlock.prepare_invoke();
-        call.key(keys::fill_lock(&self.cfg.namespace, &lock.key)).arg(&lock.token);
+        let ns = &self.cfg.namespace;
         let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
-        let channel = keys::events(&self.cfg.namespace);
-        let _: Option<i64> = self
-            .redis
-            .request(Op::Lock, |mut c| async move {
-                let _: i64 = call.invoke_async(&mut c).await?;
-                ::redis::cmd("PUBLISH").arg(&channel).arg(&message).query_async(&mut c).await
-            })
-            .await;
+        let mut call = keys::SCRIPTS.release.prepare_invoke();
+        call.key(keys::fill_lock(ns, &lock.key)).arg(&lock.token).arg(keys::events(ns)).arg(message);
+        let _: Option<i64> = self.redis.request(Op::Lock, |mut c| async move { call.invoke_async(&mut c).await }).await;
     }
 
     /// A stale answer another replica stored (every provider failed here).

@@ -62,14 +62,15 @@ pub fn bench(ns: &str, provider: &str, scope: &str) -> String {
     format!("{}:bench", tag(ns, provider, scope))
 }
 
-/// A shared cache entry.
+/// A shared cache entry. It and its fill lock share a hash tag, so the scripts that
+/// touch both stay on one slot.
 pub fn cache(ns: &str, key: &str) -> String {
-    format!("{ns}:cache:{key}")
+    format!("{{{ns}|{key}}}:cache")
 }
 
 /// The lock of a shared cache fill.
 pub fn fill_lock(ns: &str, key: &str) -> String {
-    format!("{ns}:fill:{key}")
+    format!("{{{ns}|{key}}}:fill")
 }
 
 /// Replicas by their last heartbeat (a sorted set: instance -> unix ms).
@@ -112,8 +113,12 @@ pub struct Scripts {
     pub sync: Script,
     /// [`BENCH`].
     pub bench: Script,
-    /// [`UNLOCK`].
-    pub unlock: Script,
+    /// [`OBTAIN`].
+    pub obtain: Script,
+    /// [`FILL`].
+    pub fill: Script,
+    /// [`RELEASE`].
+    pub release: Script,
 }
 
 /// [`Scripts`], built on first use.
@@ -121,7 +126,9 @@ pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     take: Script::new(TAKE),
     sync: Script::new(SYNC),
     bench: Script::new(BENCH),
-    unlock: Script::new(UNLOCK),
+    obtain: Script::new(OBTAIN),
+    fill: Script::new(FILL),
+    release: Script::new(RELEASE),
 });
 
 /// Raises `KEYS[1]` to `ARGV[1]` (a provider's own count, e.g. `x-mbx-used-weight-1m`)
@@ -141,10 +148,32 @@ if ttl < tonumber(ARGV[2]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2
 return 0
 ";
 
-/// Deletes `KEYS[1]` if it still holds `ARGV[1]` (a fill lock this replica took).
-pub const UNLOCK: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+/// A miss's one round trip: the entry `KEYS[1]` if there is one (`{1, entry}`), else
+/// the fill lock `KEYS[2]` taken with token `ARGV[1]` for `ARGV[2]` ms (`{2, false}`),
+/// else `{0, false}`: another replica is filling it.
+pub const OBTAIN: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then return {1, v} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, false} end
+return {0, false}
+";
+
+/// A fill's one round trip: stores `ARGV[1]` in `KEYS[1]` for `ARGV[2]` ms, deletes
+/// the lock `KEYS[2]` if it still holds this replica's token `ARGV[3]`, and publishes
+/// `ARGV[5]` on the channel `ARGV[4]` to wake the waiters.
+pub const FILL: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+";
+
+/// Lets go of a fill that failed: deletes the lock `KEYS[1]` if it still holds the
+/// token `ARGV[1]`, and publishes `ARGV[3]` on `ARGV[2]` so the waiters fetch now.
+pub const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 ";
 
 #[cfg(test)]
