@@ -159,6 +159,7 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
         "shutting down: no new connections; draining in-flight requests"
     );
     admin.ready.store(false, Ordering::Release);
+    gateway.begin_shutdown();
     let _ = stop_tx.send(true);
     workers.join().await;
     let _ = admin_task.await;

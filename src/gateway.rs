@@ -32,6 +32,8 @@ pub struct Gateway {
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// Live-stream drivers (`/v1/stream`).
     pub streams: crate::stream::Hub,
+    /// Set once shutdown begins, for responses that never end by themselves (streams).
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// What a served request reports besides its response (for the access log).
@@ -73,7 +75,18 @@ impl Gateway {
             access_log: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
             streams: crate::stream::Hub::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Tells long-lived responses (live streams) that the process is shutting down.
+    pub fn begin_shutdown(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// A flag that turns true when shutdown begins (wait with [`crate::server::stopped`]).
+    pub fn stop_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// The snapshot in force (load once per request and keep the `Arc`).

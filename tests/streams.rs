@@ -415,3 +415,49 @@ async fn a_pair_no_provider_lists_is_refused_before_it_subscribes() {
     drop(listed);
     proxy.stop().await;
 }
+
+/// On shutdown every stream client is told and closed cleanly, so it reconnects (to
+/// another replica) at once: a WebSocket client gets a `closing` status and a close
+/// frame with code 1001 (going away), an SSE client gets the `closing` status and the
+/// end of its body. marketgate then stops without waiting out its grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_tells_stream_clients_and_closes_them_cleanly() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let mock = StreamMock::start().await;
+    let shipped_grace = "shutdown_grace = \"10s\"";
+    let cfg = config(&mock.url, vec![shipped::NOWHERE.into()], "");
+    assert!(cfg.contains(shipped_grace), "the shipped grace period");
+    let cfg = cfg.replace(shipped_grace, "shutdown_grace = \"30s\"");
+    let mut proxy = Proxy::start(&cfg).await;
+    let mut ws = ws_client(&proxy, "symbols=BTC&channels=trades").await;
+    assert_eq!(ws_next(&mut ws).await["event"], "subscribed");
+    let mut sse = Sse::open(&proxy, "symbols=BTC&channels=trades").await;
+    assert_eq!(sse.next().await["event"], "subscribed");
+
+    let stopping = proxy.begin_stop();
+    let closing = ws_next(&mut ws).await;
+    assert_eq!(
+        (closing["channel"].as_str(), closing["event"].as_str()),
+        (Some("status"), Some("closing")),
+        "{closing}"
+    );
+    let frame = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a close frame within 5 s") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("the connection ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(frame.map(|f| f.code), Some(CloseCode::Away), "1001: going away");
+
+    assert_eq!(sse.next().await["event"], "closing");
+    assert!(sse.ended_cleanly().await, "the SSE body ends, it is not cut");
+    drop((ws, sse));
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("stopped well within the 30 s grace period: nothing left to wait for")
+        .expect("the serving task");
+}

@@ -111,6 +111,7 @@ async fn a_fronted_apps_websocket_works_both_ways_through_marketgate() {
     })
     .await;
     assert_eq!(closed, Ok(true), "the client sees the app close");
+    drop(ws);
     proxy.stop().await;
 }
 
@@ -137,4 +138,53 @@ async fn tunnels_keep_the_idle_timeout_and_the_connection_limit() {
     ws.send(Message::text("again")).await.expect("send");
     assert_eq!(ws.next().await.and_then(Result::ok), Some(Message::text("again")));
     proxy.stop().await;
+}
+
+/// On shutdown an open tunnel keeps working until its client closes it, within
+/// `server.shutdown_grace`: the drain waits for it as for any open connection. (Before,
+/// the drain forgot a connection once it was upgraded and the tunnel was cut.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_open_tunnels_within_the_grace_period() {
+    let app = echo_app().await;
+    let mut proxy = Proxy::start(&config(&app.url, "shutdown_grace = \"10s\"")).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/echo", proxy.addr)).await.expect("upgrade");
+    let mut stopping = proxy.begin_stop();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut stopping).await.is_err(),
+        "marketgate stopped with a tunnel still open"
+    );
+    ws.send(Message::text("still there?")).await.expect("send during the drain");
+    assert_eq!(ws.next().await.and_then(Result::ok), Some(Message::text("still there?")), "the tunnel still works");
+    // The client closes, as a client does: close frame, the app's reply, then the TCP
+    // connection.
+    ws.close(None).await.expect("close");
+    while let Some(Ok(_)) = ws.next().await {}
+    drop(ws);
+    tokio::time::timeout(Duration::from_secs(5), stopping)
+        .await
+        .expect("marketgate stops once the last tunnel is closed")
+        .expect("the serving task");
+}
+
+/// A tunnel still open when the grace period ends does not hold the process: it is
+/// closed and marketgate stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_open_past_the_grace_period_is_closed() {
+    let app = echo_app().await;
+    let mut proxy = Proxy::start(&config(&app.url, "shutdown_grace = \"1s\"")).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/echo", proxy.addr)).await.expect("upgrade");
+    tokio::time::timeout(Duration::from_secs(5), proxy.begin_stop())
+        .await
+        .expect("stopped after the grace period")
+        .expect("the serving task");
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(m)) if !m.is_close() => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the tunnel was closed");
 }

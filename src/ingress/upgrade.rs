@@ -4,7 +4,8 @@
 //! upgraded connections are spliced in the background until either side closes (the
 //! other is then closed too) or no byte moves either way for `server.idle_timeout`
 //! (the same rule, and the same I/O wrapper, as client connections). The client's
-//! connection keeps its `max_connections` slot while the tunnel lives. HTTP/2 extended
+//! connection keeps its `max_connections` slot while the tunnel lives, and shutdown
+//! waits for the tunnel up to `server.shutdown_grace`, then closes it. HTTP/2 extended
 //! CONNECT is not enabled, so an HTTP/2 client's WebSocket request is refused by the
 //! protocol layer, never half-forwarded.
 
@@ -62,9 +63,16 @@ impl Pending {
         let upstream = hyper::upgrade::on(resp);
         let (client, slot) = (self.client, self.slot);
         tokio::spawn(async move {
+            let closing = slot.as_ref().map(ConnSlot::closing);
             let _slot = slot;
+            let closing = async move {
+                match closing {
+                    Some(at_grace_end) => at_grace_end.await,
+                    None => std::future::pending().await,
+                }
+            };
             match tokio::try_join!(client, upstream) {
-                Ok((c, u)) => splice(TokioIo::new(c), TokioIo::new(u), idle).await,
+                Ok((c, u)) => splice(TokioIo::new(c), TokioIo::new(u), idle, closing).await,
                 Err(e) => tracing::debug!(error = %e, "protocol upgrade did not complete"),
             }
         });
@@ -88,8 +96,9 @@ fn upgrade_headers(headers: &mut HeaderMap, protocol: &HeaderValue) {
 /// Copies both ways (each direction on its own, so neither waits for the other) until
 /// either side ends, then closes both; or until no byte is read or written either way
 /// for `idle` (within two of it: [`Activity`]'s rule for client connections), whether
-/// both peers went silent or one stopped reading and stalled the writes towards it.
-async fn splice<A, B>(client: A, upstream: B, idle: Duration)
+/// both peers went silent or one stopped reading and stalled the writes towards it; or
+/// until `closing` resolves (the shutdown grace period is over).
+async fn splice<A, B>(client: A, upstream: B, idle: Duration, closing: impl std::future::Future<Output = ()>)
 where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
@@ -101,6 +110,7 @@ where
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
         () = activity.idle(idle) => {}
         () = activity.stalled(idle) => {}
+        () = closing => tracing::debug!("tunnel closed: the shutdown grace period is over"),
     }
     let _ = client.shutdown().await;
     let _ = upstream.shutdown().await;
@@ -117,7 +127,7 @@ mod tests {
     async fn one_side_closing_closes_the_other_and_bytes_pass_both_ways() {
         let (mut app_end, a) = tokio::io::duplex(64);
         let (mut client_end, b) = tokio::io::duplex(64);
-        let task = tokio::spawn(splice(b, a, Duration::from_secs(5)));
+        let task = tokio::spawn(splice(b, a, Duration::from_secs(5), std::future::pending()));
         client_end.write_all(b"ping").await.expect("write");
         let mut buf = [0u8; 4];
         app_end.read_exact(&mut buf).await.expect("read");
@@ -134,7 +144,7 @@ mod tests {
     async fn a_silent_tunnel_is_closed_after_the_idle_timeout() {
         let (_app_end, a) = tokio::io::duplex(64);
         let (mut client_end, b) = tokio::io::duplex(64);
-        let task = tokio::spawn(splice(b, a, Duration::from_secs(60)));
+        let task = tokio::spawn(splice(b, a, Duration::from_secs(60), std::future::pending()));
         tokio::time::sleep(Duration::from_secs(61)).await;
         task.await.expect("splice ends");
         let mut buf = [0u8; 1];
@@ -146,7 +156,7 @@ mod tests {
         // The app never reads: the copy towards it stalls once the pipe is full.
         let (_app_end, a) = tokio::io::duplex(16);
         let (mut client_end, b) = tokio::io::duplex(1 << 16);
-        let task = tokio::spawn(splice(b, a, Duration::from_secs(60)));
+        let task = tokio::spawn(splice(b, a, Duration::from_secs(60), std::future::pending()));
         client_end.write_all(&[7u8; 4096]).await.expect("write");
         tokio::time::sleep(Duration::from_secs(61)).await;
         task.await.expect("splice ends although a write is stuck");

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{errors, operation_id};
 use crate::config::Config;
 use crate::stream::config::StreamRoute;
-use crate::stream::message::Channel;
+use crate::stream::message::{Channel, Status};
 
 /// `GET` on a stream route.
 pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pattern::Pattern) -> Value {
@@ -104,7 +104,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
             "required": ["channel", "event", "detail", "ts"],
             "properties": {
                 "channel": { "const": "status" },
-                "event": { "type": "string", "enum": ["subscribed", "gap", "resumed", "fallback"] },
+                "event": { "type": "string", "enum": Status::ALL.map(Status::as_str) },
                 "detail": { "type": "string" },
                 "ts": { "type": "integer" }
             }

@@ -58,25 +58,70 @@ impl From<&crate::config::model::ServerConfig> for ConnLimits {
 /// A client connection's place under `max_connections`, counted in
 /// `marketgate_connections_active`. The connection task holds it, and so does a tunnel
 /// an upgraded request left behind (requests carry a clone in their extensions), so an
-/// upgraded connection keeps its slot until the tunnel closes.
+/// upgraded connection keeps its slot until the tunnel closes. The shutdown drain
+/// waits for every slot, so tunnels and live streams count as open connections.
 #[derive(Clone)]
 pub struct ConnSlot(#[allow(dead_code)] Arc<SlotInner>);
 
 struct SlotInner {
     _permit: tokio::sync::OwnedSemaphorePermit,
     metrics: Metrics,
+    open: Arc<OpenConns>,
+    /// The listener's shutdown flag, and how long connections may drain after it.
+    stop: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+}
+
+/// The connections of one listener task still open (slots not yet dropped).
+#[derive(Default)]
+struct OpenConns {
+    count: std::sync::atomic::AtomicUsize,
+    none_left: tokio::sync::Notify,
 }
 
 impl ConnSlot {
-    fn new(permit: tokio::sync::OwnedSemaphorePermit, metrics: Metrics) -> Self {
+    fn new(
+        permit: tokio::sync::OwnedSemaphorePermit,
+        metrics: Metrics,
+        open: Arc<OpenConns>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        grace: Duration,
+    ) -> Self {
         metrics.connections_active.inc();
-        Self(Arc::new(SlotInner { _permit: permit, metrics }))
+        open.count.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::new(SlotInner { _permit: permit, metrics, open, stop, grace }))
+    }
+
+    /// Resolves when a tunnel on this connection must close: the shutdown grace period
+    /// has passed since shutdown began.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (mut stop, grace) = (self.0.stop.clone(), self.0.grace);
+        async move {
+            stopped(&mut stop).await;
+            tokio::time::sleep(grace).await;
+        }
     }
 }
 
 impl Drop for SlotInner {
     fn drop(&mut self) {
         self.metrics.connections_active.dec();
+        if self.open.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.open.none_left.notify_waiters();
+        }
+    }
+}
+
+impl OpenConns {
+    /// Resolves when no connection (tunnel, stream) is left.
+    async fn drained(&self) {
+        loop {
+            let notified = self.none_left.notified();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -97,8 +142,7 @@ pub async fn serve<H, F>(
 {
     let builders = Arc::new(conn::Builders::new(&limits));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let open = Arc::new(tokio::sync::Notify::new());
-    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let open = Arc::new(OpenConns::default());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -120,7 +164,7 @@ pub async fn serve<H, F>(
         };
         let _ = stream.set_nodelay(true);
         let activity = idle::Activity::new();
-        let slot = ConnSlot::new(permit, metrics.clone());
+        let slot = ConnSlot::new(permit, metrics.clone(), Arc::clone(&open), stop_rx.clone(), limits.shutdown_grace);
         let service = {
             let (handler, metrics, activity, slot) = (handler.clone(), metrics.clone(), activity.clone(), slot.clone());
             service_fn(move |mut req: Request<Incoming>| {
@@ -136,33 +180,26 @@ pub async fn serve<H, F>(
             })
         };
         let (builders, acceptor) = (Arc::clone(&builders), tls.load_full());
-        let (stop, open, count) = (stop_rx.clone(), Arc::clone(&open), Arc::clone(&count));
-        count.fetch_add(1, Ordering::AcqRel);
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
             if let Err(e) = conn::serve(stream, acceptor, builders, limits, service, activity, stop).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            // An upgraded connection's tunnel holds a clone until it closes.
             drop(slot);
-            if count.fetch_sub(1, Ordering::AcqRel) == 1 {
-                open.notify_waiters();
-            }
         });
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    let drained = async {
-        while count.load(Ordering::Acquire) > 0 {
-            let notified = open.notified();
-            if count.load(Ordering::Acquire) == 0 {
-                break;
-            }
-            notified.await;
-        }
-    };
     tokio::select! {
-        () = drained => tracing::debug!("all connections drained"),
+        () = open.drained() => tracing::debug!("all connections drained"),
         () = tokio::time::sleep(limits.shutdown_grace) => {
-            tracing::warn!(grace_ms = limits.shutdown_grace.as_millis() as u64, "grace period over; closing remaining connections");
+            let left = open.count.load(Ordering::Acquire);
+            tracing::warn!(
+                grace_ms = limits.shutdown_grace.as_millis() as u64,
+                left,
+                "grace period over; closing remaining connections and tunnels"
+            );
         }
     }
 }

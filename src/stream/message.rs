@@ -68,6 +68,8 @@ pub enum Status {
     Resumed,
     /// No stream host is reachable: tickers come from polling the REST pool.
     Fallback,
+    /// This instance is shutting down: the stream ends, reconnect (to another replica).
+    Closing,
 }
 
 /// Why a mapped upstream message was refused.
@@ -193,6 +195,9 @@ pub enum DedupeKey<'a> {
 // === impl Status ===
 
 impl Status {
+    /// Every status, in documentation order.
+    pub const ALL: [Status; 5] = [Status::Subscribed, Status::Gap, Status::Resumed, Status::Fallback, Status::Closing];
+
     /// The `event` field.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -200,6 +205,7 @@ impl Status {
             Self::Gap => "gap",
             Self::Resumed => "resumed",
             Self::Fallback => "fallback",
+            Self::Closing => "closing",
         }
     }
 

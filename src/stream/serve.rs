@@ -11,7 +11,10 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -19,11 +22,11 @@ use super::client::ClientRx;
 use super::config::{StreamHost, StreamRoute};
 use super::driver::Topic;
 use super::fallback;
-use super::message::Channel;
+use super::message::{Channel, Status};
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::Gateway;
 use crate::normalize::params::{self, ParamError};
-use crate::server::ConnSlot;
+use crate::server::{ConnSlot, stopped};
 use crate::snapshot::Snapshot;
 use crate::upstream::client::{Body, BoxError};
 
@@ -92,6 +95,7 @@ pub async fn serve(
         let upgrade = hyper::upgrade::on(&mut req);
         let slot = req.extensions().get::<ConnSlot>().cloned();
         let send_timeout = snap.config.server.idle_timeout;
+        let stop = gw.stop_signal();
         tokio::spawn(async move {
             let _slot = slot;
             match upgrade.await {
@@ -100,7 +104,7 @@ pub async fn serve(
                     // of tungstenite's 128 KiB, which is allocated for each connection.
                     let config = WebSocketConfig::default().max_message_size(Some(64 << 10)).read_buffer_size(4 << 10);
                     let ws = WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config)).await;
-                    pump_ws(ws, rx, send_timeout).await;
+                    pump_ws(ws, rx, send_timeout, stop).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "stream client upgrade did not complete"),
             }
@@ -116,7 +120,7 @@ pub async fn serve(
         return Ok(resp);
     }
     let rx = gw.streams.join(gw, &cfg, route, topics, "sse").await.map_err(unavailable)?;
-    let mut resp = Response::new(sse_body(rx));
+    let mut resp = Response::new(sse_body(rx, gw.stop_signal()));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -157,37 +161,64 @@ fn websocket_key<B>(req: &Request<B>) -> Option<HeaderValue> {
     (crate::headers::asks_websocket(req) && version).then(|| req.headers().get(SEC_WEBSOCKET_KEY).cloned())?
 }
 
-/// One `data: {json}` event per message, and a comment line when nothing came for a while.
-fn sse_body(rx: ClientRx) -> Body {
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        let frame = match tokio::time::timeout(SSE_KEEPALIVE, rx.next()).await {
-            Ok(Some(msg)) => {
-                let mut b = BytesMut::with_capacity(msg.len() + 8);
-                b.put_slice(b"data: ");
-                b.put_slice(&msg);
-                b.put_slice(b"\n\n");
-                b.freeze()
-            }
+/// One `data: {json}` event per message, and a comment line when nothing came for a
+/// while. On shutdown a last `closing` status, then the body ends cleanly, so an
+/// `EventSource` reconnects (to another replica) instead of seeing a cut connection.
+fn sse_body(rx: ClientRx, stop: watch::Receiver<bool>) -> Body {
+    let events = futures_util::stream::unfold((Some(rx), stop), |(rx, mut stop)| async move {
+        let mut rx = rx?;
+        let msg = tokio::select! {
+            () = stopped(&mut stop) => return Some((Ok(Frame::data(sse_event(&closing()))), (None, stop))),
+            next = tokio::time::timeout(SSE_KEEPALIVE, rx.next()) => next,
+        };
+        let frame = match msg {
+            Ok(Some(msg)) => sse_event(&msg),
             Ok(None) => return None,
             Err(_) => Bytes::from_static(b": keep-alive\n\n"),
         };
-        Some((Ok::<_, BoxError>(Frame::data(frame)), rx))
+        Some((Ok::<_, BoxError>(Frame::data(frame)), (Some(rx), stop)))
     });
     BodyExt::boxed(http_body_util::StreamBody::new(events))
+}
+
+fn sse_event(msg: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(msg.len() + 8);
+    b.put_slice(b"data: ");
+    b.put_slice(msg);
+    b.put_slice(b"\n\n");
+    b.freeze()
+}
+
+/// The last message of a stream whose instance shuts down.
+fn closing() -> Bytes {
+    Status::Closing.encode("marketgate is shutting down: reconnect", crate::calendar::now_ms())
 }
 
 /// Writes the client's messages as text frames; reads (and ignores) what the client
 /// sends, so pings are answered and a close is seen; pings the client now and then. A
 /// send that does not finish within `send_timeout` (a client that stopped reading)
-/// ends the connection.
-async fn pump_ws<S>(mut ws: WebSocketStream<S>, mut rx: ClientRx, send_timeout: Duration)
-where
+/// ends the connection. On shutdown the client gets a `closing` status and a close
+/// frame with code 1001 (going away).
+async fn pump_ws<S>(
+    mut ws: WebSocketStream<S>,
+    mut rx: ClientRx,
+    send_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut ping = tokio::time::interval(WS_PING);
     ping.tick().await;
+    let mut close = None;
     loop {
         let out = tokio::select! {
+            () = stopped(&mut stop) => {
+                close = Some(CloseFrame { code: CloseCode::Away, reason: "marketgate is shutting down".into() });
+                match Utf8Bytes::try_from(closing()) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => break,
+                }
+            },
             msg = rx.next() => match msg {
                 // The encoded message is shared by every client: no copy, a UTF-8 check.
                 Some(bytes) => match Utf8Bytes::try_from(bytes) {
@@ -203,11 +234,11 @@ where
             _ = ping.tick() => Message::Ping(Bytes::new()),
         };
         match tokio::time::timeout(send_timeout, ws.send(out)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) if close.is_none() => {}
             _ => break,
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(close)).await;
 }
 
 #[cfg(test)]

@@ -87,6 +87,20 @@ impl Sse {
     }
 }
 
+impl Sse {
+    /// Whether the body ends with its last chunk (no more events, no broken connection)
+    /// within 5 s.
+    pub async fn ended_cleanly(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.body.frame()).await {
+                Ok(None) => return true,
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Err(_) => return false,
+            }
+        }
+    }
+}
+
 /// Reads until a message of `channel` (skipping others), returning those skipped too.
 pub async fn until_ws(ws: &mut Ws, channel: &str, event: Option<&str>) -> serde_json::Value {
     loop {

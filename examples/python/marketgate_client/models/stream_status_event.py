@@ -2,6 +2,7 @@ from enum import StrEnum
 
 
 class StreamStatusEvent(StrEnum):
+    CLOSING = "closing"
     FALLBACK = "fallback"
     GAP = "gap"
     RESUMED = "resumed"
