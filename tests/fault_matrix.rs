@@ -191,13 +191,7 @@ async fn every_provider_fault_fails_over_within_budget_on_the_shipped_config() {
                 }
             }
             None => {
-                // Binance's recorded error body is -1121 "Invalid symbol": where nobody
-                // else can answer, the provider's own word makes it the client's 400.
-                let unlisted = matches!(fault, Fault::ErrorBody)
-                    && op.order[*i] == "binance"
-                    && out.status == 400
-                    && out.code.as_deref() == Some("unknown_symbol");
-                if !(matches!(out.status, 502..=504) || unlisted) || out.code.is_none() {
+                if !matches!(out.status, 502..=504) || out.code.is_none() {
                     problems.push(format!("{who}: expected a documented error, got {}", out.status));
                 }
                 if out.took > ERROR_BUDGET {

@@ -149,13 +149,15 @@ async fn one_request(
 /// Largest 4xx body read to learn why the provider refused.
 const REFUSAL_BODY: usize = 16 << 10;
 
-/// The failure of a refused request. A 4xx body goes through the provider's mapping,
+/// The failure of a refused request. A 400 body goes through the provider's mapping,
 /// whose error handling may say the pair is not listed (Binance answers HTTP 400 with
 /// `{"code":-1121}` for one): then the refusal is [`Failure::unlisted`], with the
-/// provider's own words as its detail.
+/// provider's own words as its detail. Other statuses (401, 403, 404: a revoked key, a
+/// firewall, a moved endpoint) are never read as "not listed": a mapping that tests for
+/// missing data would take any error page for that.
 async fn refusal(refused: Refused, decode: Decode<'_>, planned: &PlannedRequest, name: &str, op: Operation) -> Failure {
     let Refused { failure, response } = refused;
-    let (Decode::Mapping(m), Some(resp), Outcome::Http4xx) = (decode, response, failure.outcome) else {
+    let (Decode::Mapping(m), Some(resp), Some(400)) = (decode, response, failure.status) else {
         return failure;
     };
     let Ok(body) = read_capped(resp.into_body(), REFUSAL_BODY).await else { return failure };
@@ -188,7 +190,11 @@ fn cover(payload: Payload, req: &OpRequest, provider: &str) -> Result<(Payload, 
         }
     }
     if ordered.is_empty() {
-        return Err(Failure::unlisted(format!("{provider} price: the answer has none of the asked symbols")));
+        // Not proof that the provider does not list them: a mapping also drops a price
+        // that is missing or zero for a moment.
+        return Err(Failure::not_for_this_provider(format!(
+            "{provider} price: the answer has none of the asked symbols"
+        )));
     }
     Ok((Payload::Price(ordered), missing))
 }

@@ -52,7 +52,7 @@ pub async fn run(r: &Request<'_>, cx: AttemptCtx<'_>, n: usize) -> Result<Answer
         }
     }
     if answers.is_empty() {
-        return Err(failover::give_up(r.req, attempts, 0));
+        return Err(failover::give_up(r.req, attempts, 0, false));
     }
     Ok(combine(r, picked.len(), answers, attempts))
 }

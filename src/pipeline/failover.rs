@@ -181,7 +181,7 @@ where
         }
         match self.best.take() {
             Some(answer) => Ok(Answer { attempts: std::mem::take(&mut self.attempts), ..answer }),
-            None => Err(give_up(self.r.req, std::mem::take(&mut self.attempts), self.too_large)),
+            None => Err(give_up(self.r.req, std::mem::take(&mut self.attempts), self.too_large, true)),
         }
     }
 
@@ -318,11 +318,12 @@ pub(super) async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// The error when no attempt answered: every provider asked said it does not list the
-/// pair (400 `unknown_symbol`: the client asked for something nobody has), nothing
-/// could be tried (503), every body was too large (502), or every attempt failed (502).
-pub fn give_up(req: &OpRequest, attempts: Vec<AttemptRecord>, too_large: usize) -> ProxyError {
-    if nobody_lists_it(&attempts) {
+/// The error when no attempt answered: every provider of the pool said it does not list
+/// the pair (400 `unknown_symbol`: the client asked for something nobody has; only
+/// when `whole_pool` was walked, not a pick of it as consensus makes), nothing could be
+/// tried (503), every body was too large (502), or every attempt failed (502).
+pub fn give_up(req: &OpRequest, attempts: Vec<AttemptRecord>, too_large: usize, whole_pool: bool) -> ProxyError {
+    if whole_pool && nobody_lists_it(&attempts) {
         let asked = if req.symbols.is_empty() {
             format!("quote {}", req.vs)
         } else {

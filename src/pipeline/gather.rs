@@ -128,7 +128,7 @@ pub async fn merged(r: &Request<'_>, cx: AttemptCtx<'_>) -> Result<Answer, Proxy
         let msg = format!("deadline passed after {} attempt(s)", attempts.len());
         return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts));
     }
-    Err(failover::give_up(r.req, attempts, 0))
+    Err(failover::give_up(r.req, attempts, 0, true))
 }
 
 /// How long a tier may go without an answer before the next one starts: the longest

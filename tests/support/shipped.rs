@@ -56,10 +56,16 @@ pub fn recorded(provider: &str, path: &str) -> Option<&'static str> {
 }
 
 /// A provider's recorded error body served with HTTP 200 (synthetic where none was
-/// recorded, and marked so).
+/// recorded, and marked so). A provider-side failure, never one that is about the
+/// client's request: Binance's recorded bodies are all -1121/-1220 (the pair) or -1003
+/// (rate limits, a fault of their own), so it gets -1000, the code its docs give for
+/// an unknown server error.
 pub fn error_body(provider: &str) -> String {
     match provider {
-        "binance" => fixture("binance/error_400_-1121_invalid_symbol.json"),
+        "binance" => {
+            r#"{"code":-1000,"msg":"synthetic fault: an unknown error occurred while processing the request."}"#
+                .to_owned()
+        }
         "coingecko" => fixture("coingecko/error_429.json"),
         "coincap" => fixture("coincap/v2_deprecation_notice_assets.json"),
         "cryptocompare" => fixture("cryptocompare/error_rate_limit_type99.json"),
