@@ -313,7 +313,9 @@ async fn deployments_with_different_namespaces_share_nothing_on_one_redis() {
     // A day-long window, so no window boundary falls inside the test.
     let quota = r#"{ limit = 4, per = "1d" }"#;
     let deployment = |ns: &str| {
+        // Exact counts: a slow machine must not push a take past the Redis timeout.
         let cfg = config(&redis.url(), &mock.url(), quota)
+            .replace("timeout = \"50ms\"", "timeout = \"500ms\"")
             .replace("egress = \"test\"", &format!("egress = \"test\"\nnamespace = \"{ns}\""));
         Process::start(ns, &cfg, &[])
     };
@@ -370,7 +372,10 @@ async fn a_failed_fill_hands_the_lock_on() {
         Reply::After(Duration::from_millis(300), Box::new(reply))
     })
     .await;
-    let procs = replicas(&redis, &mock.url(), r#"{ limit = 1000, per = "1m" }"#);
+    // Exact counts: a slow machine must not push a lookup past the Redis timeout.
+    let cfg = config(&redis.url(), &mock.url(), r#"{ limit = 1000, per = "1m" }"#)
+        .replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a", "b", "c"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
     until_up(&procs, true, Duration::from_secs(5)).await;
     let first = get(procs[0].url("/v1/cprice?symbols=BTC"));
     let others = async {
@@ -385,4 +390,23 @@ async fn a_failed_fill_hands_the_lock_on() {
     // Waiting out the lock (held for the 5 s deadline) would leave them no time: 504.
     assert!(codes.iter().all(|c| *c == 200), "the waiters got the next fetch's answer: {codes:?}");
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2, "one failed fetch, then one for everybody");
+}
+
+/// A leader abandoned mid-fetch (its client hung up) lets go of the fill lock at once:
+/// the other replicas' waiters fetch and answer instead of waiting out the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_fill_lets_go_of_the_lock() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::from_millis(1500)).await;
+    let cfg = config(&redis.url(), &mock.url(), r#"{ limit = 1000, per = "1m" }"#)
+        .replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    // The client of replica a gives up after 200 ms, while a leads the fill.
+    let gave_up = tokio::time::timeout(Duration::from_millis(200), get(procs[0].url("/v1/cprice?symbols=BTC"))).await;
+    assert!(gave_up.is_err(), "the upstream takes 1.5 s");
+    // Within the 5 s deadline: a's lock is gone, b fetches (1.5 s) and answers.
+    let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
+    assert_eq!(b.status, 200, "{}", b.text());
+    assert_eq!(times.lock().expect("lock").len(), 2, "a's abandoned fetch, then b's");
 }

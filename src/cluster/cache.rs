@@ -68,10 +68,26 @@ pub enum Obtained {
     Unavailable,
 }
 
-/// The right to fill a shared entry.
+/// The right to fill a shared entry. Hand it to [`Cluster::fill`] or
+/// [`Cluster::release`]; one dropped unused (the request was abandoned mid-fetch) lets
+/// go of the lock in the background, so the other replicas' waiters need not wait out
+/// their deadline.
 pub struct FillLock {
     key: String,
     token: String,
+    /// Who releases it when it is dropped unused (`None` once used).
+    owner: Option<Arc<Cluster>>,
+}
+
+impl Drop for FillLock {
+    fn drop(&mut self) {
+        let Some(owner) = self.owner.take() else { return };
+        let unused =
+            FillLock { key: std::mem::take(&mut self.key), token: std::mem::take(&mut self.token), owner: None };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { owner.release(unused).await });
+        }
+    }
 }
 
 /// An entry as stored: a JSON header line, then the payload bytes.
@@ -91,7 +107,7 @@ impl Cluster {
     /// Looks for `key` in the shared cache; when it is missing, either takes the fill
     /// lock or waits (until `deadline`) for the replica holding it. One round trip
     /// ([`keys::OBTAIN`]) per look.
-    pub async fn obtain(&self, key: &str, deadline: Instant) -> Obtained {
+    pub async fn obtain(self: &Arc<Self>, key: &str, deadline: Instant) -> Obtained {
         if !self.sharing_answers() {
             return Obtained::Unavailable;
         }
@@ -104,7 +120,9 @@ impl Cluster {
             call.key(&entry_key).key(&lock_key).arg(&token).arg(lock_ms);
             let found: Option<(i64, Option<Vec<u8>>)> =
                 self.redis.request(Op::CacheGet, |mut c| async move { call.invoke_async(&mut c).await }).await;
-            let lead = || Obtained::Lead(FillLock { key: key.to_owned(), token: token.clone() });
+            let lead = || {
+                Obtained::Lead(FillLock { key: key.to_owned(), token: token.clone(), owner: Some(Arc::clone(self)) })
+            };
             match found {
                 None => return Obtained::Unavailable,
                 Some((1, Some(bytes))) => match decode(&bytes, false) {
@@ -152,7 +170,8 @@ impl Cluster {
 
     /// Stores the answer a lead fetched for `ttl` (fresh) + `keep` (stale), releases
     /// the lock and wakes the waiters, in one round trip ([`keys::FILL`]).
-    pub async fn fill(&self, lock: FillLock, answer: &Cached, ttl: Duration, keep: Duration) {
+    pub async fn fill(&self, mut lock: FillLock, answer: &Cached, ttl: Duration, keep: Duration) {
+        lock.owner = None;
         let header = Header {
             order: answer.order.clone(),
             missing: answer.missing.clone(),
@@ -180,7 +199,8 @@ impl Cluster {
 
     /// Lets go of a fill lock whose fetch failed and wakes the waiters, in one round
     /// trip ([`keys::RELEASE`]).
-    pub async fn release(&self, lock: FillLock) {
+    pub async fn release(&self, mut lock: FillLock) {
+        lock.owner = None;
         let ns = &self.cfg.namespace;
         let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
         let mut call = keys::SCRIPTS.release.prepare_invoke();

@@ -68,16 +68,25 @@ async fn ticker(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<byte
 /// cache makes a second client's check free). Only their answer that none of them
 /// lists it refuses the stream (400 `unknown_symbol`, which a WebSocket client gets
 /// before its upgrade); a failure or no answer within `within` lets the stream start,
-/// since the stream may well work while REST does not.
+/// since the stream may well work while REST does not. The request runs in its own
+/// task: one that outlives `within` still finishes (and fills or lets go of the
+/// caches it leads) rather than being dropped mid-fetch.
 pub async fn check_listed(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     path: &str,
     symbol: &str,
     vs: &str,
     within: Duration,
 ) -> Result<(), ProxyError> {
-    match tokio::time::timeout(within, ask(gw, path, symbol, vs)).await {
-        Ok(Err(e)) if e.kind == ErrorKind::UnknownSymbol => Err(e),
+    let (gw, path, symbol, vs) = (Arc::clone(gw), path.to_owned(), symbol.to_owned(), vs.to_owned());
+    let asked = tokio::spawn(async move {
+        match ask(&gw, &path, &symbol, &vs).await {
+            Err(e) if e.kind == ErrorKind::UnknownSymbol => Some(e),
+            _ => None,
+        }
+    });
+    match tokio::time::timeout(within, asked).await {
+        Ok(Ok(Some(unlisted))) => Err(unlisted),
         _ => Ok(()),
     }
 }
