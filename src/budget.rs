@@ -71,13 +71,16 @@ impl BudgetPolicy {
 impl Counter {
     /// Counts one for `stamp`, starting the word over if it still holds an older
     /// stamp's count. A writer that arrives after the slot moved on to a newer stamp
-    /// counts nothing: its moment has left the window anyway.
+    /// counts nothing: its moment has left the window anyway. A stamp more than a whole
+    /// window ahead was numbered in another slot width (a reload widened the window):
+    /// it is started over too, or the slot would never count again.
     fn bump(&self, stamp: u64) {
         let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
             let (seen, count) = unpack(word);
             match seen.cmp(&stamp) {
                 std::cmp::Ordering::Equal => Some(pack(stamp, (count + 1).min(COUNT_MAX))),
                 std::cmp::Ordering::Less => Some(pack(stamp, 1)),
+                std::cmp::Ordering::Greater if seen > stamp + BUCKETS as u64 => Some(pack(stamp, 1)),
                 std::cmp::Ordering::Greater => None,
             }
         });
@@ -136,8 +139,9 @@ impl RetryBudget {
 
     /// The slot index and stamp for `now`.
     fn stamp(&self, now: Instant, policy: &BudgetPolicy) -> (usize, u64) {
+        let width = policy.slot_width().as_nanos().max(1);
         let elapsed = now.saturating_duration_since(self.epoch);
-        let number = (elapsed.as_nanos() / policy.slot_width().as_nanos().max(1)) as u64;
+        let number = (elapsed.as_nanos() / width) as u64;
         let index = (number % BUCKETS as u64) as usize;
         (index, number + 1)
     }
@@ -204,6 +208,19 @@ mod tests {
             let granted = (0..300).filter(|_| b.try_retry(t0, &policy)).count();
             assert_eq!(granted, 200, "round {round}: every request counted, so 100 % of them may retry");
         }
+    }
+
+    #[test]
+    fn a_reload_that_widens_the_window_keeps_counting() {
+        let narrow = BudgetPolicy { ratio: 1.0, min_per_second: 0.0, window: Duration::from_secs(1) };
+        let wide = BudgetPolicy { window: Duration::from_secs(10), ..narrow };
+        let b = RetryBudget::new();
+        let later = b.epoch + Duration::from_secs(100);
+        (0..3).for_each(|_| b.record_request(later, &narrow));
+        // The slots now hold window numbers of 0.1 s slots, far beyond the 1 s slots'.
+        (0..5).for_each(|_| b.record_request(later, &wide));
+        let granted = (0..10).filter(|_| b.try_retry(later, &wide)).count();
+        assert_eq!(granted, 5, "the requests after the reload are counted, the old ones are not");
     }
 
     #[test]
