@@ -55,6 +55,9 @@ impl From<&crate::config::model::ServerConfig> for ConnLimits {
     }
 }
 
+/// How long tunnels still open when the grace period ends get to close.
+const TUNNEL_CLOSE: Duration = Duration::from_secs(1);
+
 /// A client connection's place under `max_connections`, counted in
 /// `marketgate_connections_active`. The connection task holds it, and so does a tunnel
 /// an upgraded request left behind (requests carry a clone in their extensions), so an
@@ -200,6 +203,9 @@ pub async fn serve<H, F>(
                 left,
                 "grace period over; closing remaining connections and tunnels"
             );
+            // Tunnels close themselves now (`ConnSlot::closing`): let them finish, so
+            // their peers see a close rather than the process vanishing.
+            let _ = tokio::time::timeout(TUNNEL_CLOSE, open.drained()).await;
         }
     }
 }
