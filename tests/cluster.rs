@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use serde_json::Value;
 use support::process::Process;
 use support::redis::RedisServer;
-use support::{Mock, PRICE_MAP, Reply, get};
+use support::{Mock, PRICE_MAP, Reply, get, until};
 use tokio::time::Instant;
 
 const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90"},{"symbol":"ETHUSDT","price":"1395.60"}]"#;
@@ -379,9 +379,10 @@ async fn a_failed_fill_hands_the_lock_on() {
     until_up(&procs, true, Duration::from_secs(5)).await;
     let first = get(procs[0].url("/v1/cprice?symbols=BTC"));
     let others = async {
-        // Once the first holds the lock, twenty more misses on the other two replicas
-        // (the first replica's own requests share its fetch in-process, failure too).
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Once the first is fetching (so it holds the lock), twenty more misses on the
+        // other two replicas (the first replica's own requests would share its fetch
+        // in-process, failure too).
+        until("the first fetch", Duration::from_secs(5), || calls.load(std::sync::atomic::Ordering::SeqCst) >= 1).await;
         join_all((0..20).map(|i| get(procs[1 + i % 2].url("/v1/cprice?symbols=BTC")))).await
     };
     let (first, others) = tokio::join!(first, others);
@@ -402,9 +403,12 @@ async fn an_abandoned_fill_lets_go_of_the_lock() {
         .replace("timeout = \"50ms\"", "timeout = \"500ms\"");
     let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
     until_up(&procs, true, Duration::from_secs(5)).await;
-    // The client of replica a gives up after 200 ms, while a leads the fill.
-    let gave_up = tokio::time::timeout(Duration::from_millis(200), get(procs[0].url("/v1/cprice?symbols=BTC"))).await;
-    assert!(gave_up.is_err(), "the upstream takes 1.5 s");
+    // The client of replica a gives up while a leads the fill (its fetch has begun).
+    let url = procs[0].url("/v1/cprice?symbols=BTC");
+    let a = tokio::spawn(async move { get(url).await });
+    until("a's fetch", Duration::from_secs(5), || !times.lock().expect("lock").is_empty()).await;
+    a.abort();
+    assert!(a.await.is_err_and(|e| e.is_cancelled()), "the upstream takes 1.5 s: a's client gave up first");
     // Within the 5 s deadline: a's lock is gone, b fetches (1.5 s) and answers.
     let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
     assert_eq!(b.status, 200, "{}", b.text());

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use support::Proxy;
+use support::{Proxy, until};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -68,14 +68,6 @@ fn config(app: &str, extra_server: &str) -> String {
         "[server]\n{extra_server}\n[app]\nupstream = \"{app}\"\n[providers.p]\nhosts = [\"{app}\"]\n\
          [routes]\n\"/raw/{{provider}}/{{*path}}\" = {{ passthrough = \"*\" }}\n"
     )
-}
-
-async fn until(what: &str, within: Duration, check: impl Fn() -> bool) {
-    let end = tokio::time::Instant::now() + within;
-    while !check() {
-        assert!(tokio::time::Instant::now() < end, "{what} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Echo both ways through the fronted app and through /raw, text and binary; the client

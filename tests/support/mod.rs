@@ -173,6 +173,16 @@ fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
+/// Waits (polling every 5 ms) until `check` holds; fails the test naming `what` after
+/// `within`.
+pub async fn until(what: &str, within: Duration, check: impl Fn() -> bool) {
+    let end = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(tokio::time::Instant::now() < end, "{what} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// GET `url`.
 pub async fn get(url: impl AsRef<str>) -> Got {
     send(Method::GET, url.as_ref(), &[], Bytes::new()).await
