@@ -382,3 +382,25 @@ async fn a_clients_request_body_is_never_charged_to_a_host() {
     assert_eq!(asked, 1, "a body already sent is never replayed on another host");
     proxy.stop().await;
 }
+
+/// With the fallback tier on, as deployed (another marketgate), a pair no provider
+/// lists is still the client's 400: the peer's own 400 `unknown_symbol` counts as "not
+/// listed" (it used to make the answer 502).
+#[tokio::test]
+async fn a_peer_marketgate_saying_unknown_pair_keeps_it_a_400() {
+    let binance = shipped::provider("binance", None).await;
+    let cfg = shipped::config(&[("binance", binance.hosts.clone())]);
+    let peer = Proxy::start_with(&cfg, defaults::keyed_env(), None, Default::default()).await;
+    let mut env = defaults::keyed_env();
+    env.0.insert("MARKETGATE_FALLBACK_URL".into(), format!("http://{}", peer.addr));
+    let proxy = Proxy::start_with(&cfg, env, None, Default::default()).await;
+    let r = get(proxy.url("/v1/orderbook?symbol=BTC&vs=QQQ")).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("unknown_symbol")), "{}", r.text());
+    let attempts = r.json()["error"]["attempts"].as_array().cloned().unwrap_or_default();
+    let fallback = attempts.iter().find(|a| a["provider"] == "fallback").unwrap_or_else(|| panic!("{}", r.text()));
+    assert!(fallback["detail"].as_str().is_some_and(|d| d.contains("BTC/QQQ")), "the peer's words: {fallback}");
+    let listed = get(proxy.url("/v1/orderbook?symbol=BTC")).await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    proxy.stop().await;
+    peer.stop().await;
+}

@@ -152,17 +152,24 @@ const REFUSAL_BODY: usize = 16 << 10;
 /// The failure of a refused request. A 400 body goes through the provider's mapping,
 /// whose error handling may say the pair is not listed (Binance answers HTTP 400 with
 /// `{"code":-1121}` for one): then the refusal is [`Failure::unlisted`], with the
-/// provider's own words as its detail. Other statuses (401, 403, 404: a revoked key, a
+/// provider's own words as its detail. Another marketgate (the fallback tier) says it
+/// with its 400 `unknown_symbol`. Other statuses (401, 403, 404: a revoked key, a
 /// firewall, a moved endpoint) are never read as "not listed": a mapping that tests for
 /// missing data would take any error page for that.
 async fn refusal(refused: Refused, decode: Decode<'_>, planned: &PlannedRequest, name: &str, op: Operation) -> Failure {
     let Refused { failure, response } = refused;
-    let (Decode::Mapping(m), Some(resp), Some(400)) = (decode, response, failure.status) else {
+    let (Some(resp), Some(400)) = (response, failure.status) else { return failure };
+    if matches!(decode, Decode::Feed(_)) {
         return failure;
-    };
+    }
     let Ok(body) = read_capped(resp.into_body(), REFUSAL_BODY).await else { return failure };
-    match mapping::map(m, body, &planned.globals, name, op).await {
-        Err(f) if f.unlisted => Failure { status: failure.status, ..f },
+    let said = match decode {
+        Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, op).await.err(),
+        Decode::Envelope => mapping::peer_unlisted(&body, name),
+        Decode::Feed(_) => None,
+    };
+    match said {
+        Some(f) if f.unlisted => Failure { status: failure.status, ..f },
         _ => failure,
     }
 }

@@ -136,6 +136,16 @@ pub fn unwrap_envelope(body: &[u8], provider: &str) -> Result<String, Failure> {
     }
 }
 
+/// Another marketgate's 400 `unknown_symbol`: none of its providers lists the pair.
+pub fn peer_unlisted(body: &[u8], provider: &str) -> Option<Failure> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let error = v.get("error")?;
+    (error.get("code")?.as_str()? == "unknown_symbol").then(|| {
+        let message = error.get("message").and_then(Value::as_str).unwrap_or("unknown symbol");
+        Failure::unlisted(format!("{provider}: {}", shorten(message)))
+    })
+}
+
 /// Joins per-symbol outputs: arrays are concatenated, single objects collected.
 pub fn concat(outputs: Vec<String>) -> Result<String, Failure> {
     let mut all = Vec::new();
