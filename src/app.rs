@@ -11,7 +11,6 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::admin::Admin;
 use crate::admin::history::History;
@@ -84,7 +83,8 @@ impl App {
 /// the configured grace period.
 pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: impl Future<Output = ()>) {
     let App { gateway, reloader, admin } = app;
-    let (stop_tx, stop_rx) = watch::channel(false);
+    // One shutdown flag for everything: listeners, background tasks, live streams.
+    let stop_rx = gateway.stop_signal();
     let server = reloader.snapshot().config.server.clone();
     let limits = ConnLimits::from(&server);
     let admin_limits = ConnLimits { max_connections: 256, ..limits };
@@ -160,7 +160,6 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
     );
     admin.ready.store(false, Ordering::Release);
     gateway.begin_shutdown();
-    let _ = stop_tx.send(true);
     workers.join().await;
     let _ = admin_task.await;
     for task in background {

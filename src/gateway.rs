@@ -32,7 +32,8 @@ pub struct Gateway {
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// Live-stream drivers (`/v1/stream`).
     pub streams: crate::stream::Hub,
-    /// Set once shutdown begins, for responses that never end by themselves (streams).
+    /// Set once shutdown begins: the listeners, the background tasks and the responses
+    /// that never end by themselves (streams) all wait on it.
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
@@ -79,7 +80,7 @@ impl Gateway {
         }
     }
 
-    /// Tells long-lived responses (live streams) that the process is shutting down.
+    /// Starts the shutdown: listeners drain, background tasks and live streams end.
     pub fn begin_shutdown(&self) {
         self.stopping.send_replace(true);
     }

@@ -299,6 +299,10 @@ async fn the_shipped_config_counts_binance_weight_in_redis() {
     assert_eq!(binance_quota["local_share"], 2500);
     assert!(binance_quota["used"].as_u64().is_some_and(|u| u >= 1), "weight counted in Redis: {view}");
     assert!(view["counters"]["shared_takes"].as_u64().is_some_and(|n| n >= 1), "{view}");
+    // No namespace set: the default `mg`, the prefix keys had before namespaces.
+    assert_eq!(view["namespace"], "mg", "{view}");
+    let keys = redis.command(&["KEYS", "{mg|binance|ip:nat-a}:quota:*"]).unwrap_or_default();
+    assert!(keys.contains("{mg|binance|ip:nat-a}:quota:"), "Binance's weight under the default namespace: {keys}");
     proxy.stop().await;
 }
 

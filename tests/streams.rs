@@ -419,7 +419,8 @@ async fn a_pair_no_provider_lists_is_refused_before_it_subscribes() {
 /// On shutdown every stream client is told and closed cleanly, so it reconnects (to
 /// another replica) at once: a WebSocket client gets a `closing` status and a close
 /// frame with code 1001 (going away), an SSE client gets the `closing` status and the
-/// end of its body. marketgate then stops without waiting out its grace period.
+/// end of its body. marketgate then stops without waiting out its grace period (the
+/// shipped 10 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_tells_stream_clients_and_closes_them_cleanly() {
     use futures_util::StreamExt;
@@ -427,10 +428,8 @@ async fn shutdown_tells_stream_clients_and_closes_them_cleanly() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     let mock = StreamMock::start().await;
-    let shipped_grace = "shutdown_grace = \"10s\"";
     let cfg = config(&mock.url, vec![shipped::NOWHERE.into()], "");
-    assert!(cfg.contains(shipped_grace), "the shipped grace period");
-    let cfg = cfg.replace(shipped_grace, "shutdown_grace = \"30s\"");
+    assert!(cfg.contains("shutdown_grace = \"10s\""), "the shipped grace period");
     let mut proxy = Proxy::start(&cfg).await;
     let mut ws = ws_client(&proxy, "symbols=BTC&channels=trades").await;
     assert_eq!(ws_next(&mut ws).await["event"], "subscribed");
@@ -456,8 +455,8 @@ async fn shutdown_tells_stream_clients_and_closes_them_cleanly() {
     assert_eq!(sse.next().await["event"], "closing");
     assert!(sse.ended_cleanly().await, "the SSE body ends, it is not cut");
     drop((ws, sse));
-    tokio::time::timeout(Duration::from_secs(10), stopping)
+    tokio::time::timeout(Duration::from_secs(5), stopping)
         .await
-        .expect("stopped well within the 30 s grace period: nothing left to wait for")
+        .expect("stopped well within the 10 s grace period: nothing left to wait for")
         .expect("the serving task");
 }

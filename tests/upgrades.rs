@@ -134,12 +134,14 @@ async fn tunnels_keep_the_idle_timeout_and_the_connection_limit() {
 
 /// On shutdown an open tunnel keeps working until its client closes it, within
 /// `server.shutdown_grace`: the drain waits for it as for any open connection. (Before,
-/// the drain forgot a connection once it was upgraded and the tunnel was cut.)
+/// the drain forgot a connection once it was upgraded and the tunnel was cut.) On the
+/// shipped config: its raw route, with Binance's hosts moved to the echo app.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_open_tunnels_within_the_grace_period() {
     let app = echo_app().await;
-    let mut proxy = Proxy::start(&config(&app.url, "shutdown_grace = \"10s\"")).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/echo", proxy.addr)).await.expect("upgrade");
+    let mut proxy = Proxy::start(&support::shipped::config(&[("binance", vec![app.url.clone()])])).await;
+    let url = format!("ws://{}/raw/binance/ws/echo", proxy.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("upgrade");
     let mut stopping = proxy.begin_stop();
     assert!(
         tokio::time::timeout(Duration::from_millis(500), &mut stopping).await.is_err(),

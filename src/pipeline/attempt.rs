@@ -158,15 +158,13 @@ const REFUSAL_BODY: usize = 16 << 10;
 /// missing data would take any error page for that.
 async fn refusal(refused: Refused, decode: Decode<'_>, planned: &PlannedRequest, name: &str, op: Operation) -> Failure {
     let Refused { failure, response } = refused;
-    let (Some(resp), Some(400)) = (response, failure.status) else { return failure };
-    if matches!(decode, Decode::Feed(_)) {
+    let (Some(resp), Some(400), false) = (response, failure.status, matches!(decode, Decode::Feed(_))) else {
         return failure;
-    }
+    };
     let Ok(body) = read_capped(resp.into_body(), REFUSAL_BODY).await else { return failure };
     let said = match decode {
         Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, op).await.err(),
-        Decode::Envelope => mapping::peer_unlisted(&body, name),
-        Decode::Feed(_) => None,
+        _ => mapping::peer_unlisted(&body, name),
     };
     match said {
         Some(f) if f.unlisted => Failure { status: failure.status, ..f },

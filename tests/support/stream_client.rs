@@ -85,9 +85,7 @@ impl Sse {
             }
         }
     }
-}
 
-impl Sse {
     /// Whether the body ends with its last chunk (no more events, no broken connection)
     /// within 5 s.
     pub async fn ended_cleanly(&mut self) -> bool {
