@@ -25,8 +25,19 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 type Body = BoxBody<Bytes, Infallible>;
 
 /// The upstream names, each a path prefix.
-const UPSTREAMS: [&str; 8] =
-    ["binance", "binance-1", "binance-2", "coingecko", "coincap", "coinpaprika", "cryptocompare", "alternative_me"];
+const UPSTREAMS: [&str; 11] = [
+    "binance",
+    "binance-1",
+    "binance-2",
+    "kraken",
+    "coinbase",
+    "okx",
+    "coingecko",
+    "coincap",
+    "coinpaprika",
+    "cryptocompare",
+    "alternative_me",
+];
 
 /// How an upstream behaves.
 const MODES: [&str; 6] = ["ok", "fail", "hang", "ratelimit", "slow", "garbage"];
@@ -44,6 +55,20 @@ fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
         ("binance", "/api/v3/klines", f!("binance/klines_btcusdt_1d_1000.json")),
         ("binance", "/api/v3/depth", f!("binance/depth.json")),
         ("binance", "/api/v3/ping", f!("binance/ping.json")),
+        ("kraken", "/0/public/Ticker", f!("kraken/ticker_multi_ethusd_xbtusd_2024-03-19.json")),
+        ("kraken", "/0/public/OHLC", f!("kraken/ohlc_xxbtzusd_docsample.json")),
+        ("kraken", "/0/public/Depth", f!("kraken/depth_xxbtzusd_docsample.json")),
+        ("kraken", "/0/public/SystemStatus", f!("kraken/system_status_online_2025-11-11.json")),
+        ("coinbase", "/products/BTC-USD/ticker", f!("coinbase_exchange/ticker_btc-usd_2026-06-19.json")),
+        ("coinbase", "/products/BTC-USD/stats", f!("coinbase_exchange/stats_btc-usd_2026-06-19.json")),
+        ("coinbase", "/products/BTC-USD/candles", f!("coinbase_exchange/candles_btc-usd_60_first2_2026-06-19.json")),
+        ("coinbase", "/products/BTC-USD/book", f!("coinbase_exchange/book_level1_btc-usd_2026-06-19.json")),
+        ("coinbase", "/time", f!("coinbase_exchange/time_2026-06-19.json")),
+        ("okx", "/api/v5/market/tickers", f!("okx/ticker_btc-usdt_2023-01-04.json")),
+        ("okx", "/api/v5/market/ticker", f!("okx/ticker_btc-usdt_2023-01-04.json")),
+        ("okx", "/api/v5/market/candles", f!("okx/candles_btc-usdt_1h_3rows_2024-01-30.json")),
+        ("okx", "/api/v5/market/books", f!("okx/books_btc-usdt_sz2_2024-04-04.json")),
+        ("okx", "/api/v5/public/time", f!("okx/time_2024-04-04.json")),
         ("coingecko", "/api/v3/simple/price", f!("coingecko/simple_price_multi.json")),
         ("coingecko", "/api/v3/coins/markets", f!("coingecko/coins_markets.json")),
         ("coingecko", "/api/v3/coins/bitcoin/ohlc", f!("coingecko/ohlc_bitcoin_usd_days7.json")),

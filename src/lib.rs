@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod config;
 pub mod derive;
 pub mod error;
+pub mod excerpt;
 pub mod gateway;
 pub mod headers;
 pub mod ingress;

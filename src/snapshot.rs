@@ -317,7 +317,7 @@ pub mod testing {
     pub fn price_provider(name: &str, hosts: &[&str], extra: &str) -> String {
         let list: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
         format!(
-            "[providers.{name}]\nhosts = [{}]\nsymbols = {{ format = \"{{BASE}}USDT\" }}\n{extra}\n\
+            "[providers.{name}]\nhosts = [{}]\nsymbols = {{ format = \"{{BASE}}{{QUOTE}}\", quote = {{ USD = \"USDT\" }} }}\n{extra}\n\
              [providers.{name}.ops.price]\nrequest = {{ path = \"/p\" }}\nresponse = '.'\n",
             list.join(", ")
         )

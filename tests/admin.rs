@@ -27,6 +27,7 @@ hosts = ["{good}"]
 symbols = {{ format = "{{BASE}}" }}
 headers = {{ "x-api-key" = "${{GOOD_KEY:-literal-header-secret}}" }}
 [providers.good.ops.price]
+quotes = ["USD"]
 request = {{ path = "/price" }}
 response = '[{{symbol: "BTC", vs: $vs, price: 42000, ts: $now}}]'
 [providers.bad]
@@ -34,6 +35,7 @@ hosts = ["{bad}"]
 symbols = {{ format = "{{BASE}}" }}
 auth = {{ env = "BAD_KEY", query = "key" }}
 [providers.bad.ops.price]
+quotes = ["USD"]
 request = {{ path = "/price" }}
 response = '[{{symbol: "BTC", vs: $vs, price: 42000, ts: $now}}]'
 [providers.keyed]

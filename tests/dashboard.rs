@@ -35,18 +35,21 @@ hosts = ["{good}"]
 symbols = {{ format = "{{BASE}}" }}
 credits = {{ limit = 1000, per = "month" }}
 [providers.good.ops.price]
+quotes = ["USD"]
 request = {{ path = "/price" }}
 response = '[{{symbol: "BTC", vs: $vs, price: 42000, ts: $now}}]'
 [providers.bad]
 hosts = ["{bad1}", "{bad2}"]
 symbols = {{ format = "{{BASE}}" }}
 [providers.bad.ops.price]
+quotes = ["USD"]
 request = {{ path = "/price" }}
 response = '[{{symbol: "BTC", vs: $vs, price: 42000, ts: $now}}]'
 [providers.flaky]
 hosts = ["{flaky}"]
 symbols = {{ format = "{{BASE}}" }}
 [providers.flaky.ops.ticker]
+quotes = ["USD"]
 request = {{ path = "/ticker" }}
 response = '{{symbol: "BTC", vs: $vs, last: 1, open: null, high: null, low: null, change_pct: null, volume: null, quote_volume: null, ts: $now}}'
 [providers.keyed]

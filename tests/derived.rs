@@ -246,12 +246,12 @@ async fn consensus_drops_the_provider_ten_percent_off() {
     }
 }
 
-/// On the shipped price pool (no API keys: CoinCap and CryptoCompare are off),
-/// `consensus=3` asks Binance, CoinGecko and CoinPaprika at once, replaying their
-/// recorded bodies, and lists each price with whether it was kept.
+/// On the shipped price pool `consensus=3` asks the first three providers in tier
+/// order, Binance, OKX and Coinbase, at once, replaying their recorded bodies, and lists
+/// each price with whether it was kept.
 #[tokio::test]
 async fn consensus_on_the_shipped_price_pool_asks_three_providers_at_once() {
-    let names = ["binance", "coingecko", "coinpaprika"];
+    let names = ["binance", "okx", "coinbase"];
     let mut mocks = Vec::new();
     for name in names {
         mocks.push((name, support::shipped::provider(name, None).await));

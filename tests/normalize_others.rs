@@ -53,12 +53,12 @@ async fn coinpaprika_ticker() {
 #[tokio::test(start_paused = true)]
 async fn coinpaprika_ohlcv() {
     let with_paprika = |cfg: String| {
-        let shipped = r#"ohlcv     = [["binance"], ["cryptocompare", "coingecko"], ["fallback"]]"#;
-        assert!(cfg.contains(shipped), "the shipped ohlcv pool changed");
-        cfg.replace(
-            shipped,
-            r#"ohlcv     = [["binance"], ["cryptocompare", "coingecko", "coinpaprika"], ["fallback"]]"#,
-        )
+        let shipped = r#"["cryptocompare", "coingecko"], ["fallback"]]"#;
+        assert!(
+            cfg.contains(&format!("ohlcv     = [[\"binance\"], [\"okx\", \"coinbase\", \"kraken\"], {shipped}")),
+            "the shipped ohlcv pool changed"
+        );
+        cfg.replace(shipped, r#"["cryptocompare", "coingecko", "coinpaprika"], ["fallback"]]"#)
     };
     let case = Case {
         provider: "coinpaprika",

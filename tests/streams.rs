@@ -389,7 +389,7 @@ async fn a_bad_stream_request_is_a_400_that_names_the_parameter() {
 async fn a_pair_no_provider_lists_is_refused_before_it_subscribes() {
     let stream = StreamMock::start().await;
     let mut mocks = Vec::new();
-    for name in ["binance", "coingecko", "coinpaprika", "coincap", "cryptocompare"] {
+    for name in ["binance", "okx", "coinbase", "kraken", "coingecko", "coinpaprika", "coincap", "cryptocompare"] {
         mocks.push((name, shipped::provider(name, None).await));
     }
     let mut hosts: Vec<(&str, Vec<String>)> = mocks.iter().map(|(n, m)| (*n, m.hosts.clone())).collect();

@@ -82,10 +82,13 @@ pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr
         }
         (&Method::GET, "/metrics") => {
             let metrics = &state.gateway.metrics;
+            let now = tokio::time::Instant::now();
             for p in &state.gateway.snapshot().providers {
                 for (window, ratio) in budgets::used_ratios(p) {
                     metrics.quota_used_ratio.with_label_values(&[&p.cfg.name, window]).set(ratio);
                 }
+                let blocked = i64::from(p.state.blocked(now).is_some());
+                metrics.provider_blocked.with_label_values(&[&p.cfg.name]).set(blocked);
             }
             let mut r = Response::new(full(Bytes::from(metrics.render())));
             r.headers_mut()

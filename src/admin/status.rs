@@ -12,17 +12,18 @@ use tokio::time::Instant;
 
 use crate::breaker::{BreakerState, Outcome};
 use crate::snapshot::{HostRt, ProviderRt, Snapshot};
-use crate::state::{LastError, lock};
+use crate::state::{Bench, LastError, lock};
+use crate::upstream::classify::BLOCKED_STATUS;
 
 /// The window success rates and latencies are computed over.
 pub const HEALTH_WINDOW: Duration = Duration::from_secs(300);
 
-/// `healthy`, `degraded`, `down` or `disabled`, with the reason.
+/// `healthy`, `degraded`, `down`, `blocked` or `disabled`, with the reason.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Health {
     /// Status word.
     pub status: &'static str,
-    /// Why (for degraded/down/disabled).
+    /// Why (for degraded/down/blocked/disabled).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -184,7 +185,7 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
     } else {
         quota.as_ref().is_some_and(|q| q.remaining == 0).then_some("request budget spent for this window")
     };
-    let health = decide(p, &hosts, sum.success_rate, bench.is_some(), spent);
+    let health = decide(p, &hosts, sum.success_rate, bench.as_ref(), spent);
     let tiers = snap
         .config
         .routes
@@ -222,18 +223,30 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
 }
 
 /// The health rule (documented in the README):
-/// disabled when configured off; down when no host admits requests, the provider is
-/// benched, or success < 50 %; degraded when a breaker is not closed, the quota is
-/// or the credits spent, or success < 95 %; healthy otherwise (also without traffic).
-pub fn decide(p: &ProviderRt, hosts: &[HostView], success: Option<f64>, benched: bool, spent: Option<&str>) -> Health {
+/// disabled when configured off; blocked while the provider refuses this location
+/// (HTTP 451); down when no host admits requests, the provider is benched, or
+/// success < 50 %; degraded when a breaker is not closed, the quota is or the credits
+/// spent, or success < 95 %; healthy otherwise (also without traffic).
+pub fn decide(
+    p: &ProviderRt,
+    hosts: &[HostView],
+    success: Option<f64>,
+    bench: Option<&Bench>,
+    spent: Option<&str>,
+) -> Health {
     let h = |status, reason: Option<String>| Health { status, reason };
     if let Some(reason) = &p.cfg.disabled {
         return h("disabled", Some(reason.clone()));
     }
+    if let Some(b) = bench.filter(|b| b.status == BLOCKED_STATUS) {
+        let said = b.reason.as_deref().unwrap_or("HTTP 451");
+        let reason = format!("refuses this location (HTTP 451): {said}; tried again at {}", rfc3339(b.until_wall));
+        return h("blocked", Some(reason));
+    }
     if !hosts.is_empty() && hosts.iter().all(|x| x.breaker == "open") {
         return h("down", Some("every host's breaker is open".into()));
     }
-    if benched {
+    if bench.is_some() {
         return h("down", Some("rate-limited by the provider (benched until Retry-After)".into()));
     }
     if let Some(s) = success.filter(|s| *s < 0.5) {

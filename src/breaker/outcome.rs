@@ -16,6 +16,10 @@ pub enum Outcome {
     Http5xx,
     /// 429, or Binance's 418 ban; benches the whole provider.
     RateLimited,
+    /// 451: the provider refuses this client's location (Binance from the US and other
+    /// restricted regions). Benches the whole provider for a long time; never a host
+    /// fault.
+    Blocked,
     /// Another 4xx: the request was bad for this provider.
     Http4xx,
     /// 2xx whose body does not parse or normalize.
@@ -47,12 +51,13 @@ pub enum Effect {
 
 impl Outcome {
     /// Every outcome, for pre-registering metric series.
-    pub const ALL: [Outcome; 12] = [
+    pub const ALL: [Outcome; 13] = [
         Self::Ok,
         Self::ConnectError,
         Self::Timeout,
         Self::Http5xx,
         Self::RateLimited,
+        Self::Blocked,
         Self::Http4xx,
         Self::BadBody,
         Self::Unsupported,
@@ -70,6 +75,7 @@ impl Outcome {
             Self::Timeout => "timeout",
             Self::Http5xx => "http_5xx",
             Self::RateLimited => "rate_limited",
+            Self::Blocked => "blocked",
             Self::Http4xx => "http_4xx",
             Self::BadBody => "bad_body",
             Self::Unsupported => "unsupported",
@@ -87,6 +93,7 @@ impl Outcome {
             Self::Ok => Effect::Success,
             Self::ConnectError | Self::Timeout | Self::Http5xx | Self::BadBody => Effect::Failure,
             Self::RateLimited
+            | Self::Blocked
             | Self::Http4xx
             | Self::Unsupported
             | Self::OverQuota
@@ -143,6 +150,7 @@ mod tests {
             (Outcome::Http5xx, Effect::Failure),
             (Outcome::BadBody, Effect::Failure),
             (Outcome::RateLimited, Effect::Neutral),
+            (Outcome::Blocked, Effect::Neutral),
             (Outcome::Http4xx, Effect::Neutral),
             (Outcome::Unsupported, Effect::Neutral),
             (Outcome::OverQuota, Effect::Neutral),

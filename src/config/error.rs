@@ -89,10 +89,11 @@ pub fn key_span(source: &str, key: &str) -> Option<Range<usize>> {
             Some((start, line))
         })
     };
-    for n in (1..segs.len()).rev() {
+    for n in (1..=segs.len()).rev() {
         let header = format!("[{}]", segs[..n].join("."));
         let Some(h) = lines().find(|(_, l)| l.trim() == header).map(|(at, _)| at) else { continue };
-        let next = segs[n];
+        // The key is a table of its own (`[providers.p.ops.price]`): its header.
+        let Some(&next) = segs.get(n) else { return Some(h..h + header.len()) };
         let assigning = |l: &str| {
             let t = l.trim_start();
             t.strip_prefix(next).is_some_and(|rest| rest.trim_start().starts_with('='))
@@ -127,6 +128,12 @@ mod tests {
         assert_eq!(at("providers.p.credits.limit"), Some((4, 1)), "not set: the table's header");
         assert_eq!(at("providers.p.hosts"), Some((5, 1)));
         assert_eq!(at("server.listen"), None);
+        let ops = "[providers.k]\nhosts = []\n\n[providers.k.ops.price]\nrequest = { path = \"/p\" }\n";
+        assert_eq!(
+            key_span(ops, "providers.k.ops.price").map(|s| line_col(ops, s.start)),
+            Some((4, 1)),
+            "its own table"
+        );
     }
 
     #[test]

@@ -65,15 +65,22 @@ fn parse_extended(
     let file: FileConfig = deserialize(&merged_text, name)?;
     validate(file, &merged_text, info, env).map_err(|problems| {
         let mut e = located(problems, name, &merged_text);
+        // Lines of the merged text mean nothing to the reader: point into the file
+        // itself where it sets the key, else give the key alone.
         for err in &mut e.errors {
-            err.location = None;
+            err.location = err
+                .key
+                .as_deref()
+                .and_then(|k| super::error::key_span(text, k))
+                .map(|span| super::error::line_col(text, span.start));
         }
         e
     })
 }
 
-/// Merges `overlay` into `base`: tables recursively, any other value replaces.
-fn merge(base: &mut toml::Table, overlay: toml::Table) {
+/// Merges `overlay` into `base`: tables recursively, any other value replaces (what
+/// `extends = "default"` does).
+pub fn merge(base: &mut toml::Table, overlay: toml::Table) {
     for (key, value) in overlay {
         match (base.get_mut(&key), value) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),

@@ -17,7 +17,7 @@ mod provider;
 mod stream;
 pub use provider::{
     AuthSpec, CountSpec, CreditsSpec, FeedSpec, HealthCheckSpec, IntervalValue, OpSpec, ProviderKind, ProviderSpec,
-    QuotaSpec, RateLimitSpec, RequestSpec, SymbolsSpec, WeightRuleSpec, WeightSpec,
+    QuotaSpec, RateLimitSpec, RequestSpec, RowsSpec, SymbolsSpec, WeightRuleSpec, WeightSpec,
 };
 pub use stream::{ConnectsSpec, StreamChannelSpec, StreamSpec};
 

@@ -73,7 +73,9 @@ impl Shaping {
         let payload = std::mem::replace(&mut answer.payload, Payload::Price(Vec::new()));
         answer.payload = match (self, payload) {
             (Self::Indicators { spec, shown, short }, Payload::Ohlcv(candles)) => {
-                if *short {
+                // Short by the ohlcv bound, or because the provider served fewer candles
+                // than fetched (Coinbase gives 300, Kraken 720).
+                if *short || candles.len() < shown + spec.warmup() {
                     let note = format!(
                         "{} candles fetched for {shown} shown; the warm-up needs {} more, so the first values may still carry their seed",
                         candles.len(),

@@ -59,6 +59,9 @@ pub struct Families {
     /// `marketgate_quota_used_ratio{provider,window}`: share of a budget spent (`quota`
     /// per short window, `credits` per day or month), set at every scrape.
     pub quota_used_ratio: GaugeVec,
+    /// `marketgate_provider_blocked{provider}`: 1 while the provider refuses this
+    /// location (HTTP 451), set at every scrape.
+    pub provider_blocked: IntGaugeVec,
     /// `marketgate_cluster_redis_up`: 1 while the cluster's Redis is usable.
     pub cluster_redis_up: IntGauge,
     /// `marketgate_cluster_errors_total{op}`: Redis calls that failed or timed out.
@@ -69,7 +72,7 @@ pub struct Families {
 }
 
 /// Every metric name, for docs checks (the stream families are in [`stream::NAMES`]).
-pub const METRIC_NAMES: [&str; 21] = [
+pub const METRIC_NAMES: [&str; 22] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -89,6 +92,7 @@ pub const METRIC_NAMES: [&str; 21] = [
     "marketgate_api_keys_set_aside",
     "marketgate_log_lines_dropped_total",
     "marketgate_quota_used_ratio",
+    "marketgate_provider_blocked",
     "marketgate_cluster_redis_up",
     "marketgate_cluster_errors_total",
 ];
@@ -198,6 +202,14 @@ impl Metrics {
             &["provider", "window"],
         )?;
         registry.register(Box::new(quota_used_ratio.clone()))?;
+        let provider_blocked = IntGaugeVec::new(
+            Opts::new(
+                "marketgate_provider_blocked",
+                "1 while the provider refuses this location (HTTP 451, e.g. Binance from the US); 0 otherwise.",
+            ),
+            &["provider"],
+        )?;
+        registry.register(Box::new(provider_blocked.clone()))?;
         let cluster_redis_up = IntGauge::new(
             "marketgate_cluster_redis_up",
             "1 while the cluster's Redis is usable (0 also without a cluster).",
@@ -230,6 +242,7 @@ impl Metrics {
             keys_set_aside,
             log_lines_dropped,
             quota_used_ratio,
+            provider_blocked,
             cluster_redis_up,
             cluster_errors,
             stream,
@@ -284,5 +297,6 @@ impl Metrics {
             let _ = self.quota_used_ratio.remove_label_values(&[provider, window]);
         }
         let _ = self.keys_set_aside.remove_label_values(&[provider]);
+        let _ = self.provider_blocked.remove_label_values(&[provider]);
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! * `keep_ids`: when the body is a JSON array of objects, keep only the objects whose
 //!   given field holds one of the requested ids (a whole-market list shrinks to the
-//!   few entries asked for);
+//!   few entries asked for). `"symbol"` looks in a top-level array, `"data.instId"` in
+//!   the array at `.data` (OKX), and `"result.*"` keeps the requested keys of the object
+//!   at `.result` (Kraken keys its whole ticker list by pair);
 //! * `numeric_strings`: turn strings that are plain decimal numbers (`"60685.22"`) into
 //!   JSON numbers, so mappings need no `tonumber` (which stays valid on numbers).
 
@@ -41,13 +43,33 @@ impl Prefilter {
 
     /// Rewrites a parsed body in place.
     pub fn apply_value(&self, value: &mut Value, ids: &[String]) {
-        if let (Some(field), Value::Array(items)) = (&self.keep_ids, &mut *value) {
-            let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-            items.retain(|item| item.get(field.as_str()).and_then(Value::as_str).is_some_and(|id| wanted.contains(id)));
+        if let Some(spec) = &self.keep_ids {
+            keep(value, spec, ids);
         }
         if self.numeric_strings {
             numbers(value);
         }
+    }
+}
+
+/// Keeps the requested ids where `spec` says (see the module doc); a body of another
+/// shape is left whole for the mapping to judge.
+fn keep(value: &mut Value, spec: &str, ids: &[String]) {
+    let (path, last) = spec.rsplit_once('.').map_or(("", spec), |(p, l)| (p, l));
+    let mut at = value;
+    for key in path.split('.').filter(|k| !k.is_empty()) {
+        match at.get_mut(key) {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    match (last, at) {
+        ("*", Value::Object(map)) => map.retain(|k, _| wanted.contains(k.as_str())),
+        (field, Value::Array(items)) if field != "*" => {
+            items.retain(|item| item.get(field).and_then(Value::as_str).is_some_and(|id| wanted.contains(id)));
+        }
+        _ => {}
     }
 }
 
@@ -96,6 +118,18 @@ mod tests {
         let body = r#"[{"symbol":"ETHBTC","price":"1"},{"symbol":"BTCUSDT","price":"2"},{"price":"3"}]"#;
         let kept: Value = serde_json::from_str(&run(&p, body, &["BTCUSDT"])).expect("json");
         assert_eq!(kept, serde_json::json!([{"symbol": "BTCUSDT", "price": "2"}]));
+    }
+
+    #[test]
+    fn keeps_requested_ids_in_a_nested_array_or_as_object_keys() {
+        let okx = Prefilter { keep_ids: Some("data.instId".into()), numeric_strings: false };
+        let body = r#"{"code":"0","data":[{"instId":"BCD-BTC"},{"instId":"BTC-USDT"}]}"#;
+        assert_eq!(run(&okx, body, &["BTC-USDT"]), r#"{"code":"0","data":[{"instId":"BTC-USDT"}]}"#);
+        let kraken = Prefilter { keep_ids: Some("result.*".into()), numeric_strings: false };
+        let body = r#"{"error":[],"result":{"XXBTZUSD":{"c":["1"]},"XETHZUSD":{"c":["2"]}}}"#;
+        assert_eq!(run(&kraken, body, &["XXBTZUSD"]), r#"{"error":[],"result":{"XXBTZUSD":{"c":["1"]}}}"#);
+        let error = r#"{"error":["EQuery:Unknown asset pair"]}"#;
+        assert_eq!(run(&kraken, error, &["XXBTZUSD"]), error, "an error body reaches the mapping whole");
     }
 
     #[test]

@@ -158,7 +158,14 @@ fn meta() -> Value {
                                 "agree": { "type": "boolean" }, "rule": text(), "note": text() }
             },
             "sources": { "type": "array", "items": { "$ref": "#/components/schemas/ConsensusSource" } },
-            "spread_pct": { "type": "object", "additionalProperties": num() }
+            "spread_pct": { "type": "object", "additionalProperties": num() },
+            "served": {
+                "type": "object", "required": ["asked", "served"],
+                "description": "Fewer candles or book levels than asked: how many were served, and the provider's documented maximum when that is why",
+                "properties": { "asked": { "type": "integer", "minimum": 1 }, "served": { "type": "integer", "minimum": 0 },
+                                "provider_max": { "type": "integer", "minimum": 1 } }
+            },
+            "note": text()
         }
     })
 }

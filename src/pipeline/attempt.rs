@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use futures_util::future::try_join_all;
+use futures_util::future::{join_all, try_join_all};
 use http::{HeaderValue, header};
 
 use super::mapping;
@@ -14,7 +14,7 @@ use super::plan::{Plan, PlannedRequest, marketgate_path};
 use crate::body::{ReadError, read_capped};
 use crate::breaker::Outcome;
 use crate::candidates::Candidate;
-use crate::config::model::{FeedSource, OpMapping, ProviderKind};
+use crate::config::model::{FeedSource, OpMapping, ProviderConfig, ProviderKind};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Payload, Price};
@@ -90,9 +90,11 @@ async fn fetch(
         _ => return Err(Failure::not_for_this_provider(format!("{} has no {} mapping", provider.cfg.name, cx.req.op))),
     };
     let requests = plan.requests.iter().map(|planned| one_request(cx, admitted, decode, plan, planned, timeout));
-    let outputs = try_join_all(requests).await?;
-    let json =
-        if outputs.len() == 1 { outputs.into_iter().next().unwrap_or_default() } else { mapping::concat(outputs)? };
+    let json = if plan.requests.len() == 1 {
+        try_join_all(requests).await?.into_iter().next().unwrap_or_default()
+    } else {
+        mapping::concat(per_symbol(join_all(requests).await)?)?
+    };
     let op = cx.req.op;
     Payload::from_json(&json, cx.req, cx.now_ms).map_err(|e| {
         Failure::new(
@@ -130,7 +132,7 @@ async fn one_request(
     let limit = cx.exchange.snap.config.server.max_upstream_body;
     let resp = match cx.exchange.send(admitted, out).await {
         Ok(resp) => resp,
-        Err(refused) => return Err(refusal(refused, decode, planned, name, cx.req.op).await),
+        Err(refused) => return Err(refusal(refused, decode, planned, &admitted.provider.cfg, cx.req.op).await),
     };
     let body = read_capped(resp.into_body(), limit).await.map_err(|e| match e {
         ReadError::TooLarge { .. } => Failure {
@@ -146,29 +148,68 @@ async fn one_request(
     }
 }
 
-/// Largest 4xx body read to learn why the provider refused.
-const REFUSAL_BODY: usize = 16 << 10;
+/// The outputs of a `per_symbol` plan: a symbol the provider says it does not list is
+/// left out (the answer lists it in `meta.missing`) rather than failing the others; any
+/// other failure fails the attempt, and so does every symbol being unlisted (the
+/// provider lists none of them).
+fn per_symbol(results: Vec<Result<String, Failure>>) -> Result<Vec<String>, Failure> {
+    let mut outputs = Vec::with_capacity(results.len());
+    let mut unlisted = None;
+    for r in results {
+        match r {
+            Ok(out) => outputs.push(out),
+            Err(f) if f.unlisted => unlisted = Some(f),
+            Err(f) => return Err(f),
+        }
+    }
+    match (outputs.is_empty(), unlisted) {
+        (true, Some(f)) => Err(f),
+        _ => Ok(outputs),
+    }
+}
 
-/// The failure of a refused request. A 400 body goes through the provider's mapping,
-/// whose error handling may say the pair is not listed (Binance answers HTTP 400 with
-/// `{"code":-1121}` for one): then the refusal is [`Failure::unlisted`], with the
-/// provider's own words as its detail. Another marketgate (the fallback tier) says it
-/// with its 400 `unknown_symbol`. Other statuses (401, 403, 404: a revoked key, a
-/// firewall, a moved endpoint) are never read as "not listed": a mapping that tests for
-/// missing data would take any error page for that.
-async fn refusal(refused: Refused, decode: Decode<'_>, planned: &PlannedRequest, name: &str, op: Operation) -> Failure {
-    let Refused { failure, response } = refused;
-    let (Some(resp), Some(400), false) = (response, failure.status, matches!(decode, Decode::Feed(_))) else {
-        return failure;
+/// The failure of a refused request. Every 4xx detail carries a short excerpt of the
+/// body (secrets removed), so the client and the logs see the provider's own words. A
+/// body with a status the mapping reads (`error_statuses`, default 400) goes through the
+/// provider's mapping, whose error handling may say the pair is not listed (Binance
+/// answers HTTP 400 with `{"code":-1121}`, Coinbase 404 `{"message":"NotFound"}`): then
+/// the refusal is [`Failure::unlisted`], with the provider's words as its detail.
+/// Another marketgate (the fallback tier) says it with its 400 `unknown_symbol`. Other
+/// statuses (401, 403, a 404 the mapping does not claim: a revoked key, a firewall, a
+/// moved endpoint) are never read as "not listed": a mapping that tests for missing
+/// data would take any error page for that.
+async fn refusal(
+    refused: Refused,
+    decode: Decode<'_>,
+    planned: &PlannedRequest,
+    provider: &ProviderConfig,
+    op: Operation,
+) -> Failure {
+    let name = provider.name.as_str();
+    let status = refused.failure.status.unwrap_or(0);
+    let reads = match decode {
+        Decode::Mapping(m) => m.error_statuses.contains(&status),
+        Decode::Envelope => status == 400,
+        Decode::Feed(_) => false,
     };
-    let Ok(body) = read_capped(resp.into_body(), REFUSAL_BODY).await else { return failure };
+    let Refused { failure, response: Some(resp) } = refused else { return refused.failure };
+    if !reads {
+        return Refused { failure, response: Some(resp) }.explained(&provider.secrets()).await;
+    }
+    let Ok(body) = read_capped(resp.into_body(), Refused::BODY_LIMIT).await else { return failure };
     let said = match decode {
-        Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, op).await.err(),
+        Decode::Mapping(m) => mapping::map(m, body.clone(), &planned.globals, name, op).await.err(),
         _ => mapping::peer_unlisted(&body, name),
     };
     match said {
         Some(f) if f.unlisted => Failure { status: failure.status, ..f },
-        _ => failure,
+        _ => {
+            let mut failure = failure;
+            if let Some(excerpt) = crate::excerpt::excerpt(&body, &provider.secrets()) {
+                failure.detail = format!("{}: {excerpt}", failure.detail);
+            }
+            failure
+        }
     }
 }
 

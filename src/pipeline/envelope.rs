@@ -8,9 +8,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
+use crate::config::model::OpMapping;
 use crate::error::json_response;
 use crate::headers::{X_MARKETGATE_CACHE, X_MARKETGATE_PROVIDER};
 use crate::normalize::op::Operation;
+use crate::normalize::params::OpRequest;
+use crate::normalize::schema::Payload;
 use crate::upstream::admitted::AttemptRecord;
 use crate::upstream::client::Body;
 
@@ -88,6 +91,25 @@ impl<'a> Meta<'a> {
             aliases: None,
         }
     }
+}
+
+/// `meta.served` when an answer holds fewer candles or book levels than asked:
+/// `{"asked": 1000, "served": 300, "provider_max": 300}` (`provider_max` when the
+/// provider's documented maximum is the reason). `None` when nothing is short.
+pub fn served(req: &OpRequest, payload: &Payload, mapping: Option<&OpMapping>) -> Option<serde_json::Value> {
+    let (asked, served, max) = match payload {
+        Payload::Ohlcv(candles) => (req.limit?, candles.len(), mapping.and_then(|m| m.max_limit)),
+        Payload::Orderbook(b) => (req.depth?, b.bids.len().max(b.asks.len()), mapping.and_then(|m| m.max_depth)),
+        _ => return None,
+    };
+    if served >= asked as usize {
+        return None;
+    }
+    let mut v = serde_json::json!({"asked": asked, "served": served});
+    if let Some(max) = max.filter(|m| *m < asked) {
+        v["provider_max"] = max.into();
+    }
+    Some(v)
 }
 
 /// Builds the response from the serialized payload. `max_age_s` is the fresh time left

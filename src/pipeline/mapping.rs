@@ -61,7 +61,7 @@ pub fn run(
     let input = if prefilter.is_active() || rows.is_some() {
         let mut value: Value = serde_json::from_slice(body).map_err(|e| JqRunError::NotJson(e.to_string()))?;
         prefilter.apply_value(&mut value, &globals.ids);
-        if let Some(out) = rows.and_then(|r| r.apply(&value, globals.limit)) {
+        if let Some(out) = rows.and_then(|r| r.apply(&value, globals.ids.first().map(String::as_str), globals.limit)) {
             return Ok(out);
         }
         jq::from_json(value)
@@ -180,8 +180,10 @@ mod tests {
         assert_eq!(ban.retry_after, Some(MAX_BENCH));
     }
 
-    /// The Rust column mapping of the shipped Binance ohlcv op gives exactly what its jq
-    /// mapping gives, on the recorded klines, with and without a limit.
+    /// The Rust column mapping of every shipped ohlcv op with `rows` gives exactly what
+    /// its jq mapping gives, on each exchange's recorded candles (oldest or newest
+    /// first, seconds or ms, volume in whichever column), with and without a limit;
+    /// each one's error body goes to jq.
     #[test]
     fn the_rows_fast_path_agrees_with_the_jq_mapping() {
         use crate::normalize::op::Operation;
@@ -189,25 +191,49 @@ mod tests {
         use crate::normalize::schema::Payload;
         let cfg = crate::config::parse(crate::config::DEFAULT_CONFIG, "default", &crate::config::env::ProcessEnv)
             .expect("default config");
-        let m = cfg.provider("binance").and_then(|p| p.ops.get(&Operation::Ohlcv)).expect("binance ohlcv");
-        assert!(m.rows.is_some(), "the shipped op uses the fast path");
-        let body =
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/binance/klines.json")).expect("fixture");
-        for limit in [3, 10, 1000] {
-            let query = format!("symbol=BTC&interval=1m&limit={limit}");
-            let req = OpRequest::parse(Operation::Ohlcv, Some(&query), &Default::default(), &Default::default(), 32)
-                .expect("request");
-            let g = Globals { limit: Some(i64::from(limit)), interval_ms: Some(60_000), ..Globals::default() };
-            let fast = run_mapping(m, &body, &g).expect("rows");
-            let jq_only = run(&m.response, &m.prefilter, None, &body, &g).expect("jq");
-            let now = 1_800_000_000_000;
-            let (a, b) = (Payload::from_json(&fast, &req, now), Payload::from_json(&jq_only, &req, now));
-            assert_eq!(a, b, "limit {limit}");
-            assert!(a.is_ok());
+        let cases = [
+            ("binance", "binance/klines.json", "BTCUSDT", r#"{"code":-1121,"msg":"Invalid symbol."}"#),
+            (
+                "kraken",
+                "kraken/ohlc_xbtusdt_1m_721_2025-11-10.json",
+                "XBTUSDT",
+                r#"{"error":["EQuery:Unknown asset pair"]}"#,
+            ),
+            (
+                "okx",
+                "okx/candles_btc-usdt_1h_3rows_2024-01-30.json",
+                "BTC-USDT",
+                r#"{"code":"51001","data":[],"msg":"x"}"#,
+            ),
+            ("coinbase", "coinbase_exchange/candles_60_3rows_2022-01-16.json", "BTC-USD", r#"{"message":"NotFound"}"#),
+        ];
+        for (provider, file, id, error) in cases {
+            let m = cfg.provider(provider).and_then(|p| p.ops.get(&Operation::Ohlcv)).expect("ohlcv op");
+            assert!(m.rows.is_some(), "{provider}: the shipped op uses the fast path");
+            let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+            let body = std::fs::read(path).expect("fixture");
+            for limit in [2, 10, 1000] {
+                let query = format!("symbol=BTC&interval=1m&limit={limit}");
+                let req =
+                    OpRequest::parse(Operation::Ohlcv, Some(&query), &Default::default(), &Default::default(), 32)
+                        .expect("request");
+                let g = Globals {
+                    limit: Some(i64::from(limit)),
+                    interval_ms: Some(60_000),
+                    ids: vec![id.to_owned()],
+                    ..Globals::default()
+                };
+                let fast = run_mapping(m, &body, &g).expect("rows");
+                let jq_only = run(&m.response, &m.prefilter, None, &body, &g).expect("jq");
+                let now = 1_800_000_000_000;
+                let (a, b) = (Payload::from_json(&fast, &req, now), Payload::from_json(&jq_only, &req, now));
+                assert_eq!(a, b, "{provider} limit {limit}");
+                assert!(a.is_ok(), "{provider}: {a:?}");
+            }
+            let err = run_mapping(m, error.as_bytes(), &Globals { ids: vec![id.to_owned()], ..Globals::default() })
+                .expect_err("an error body goes to jq");
+            assert!(matches!(err, JqRunError::Raised(_)), "{provider}: {err}");
         }
-        let error = br#"{"code":-1121,"msg":"Invalid symbol."}"#;
-        let err = run_mapping(m, error, &Globals::default()).expect_err("an error body goes to jq");
-        assert!(matches!(err, JqRunError::Raised(_)), "{err}");
     }
 
     #[test]

@@ -205,6 +205,14 @@ impl Fetch<'_> {
         } else {
             failover::run(&r, move |c, timeout| attempt::run(cx, c, timeout)).await?
         };
+        if self.route.derive.is_none() {
+            let max = self.snap.provider(&answer.provider).and_then(|p| p.cfg.ops.get(&self.req.op));
+            if let Some(served) = envelope::served(self.req, &answer.payload, max) {
+                let mut extra = answer.extra.as_deref().cloned().unwrap_or_default();
+                extra.insert("served".into(), served);
+                answer.extra = Some(Arc::new(extra));
+            }
+        }
         self.shaping.apply(&mut answer);
         Ok(answer)
     }

@@ -56,6 +56,13 @@ impl Plan {
         if req.op.takes_symbols() && symbols.is_empty() {
             return Err(Skip::new(Outcome::Unsupported, format!("no id for {}", unsupported.join(","))));
         }
+        if let Some(quotes) = mapping.and_then(|m| m.quotes.as_ref())
+            && req.op.takes_symbols()
+            && !quotes.contains(&req.vs)
+        {
+            let detail = format!("{} {} serves only {} quotes", provider.name, req.op, quotes.join(", "));
+            return Err(Skip::new(Outcome::Unsupported, detail));
+        }
         let interval_vars = match (req.interval, mapping) {
             (Some(interval), Some(m)) if !m.intervals.is_empty() => Some(
                 m.intervals
@@ -117,8 +124,15 @@ impl Base<'_> {
                 v.set(k, val.clone());
             }
         }
-        v.set("limit", req.limit.map(|l| l.to_string()).unwrap_or_default());
-        v.set("depth", req.depth.map(|d| d.to_string()).unwrap_or_default());
+        // A provider's documented maximum is never exceeded: the request asks for less,
+        // and the answer's meta says how much was served.
+        let clamp = |asked: Option<u32>, max: Option<u32>| match (asked, max) {
+            (Some(a), Some(m)) => Some(a.min(m)),
+            (a, _) => a,
+        };
+        let (max_limit, max_depth) = self.mapping.map_or((None, None), |m| (m.max_limit, m.max_depth));
+        v.set("limit", clamp(req.limit, max_limit).map(|l| l.to_string()).unwrap_or_default());
+        v.set("depth", clamp(req.depth, max_depth).map(|d| d.to_string()).unwrap_or_default());
         v.set("q", req.q.clone().unwrap_or_default());
         v.set("now_s", now_s.to_string());
         v.set("now_ms", self.now_ms.to_string());

@@ -37,8 +37,10 @@ pub struct ProviderState {
     pub host_cursor: AtomicUsize,
     /// Next API key in the rotation.
     pub key_cursor: AtomicUsize,
-    /// Provider-wide bench after a 429/418.
+    /// Provider-wide bench after a 429/418 or a 451.
     pub bench: Mutex<Option<Bench>>,
+    /// The last answer was a 451 (see [`ProviderState::mark_blocked`]).
+    blocked: std::sync::atomic::AtomicBool,
     /// Request and credit budgets, when configured.
     pub quota: Mutex<Budgets>,
     /// Key indexes set aside after 401/403.
@@ -60,7 +62,7 @@ pub struct ProviderState {
     pub shared_counts: Mutex<shared::SharedCounts>,
 }
 
-/// A provider benched by a rate limit.
+/// A provider benched by a rate limit, or blocked by a refused location (451).
 #[derive(Debug, Clone)]
 pub struct Bench {
     /// Until when.
@@ -69,6 +71,8 @@ pub struct Bench {
     pub until_wall: SystemTime,
     /// The status that caused it.
     pub status: u16,
+    /// What the provider said, when it said something (a short excerpt, no secret).
+    pub reason: Option<String>,
 }
 
 /// One host's state.
@@ -145,6 +149,7 @@ impl ProviderState {
             host_cursor: AtomicUsize::new(0),
             key_cursor: AtomicUsize::new(0),
             bench: Mutex::new(None),
+            blocked: std::sync::atomic::AtomicBool::new(false),
             quota: Mutex::new(Budgets::default()),
             shared_counts: Mutex::new(shared::SharedCounts::default()),
             keys_set_aside: Mutex::new(Vec::new()),
@@ -187,33 +192,48 @@ impl ProviderState {
         }
     }
 
-    /// Benches the provider for `for_` (a rate limit seen here), unless a longer bench
-    /// is already in force, and announces a new bench to the other replicas; returns
-    /// the end of the bench in force.
-    pub fn bench_for(&self, for_: Duration, status: u16, now: Instant) -> Instant {
-        let (until, extended) = self.set_bench(for_, status, now);
+    /// Benches the provider for `for_` (a rate limit or a refused location seen here),
+    /// unless a longer bench is already in force, and announces a new bench to the
+    /// other replicas; returns the end of the bench in force.
+    pub fn bench_for(&self, for_: Duration, status: u16, reason: Option<String>, now: Instant) -> Instant {
+        let (until, extended) = self.set_bench(for_, status, reason, now);
         if extended {
             self.link.announce_bench(&self.name, status, for_.min(crate::upstream::retry_after::MAX_BENCH));
         }
         until
     }
 
-    /// Benches the provider because another replica was rate-limited (not announced).
+    /// Benches the provider because another replica was rate-limited or refused (not
+    /// announced).
     pub fn bench_from_peer(&self, for_: Duration, status: u16, now: Instant) -> Instant {
-        self.set_bench(for_, status, now).0
+        let reason = (status == crate::upstream::classify::BLOCKED_STATUS)
+            .then(|| "another replica was refused with HTTP 451 (restricted location)".to_owned());
+        self.set_bench(for_, status, reason, now).0
     }
 
-    fn set_bench(&self, for_: Duration, status: u16, now: Instant) -> (Instant, bool) {
+    fn set_bench(&self, for_: Duration, status: u16, reason: Option<String>, now: Instant) -> (Instant, bool) {
         let for_ = for_.min(crate::upstream::retry_after::MAX_BENCH);
         let mut b = lock(&self.bench);
         let until = now + for_;
         match b.as_ref() {
             Some(old) if old.until >= until => (old.until, false),
             _ => {
-                *b = Some(Bench { until, until_wall: SystemTime::now() + for_, status });
+                *b = Some(Bench { until, until_wall: SystemTime::now() + for_, status, reason });
                 (until, true)
             }
         }
+    }
+
+    /// Whether the provider refused this client's location (HTTP 451) the last time it
+    /// answered; set by a 451, cleared by any other answer. Survives the end of the
+    /// bench, so a re-probe that is refused again is not logged as news.
+    pub fn mark_blocked(&self, blocked: bool) -> bool {
+        self.blocked.swap(blocked, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the provider is blocked now: benched by a 451.
+    pub fn blocked(&self, now: Instant) -> Option<Bench> {
+        self.benched(now).filter(|b| b.status == crate::upstream::classify::BLOCKED_STATUS)
     }
 
     /// Weight left in the provider's tightest local budget now, and which budget that

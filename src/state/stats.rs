@@ -59,7 +59,7 @@ impl Stats {
         }
         let ok = match (outcome, outcome.effect()) {
             (_, Effect::Success) => Some(true),
-            (_, Effect::Failure) | (Outcome::RateLimited, _) => Some(false),
+            (_, Effect::Failure) | (Outcome::RateLimited | Outcome::Blocked, _) => Some(false),
             _ => None,
         };
         if ok.is_none() {

@@ -46,8 +46,8 @@ fn benches_only_extend() {
     let store = StateStore::default();
     let (p, _) = store.provider(&provider(&["http://a:1"]));
     let t0 = Instant::now();
-    p.bench_for(Duration::from_secs(10), 429, t0);
-    p.bench_for(Duration::from_secs(2), 429, t0);
+    p.bench_for(Duration::from_secs(10), 429, None, t0);
+    p.bench_for(Duration::from_secs(2), 429, None, t0);
     assert!(p.benched(t0 + Duration::from_secs(5)).is_some());
     assert!(p.benched(t0 + Duration::from_secs(10)).is_none());
 }

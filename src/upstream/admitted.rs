@@ -188,16 +188,23 @@ impl<'a> Admitted<'a> {
             outcome,
             timed.then_some(latency.as_secs_f64()),
         );
-        if outcome == Outcome::RateLimited {
-            let for_ = report.retry_after.unwrap_or(provider.cfg.rate_limit.bench);
-            let until = provider.state.bench_for(for_, report.status.unwrap_or(429), now);
-            tracing::warn!(
-                provider = %provider.cfg.name,
-                host = %host.url.label(),
-                status = report.status.unwrap_or(429),
-                bench_s = until.saturating_duration_since(now).as_secs(),
-                "provider rate-limited us; benched: no request of any kind goes to it until the bench ends"
-            );
+        match outcome {
+            Outcome::RateLimited => {
+                let for_ = report.retry_after.unwrap_or(provider.cfg.rate_limit.bench);
+                let until = provider.state.bench_for(for_, report.status.unwrap_or(429), None, now);
+                tracing::warn!(
+                    provider = %provider.cfg.name,
+                    host = %host.url.label(),
+                    status = report.status.unwrap_or(429),
+                    bench_s = until.saturating_duration_since(now).as_secs(),
+                    "provider rate-limited us; benched: no request of any kind goes to it until the bench ends"
+                );
+            }
+            Outcome::Blocked => blocked(provider, host, report, now),
+            Outcome::Ok if provider.state.mark_blocked(false) => {
+                tracing::info!(provider = %provider.cfg.name, host = %host.url.label(), "provider answers this location again");
+            }
+            _ => {}
         }
         if outcome != Outcome::Ok && outcome != Outcome::Cancelled {
             let message = report.detail.clone().unwrap_or_else(|| outcome.as_str().to_owned());
@@ -215,6 +222,23 @@ impl Drop for Admitted<'_> {
                 .then(|| format!("no answer after {} ms; a hedged attempt answered first", self.elapsed().as_millis()));
             self.record(outcome, &Report { detail, ..Report::default() });
         }
+    }
+}
+
+/// A refused location (451): the whole provider is benched for `rate_limit.blocked_for`
+/// (re-tried when it ends), logged once per block, never held against the host.
+fn blocked(provider: &ProviderRt, host: &HostRt, report: &Report, now: Instant) {
+    let for_ = provider.cfg.rate_limit.blocked_for;
+    let status = report.status.unwrap_or(crate::upstream::classify::BLOCKED_STATUS);
+    provider.state.bench_for(for_, status, report.detail.clone(), now);
+    if !provider.state.mark_blocked(true) {
+        tracing::warn!(
+            provider = %provider.cfg.name,
+            host = %host.url.label(),
+            blocked_for_s = for_.as_secs(),
+            detail = report.detail.as_deref().unwrap_or("HTTP 451"),
+            "provider refuses this location (HTTP 451); no request goes to it until it is re-tried"
+        );
     }
 }
 

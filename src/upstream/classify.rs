@@ -92,10 +92,15 @@ impl Failure {
     }
 }
 
+/// HTTP 451 Unavailable For Legal Reasons: the provider refuses the client's location.
+pub const BLOCKED_STATUS: u16 = 451;
+
 /// The outcome of a response status. `rate_limit` lists the statuses that bench the
-/// provider (Binance adds 403, its WAF limit).
+/// provider (Binance adds 403, its WAF limit); 451 is a refused location whatever the
+/// provider's list says.
 pub fn status(status: u16, rate_limit: &[u16]) -> Outcome {
     match status {
+        BLOCKED_STATUS => Outcome::Blocked,
         s if rate_limit.contains(&s) => Outcome::RateLimited,
         500..=599 => Outcome::Http5xx,
         400..=499 => Outcome::Http4xx,
@@ -133,6 +138,7 @@ mod tests {
             (404, Outcome::Http4xx),
             (418, Outcome::RateLimited),
             (429, Outcome::RateLimited),
+            (451, Outcome::Blocked),
             (500, Outcome::Http5xx),
             (503, Outcome::Http5xx),
         ];
@@ -140,6 +146,7 @@ mod tests {
             assert_eq!(status(s, &DEFAULT_RATE_LIMIT_STATUSES), o, "{s}");
         }
         assert_eq!(status(403, &[403, 418, 429]), Outcome::RateLimited, "Binance's WAF limit");
+        assert_eq!(status(451, &[451]), Outcome::Blocked, "a refused location is never a mere rate limit");
     }
 
     #[test]

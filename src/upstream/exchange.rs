@@ -91,6 +91,25 @@ impl Outgoing {
 
 // === impl Refused ===
 
+impl Refused {
+    /// Largest refusal body read for its excerpt.
+    pub const BODY_LIMIT: usize = 16 << 10;
+
+    /// The failure, its detail followed by a short excerpt of a 4xx body (the
+    /// provider's own words, `secrets` removed): `HTTP 451: {"code":0,"msg":"Service
+    /// unavailable from a restricted location ..."}`.
+    pub async fn explained(self, secrets: &[&str]) -> Failure {
+        let Self { mut failure, response } = self;
+        if let (Some(resp), Some(400..=499)) = (response, failure.status)
+            && let Ok(body) = crate::body::read_capped(resp.into_body(), Self::BODY_LIMIT).await
+            && let Some(excerpt) = crate::excerpt::excerpt(&body, secrets)
+        {
+            failure.detail = format!("{}: {excerpt}", failure.detail);
+        }
+        failure
+    }
+}
+
 impl From<Failure> for Refused {
     fn from(failure: Failure) -> Self {
         Self { failure, response: None }

@@ -32,6 +32,23 @@ pub fn recorded(provider: &str, path: &str) -> Option<&'static str> {
         ("binance", "/api/v3/klines", "binance/klines.json"),
         ("binance", "/api/v3/depth", "binance/depth.json"),
         ("binance", "/api/v3/ping", "binance/ping.json"),
+        // Kraken answers BTC/USD under its canonical key, XXBTZUSD.
+        ("kraken", "/0/public/Ticker", "kraken/ticker_multi_ethusd_xbtusd_2024-03-19.json"),
+        ("kraken", "/0/public/OHLC", "kraken/ohlc_xxbtzusd_docsample.json"),
+        ("kraken", "/0/public/Depth", "kraken/depth_xxbtzusd_docsample.json"),
+        ("kraken", "/0/public/SystemStatus", "kraken/system_status_online_2025-11-11.json"),
+        ("coinbase", "/products/BTC-USD/ticker", "coinbase_exchange/ticker_btc-usd_2026-06-19.json"),
+        ("coinbase", "/products/BTC-USD/stats", "coinbase_exchange/stats_btc-usd_2026-06-19.json"),
+        ("coinbase", "/products/BTC-USD/candles", "coinbase_exchange/candles_btc-usd_60_first2_2026-06-19.json"),
+        ("coinbase", "/products/BTC-USD/book", "coinbase_exchange/book_level1_btc-usd_2026-06-19.json"),
+        ("coinbase", "/time", "coinbase_exchange/time_2026-06-19.json"),
+        // The recorded spot list holds none of our assets; the single-ticker answer has
+        // the same shape.
+        ("okx", "/api/v5/market/tickers", "okx/ticker_btc-usdt_2023-01-04.json"),
+        ("okx", "/api/v5/market/ticker", "okx/ticker_btc-usdt_2023-01-04.json"),
+        ("okx", "/api/v5/market/candles", "okx/candles_btc-usdt_1h_3rows_2024-01-30.json"),
+        ("okx", "/api/v5/market/books", "okx/books_btc-usdt_sz2_2024-04-04.json"),
+        ("okx", "/api/v5/public/time", "okx/time_2024-04-04.json"),
         ("coingecko", "/simple/price", "coingecko/simple_price_multi.json"),
         ("coingecko", "/coins/markets", "coingecko/coins_markets.json"),
         ("coingecko", "/coins/bitcoin/ohlc", "coingecko/ohlc_bitcoin_usd_days7.json"),
@@ -70,6 +87,10 @@ pub fn error_body(provider: &str) -> String {
         "coincap" => fixture("coincap/v2_deprecation_notice_assets.json"),
         "cryptocompare" => fixture("cryptocompare/error_rate_limit_type99.json"),
         "alternative_me" => r#"{"data":[],"metadata":{"error":"synthetic fault"}}"#.to_owned(),
+        // Kraken's and OKX's error envelopes with their documented internal-error codes.
+        "kraken" => r#"{"error":["EService:Unavailable"]}"#.to_owned(),
+        "okx" => r#"{"code":"50001","msg":"synthetic fault: Service temporarily unavailable","data":[]}"#.to_owned(),
+        "coinbase" => r#"{"message":"synthetic fault: Internal server error"}"#.to_owned(),
         _ => r#"{"error":"synthetic fault"}"#.to_owned(),
     }
 }
@@ -176,6 +197,10 @@ fn reply(provider: &str, fault: Option<Fault>, path_and_query: &str) -> Reply {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let path = path.strip_prefix(base(provider)).unwrap_or(path);
     let Some(file) = recorded(provider, path) else {
+        // Coinbase answers a product it does not list with 404 NotFound.
+        if provider == "coinbase" && path.starts_with("/products/") {
+            return Reply::Json(404, fixture("coinbase_exchange/error_404_notfound.json"));
+        }
         return Reply::Json(404, format!(r#"{{"error":"no recorded body for {path}"}}"#));
     };
     let Some(fault) = fault else {
@@ -212,6 +237,12 @@ fn unlisted(provider: &str, query: &str) -> Option<Reply> {
         "binance" => param("symbol")
             .filter(|s| s != "BTCUSDT" && s != "ETHUSDT")
             .map(|_| Reply::Json(400, fixture("binance/error_400_-1121_invalid_symbol.json"))),
+        "kraken" => param("pair")
+            .filter(|p| p != "XXBTZUSD" && p != "XETHZUSD")
+            .map(|_| Reply::Json(200, fixture("kraken/error_unknown_asset_pair.json"))),
+        "okx" => param("instId")
+            .filter(|i| i != "BTC-USDT")
+            .map(|_| Reply::Json(200, fixture("okx/error_51001_instrument_not_exist.json"))),
         "coingecko" => param("vs_currency")
             .or_else(|| param("vs_currencies"))
             .filter(|v| v != "usd")

@@ -111,7 +111,11 @@ pub struct SymbolMap {
     pub format: Option<String>,
     /// Canonical quote -> provider quote.
     pub quote: BTreeMap<String, String>,
-    /// Explicit ids (from `[assets]` and `symbols.ids`).
+    /// Canonical ticker -> the provider's base name in `format`.
+    pub bases: BTreeMap<String, String>,
+    /// Whole-pair ids by canonical `(base, quote)`.
+    pub pairs: BTreeMap<(String, String), String>,
+    /// Asset ids (from `[assets]` and `symbols.ids`): the quote is sent apart.
     pub ids: BTreeMap<String, String>,
     /// Assets the format applies to.
     pub universe: Arc<BTreeMap<String, Option<String>>>,
@@ -155,6 +159,8 @@ pub struct RateLimitPolicy {
     pub statuses: Vec<u16>,
     /// Bench without `Retry-After`.
     pub bench: Duration,
+    /// Bench after HTTP 451 (a refused location).
+    pub blocked_for: Duration,
 }
 
 /// A quota weight (see [`crate::config::schema::WeightSpec`]).
@@ -205,6 +211,14 @@ pub struct OpMapping {
     pub rows: Option<crate::normalize::rows::Rows>,
     /// Interval -> template variables (empty map = the op takes no interval table).
     pub intervals: BTreeMap<Interval, BTreeMap<String, String>>,
+    /// The canonical quotes this op answers (`None`: any).
+    pub quotes: Option<Vec<String>>,
+    /// 4xx statuses whose bodies the mapping reads (default `[400]`).
+    pub error_statuses: Vec<u16>,
+    /// Most candles one request asks for (`{limit}` is clamped to it).
+    pub max_limit: Option<u32>,
+    /// Most book levels one request asks for (`{depth}` is clamped to it).
+    pub max_depth: Option<u32>,
 }
 
 /// Path, query and headers with `{var}` placeholders.
@@ -265,30 +279,82 @@ impl SymbolMap {
         self.quote.get(vs).map_or(vs, String::as_str)
     }
 
-    /// The provider's id for `symbol` quoted in `vs`, or `None` (unsupported).
+    /// The provider's id for `symbol` quoted in `vs`, or `None` (unsupported): the
+    /// whole-pair id of exactly that pair, else the asset id, else the format filled
+    /// with the provider's base name and quote.
     pub fn id_for(&self, symbol: &str, vs: &str) -> Option<String> {
         if self.identity {
             return Some(symbol.to_owned());
+        }
+        if let Some(id) = self.pairs.get(&(symbol.to_owned(), vs.to_owned())) {
+            return Some(id.clone());
         }
         if let Some(id) = self.ids.get(symbol) {
             return Some(id.clone());
         }
         let format = self.format.as_ref()?;
-        if !self.universe.contains_key(symbol) {
-            return None;
-        }
+        let base = match self.bases.get(symbol) {
+            Some(b) => b.as_str(),
+            None if self.universe.contains_key(symbol) => symbol,
+            None => return None,
+        };
         let quote = self.quote_for(vs);
         Some(
             format
-                .replace("{BASE}", symbol)
+                .replace("{BASE}", base)
                 .replace("{QUOTE}", quote)
-                .replace("{base}", &symbol.to_ascii_lowercase())
+                .replace("{base}", &base.to_ascii_lowercase())
                 .replace("{quote}", &quote.to_ascii_lowercase()),
         )
     }
 
     /// Whether this map names `symbol` explicitly (for `unknown_symbol`).
     pub fn knows(&self, symbol: &str) -> bool {
-        self.ids.contains_key(symbol) || (self.format.is_some() && self.universe.contains_key(symbol))
+        self.ids.contains_key(symbol)
+            || self.pairs.keys().any(|(base, _)| base == symbol)
+            || (self.format.is_some() && (self.universe.contains_key(symbol) || self.bases.contains_key(symbol)))
+    }
+
+    /// Whether every id this map gives names the quote too (a whole pair, or a format
+    /// with `{QUOTE}`), so a request carrying only the id still says which quote.
+    pub fn ids_name_the_quote(&self) -> bool {
+        let format_has_quote = self.format.as_ref().is_some_and(|f| f.contains("{QUOTE}") || f.contains("{quote}"));
+        self.identity || (self.ids.is_empty() && (format_has_quote || self.format.is_none()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kraken() -> SymbolMap {
+        SymbolMap {
+            format: Some("{BASE}{QUOTE}".into()),
+            bases: BTreeMap::from([("BTC".into(), "XBT".into())]),
+            pairs: BTreeMap::from([(("BTC".into(), "USD".into()), "XXBTZUSD".into())]),
+            universe: Arc::new(BTreeMap::from([("BTC".into(), None), ("SOL".into(), None)])),
+            ..SymbolMap::default()
+        }
+    }
+
+    #[test]
+    fn a_whole_pair_id_serves_only_its_own_quote() {
+        let k = kraken();
+        assert_eq!(k.id_for("BTC", "USD").as_deref(), Some("XXBTZUSD"));
+        assert_eq!(k.id_for("BTC", "EUR").as_deref(), Some("XBTEUR"), "another quote composes the base name");
+        assert_eq!(k.id_for("SOL", "USD").as_deref(), Some("SOLUSD"));
+        assert_eq!(k.id_for("DOGE", "USD"), None, "not an asset it knows");
+        let only_pairs = SymbolMap { format: None, ..kraken() };
+        assert_eq!(only_pairs.id_for("BTC", "EUR"), None, "no format: any other quote is not listed");
+        assert!(only_pairs.knows("BTC") && !only_pairs.knows("SOL"));
+    }
+
+    #[test]
+    fn ids_name_the_quote_only_when_no_asset_id_can_stand_for_a_pair() {
+        assert!(kraken().ids_name_the_quote());
+        let asset_ids = SymbolMap { ids: BTreeMap::from([("BTC".into(), "XBTUSD".into())]), ..kraken() };
+        assert!(!asset_ids.ids_name_the_quote(), "README's old Kraken example: one id whatever vs asks");
+        let base_only = SymbolMap { format: Some("{BASE}".into()), ..SymbolMap::default() };
+        assert!(!base_only.ids_name_the_quote());
     }
 }

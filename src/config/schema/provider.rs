@@ -108,16 +108,26 @@ pub struct AuthSpec {
     pub query: Option<String>,
 }
 
-/// `symbols = { format = "{BASE}{QUOTE}", quote = { USD = "USDT" }, ids = { ... } }`
+/// `symbols = { format = "{BASE}{QUOTE}", bases = { BTC = "XBT" }, quote = { USD = "USDT" },
+/// pairs = { "BTC/USD" = "XXBTZUSD" }, ids = { ... } }`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SymbolsSpec {
-    /// Pattern that maps every asset: `{BASE}`, `{QUOTE}`, `{base}`, `{quote}`.
+    /// Pattern that maps every asset to a pair id: `{BASE}`, `{QUOTE}`, `{base}`, `{quote}`.
     pub format: Option<String>,
     /// Canonical quote -> the provider's quote (identity when absent).
     #[serde(default)]
     pub quote: BTreeMap<String, String>,
-    /// Extra or overriding ids: ticker -> provider id.
+    /// Canonical ticker -> the provider's name for the base asset, used in `format`
+    /// (Kraken calls BTC `XBT`). Also makes `format` apply to tickers not in `[assets]`.
+    #[serde(default)]
+    pub bases: BTreeMap<String, String>,
+    /// Whole-pair ids, `"BASE/QUOTE" -> id`: used for that canonical pair only (any other
+    /// quote of the base falls back to `format`, or is not listed).
+    #[serde(default)]
+    pub pairs: BTreeMap<String, String>,
+    /// Asset ids, ticker -> id, for providers that take the quote as a separate
+    /// parameter (CoinGecko's `bitcoin` with `vs_currencies`).
     #[serde(default)]
     pub ids: BTreeMap<String, String>,
     /// Use another provider's ids from `[assets]` (e.g. a mirror of CoinGecko's API).
@@ -136,7 +146,7 @@ pub struct QuotaSpec {
     pub used_header: Option<String>,
 }
 
-/// `rate_limit = { statuses = [403, 418, 429], bench = "2m" }`
+/// `rate_limit = { statuses = [403, 418, 429], bench = "2m", blocked_for = "1h" }`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
@@ -144,6 +154,9 @@ pub struct RateLimitSpec {
     pub statuses: Option<Vec<u16>>,
     /// Bench when the answer carries no `Retry-After` (default 30s).
     pub bench: Option<DurationStr>,
+    /// Bench after HTTP 451, a refused location (default 1h); the provider is re-tried
+    /// when it ends.
+    pub blocked_for: Option<DurationStr>,
 }
 
 /// `credits = { limit = "${COINGECKO_MONTHLY_CREDITS:-10000}", per = "month" }`
@@ -221,19 +234,29 @@ pub struct OpSpec {
     pub per_symbol: bool,
     /// Quota weight of one request (default 1); a number or a rule.
     pub weight: Option<WeightSpec>,
-    /// Before the mapping, keep only array elements whose field (e.g. `symbol`) holds a
-    /// requested id.
+    /// Before the mapping, keep only array elements whose field holds a requested id:
+    /// `"symbol"` (a top-level array), `"data.instId"` (the array at `.data`), or
+    /// `"result.*"` (the requested keys of the object at `.result`).
     pub keep_ids: Option<String>,
     /// Before the mapping, turn decimal strings into numbers.
     #[serde(default)]
     pub numeric_strings: bool,
-    /// ohlcv only: the fields of an array-of-arrays body by column, e.g.
-    /// `{ ts = 0, open = 1, high = 2, low = 3, close = 4, volume = 5 }`, mapped in Rust
-    /// (sorted by `ts`, the last `$limit` kept); any other body goes to `response`.
-    pub rows: Option<BTreeMap<String, usize>>,
+    /// ohlcv only: the candle columns of an array-of-arrays body, mapped in Rust (sorted
+    /// by `ts`, the last `$limit` kept); any other body goes to `response`.
+    pub rows: Option<RowsSpec>,
     /// Canonical interval -> provider value (a string for `{interval}`, or a table of vars).
     #[serde(default)]
     pub intervals: BTreeMap<String, IntervalValue>,
+    /// The canonical quotes this op answers (default: any). Required when the request
+    /// does not carry the quote (see docs/CONFIG.md); another `vs` is "not listed".
+    pub quotes: Option<Vec<String>>,
+    /// 4xx statuses whose bodies the mapping reads to learn why the provider refused
+    /// (default `[400]`): Coinbase says "no such product" with HTTP 404.
+    pub error_statuses: Option<Vec<u16>>,
+    /// ohlcv: most candles one request may ask for (`{limit}` is clamped to it).
+    pub max_limit: Option<u32>,
+    /// orderbook: most levels one request may ask for (`{depth}` is clamped to it).
+    pub max_depth: Option<u32>,
 }
 
 /// `request = { path = "/x/{id}", query = { a = "{ids}" }, headers = { ... } }`
@@ -258,4 +281,28 @@ pub enum IntervalValue {
     Plain(String),
     /// Sets several template variables.
     Vars(BTreeMap<String, String>),
+}
+
+/// `rows = { path = "result.{id}", time = "s", ts = 0, open = 1, high = 2, low = 3,
+/// close = 4, volume = 6 }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowsSpec {
+    /// Where the rows are in the body: dot-separated keys, `{id}` for the pair id asked
+    /// (default: the body is the array).
+    pub path: Option<String>,
+    /// Unit of the time column: `ms` (default) or `s`.
+    pub time: Option<String>,
+    /// Column of the candle's open time.
+    pub ts: usize,
+    /// Column of the open price.
+    pub open: usize,
+    /// Column of the high price.
+    pub high: usize,
+    /// Column of the low price.
+    pub low: usize,
+    /// Column of the close price.
+    pub close: usize,
+    /// Column of the volume in base units (absent: `null`).
+    pub volume: Option<usize>,
 }

@@ -9,8 +9,8 @@ use crate::config::error::Problem;
 use crate::config::model::{CreditsPolicy, Period, QuotaPolicy, RateLimitPolicy, Weight};
 use crate::config::schema::{CountSpec, CreditsSpec, QuotaSpec, RateLimitSpec, WeightSpec};
 use crate::config::units::parse_duration;
-use crate::upstream::classify::DEFAULT_RATE_LIMIT_STATUSES;
-use crate::upstream::retry_after::DEFAULT_BENCH;
+use crate::upstream::classify::{BLOCKED_STATUS, DEFAULT_RATE_LIMIT_STATUSES};
+use crate::upstream::retry_after::{DEFAULT_BENCH, DEFAULT_BLOCKED_FOR};
 
 pub(super) fn quota(cx: &mut Ctx<'_>, key: &str, q: &QuotaSpec) -> Option<QuotaPolicy> {
     if q.limit == 0 || q.per.0.is_zero() {
@@ -58,7 +58,12 @@ pub(super) fn rate_limit(cx: &mut Ctx<'_>, key: &str, spec: Option<&RateLimitSpe
         cx.problems.push(Problem::new(format!("{key}.statuses"), format!("{bad} is not a 4xx or 5xx status")));
     }
     let bench = spec.and_then(|s| s.bench).map_or(DEFAULT_BENCH, |d| d.0);
-    RateLimitPolicy { statuses, bench }
+    let blocked_for = spec.and_then(|s| s.blocked_for).map_or(DEFAULT_BLOCKED_FOR, |d| d.0);
+    if statuses.contains(&BLOCKED_STATUS) {
+        let msg = "451 (a refused location) benches for blocked_for on its own; leave it out of statuses";
+        cx.problems.push(Problem::new(format!("{key}.statuses"), msg));
+    }
+    RateLimitPolicy { statuses, bench, blocked_for }
 }
 
 pub(super) fn raw_weights(

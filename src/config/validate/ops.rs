@@ -83,11 +83,13 @@ pub(super) fn op_mapping(
         if op != Operation::Ohlcv {
             return cx.fail(&format!("{key}.rows"), "only ohlcv takes rows".to_owned());
         }
-        match crate::normalize::rows::Rows::new(cols) {
+        let columns = [Some(cols.ts), Some(cols.open), Some(cols.high), Some(cols.low), Some(cols.close), cols.volume];
+        match crate::normalize::rows::Rows::new(cols.path.as_deref(), cols.time.as_deref(), columns) {
             Ok(r) => Some(r),
             Err(e) => cx.fail(&format!("{key}.rows"), e),
         }
     });
+    let limits = op_limits(cx, key, op, spec);
     let prelude_key = key.rsplit_once(".ops.").map_or(key.to_owned(), |(p, _)| format!("{p}.prelude"));
     let response = compile_mapping(cx, &format!("{key}.response"), &prelude_key, &spec.response, prelude);
     let response = response?;
@@ -106,7 +108,72 @@ pub(super) fn op_mapping(
         },
         rows,
         intervals,
+        quotes: limits.quotes,
+        error_statuses: limits.error_statuses,
+        max_limit: limits.max_limit,
+        max_depth: limits.max_depth,
     })
+}
+
+/// The quotes, error statuses and parameter maximums of one op.
+struct OpLimits {
+    quotes: Option<Vec<String>>,
+    error_statuses: Vec<u16>,
+    max_limit: Option<u32>,
+    max_depth: Option<u32>,
+}
+
+fn op_limits(cx: &mut Ctx<'_>, key: &str, op: Operation, spec: &OpSpec) -> OpLimits {
+    let quotes = spec.quotes.as_ref().map(|q| q.iter().map(|t| t.trim().to_ascii_uppercase()).collect::<Vec<_>>());
+    if quotes.as_ref().is_some_and(|q| q.is_empty() || q.iter().any(String::is_empty)) {
+        cx.problems.push(Problem::new(format!("{key}.quotes"), "list one or more canonical quotes, e.g. [\"USD\"]"));
+    }
+    let error_statuses = spec.error_statuses.clone().unwrap_or_else(|| vec![400]);
+    if let Some(bad) = error_statuses.iter().find(|s| !(400..=499).contains(*s)) {
+        let msg = format!("{bad} is not a 4xx status (a mapping reads refusals only)");
+        cx.problems.push(Problem::new(format!("{key}.error_statuses"), msg));
+    }
+    for (name, value, wanted) in
+        [("max_limit", spec.max_limit, Operation::Ohlcv), ("max_depth", spec.max_depth, Operation::Orderbook)]
+    {
+        match value {
+            Some(_) if op != wanted => {
+                cx.problems.push(Problem::new(format!("{key}.{name}"), format!("only {wanted} takes {name}")))
+            }
+            Some(0) => cx.problems.push(Problem::new(format!("{key}.{name}"), "must be at least 1")),
+            _ => {}
+        }
+    }
+    OpLimits { quotes, error_statuses, max_limit: spec.max_limit, max_depth: spec.max_depth }
+}
+
+/// Quote variables: a request that names one of them asks for a quote.
+const QUOTE_VARS: [&str; 4] = ["{quote}", "{quote_lower}", "{vs}", "{vs_lower}"];
+
+/// An op for a pair must say which quote it wants: in its request (`{quote}`, `{vs}`),
+/// through ids that name whole pairs, or by listing the quotes it serves. Otherwise
+/// every `vs` would get the same answer, labelled with whatever was asked (the old
+/// README's Kraken example served the USD price as EUR).
+pub(super) fn check_quote_is_asked(cx: &mut Ctx<'_>, key: &str, op: Operation, m: &OpMapping, symbols: &SymbolMap) {
+    if !matches!(op, Operation::Price | Operation::Ticker | Operation::Ohlcv | Operation::Orderbook)
+        || m.quotes.is_some()
+    {
+        return;
+    }
+    let r = &m.request;
+    let texts = std::iter::once(r.path.as_str())
+        .chain(r.query.iter().map(|(_, v)| v.as_str()))
+        .chain(r.headers.iter().map(|(_, v)| v.as_str()));
+    let names_quote = texts.into_iter().any(|t| QUOTE_VARS.iter().any(|v| t.contains(v)))
+        || m.intervals.values().flat_map(|vars| vars.values()).any(|t| QUOTE_VARS.iter().any(|v| t.contains(v)));
+    if names_quote || symbols.ids_name_the_quote() {
+        return;
+    }
+    let msg = "the request never says which quote is wanted (no {quote} or {vs} in it, and the ids are asset \
+               ids), so every vs would get the same answer. Name whole pairs with symbols.pairs = { \"BTC/USD\" = \
+               \"XBTUSD\" }, compose them with symbols.format = \"{BASE}{QUOTE}\", or list the quotes this op \
+               serves: quotes = [\"USD\"]";
+    cx.problems.push(Problem::new(key, msg));
 }
 
 /// Compiles `prelude` + `response`. A compile error is reported at its line in the file:
@@ -129,6 +196,15 @@ pub(super) fn compile_mapping(
         Some(off) => (Some(response), Some(off.saturating_sub(pre.len() + 1)), key.to_owned()),
         None => (Some(response), None, key.to_owned()),
     };
+    // The line inside the mapping too: a file that `extends` the default is reported by
+    // key only (its lines are those of the merged text), and a long mapping needs it.
+    let message = match (part, offset) {
+        (Some(p), Some(off)) => {
+            let line = p.get_ref().get(..off.min(p.get_ref().len())).map_or(1, |t| t.matches('\n').count() + 1);
+            format!("{} (line {line} of the jq program)", err.message)
+        }
+        _ => err.message,
+    };
     let at = part.map_or(0, |p| {
         let span = p.span();
         let within = cx.source.get(span.clone()).and_then(|s| s.find(p.get_ref().as_str())).map(|i| span.start + i);
@@ -137,7 +213,7 @@ pub(super) fn compile_mapping(
             _ => span.start,
         }
     });
-    cx.fail_at(&part_key, at..at, err.message)
+    cx.fail_at(&part_key, at..at, message)
 }
 
 /// `Err(var)` names the first `{var}` that is not a known template variable.

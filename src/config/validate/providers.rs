@@ -101,7 +101,7 @@ fn provider(
     {
         cx.fail::<()>(&format!("{key}.symbols.ids_from"), format!("no provider named {from:?}"));
     }
-    let symbols = symbol_map(name, spec, file, assets);
+    let symbols = symbol_map(cx, key, name, spec, file, assets);
     let quota = spec.quota.as_ref().and_then(|q| limits::quota(cx, &format!("{key}.quota"), q));
     // Credits are billed to the key: without one (an optional key left unset) none are spent.
     let keyed = spec.auth.is_none() || auth.as_ref().is_some_and(|a| !a.keys.is_empty());
@@ -140,6 +140,7 @@ fn provider(
             }
         };
         if let Some(m) = ops::op_mapping(cx, &okey, op, op_spec, spec.prelude.as_ref()) {
+            ops::check_quote_is_asked(cx, &okey, op, &m, &symbols);
             ops.insert(op, m);
         }
     }
@@ -246,6 +247,8 @@ fn hosts(cx: &mut Ctx<'_>, key: &str, spec: &ProviderSpec) -> (Vec<BaseUrl>, Opt
 }
 
 fn symbol_map(
+    cx: &mut Ctx<'_>,
+    key: &str,
     name: &str,
     spec: &ProviderSpec,
     file: &FileConfig,
@@ -255,9 +258,37 @@ fn symbol_map(
     let mut ids: BTreeMap<String, String> =
         file.assets.iter().filter_map(|(ticker, a)| a.ids.get(source).map(|id| (ticker.clone(), id.clone()))).collect();
     ids.extend(spec.symbols.ids.iter().map(|(k, v)| (k.to_ascii_uppercase(), v.clone())));
+    let format = spec.symbols.format.clone();
+    if format.as_ref().is_some_and(|f| f.contains("{QUOTE}") || f.contains("{quote}")) && !ids.is_empty() {
+        let msg = format!(
+            "asset ids ({}) cannot stand beside a format that names the quote: an id would be sent whatever vs \
+             asks. Give the provider's base names as symbols.bases = {{ BTC = \"XBT\" }}, or whole pairs as \
+             symbols.pairs = {{ \"BTC/USD\" = \"XBTUSD\" }}",
+            ids.keys().take(3).cloned().collect::<Vec<_>>().join(", ")
+        );
+        cx.problems.push(Problem::new(format!("{key}.symbols.ids"), msg));
+    }
+    let mut pairs = BTreeMap::new();
+    for (pair, id) in &spec.symbols.pairs {
+        match pair.split_once('/') {
+            Some((base, quote)) if !base.trim().is_empty() && !quote.trim().is_empty() && !quote.contains('/') => {
+                pairs.insert((base.trim().to_ascii_uppercase(), quote.trim().to_ascii_uppercase()), id.clone());
+            }
+            _ => cx.problems.push(Problem::new(
+                format!("{key}.symbols.pairs.{pair}"),
+                "a whole-pair id is keyed by \"BASE/QUOTE\" in canonical tickers, e.g. \"BTC/USD\" = \"XXBTZUSD\"",
+            )),
+        }
+    }
+    if format.is_none() && !spec.symbols.bases.is_empty() {
+        let msg = "bases are used in symbols.format, which is not set";
+        cx.problems.push(Problem::new(format!("{key}.symbols.bases"), msg));
+    }
     SymbolMap {
-        format: spec.symbols.format.clone(),
+        format,
         quote: spec.symbols.quote.clone(),
+        bases: spec.symbols.bases.iter().map(|(k, v)| (k.to_ascii_uppercase(), v.clone())).collect(),
+        pairs,
         ids,
         universe: Arc::clone(assets),
         identity: spec.kind == ProviderKind::Marketgate,

@@ -84,3 +84,20 @@ fn sentiment_value_is_bounded_and_sorted_newest_first() {
     let over = r#"[{"value":101,"classification":"Greed","ts":1700000000000}]"#;
     assert_eq!(Payload::from_json(over, &r, NOW).expect_err("over").path, "data[0].value");
 }
+
+#[test]
+fn a_candle_whose_open_or_close_leaves_its_range_or_whose_volume_is_negative_is_refused() {
+    let r = req(Operation::Ohlcv, "symbol=BTC&limit=5");
+    let c = |o: f64, h: f64, l: f64, cl: f64, v: f64| {
+        format!(r#"[{{"ts":1700000000000,"open":{o},"high":{h},"low":{l},"close":{cl},"volume":{v}}}]"#)
+    };
+    assert!(Payload::from_json(&c(10.0, 12.0, 9.0, 11.0, 3.0), &r, NOW).is_ok());
+    assert!(Payload::from_json(&c(9.0, 9.0, 9.0, 9.0, 0.0), &r, NOW).is_ok(), "a flat candle with no trade");
+    // Coinbase's [time, low, high, open, close] read in Binance's order: the real low
+    // (9) lands in `open`, the real open (10) in `low`.
+    let swapped = Payload::from_json(&c(9.0, 12.0, 10.0, 11.0, 3.0), &r, NOW).expect_err("low above open");
+    assert_eq!(swapped.path, "data[0].open", "{swapped}");
+    assert!(swapped.message.contains("swapped"), "{swapped}");
+    assert_eq!(Payload::from_json(&c(10.0, 12.0, 9.0, 13.0, 3.0), &r, NOW).expect_err("close").path, "data[0].close");
+    assert_eq!(Payload::from_json(&c(10.0, 12.0, 9.0, 11.0, -1.0), &r, NOW).expect_err("vol").path, "data[0].volume");
+}

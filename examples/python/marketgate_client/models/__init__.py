@@ -26,6 +26,7 @@ from .market import Market
 from .meta import Meta
 from .meta_aliases import MetaAliases
 from .meta_consensus import MetaConsensus
+from .meta_served import MetaServed
 from .meta_spread_pct import MetaSpreadPct
 from .movers import Movers
 from .news import News
@@ -67,6 +68,7 @@ __all__ = (
     "Meta",
     "MetaAliases",
     "MetaConsensus",
+    "MetaServed",
     "MetaSpreadPct",
     "Movers",
     "News",

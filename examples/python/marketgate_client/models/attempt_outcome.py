@@ -3,6 +3,7 @@ from enum import StrEnum
 
 class AttemptOutcome(StrEnum):
     BAD_BODY = "bad_body"
+    BLOCKED = "blocked"
     CANCELLED = "cancelled"
     CONNECT_ERROR = "connect_error"
     DISABLED = "disabled"

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..models.consensus_source import ConsensusSource
     from ..models.meta_aliases import MetaAliases
     from ..models.meta_consensus import MetaConsensus
+    from ..models.meta_served import MetaServed
     from ..models.meta_spread_pct import MetaSpreadPct
 
 
@@ -33,6 +34,9 @@ class Meta:
         stale (bool):
         aliases (MetaAliases | Unset):
         consensus (MetaConsensus | Unset):
+        note (str | Unset):
+        served (MetaServed | Unset): Fewer candles or book levels than asked: how many were served, and the provider's
+            documented maximum when that is why
         sources (list[ConsensusSource] | Unset):
         spread_pct (MetaSpreadPct | Unset):
         tried (list[Attempt] | Unset):
@@ -48,6 +52,8 @@ class Meta:
     stale: bool
     aliases: MetaAliases | Unset = UNSET
     consensus: MetaConsensus | Unset = UNSET
+    note: str | Unset = UNSET
+    served: MetaServed | Unset = UNSET
     sources: list[ConsensusSource] | Unset = UNSET
     spread_pct: MetaSpreadPct | Unset = UNSET
     tried: list[Attempt] | Unset = UNSET
@@ -77,6 +83,12 @@ class Meta:
         consensus: dict[str, Any] | Unset = UNSET
         if not isinstance(self.consensus, Unset):
             consensus = self.consensus.to_dict()
+
+        note = self.note
+
+        served: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.served, Unset):
+            served = self.served.to_dict()
 
         sources: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.sources, Unset):
@@ -114,6 +126,10 @@ class Meta:
             field_dict["aliases"] = aliases
         if consensus is not UNSET:
             field_dict["consensus"] = consensus
+        if note is not UNSET:
+            field_dict["note"] = note
+        if served is not UNSET:
+            field_dict["served"] = served
         if sources is not UNSET:
             field_dict["sources"] = sources
         if spread_pct is not UNSET:
@@ -129,6 +145,7 @@ class Meta:
         from ..models.consensus_source import ConsensusSource
         from ..models.meta_aliases import MetaAliases
         from ..models.meta_consensus import MetaConsensus
+        from ..models.meta_served import MetaServed
         from ..models.meta_spread_pct import MetaSpreadPct
 
         d = dict(src_dict)
@@ -161,6 +178,15 @@ class Meta:
             consensus = UNSET
         else:
             consensus = MetaConsensus.from_dict(_consensus)
+
+        note = d.pop("note", UNSET)
+
+        _served = d.pop("served", UNSET)
+        served: MetaServed | Unset
+        if isinstance(_served, Unset):
+            served = UNSET
+        else:
+            served = MetaServed.from_dict(_served)
 
         _sources = d.pop("sources", UNSET)
         sources: list[ConsensusSource] | Unset = UNSET
@@ -198,6 +224,8 @@ class Meta:
             stale=stale,
             aliases=aliases,
             consensus=consensus,
+            note=note,
+            served=served,
             sources=sources,
             spread_pct=spread_pct,
             tried=tried,

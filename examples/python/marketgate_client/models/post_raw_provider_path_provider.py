@@ -5,6 +5,7 @@ class PostRawProviderPathProvider(StrEnum):
     ALTERNATIVE_ME = "alternative_me"
     BINANCE = "binance"
     BITCOINMAGAZINE = "bitcoinmagazine"
+    COINBASE = "coinbase"
     COINCAP = "coincap"
     COINDESK = "coindesk"
     COINGECKO = "coingecko"
@@ -14,6 +15,8 @@ class PostRawProviderPathProvider(StrEnum):
     CRYPTOPANIC = "cryptopanic"
     DECRYPT = "decrypt"
     FALLBACK = "fallback"
+    KRAKEN = "kraken"
+    OKX = "okx"
     THEBLOCK = "theblock"
 
     def __str__(self) -> str:

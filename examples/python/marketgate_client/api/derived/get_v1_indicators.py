@@ -125,7 +125,8 @@ def sync_detailed(
 ) -> Response[Error | GetV1IndicatorsResponse200]:
     """Technical indicators over the latest candles
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -170,7 +171,8 @@ def sync(
 ) -> Error | GetV1IndicatorsResponse200 | None:
     """Technical indicators over the latest candles
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -210,7 +212,8 @@ async def asyncio_detailed(
 ) -> Response[Error | GetV1IndicatorsResponse200]:
     """Technical indicators over the latest candles
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -253,7 +256,8 @@ async def asyncio(
 ) -> Error | GetV1IndicatorsResponse200 | None:
     """Technical indicators over the latest candles
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.

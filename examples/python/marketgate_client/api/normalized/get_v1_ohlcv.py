@@ -119,7 +119,8 @@ def sync_detailed(
 ) -> Response[Error | GetV1OhlcvResponse200]:
     """Candles, oldest first
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -159,7 +160,8 @@ def sync(
 ) -> Error | GetV1OhlcvResponse200 | None:
     """Candles, oldest first
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -194,7 +196,8 @@ async def asyncio_detailed(
 ) -> Response[Error | GetV1OhlcvResponse200]:
     """Candles, oldest first
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -232,7 +235,8 @@ async def asyncio(
 ) -> Error | GetV1OhlcvResponse200 | None:
     """Candles, oldest first
 
-     Providers asked in order: binance → cryptocompare, coingecko → fallback. Answers are cached for 15s.
+     Providers asked in order: binance → okx, coinbase, kraken → cryptocompare, coingecko → fallback.
+    Answers are cached for 15s.
 
     Args:
         symbol (str):  Example: BTC.

@@ -110,7 +110,7 @@ def sync_detailed(
 ) -> Response[Error | GetV1OrderbookResponse200]:
     """Order book of one symbol
 
-     Providers asked in order: binance → fallback. Answers are cached for 1s.
+     Providers asked in order: binance → okx, kraken → coinbase → fallback. Answers are cached for 1s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -147,7 +147,7 @@ def sync(
 ) -> Error | GetV1OrderbookResponse200 | None:
     """Order book of one symbol
 
-     Providers asked in order: binance → fallback. Answers are cached for 1s.
+     Providers asked in order: binance → okx, kraken → coinbase → fallback. Answers are cached for 1s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -179,7 +179,7 @@ async def asyncio_detailed(
 ) -> Response[Error | GetV1OrderbookResponse200]:
     """Order book of one symbol
 
-     Providers asked in order: binance → fallback. Answers are cached for 1s.
+     Providers asked in order: binance → okx, kraken → coinbase → fallback. Answers are cached for 1s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -214,7 +214,7 @@ async def asyncio(
 ) -> Error | GetV1OrderbookResponse200 | None:
     """Order book of one symbol
 
-     Providers asked in order: binance → fallback. Answers are cached for 1s.
+     Providers asked in order: binance → okx, kraken → coinbase → fallback. Answers are cached for 1s.
 
     Args:
         symbol (str):  Example: BTC.

@@ -114,8 +114,8 @@ def sync_detailed(
 ) -> Response[Error | GetV1PriceResponse200]:
     """Spot prices (optionally a consensus of several providers)
 
-     Providers asked in order: binance → coincap, coingecko, coinpaprika, cryptocompare → fallback.
-    Answers are cached for 2s.
+     Providers asked in order: binance → okx, coinbase, kraken → coincap, coingecko, coinpaprika,
+    cryptocompare → fallback. Answers are cached for 2s.
 
     Args:
         symbols (str | Unset):  Example: BTC,ETH.
@@ -155,8 +155,8 @@ def sync(
 ) -> Error | GetV1PriceResponse200 | None:
     """Spot prices (optionally a consensus of several providers)
 
-     Providers asked in order: binance → coincap, coingecko, coinpaprika, cryptocompare → fallback.
-    Answers are cached for 2s.
+     Providers asked in order: binance → okx, coinbase, kraken → coincap, coingecko, coinpaprika,
+    cryptocompare → fallback. Answers are cached for 2s.
 
     Args:
         symbols (str | Unset):  Example: BTC,ETH.
@@ -191,8 +191,8 @@ async def asyncio_detailed(
 ) -> Response[Error | GetV1PriceResponse200]:
     """Spot prices (optionally a consensus of several providers)
 
-     Providers asked in order: binance → coincap, coingecko, coinpaprika, cryptocompare → fallback.
-    Answers are cached for 2s.
+     Providers asked in order: binance → okx, coinbase, kraken → coincap, coingecko, coinpaprika,
+    cryptocompare → fallback. Answers are cached for 2s.
 
     Args:
         symbols (str | Unset):  Example: BTC,ETH.
@@ -230,8 +230,8 @@ async def asyncio(
 ) -> Error | GetV1PriceResponse200 | None:
     """Spot prices (optionally a consensus of several providers)
 
-     Providers asked in order: binance → coincap, coingecko, coinpaprika, cryptocompare → fallback.
-    Answers are cached for 2s.
+     Providers asked in order: binance → okx, coinbase, kraken → coincap, coingecko, coinpaprika,
+    cryptocompare → fallback. Answers are cached for 2s.
 
     Args:
         symbols (str | Unset):  Example: BTC,ETH.

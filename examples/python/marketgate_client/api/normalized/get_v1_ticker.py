@@ -106,8 +106,8 @@ def sync_detailed(
 ) -> Response[Error | GetV1TickerResponse200]:
     """24 h ticker of one symbol
 
-     Providers asked in order: binance → coingecko, coinpaprika, cryptocompare. Answers are cached for
-    5s.
+     Providers asked in order: binance → okx, coinbase, kraken → coingecko, coinpaprika, cryptocompare →
+    fallback. Answers are cached for 5s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -141,8 +141,8 @@ def sync(
 ) -> Error | GetV1TickerResponse200 | None:
     """24 h ticker of one symbol
 
-     Providers asked in order: binance → coingecko, coinpaprika, cryptocompare. Answers are cached for
-    5s.
+     Providers asked in order: binance → okx, coinbase, kraken → coingecko, coinpaprika, cryptocompare →
+    fallback. Answers are cached for 5s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -171,8 +171,8 @@ async def asyncio_detailed(
 ) -> Response[Error | GetV1TickerResponse200]:
     """24 h ticker of one symbol
 
-     Providers asked in order: binance → coingecko, coinpaprika, cryptocompare. Answers are cached for
-    5s.
+     Providers asked in order: binance → okx, coinbase, kraken → coingecko, coinpaprika, cryptocompare →
+    fallback. Answers are cached for 5s.
 
     Args:
         symbol (str):  Example: BTC.
@@ -204,8 +204,8 @@ async def asyncio(
 ) -> Error | GetV1TickerResponse200 | None:
     """24 h ticker of one symbol
 
-     Providers asked in order: binance → coingecko, coinpaprika, cryptocompare. Answers are cached for
-    5s.
+     Providers asked in order: binance → okx, coinbase, kraken → coingecko, coinpaprika, cryptocompare →
+    fallback. Answers are cached for 5s.
 
     Args:
         symbol (str):  Example: BTC.
