@@ -79,7 +79,8 @@ pub fn run_mapping(m: &OpMapping, body: &[u8], globals: &Globals) -> Result<Stri
 /// A mapping's `error(...)`. An object may name the outcome:
 /// `{"outcome": "rate_limited", "message": ..., "retry_after": s}` benches the provider;
 /// `{"outcome": "unsupported", "message": ...}` says the request does not suit this
-/// provider (a symbol or quote it does not list: fail over, no breaker penalty).
+/// provider (a symbol or quote it does not list: fail over, no breaker penalty);
+/// `{"outcome": "blocked", ...}` that it refuses this location (as HTTP 451 does).
 /// Anything else is a bad body.
 pub fn raised(provider: &str, op: Operation, value: Value) -> Failure {
     let Value::Object(obj) = value else {
@@ -98,6 +99,7 @@ pub fn raised(provider: &str, op: Operation, value: Value) -> Failure {
             f
         }
         Some("unsupported") => Failure::unlisted(format!("{provider} {op}: {message}")),
+        Some("blocked") => Failure::new(Outcome::Blocked, format!("{provider} {op}: {message}")),
         _ => Failure::new(Outcome::BadBody, format!("{provider} {op}: provider error: {message}")),
     }
 }
@@ -175,6 +177,8 @@ mod tests {
         assert!(f.unlisted, "and it says the provider does not list the pair");
         assert!(f.detail.contains("no BTC/QQQ"));
         assert_eq!(raised("cc", Operation::Price, json!("broken")).outcome, Outcome::BadBody);
+        let geo = raised("bn", Operation::Price, json!({"outcome": "blocked", "message": "restricted location"}));
+        assert_eq!(geo.outcome, Outcome::Blocked);
         assert_eq!(raised("cc", Operation::Price, json!({"message": "x"})).outcome, Outcome::BadBody);
         let ban = raised("b", Operation::Price, json!({"outcome": "rate_limited", "retry_after": 999_999_999}));
         assert_eq!(ban.retry_after, Some(MAX_BENCH));
