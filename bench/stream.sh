@@ -10,4 +10,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FANOUT_CLIENTS="${FANOUT_CLIENTS:-500}" FANOUT_MESSAGES="${FANOUT_MESSAGES:-2000}"
-cargo test --release --locked --test stream_bench bench_fanout -- --ignored --nocapture 2>&1 | grep -E '^fan-out|test result'
+cargo test --release --locked --test alone stream_bench::bench_fanout -- --ignored --nocapture 2>&1 | grep -E '^fan-out|test result'

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need when it is missing (Debian's chromium
-# for the dashboard test, prometheus for promtool, redis-server for the cluster tests,
-# the browser test's npm packages, TA-Lib for the indicator reference, schemathesis and
-# openapi-spec-validator for the API spec),
-# then runs the whole test suite. Extra arguments go to `cargo test`.
+# The test command. Plain `cargo test` needs only the Rust toolchain: it runs the unit
+# tests and tests/it (one binary), and lists the tests of tests/tools as ignored, each
+# with the outside program it needs. This script installs what is missing (Debian's
+# chromium, prometheus for promtool, redis-server, nodejs/npm; the browser test's npm
+# packages; TA-Lib, schemathesis, openapi-spec-validator, openapi-python-client, ruff,
+# httpx, attrs and requests for Python), each checked on its own, then runs both:
 #
 #   scripts/test.sh                 # everything
-#   scripts/test.sh --test admin    # one test file
+#   scripts/test.sh --test it       # cargo test arguments: only tests/it (tools not run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,21 +33,22 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import requests' >/dev/null 2>&1; then
-    echo "== pip install requests (the Python client example)"
-    python3 -m pip install --quiet requests
-fi
-
-if ! python3 -c 'import talib; assert talib.__version__ >= "0.8"' >/dev/null 2>&1; then
-    echo "== pip install TA-Lib (the indicator reference; a binary wheel, nothing compiled)"
-    python3 -m pip install --quiet --only-binary=:all: "TA-Lib==0.8.2"
-fi
-
-if ! command -v "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/schemathesis" >/dev/null 2>&1 \
-    && ! command -v schemathesis >/dev/null 2>&1; then
-    echo "== pip install schemathesis, openapi-spec-validator, openapi-python-client (the API spec tests)"
-    python3 -m pip install --quiet "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" \
-        "openapi-python-client==0.29.1" "ruff==0.17.6" httpx attrs
+# Each Python module and tool is checked by itself: a machine may have some of them.
+pip_missing=()
+python3 -c 'import requests' >/dev/null 2>&1 || pip_missing+=(requests)
+python3 -c 'import httpx' >/dev/null 2>&1 || pip_missing+=(httpx)
+python3 -c 'import attrs' >/dev/null 2>&1 || pip_missing+=(attrs)
+python3 -c 'import talib; assert talib.__version__ >= "0.8"' >/dev/null 2>&1 || pip_missing+=("TA-Lib==0.8.2")
+scripts_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+has_tool() { [ -x "$scripts_dir/$1" ] || command -v "$1" >/dev/null 2>&1; }
+has_tool schemathesis || pip_missing+=("schemathesis==4.32.5")
+has_tool openapi-spec-validator || pip_missing+=("openapi-spec-validator==0.9.0")
+has_tool openapi-python-client || pip_missing+=("openapi-python-client==0.29.1")
+has_tool ruff || pip_missing+=("ruff==0.17.6")
+if ((${#pip_missing[@]})); then
+    echo "== pip install ${pip_missing[*]}"
+    # TA-Lib comes as a binary wheel: nothing is compiled.
+    python3 -m pip install --quiet --only-binary=TA-Lib "${pip_missing[@]}"
 fi
 
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
@@ -61,5 +63,9 @@ if command -v chromium >/dev/null 2>&1; then
         --user-data-dir="$(mktemp -d)" --dump-dom about:blank >/dev/null 2>&1 || true
 fi
 
-echo "== cargo test"
+echo "== cargo test (unit tests and tests/it; tests/tools listed as ignored)"
 cargo test --locked "$@"
+if (($# == 0)); then
+    echo "== cargo test --test tools -- --ignored (the tests that need the programs above)"
+    cargo test --locked --test tools -- --ignored
+fi

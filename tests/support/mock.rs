@@ -257,3 +257,27 @@ pub async fn refused_addr() -> String {
     std::mem::forget(socket);
     format!("http://{addr}")
 }
+
+/// 1,000 recorded Binance daily candles (2021-01-01 to 2023-09-27).
+pub const KLINES: &str = "binance/klines_btcusdt_1d_1000.json";
+
+/// A Binance mock serving the recorded klines as Binance does: the most recent `limit`
+/// candles (500 when not given). Notes every limit asked.
+pub async fn klines_mock() -> (Mock, Arc<Mutex<Vec<usize>>>) {
+    let body: Vec<serde_json::Value> = serde_json::from_str(&super::fixture(KLINES)).expect("recorded klines");
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let mock = Mock::start(move |s| {
+        let limit = s
+            .path_and_query
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix("limit="))
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(500);
+        seen.lock().expect("lock").push(limit);
+        let served = &body[body.len().saturating_sub(limit)..];
+        Reply::Json(200, serde_json::to_string(served).unwrap_or_default())
+    })
+    .await;
+    (mock, asked)
+}

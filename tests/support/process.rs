@@ -98,3 +98,25 @@ fn rand_suffix() -> u64 {
     h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
     h.finish()
 }
+
+/// Sends `signal` to the child process (no `kill` program needed).
+pub fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) -> bool {
+    let Ok(pid) = i32::try_from(child.id()) else { return false };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).is_ok()
+}
+
+/// SIGTERM, then up to `within` for the process to exit (a clean stop); killed after
+/// that. The exit status when it stopped on its own.
+pub fn terminate(child: &mut std::process::Child, within: Duration) -> Option<std::process::ExitStatus> {
+    signal(child, nix::sys::signal::Signal::SIGTERM);
+    const STEP: Duration = Duration::from_millis(20);
+    for _ in 0..=within.as_millis() / STEP.as_millis() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(STEP);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
