@@ -10,8 +10,8 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
+use crate::calendar::date;
 use crate::config::model::LogFormat;
-use crate::normalize::template::civil_date;
 
 /// Where finished lines go.
 pub trait LineSink: Send + Sync {
@@ -101,7 +101,7 @@ fn timestamp(at: SystemTime) -> String {
     let d = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let rem = secs.rem_euclid(86_400);
-    format!("{}T{:02}:{:02}:{:02}.{:06}Z", civil_date(secs), rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_micros())
+    format!("{}T{:02}:{:02}:{:02}.{:06}Z", date(secs), rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_micros())
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ use crate::config::env::EnvLookup;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::reload::{ListenOverrides, Reloader};
-use crate::server::{ConnLimits, serve, stopped};
+use crate::server::{ConnLimits, serve};
+use crate::shutdown::stopped;
+use crate::stream::Hub;
 use crate::tls::TlsError;
 use crate::workers::WorkerMode;
 
@@ -28,6 +30,8 @@ use crate::workers::WorkerMode;
 pub struct App {
     /// The request path's shared parts.
     pub gateway: Arc<Gateway>,
+    /// The live-stream drivers (`/v1/stream`), one per provider stream.
+    pub streams: Arc<Hub>,
     /// The reloader.
     pub reloader: Arc<Reloader>,
     /// The admin server.
@@ -68,21 +72,23 @@ impl App {
         let cache = ResponseCache::new(config.cache.max_entries, config.cache.max_bytes);
         let reloader = Arc::new(Reloader::new(config, config_path, env, metrics.clone(), overrides)?);
         let gateway = Arc::new(Gateway::new(reloader.slot(), metrics, cache));
+        let streams = Arc::new(Hub::default());
         let admin = Arc::new(Admin {
             gateway: Arc::clone(&gateway),
+            streams: Arc::clone(&streams),
             reloader: Arc::clone(&reloader),
             history,
             ready: AtomicBool::new(false),
             started: SystemTime::now(),
         });
-        Ok(Self { gateway, reloader, admin })
+        Ok(Self { gateway, streams, reloader, admin })
     }
 }
 
 /// Serves both listeners until `shutdown` resolves, then drains in-flight requests up to
 /// the configured grace period.
 pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: impl Future<Output = ()>) {
-    let App { gateway, reloader, admin } = app;
+    let App { gateway, streams, reloader, admin } = app;
     // One shutdown flag for everything: listeners, background tasks, live streams.
     let stop_rx = gateway.stop_signal();
     let server = reloader.snapshot().config.server.clone();
@@ -92,8 +98,8 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
     let admin_addr = listeners.admin.local_addr().map_or(server.admin_listen, |a| a);
     reloader.set_bound(client_addr, admin_addr);
     let workers = {
-        let gw = Arc::clone(&gateway);
-        let handler = move |req, peer| crate::ingress::service::handle(Arc::clone(&gw), req, peer);
+        let (gw, hub) = (Arc::clone(&gateway), Arc::clone(&streams));
+        let handler = move |req, peer| crate::ingress::service::handle(Arc::clone(&gw), Arc::clone(&hub), req, peer);
         let shared = crate::workers::Shared { limits, tls: reloader.client_tls(), metrics: gateway.metrics.clone() };
         crate::workers::start(listeners.client, options.workers, shared, handler, stop_rx.clone())
     };

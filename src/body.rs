@@ -11,9 +11,37 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 
-use crate::state::lock;
-use crate::upstream::classify::ClientFault;
-use crate::upstream::client::{Body, BoxError};
+use crate::sync::lock;
+
+/// Boxed error of bodies flowing through marketgate.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Body type of every request and response marketgate builds.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// A failure caused by the client's request body rather than by the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFault {
+    /// More bytes than `max_request_body`.
+    TooLarge,
+    /// The client stopped sending its body while the upstream waited for it.
+    Stalled,
+    /// The client's connection broke while its body was streamed.
+    Broken,
+}
+
+// === impl ClientFault ===
+
+impl ClientFault {
+    /// What happened, for the attempt list.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::TooLarge => "the client's request body is larger than max_request_body",
+            Self::Stalled => "the client stopped sending its request body",
+            Self::Broken => "the client's connection broke while its request body was sent",
+        }
+    }
+}
 
 /// A complete body.
 pub fn full(bytes: Bytes) -> Body {

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::ProxyError;
-use crate::state::lock;
+use crate::sync::lock;
 
 /// An answer as stored: the serialized payload and where it came from.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub struct Cached {
     /// When it was fetched.
     pub fetched: Instant,
     /// Extra `meta` fields of a derived answer.
-    pub extra: Option<Arc<crate::pipeline::envelope::MetaExtra>>,
+    pub extra: Option<Arc<crate::answer::MetaExtra>>,
 }
 
 /// What a lookup found.
@@ -82,6 +82,30 @@ struct Entry {
     stale_until: Instant,
     order_key: (Instant, u64),
     size: usize,
+}
+
+/// How the answer relates to the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    /// Fetched for this request (or the route does not cache).
+    Miss,
+    /// Served from the cache (or from a concurrent identical request).
+    Hit,
+    /// Served stale because every provider failed.
+    Stale,
+}
+
+// === impl CacheResult ===
+
+impl CacheResult {
+    /// Header and metric value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Miss => "miss",
+            Self::Hit => "hit",
+            Self::Stale => "stale",
+        }
+    }
 }
 
 // === impl ResponseCache ===

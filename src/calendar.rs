@@ -38,6 +38,14 @@ pub fn date(unix_s: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// RFC 3339 UTC with milliseconds: `2026-12-07T01:18:50.123Z`.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let rem = secs.rem_euclid(86_400);
+    format!("{}T{:02}:{:02}:{:02}.{:03}Z", date(secs), rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
+}
+
 /// Months since January 1970 of the month containing `unix_ms`.
 pub fn month_index(unix_ms: u64) -> u64 {
     let (y, m, _) = civil((unix_ms / 1000) as i64);

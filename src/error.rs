@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
-use crate::upstream::admitted::AttemptRecord;
-use crate::upstream::client::Body;
+use crate::attempt::AttemptRecord;
+use crate::body::Body;
 
 /// A failed client request.
 #[derive(Debug, Clone)]

@@ -30,8 +30,6 @@ pub struct Gateway {
     pub access_log: std::sync::OnceLock<crate::access_log::AccessLog>,
     /// The cluster, when `[cluster]` names a Redis (set once at start).
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
-    /// Live-stream drivers (`/v1/stream`).
-    pub streams: crate::stream::Hub,
     /// Set once shutdown begins: the listeners, the background tasks and the responses
     /// that never end by themselves (streams) all wait on it.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -45,7 +43,7 @@ pub struct Served {
     /// Upstream attempts made (hosts reached).
     pub attempts: usize,
     /// How the answer relates to the cache, when the route caches.
-    pub cache: Option<crate::pipeline::envelope::CacheResult>,
+    pub cache: Option<crate::cache::CacheResult>,
 }
 
 /// Where a request has been before it reached this instance.
@@ -75,7 +73,6 @@ impl Gateway {
             own_via,
             access_log: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
-            streams: crate::stream::Hub::default(),
             stopping: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -85,7 +82,7 @@ impl Gateway {
         self.stopping.send_replace(true);
     }
 
-    /// A flag that turns true when shutdown begins (wait with [`crate::server::stopped`]).
+    /// A flag that turns true when shutdown begins (wait with [`crate::shutdown::stopped`]).
     pub fn stop_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stopping.subscribe()
     }

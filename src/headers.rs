@@ -83,7 +83,7 @@ pub fn redact_secrets(headers: &mut HeaderMap, secrets: &[&str]) {
     let secrets: Vec<(&str, String)> = secrets
         .iter()
         .filter(|s| s.len() >= 4)
-        .map(|s| (*s, percent_encoding::utf8_percent_encode(s, crate::normalize::template::QUERY).to_string()))
+        .map(|s| (*s, percent_encoding::utf8_percent_encode(s, crate::transport::url::QUERY).to_string()))
         .collect();
     if secrets.is_empty() {
         return;

@@ -10,7 +10,10 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod answer;
 pub mod app;
+pub mod attempt;
+pub mod bench;
 pub mod body;
 pub mod breaker;
 pub mod budget;
@@ -34,10 +37,13 @@ pub mod reload;
 pub mod routing;
 pub mod secret;
 pub mod server;
+pub mod shutdown;
 pub mod snapshot;
 pub mod state;
 pub mod stream;
+pub mod sync;
 pub mod tls;
+pub mod transport;
 pub mod upstream;
 pub mod workers;
 

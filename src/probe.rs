@@ -15,11 +15,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::breaker::Outcome;
+use crate::candidates::admitted::{Report, Verdict};
 use crate::candidates::gate;
 use crate::candidates::hosts::HostOrder;
 use crate::gateway::{Gateway, Via};
 use crate::snapshot::{ProviderRt, Snapshot};
-use crate::upstream::admitted::{Report, Verdict};
 use crate::upstream::exchange::{Exchange, Outgoing, report};
 
 /// Tick of the probe scheduler; each provider is probed at its own interval.
@@ -32,7 +32,7 @@ pub async fn probe_forever(gw: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = crate::server::stopped(&mut stop) => return,
+            () = crate::shutdown::stopped(&mut stop) => return,
             _ = ticker.tick() => {}
         }
         let snap = gw.snapshot();

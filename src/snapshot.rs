@@ -17,8 +17,8 @@ use crate::metrics::Metrics;
 use crate::metrics::handles::{HostHandles, ProviderHandles, RouteHandles};
 use crate::state::{HostState, ProviderState, StateStore, host_key};
 use crate::tls::TlsError;
-use crate::upstream::client::UpstreamClient;
-use crate::upstream::url::BaseUrl;
+use crate::transport::client::UpstreamClient;
+use crate::transport::url::BaseUrl;
 
 /// A config ready to serve.
 pub struct Snapshot {
@@ -106,7 +106,7 @@ pub enum TargetRt {
     /// Raw passthrough.
     Passthrough(Passthrough),
     /// Live streams.
-    Stream(crate::stream::config::StreamRoute),
+    Stream(crate::config::model::stream::StreamRoute),
 }
 
 /// Which provider a raw passthrough route forwards to.

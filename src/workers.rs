@@ -22,9 +22,10 @@ use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::body::Body;
 use crate::metrics::Metrics;
-use crate::server::{ConnLimits, serve, stopped};
-use crate::upstream::client::Body;
+use crate::server::{ConnLimits, serve};
+use crate::shutdown::stopped;
 
 /// Where client requests are served.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

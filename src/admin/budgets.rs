@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::config::model::Period;
 use crate::snapshot::ProviderRt;
-use crate::state::lock;
 use crate::state::quota::{Window, unix_ms};
+use crate::sync::lock;
 
 /// Quota state.
 #[derive(Debug, Serialize)]
@@ -89,7 +89,7 @@ fn credits_view(w: &mut Window, per: Period, full_limit: u32, shared_used: Optio
             Period::Month => "month".to_owned(),
             Period::Every(d) => crate::config::units::format_duration(d),
         },
-        resets_at: super::status::rfc3339(resets),
+        resets_at: crate::calendar::rfc3339(resets),
         counted,
     }
 }

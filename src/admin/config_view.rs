@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::Admin;
-use super::status::rfc3339;
+use crate::calendar::rfc3339;
 use crate::config::model::{KeyPlace, RouteTarget};
 use crate::config::units::format_duration;
 use crate::reload::ReloadOutcome;

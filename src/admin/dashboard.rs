@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 
+use crate::body::Body;
 use crate::body::full;
-use crate::upstream::client::Body;
 
 /// The page.
 pub const PAGE: &str = include_str!("assets/dashboard.html");

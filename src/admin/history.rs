@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Admin;
-use crate::state::lock;
+use crate::sync::lock;
 
 /// The history buffer.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ pub async fn sample_forever(state: Arc<Admin>, mut stop: watch::Receiver<bool>) 
     ticker.tick().await;
     loop {
         tokio::select! {
-            () = crate::server::stopped(&mut stop) => return,
+            () = crate::shutdown::stopped(&mut stop) => return,
             _ = ticker.tick() => {
                 let now = Instant::now();
                 let point = sample(&state, since, now);

@@ -34,11 +34,11 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use serde::Serialize;
 
+use crate::body::Body;
 use crate::body::full;
 use crate::error::json_response;
 use crate::gateway::Gateway;
 use crate::reload::Reloader;
-use crate::upstream::client::Body;
 use history::History;
 
 /// The admin server's view of the app: the request path's shared parts (snapshot,
@@ -46,6 +46,8 @@ use history::History;
 pub struct Admin {
     /// The request path's shared parts.
     pub gateway: Arc<Gateway>,
+    /// The live-stream drivers (for `/api/system/streams`).
+    pub streams: Arc<crate::stream::Hub>,
     /// The reloader.
     pub reloader: Arc<Reloader>,
     /// Per-provider samples for the dashboard.
@@ -178,6 +180,6 @@ fn streams_view(state: &Admin) -> serde_json::Value {
     let clients = |t: &str| metrics.stream.clients.get_metric_with_label_values(&[t]).map_or(0, |g| g.get());
     serde_json::json!({
         "clients": { "ws": clients("ws"), "sse": clients("sse") },
-        "providers": state.gateway.streams.reports(metrics),
+        "providers": state.streams.reports(metrics),
     })
 }

@@ -10,10 +10,12 @@ use serde::Serialize;
 use super::budgets::{CreditsView, QuotaView};
 use tokio::time::Instant;
 
+use crate::bench::BLOCKED_STATUS;
 use crate::breaker::{BreakerState, Outcome};
+use crate::calendar::rfc3339;
 use crate::snapshot::{HostRt, ProviderRt, Snapshot};
-use crate::state::{Bench, LastError, lock};
-use crate::upstream::classify::BLOCKED_STATUS;
+use crate::state::{Bench, LastError};
+use crate::sync::lock;
 
 /// The window success rates and latencies are computed over.
 pub const HEALTH_WINDOW: Duration = Duration::from_secs(300);
@@ -369,13 +371,4 @@ fn retry_at(s: BreakerState, now: Instant) -> Option<String> {
 
 fn error_view(e: &Option<LastError>) -> Option<ErrorView> {
     e.as_ref().map(|e| ErrorView { at: rfc3339(e.at), outcome: e.outcome, message: e.message.clone() })
-}
-
-/// RFC 3339 UTC with milliseconds.
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let date = crate::normalize::template::civil_date(secs);
-    let rem = secs.rem_euclid(86_400);
-    format!("{date}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
 }

@@ -9,9 +9,9 @@ use tokio::time::Instant;
 
 use super::rotation::rotation;
 use crate::breaker::Admit;
+use crate::candidates::admitted::{Admitted, admitted_transition};
 use crate::metrics::Metrics;
 use crate::snapshot::ProviderRt;
-use crate::upstream::admitted::{Admitted, admitted_transition};
 
 /// Iterates a provider's hosts for one request.
 pub struct HostOrder<'a> {

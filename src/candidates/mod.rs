@@ -8,6 +8,7 @@
 //! and its retries, and health probes, so none of them can reach a benched provider or
 //! an open breaker by another road.
 
+pub mod admitted;
 pub mod gate;
 pub mod hosts;
 pub mod rotation;
@@ -21,9 +22,9 @@ pub use gate::Skip;
 use hosts::HostOrder;
 use tiers::TierOrder;
 
+use crate::candidates::admitted::{Admitted, AttemptRecord};
 use crate::metrics::Metrics;
 use crate::snapshot::ProviderRt;
-use crate::upstream::admitted::{Admitted, AttemptRecord};
 
 /// How to pick the next candidate after the last one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

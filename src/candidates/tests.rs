@@ -60,7 +60,7 @@ async fn a_bench_stops_every_later_candidate_of_the_provider() {
     let mut skips = Vec::new();
     let first = c.next(Advance::NextProvider, &mut planner, &mut skips).expect("a host of a");
     assert_eq!(first.provider.cfg.name, "a");
-    let report = crate::upstream::admitted::Report {
+    let report = crate::candidates::admitted::Report {
         retry_after: Some(Duration::from_secs(120)),
         status: Some(429),
         ..Default::default()

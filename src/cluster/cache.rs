@@ -20,8 +20,8 @@ use super::events::Event;
 use super::redis::Op;
 use super::{Cluster, keys};
 use crate::cache::Cached;
-use crate::state::lock;
 use crate::state::quota::unix_ms;
+use crate::sync::lock;
 
 /// How often a waiting replica looks for the answer when no event woke it.
 pub const POLL: Duration = Duration::from_millis(25);
@@ -100,7 +100,7 @@ struct Header {
     fetched_ms: u64,
     ttl_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    extra: Option<crate::pipeline::envelope::MetaExtra>,
+    extra: Option<crate::answer::MetaExtra>,
 }
 
 impl Cluster {

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 
 use super::redis::Op;
 use super::{Cluster, keys};
-use crate::server::stopped;
-use crate::state::lock;
+use crate::shutdown::stopped;
 use crate::state::quota::unix_ms;
+use crate::sync::lock;
 
 /// How often the heartbeat runs.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);

@@ -28,9 +28,9 @@ use self::redis::{Op, Redis};
 use crate::config::model::{ClusterConfig, Period};
 use crate::metrics::Metrics;
 use crate::snapshot::{ProviderRt, Snapshot};
-use crate::state::lock;
 use crate::state::quota::{Spent, unix_ms};
 use crate::state::shared::{SeenCount, SharedLink};
+use crate::sync::lock;
 
 /// The cluster membership of this replica.
 pub struct Cluster {
@@ -350,7 +350,7 @@ impl Cluster {
             redis: Some(RedisView {
                 url: self.redis.shown().to_owned(),
                 up: self.redis.usable(),
-                last_error: self.redis.last_error().map(|(t, e)| (crate::admin::status::rfc3339(t), e)),
+                last_error: self.redis.last_error().map(|(t, e)| (crate::calendar::rfc3339(t), e)),
             }),
             replicas: Some(replicas),
             replicas_seen: lock(&self.seen).clone(),

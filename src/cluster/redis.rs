@@ -17,8 +17,8 @@ use tokio::time::Instant;
 
 use crate::breaker::{Admit, Breaker, BreakerPolicy, BreakerState, Effect, Transition};
 use crate::metrics::Metrics;
-use crate::state::lock;
 use crate::state::shared::SharedLink;
+use crate::sync::lock;
 
 /// Operations, as counted in `marketgate_cluster_errors_total{op}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

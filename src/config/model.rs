@@ -11,9 +11,10 @@ pub use super::schema::{LogFormat, ProviderKind};
 use crate::normalize::op::Operation;
 use crate::routing::pattern::Pattern;
 use crate::secret::Secret;
-use crate::upstream::url::BaseUrl;
+use crate::transport::url::BaseUrl;
 
 mod provider;
+pub mod stream;
 pub use provider::{
     Auth, CreditsPolicy, FeedSource, HealthCheck, KeyPlace, OpMapping, Period, ProviderConfig, QuotaPolicy,
     RateLimitPolicy, RequestTemplate, SymbolMap, Weight,
@@ -108,18 +109,8 @@ pub struct CacheConfig {
     pub max_bytes: usize,
 }
 
-/// `[upstream]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamConfig {
-    /// Extra trusted CA file.
-    pub extra_ca_file: Option<PathBuf>,
-    /// Idle connections kept per host.
-    pub pool_max_idle_per_host: usize,
-    /// Idle connection lifetime.
-    pub pool_idle_timeout: Duration,
-    /// Default User-Agent.
-    pub user_agent: String,
-}
+/// `[upstream]`, validated (the transport's client settings).
+pub use crate::transport::client::UpstreamConfig;
 
 /// `[log]`, validated.
 #[derive(Debug, Clone)]
@@ -192,7 +183,7 @@ pub enum RouteTarget {
     /// Raw passthrough to one provider, or the one named by `{provider}`.
     Passthrough(Option<String>),
     /// Live streams (`/v1/stream`).
-    Stream(crate::stream::config::StreamRoute),
+    Stream(crate::config::model::stream::StreamRoute),
 }
 
 /// A normalized route.

@@ -6,10 +6,10 @@ pub mod consensus;
 pub mod indicators;
 pub mod movers;
 
+use crate::answer::Answer;
 use crate::normalize::op::{Derive, Operation};
 use crate::normalize::params::{OpRequest, ParamError, limit_bounds};
 use crate::normalize::schema::Payload;
-use crate::pipeline::failover::Answer;
 
 /// The most candles the ohlcv operation fetches (its `limit` bound).
 fn max_candles() -> usize {
@@ -81,7 +81,7 @@ impl Shaping {
                         candles.len(),
                         spec.warmup()
                     );
-                    let mut extra = crate::pipeline::envelope::MetaExtra::new();
+                    let mut extra = crate::answer::MetaExtra::new();
                     extra.insert("note".into(), note.into());
                     answer.extra = Some(std::sync::Arc::new(extra));
                 }

@@ -1,18 +1,8 @@
 //! `/v1/movers`: the markets that rose and fell most in 24 h, from the markets
 //! operation of whichever provider answers.
 
-use serde::Serialize;
-
 use crate::normalize::schema::Market;
-
-/// `{"gainers": [...], "losers": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Movers {
-    /// Risen most first; only markets that rose.
-    pub gainers: Vec<Market>,
-    /// Fallen most first; only markets that fell.
-    pub losers: Vec<Market>,
-}
+use crate::normalize::schema::derived::Movers;
 
 /// The `limit` largest rises and falls by `change_24h_pct` (markets without one are
 /// left out; ties keep the provider's order, which is by market cap).

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use http::{HeaderValue, Request, Response};
 use hyper::body::{Body as _, Incoming};
 
+use crate::body::Body;
 use crate::body::stream;
 use crate::config::model::AppConfig;
 use crate::error::{ErrorKind, ProxyError};
@@ -16,7 +17,7 @@ use crate::gateway::Served;
 use crate::headers;
 use crate::ingress::upgrade::Pending;
 use crate::snapshot::Snapshot;
-use crate::upstream::client::{Body, describe};
+use crate::transport::client::describe;
 
 /// Forwards to the application.
 pub async fn forward(

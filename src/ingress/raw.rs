@@ -15,8 +15,11 @@ use http::{Method, Request, Response};
 use hyper::body::{Body as _, Incoming};
 use tokio::time::Instant;
 
+use crate::body::Body;
+use crate::body::ClientFault;
 use crate::body::{SharedBody, empty, stream};
 use crate::breaker::Outcome;
+use crate::candidates::admitted::AttemptRecord;
 use crate::candidates::tiers::TierOrder;
 use crate::candidates::{Advance, Candidates, Planned, gate};
 use crate::error::{ErrorKind, ProxyError};
@@ -24,9 +27,7 @@ use crate::gateway::{Gateway, Served, Via};
 use crate::headers::{self, X_MARKETGATE_HOST, X_MARKETGATE_PROVIDER};
 use crate::ingress::upgrade::Pending;
 use crate::snapshot::{HostRt, ProviderRt, Snapshot};
-use crate::upstream::admitted::AttemptRecord;
-use crate::upstream::classify::{ClientFault, Failure};
-use crate::upstream::client::Body;
+use crate::upstream::classify::Failure;
 use crate::upstream::exchange::{Exchange, Outgoing, Refused};
 
 /// Forwards a raw request to `provider`.

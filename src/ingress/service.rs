@@ -9,12 +9,13 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::access_log::Entry;
+use crate::body::Body;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
 use crate::headers::X_MARKETGATE_VIA;
 use crate::routing::pattern::Params;
 use crate::snapshot::{Passthrough, RouteRt, Snapshot, TargetRt};
-use crate::upstream::client::Body;
+use crate::stream::Hub;
 
 /// Which route served a request (the metric label and its cached handles).
 #[derive(Clone, Copy)]
@@ -27,11 +28,11 @@ enum Matched {
 }
 
 /// Handles one client request.
-pub async fn handle(gw: Arc<Gateway>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let snap = gw.snapshot();
     let method = req.method().clone();
-    let (which, result) = dispatch(&gw, &snap, req, peer).await;
+    let (which, result) = dispatch(&gw, &streams, &snap, req, peer).await;
     let (resp, served) = match result {
         Ok(pair) => pair,
         Err(e) => {
@@ -82,6 +83,7 @@ type Outcome = Result<(Response<Body>, Served), ProxyError>;
 
 async fn dispatch(
     gw: &Arc<Gateway>,
+    streams: &Hub,
     snap: &Arc<Snapshot>,
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -129,7 +131,7 @@ async fn dispatch(
         TargetRt::Normalized(_) => Ok(normalized(gw, snap, route, &params, req, &via).await),
         TargetRt::Passthrough(target) => passthrough(gw, snap, target, &params, req, &via).await,
         TargetRt::Stream(stream) => {
-            crate::stream::serve::serve(gw, snap, stream, req).await.map(|resp| (resp, Served::default()))
+            crate::stream::serve::serve(gw, streams, snap, stream, req).await.map(|resp| (resp, Served::default()))
         }
     };
     (Matched::Route(index), result)

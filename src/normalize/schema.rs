@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub mod derived;
+
 use super::op::Operation;
 use super::params::OpRequest;
 
@@ -180,9 +182,9 @@ pub enum Payload {
     /// `sentiment`
     Sentiment(Vec<Sentiment>),
     /// Indicators computed from `ohlcv` candles (never a provider's answer).
-    Indicators(crate::derive::indicators::Table),
+    Indicators(derived::Table),
     /// Movers picked from `markets` (never a provider's answer).
-    Movers(crate::derive::movers::Movers),
+    Movers(derived::Movers),
 }
 
 /// The first thing wrong with a mapping's output.

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use crate::transport::url::QUERY;
 
 /// Variables every template may use (interval tables may add more).
 pub const TEMPLATE_VARS: [&str; 18] = [
@@ -41,9 +43,6 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'/')
     .add(b'%')
     .add(b'\\');
-
-/// Characters escaped in a query key or value (everything but unreserved and `,`).
-pub const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b',');
 
 /// Values of the template variables for one upstream request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,11 +110,6 @@ impl Vars {
     pub fn header(&self, template: &str) -> String {
         self.render_with(template, str::to_owned)
     }
-}
-
-/// `YYYY-MM-DD` of a Unix time in seconds (UTC), without a date library.
-pub fn civil_date(unix_s: i64) -> String {
-    crate::calendar::date(unix_s)
 }
 
 #[cfg(test)]

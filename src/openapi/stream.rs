@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{errors, operation_id};
 use crate::config::Config;
-use crate::stream::config::StreamRoute;
+use crate::config::model::stream::StreamRoute;
 use crate::stream::message::{Channel, Status};
 
 /// `GET` on a stream route.

@@ -14,12 +14,12 @@ use super::plan::{Plan, PlannedRequest, marketgate_path};
 use crate::body::{ReadError, read_capped};
 use crate::breaker::Outcome;
 use crate::candidates::Candidate;
+use crate::candidates::admitted::{Admitted, AttemptRecord};
 use crate::config::model::{FeedSource, OpMapping, ProviderConfig, ProviderKind};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Payload, Price};
 use crate::snapshot::ProviderRt;
-use crate::upstream::admitted::{Admitted, AttemptRecord};
 use crate::upstream::classify::Failure;
 use crate::upstream::exchange::{Exchange, Outgoing, Refused};
 
@@ -139,7 +139,7 @@ async fn one_request(
             too_large: true,
             ..Failure::new(Outcome::BadBody, format!("body larger than max_upstream_body ({limit} bytes)"))
         },
-        ReadError::Broken(e) => Failure::new(Outcome::ConnectError, crate::upstream::client::describe(&*e)),
+        ReadError::Broken(e) => Failure::new(Outcome::ConnectError, crate::transport::client::describe(&*e)),
     })?;
     match decode {
         Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, cx.req.op).await,

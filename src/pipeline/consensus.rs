@@ -61,7 +61,7 @@ fn combine(
     r: &Request<'_>,
     asked: usize,
     answers: Vec<Answer>,
-    mut attempts: Vec<crate::upstream::admitted::AttemptRecord>,
+    mut attempts: Vec<crate::candidates::admitted::AttemptRecord>,
 ) -> Answer {
     let mut sources: Vec<Source> = Vec::new();
     let mut prices: Vec<Price> = Vec::new();

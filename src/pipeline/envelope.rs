@@ -8,25 +8,16 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
+pub use crate::answer::MetaExtra;
+use crate::body::Body;
+pub use crate::cache::CacheResult;
+use crate::candidates::admitted::AttemptRecord;
 use crate::config::model::OpMapping;
 use crate::error::json_response;
 use crate::headers::{X_MARKETGATE_CACHE, X_MARKETGATE_PROVIDER};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::Payload;
-use crate::upstream::admitted::AttemptRecord;
-use crate::upstream::client::Body;
-
-/// How the answer relates to the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheResult {
-    /// Fetched for this request (or the route does not cache).
-    Miss,
-    /// Served from the cache (or from a concurrent identical request).
-    Hit,
-    /// Served stale because every provider failed.
-    Stale,
-}
 
 /// The envelope's `meta`.
 #[derive(Debug, Serialize)]
@@ -56,22 +47,6 @@ pub struct Meta<'a> {
     /// Fields a derived answer adds (a consensus price's `sources`, `spread_pct`, ...).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub extra: Option<&'a MetaExtra>,
-}
-
-/// Extra `meta` fields, kept with the answer in the cache.
-pub type MetaExtra = serde_json::Map<String, serde_json::Value>;
-
-// === impl CacheResult ===
-
-impl CacheResult {
-    /// Header and metric value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Miss => "miss",
-            Self::Hit => "hit",
-            Self::Stale => "stale",
-        }
-    }
 }
 
 impl<'a> Meta<'a> {

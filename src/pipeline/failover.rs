@@ -30,40 +30,23 @@ use tokio::time::Instant;
 
 use super::attempt::Finished;
 use super::plan::Plan;
+pub use crate::answer::Answer;
 use crate::breaker::Outcome;
 use crate::budget::RetryBudget;
+use crate::candidates::admitted::{AttemptRecord, DropOutcome};
 use crate::candidates::tiers::TierOrder;
 use crate::candidates::{Advance, Candidate, Candidates, Planned, Skip};
 use crate::config::model::{Hedge, NormalizedRoute, ProviderKind};
 use crate::error::{ErrorKind, ProxyError};
 use crate::metrics::Metrics;
 use crate::normalize::params::OpRequest;
-use crate::normalize::schema::Payload;
 use crate::snapshot::{PoolRt, ProviderRt, Snapshot};
-use crate::upstream::admitted::{AttemptRecord, DropOutcome};
 
 /// The shortest delay `hedge_after = "p95"` waits once a provider has a p95.
 pub const P95_HEDGE_FLOOR: Duration = Duration::from_millis(25);
 
 /// Most attempts of one request in flight at once (the first and two hedges).
 pub const MAX_IN_FLIGHT: usize = 3;
-
-/// A successful (possibly partial) answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// The checked payload.
-    pub payload: Payload,
-    /// Provider that answered.
-    pub provider: String,
-    /// Host that answered.
-    pub host: String,
-    /// Every attempt and skip.
-    pub attempts: Vec<AttemptRecord>,
-    /// Asked symbols the answer lacks (price only).
-    pub missing: Vec<String>,
-    /// Extra `meta` fields (a consensus price's sources).
-    pub extra: Option<std::sync::Arc<super::envelope::MetaExtra>>,
-}
 
 /// Inputs of one failover run.
 #[derive(Clone)]

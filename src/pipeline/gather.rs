@@ -17,11 +17,11 @@ use tokio::time::Instant;
 
 use super::attempt::{self, AttemptCtx};
 use super::failover::{self, Answer, Request};
+use crate::candidates::admitted::AttemptRecord;
 use crate::error::{ErrorKind, ProxyError};
 use crate::normalize::news;
 use crate::normalize::schema::{News, Payload};
 use crate::snapshot::PoolRt;
-use crate::upstream::admitted::AttemptRecord;
 
 /// The least time late providers get after a tier's first answer.
 pub const GRACE: Duration = Duration::from_millis(250);

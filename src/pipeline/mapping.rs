@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::bench::MAX_BENCH;
 use crate::breaker::Outcome;
 use crate::config::model::{FeedSource, OpMapping};
 use crate::normalize::jq::{self, Globals, JqProgram, JqRunError};
@@ -15,7 +16,6 @@ use crate::normalize::params::OpRequest;
 use crate::normalize::prefilter::Prefilter;
 use crate::normalize::rows::Rows;
 use crate::upstream::classify::Failure;
-use crate::upstream::retry_after::MAX_BENCH;
 
 /// Bodies larger than this are mapped on the blocking pool.
 const BLOCKING_THRESHOLD: usize = 64 * 1024;

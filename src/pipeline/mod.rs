@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::Response;
 use tokio::time::Instant;
 
+use crate::body::Body;
 use crate::cache::{Cached, Lookup, wait};
 use crate::cluster::cache::Obtained;
 use crate::config::model::{NormalizedRoute, ProviderKind};
@@ -27,7 +28,6 @@ use crate::gateway::{Gateway, Served, Via};
 use crate::normalize::params::OpRequest;
 use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
-use crate::upstream::client::Body;
 use crate::upstream::exchange::Exchange;
 use aliases::Renames;
 use envelope::{CacheResult, Meta, respond};

@@ -8,7 +8,7 @@ use crate::config::model::{OpMapping, ProviderConfig};
 use crate::normalize::jq::Globals;
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
-use crate::normalize::template::{Vars, civil_date};
+use crate::normalize::template::Vars;
 
 /// The upstream requests one attempt makes (several for `per_symbol` ops).
 #[derive(Debug, Clone)]
@@ -138,7 +138,7 @@ impl Base<'_> {
         v.set("now_ms", self.now_ms.to_string());
         v.set("start_s", (start_ms / 1000).to_string());
         v.set("start_ms", start_ms.to_string());
-        v.set("start_date", civil_date(start_ms / 1000));
+        v.set("start_date", crate::calendar::date(start_ms / 1000));
         let globals = Globals {
             now: self.now_ms,
             symbols: symbols.to_vec(),

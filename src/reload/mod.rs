@@ -21,7 +21,8 @@ use crate::config::env::EnvLookup;
 use crate::config::load::{EMBEDDED_NAME, load_or_default};
 use crate::metrics::{Metrics, unix_now};
 use crate::snapshot::Snapshot;
-use crate::state::{StateStore, lock};
+use crate::state::StateStore;
+use crate::sync::lock;
 use crate::tls::TlsError;
 
 /// Owns everything a reload needs: where the config comes from, the environment, the
@@ -289,7 +290,7 @@ pub fn sighup(
             };
             loop {
                 tokio::select! {
-                    () = crate::server::stopped(&mut stop) => return,
+                    () = crate::shutdown::stopped(&mut stop) => return,
                     got = hup.recv() => {
                         if got.is_none() { return; }
                         reloader.reload("sighup").await;

@@ -48,13 +48,13 @@ pub async fn watch_file(reloader: Arc<Reloader>, path: PathBuf, mut stop: watch:
     let mut last_seen = reloader.snapshot().config.source.sha256.clone();
     loop {
         tokio::select! {
-            () = crate::server::stopped(&mut stop) => return,
+            () = crate::shutdown::stopped(&mut stop) => return,
             got = rx.recv() => if got.is_none() { return },
         }
         // Debounce: wait until events stop for DEBOUNCE.
         loop {
             tokio::select! {
-                () = crate::server::stopped(&mut stop) => return,
+                () = crate::shutdown::stopped(&mut stop) => return,
                 () = tokio::time::sleep(DEBOUNCE) => break,
                 got = rx.recv() => if got.is_none() { return },
             }

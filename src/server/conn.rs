@@ -29,7 +29,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::ConnLimits;
 use super::idle::{Activity, IdleIo};
-use crate::upstream::client::{Body, BoxError};
+use crate::body::{Body, BoxError};
 
 /// How long a plain HTTP/1.1 connection stays quiet before hyper's state is released.
 pub const RELEASE_AFTER: Duration = Duration::from_millis(100);
@@ -150,7 +150,7 @@ where
             r = conn.as_mut() => return r,
             () = activity.idle(limits.idle_timeout) => return Ok(()),
             () = activity.stalled(limits.idle_timeout) => return Err(STALLED.into()),
-            () = super::stopped(&mut stop), if !stopping => {
+            () = crate::shutdown::stopped(&mut stop), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -186,7 +186,7 @@ async fn h1_in_turns<S: ClientService>(
                     }
                     head_deadline = None;
                 }
-                () = super::stopped(&mut stop), if !stopping => {
+                () = crate::shutdown::stopped(&mut stop), if !stopping => {
                     stopping = true;
                     conn.as_mut().graceful_shutdown();
                 }
@@ -214,7 +214,7 @@ async fn h1_in_turns<S: ClientService>(
             ready = io.get_ref().readable() => ready?,
             () = until(head_deadline.map(|(at, _)| at)) => return Err(HEAD_TIMEOUT.into()),
             () = activity.idle(limits.idle_timeout) => return Ok(()),
-            () = super::stopped(&mut stop) => return Ok(()),
+            () = crate::shutdown::stopped(&mut stop) => return Ok(()),
         }
     }
 }

@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::upstream::client::{Body, BoxError};
+use crate::body::{Body, BoxError};
 
 /// Whether a connection moved, and how many of its requests are in flight.
 #[derive(Clone)]

@@ -24,9 +24,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
+use crate::body::Body;
 use crate::error::{ErrorKind, ProxyError};
 use crate::metrics::Metrics;
-use crate::upstream::client::Body;
 
 /// Limits applied to every connection of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +100,7 @@ impl ConnSlot {
     pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let (mut stop, grace) = (self.0.stop.clone(), self.0.grace);
         async move {
-            stopped(&mut stop).await;
+            crate::shutdown::stopped(&mut stop).await;
             tokio::time::sleep(grace).await;
         }
     }
@@ -208,12 +208,6 @@ pub async fn serve<H, F>(
             let _ = tokio::time::timeout(TUNNEL_CLOSE, open.drained()).await;
         }
     }
-}
-
-/// Resolves once the stop flag is set (the guard of `wait_for` stays inside, so the
-/// future is `Send`).
-pub async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = rx.wait_for(|v| *v).await;
 }
 
 /// Runs the handler and turns a panic into a 500 (counted), keeping the process alive.

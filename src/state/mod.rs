@@ -9,6 +9,8 @@ pub mod stats;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::sync::lock;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -134,7 +136,7 @@ impl StateStore {
 }
 
 /// The state key of a host: its label (authority plus base path).
-pub fn host_key(url: &crate::upstream::url::BaseUrl) -> String {
+pub fn host_key(url: &crate::transport::url::BaseUrl) -> String {
     url.label().to_owned()
 }
 
@@ -198,7 +200,7 @@ impl ProviderState {
     pub fn bench_for(&self, for_: Duration, status: u16, reason: Option<String>, now: Instant) -> Instant {
         let (until, extended) = self.set_bench(for_, status, reason, now);
         if extended {
-            self.link.announce_bench(&self.name, status, for_.min(crate::upstream::retry_after::MAX_BENCH));
+            self.link.announce_bench(&self.name, status, for_.min(crate::bench::MAX_BENCH));
         }
         until
     }
@@ -206,13 +208,13 @@ impl ProviderState {
     /// Benches the provider because another replica was rate-limited or refused (not
     /// announced).
     pub fn bench_from_peer(&self, for_: Duration, status: u16, now: Instant) -> Instant {
-        let reason = (status == crate::upstream::classify::BLOCKED_STATUS)
+        let reason = (status == crate::bench::BLOCKED_STATUS)
             .then(|| "another replica was refused with HTTP 451 (restricted location)".to_owned());
         self.set_bench(for_, status, reason, now).0
     }
 
     fn set_bench(&self, for_: Duration, status: u16, reason: Option<String>, now: Instant) -> (Instant, bool) {
-        let for_ = for_.min(crate::upstream::retry_after::MAX_BENCH);
+        let for_ = for_.min(crate::bench::MAX_BENCH);
         let mut b = lock(&self.bench);
         let until = now + for_;
         match b.as_ref() {
@@ -233,7 +235,7 @@ impl ProviderState {
 
     /// Whether the provider is blocked now: benched by a 451.
     pub fn blocked(&self, now: Instant) -> Option<Bench> {
-        self.benched(now).filter(|b| b.status == crate::upstream::classify::BLOCKED_STATUS)
+        self.benched(now).filter(|b| b.status == crate::bench::BLOCKED_STATUS)
     }
 
     /// Weight left in the provider's tightest local budget now, and which budget that
@@ -287,12 +289,6 @@ impl HostState {
     pub fn set_last_error(&self, outcome: &'static str, message: String) {
         *lock(&self.last_error) = Some(LastError { at: SystemTime::now(), outcome, message });
     }
-}
-
-/// Locks a mutex, recovering from poisoning (the data are counters and state machines
-/// that stay consistent between calls).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

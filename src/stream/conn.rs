@@ -15,8 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::config::StreamHost;
 use super::machine::ConnId;
+use crate::config::model::stream::StreamHost;
 
 /// What a connection reports to its driver.
 #[derive(Debug)]

@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::client::{ClientTx, Offer};
-use super::config::{StreamConfig, StreamRoute};
 use super::conn::{self, ConnEvent, Dial};
 use super::dedupe::Seen;
 use super::machine::{Action, ConnId, Machine};
@@ -21,9 +20,10 @@ use super::message::{Channel, Status};
 use super::protocol::{self, Inbound};
 use super::report::Report;
 use crate::calendar::now_ms;
+use crate::config::model::stream::{StreamConfig, StreamRoute};
 use crate::gateway::Gateway;
 use crate::normalize::jq::{self, Globals};
-use crate::state::lock;
+use crate::sync::lock;
 
 /// A stream a client wants: the upstream stream name and what it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]

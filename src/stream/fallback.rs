@@ -12,13 +12,13 @@ use tokio::sync::mpsc;
 
 use super::driver::Control;
 use super::message::Payload;
+use crate::body::Body;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Via};
 use crate::normalize::schema::Ticker;
 use crate::pipeline::{Call, serve};
 use crate::routing::pattern::Params;
-use crate::state::lock;
-use crate::upstream::client::Body;
+use crate::sync::lock;
 
 #[derive(Deserialize)]
 struct Envelope {

@@ -13,32 +13,7 @@ use tokio::time::Instant;
 
 use super::protocol::Method;
 use crate::breaker::{Admit, Breaker, BreakerPolicy, Effect};
-
-/// The limits the machine keeps (from `[providers.<name>.stream]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// Streams one connection may carry (Binance: 1024).
-    pub max_streams: usize,
-    /// Shortest spacing of control messages on one connection (Binance counts at most
-    /// 5 incoming messages a second, pongs included).
-    pub control_interval: Duration,
-    /// Streams per SUBSCRIBE/UNSUBSCRIBE message.
-    pub batch: usize,
-    /// Streams put into the connect URL.
-    pub url_streams: usize,
-    /// Connection attempts allowed per `connect_window` (Binance: 300 per 5 min per IP).
-    pub connects: usize,
-    /// See `connects`.
-    pub connect_window: Duration,
-    /// When a connection is replaced (Binance cuts connections at 24 h).
-    pub lifetime: Duration,
-    /// How long the old connection stays after its replacement is subscribed.
-    pub overlap: Duration,
-    /// How long without a subscribed connection before clients are served from REST.
-    pub fallback_after: Duration,
-    /// Longest wait between failed connection attempts.
-    pub max_backoff: Duration,
-}
+pub use crate::config::model::stream::Limits;
 
 /// A connection's id (unique per machine).
 pub type ConnId = u64;

@@ -1,22 +1,11 @@
 //! What a stream client receives: one JSON object per message (DESIGN §8.3), encoded
 //! once per upstream event and shared by every client that wants it.
 
-use std::fmt;
-use std::str::FromStr;
-
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::model::stream::Channel;
 use crate::normalize::schema::{Ticker, Ts};
-
-/// A channel a client can ask for (`channels=trades,ticker`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Channel {
-    /// Every trade.
-    Trades,
-    /// The rolling 24 h ticker.
-    Ticker,
-}
 
 /// A trade as clients see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,25 +69,6 @@ pub struct BadMessage(pub String);
 // === impl Channel ===
 
 impl Channel {
-    /// Every channel, in documentation order.
-    pub const ALL: [Channel; 2] = [Channel::Trades, Channel::Ticker];
-
-    /// The name in queries and config (`trades`, `ticker`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trades => "trades",
-            Self::Ticker => "ticker",
-        }
-    }
-
-    /// The `channel` field of its messages (`trade`, `ticker`).
-    pub fn message(self) -> &'static str {
-        match self {
-            Self::Trades => "trade",
-            Self::Ticker => "ticker",
-        }
-    }
-
     /// Reads a mapping's output (an object without `symbol` and `vs`, which are added
     /// here) as this channel's payload, and checks it.
     pub fn payload(self, mut value: serde_json::Value, symbol: &str, vs: &str) -> Result<Payload, BadMessage> {
@@ -114,23 +84,6 @@ impl Channel {
         };
         payload.check()?;
         Ok(payload)
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Channel {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
-            format!("unknown channel {s:?}; channels are {}", names.join(", "))
-        })
     }
 }
 

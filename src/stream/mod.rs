@@ -11,7 +11,6 @@
 //! * [`serve`]: the HTTP side (query, SSE body, WebSocket upgrade).
 
 pub mod client;
-pub mod config;
 pub mod conn;
 pub mod dedupe;
 pub mod driver;
@@ -28,11 +27,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::model::stream::{StreamConfig, StreamRoute};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
-use crate::state::lock;
+use crate::sync::lock;
 use client::ClientRx;
-use config::{StreamConfig, StreamRoute};
 use driver::{Control, Driver, Topic};
 use report::Report;
 

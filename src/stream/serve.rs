@@ -19,16 +19,17 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::client::ClientRx;
-use super::config::{StreamHost, StreamRoute};
 use super::driver::Topic;
 use super::fallback;
 use super::message::{Channel, Status};
+use crate::body::{Body, BoxError};
+use crate::config::model::stream::{StreamHost, StreamRoute};
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::Gateway;
 use crate::normalize::params::{self, ParamError};
-use crate::server::{ConnSlot, stopped};
+use crate::server::ConnSlot;
+use crate::shutdown::stopped;
 use crate::snapshot::Snapshot;
-use crate::upstream::client::{Body, BoxError};
 
 /// A keep-alive comment goes to an SSE client after this long without a message.
 const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -51,6 +52,7 @@ pub struct Ask {
 /// Serves one `/v1/stream` request.
 pub async fn serve(
     gw: &Arc<Gateway>,
+    hub: &super::Hub,
     snap: &Arc<Snapshot>,
     route: &StreamRoute,
     mut req: Request<Incoming>,
@@ -91,7 +93,7 @@ pub async fn serve(
     let unavailable = |e: String| ProxyError::new(ErrorKind::NoProviderAvailable, e);
     if let Some(key) = websocket_key(&req) {
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let rx = gw.streams.join(gw, &cfg, route, topics, "ws").await.map_err(unavailable)?;
+        let rx = hub.join(gw, &cfg, route, topics, "ws").await.map_err(unavailable)?;
         let upgrade = hyper::upgrade::on(&mut req);
         let slot = req.extensions().get::<ConnSlot>().cloned();
         let send_timeout = snap.config.server.idle_timeout;
@@ -119,7 +121,7 @@ pub async fn serve(
         }
         return Ok(resp);
     }
-    let rx = gw.streams.join(gw, &cfg, route, topics, "sse").await.map_err(unavailable)?;
+    let rx = hub.join(gw, &cfg, route, topics, "sse").await.map_err(unavailable)?;
     let mut resp = Response::new(sse_body(rx, gw.stop_signal()));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

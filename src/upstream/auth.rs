@@ -9,9 +9,9 @@ use percent_encoding::utf8_percent_encode;
 
 use crate::config::model::KeyPlace;
 use crate::metrics::Metrics;
-use crate::normalize::template::QUERY;
 use crate::snapshot::ProviderRt;
-use crate::state::lock;
+use crate::sync::lock;
+use crate::transport::url::QUERY;
 
 /// Adds the provider's headers and the next usable key. Returns the key index used and
 /// the query suffix (`api_key=...`) to append when the key goes in the query.

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
+use crate::bench::BLOCKED_STATUS;
+use crate::body::ClientFault;
 use crate::breaker::Outcome;
-use crate::upstream::client::SendError;
-
-/// Statuses that mean "rate-limited" when a provider configures none: 429, and the 418
-/// Binance answers to clients that ignored 429s (a ban).
-pub const DEFAULT_RATE_LIMIT_STATUSES: [u16; 2] = [418, 429];
+use crate::transport::client::SendError;
 
 /// A failed attempt (or a skip), as every caller reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,30 +26,6 @@ pub struct Failure {
     pub client_fault: Option<ClientFault>,
     /// The provider answered that it does not list the asked symbol or quote.
     pub unlisted: bool,
-}
-
-/// A failure caused by the client's request body rather than by the upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientFault {
-    /// More bytes than `max_request_body`.
-    TooLarge,
-    /// The client stopped sending its body while the upstream waited for it.
-    Stalled,
-    /// The client's connection broke while its body was streamed.
-    Broken,
-}
-
-// === impl ClientFault ===
-
-impl ClientFault {
-    /// What happened, for the attempt list.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::TooLarge => "the client's request body is larger than max_request_body",
-            Self::Stalled => "the client stopped sending its request body",
-            Self::Broken => "the client's connection broke while its request body was sent",
-        }
-    }
 }
 
 // === impl Failure ===
@@ -92,9 +66,6 @@ impl Failure {
     }
 }
 
-/// HTTP 451 Unavailable For Legal Reasons: the provider refuses the client's location.
-pub const BLOCKED_STATUS: u16 = 451;
-
 /// The outcome of a response status. `rate_limit` lists the statuses that bench the
 /// provider (Binance adds 403, its WAF limit); 451 is a refused location whatever the
 /// provider's list says.
@@ -127,6 +98,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::bench::DEFAULT_RATE_LIMIT_STATUSES;
 
     #[test]
     fn statuses_classify_with_the_providers_rate_limit_list() {

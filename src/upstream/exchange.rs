@@ -15,17 +15,18 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 
-use super::admitted::{Admitted, AttemptRecord, Report};
 use super::classify::{self, Failure};
-use super::client::{Body, describe};
 use super::{auth, quota, retry_after};
+use crate::body::Body;
 use crate::body::SharedBody;
 use crate::breaker::Outcome;
+use crate::candidates::admitted::{Admitted, AttemptRecord, Report};
 use crate::config::model::ProviderKind;
 use crate::headers::X_MARKETGATE_VIA;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 use crate::state::quota::Spent;
+use crate::transport::client::describe;
 
 /// What the exchange needs from the app: the snapshot (client, settings) and metrics.
 #[derive(Clone, Copy)]
@@ -161,7 +162,7 @@ impl Exchange<'_> {
         let resp = match self.snap.client.send(req, timeout).await {
             Ok(resp) => resp,
             Err(e) => {
-                let timed_out = matches!(e, super::client::SendError::Timeout(_));
+                let timed_out = matches!(e, crate::transport::client::SendError::Timeout(_));
                 let fault = client_body.as_ref().and_then(|b| b.fault(timed_out));
                 let mut f = match fault {
                     Some(kind) => Failure::new(classify::client_fault(kind), kind.describe()),

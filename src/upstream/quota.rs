@@ -6,8 +6,8 @@ use http::HeaderMap;
 
 use crate::metrics::Metrics;
 use crate::snapshot::ProviderRt;
-use crate::state::lock;
 use crate::state::quota::{Spent, unix_ms};
+use crate::sync::lock;
 
 /// Takes `weight` from the provider's local budgets; `Err` (counted) says which one
 /// it does not fit.

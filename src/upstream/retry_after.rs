@@ -2,18 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-/// Used when a rate limit carries no usable `Retry-After` and the provider sets no
-/// `rate_limit.bench`.
-pub const DEFAULT_BENCH: Duration = Duration::from_secs(30);
-
-/// How long HTTP 451 (a refused location) benches a provider when it sets no
-/// `rate_limit.blocked_for`: a region's block lasts, so the provider is re-tried hourly.
-pub const DEFAULT_BLOCKED_FOR: Duration = Duration::from_secs(3600);
-
-/// Longest bench honoured: Binance bans an IP that ignored its 429s "from 2 minutes to
-/// 3 days" and says how long in `Retry-After`; asking again before the ban ends only
-/// extends it, so the whole ban is honoured.
-pub const MAX_BENCH: Duration = Duration::from_secs(3 * 86_400);
+use crate::bench::MAX_BENCH;
 
 /// Parses a `Retry-After` value relative to `now`; `None` when it is unusable.
 pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {

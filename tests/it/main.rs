@@ -17,6 +17,7 @@ mod exchange;
 mod failover;
 mod guide;
 mod hardening;
+mod layers;
 mod logging;
 mod mapping_layer;
 mod normalize;

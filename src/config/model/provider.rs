@@ -12,7 +12,7 @@ use crate::breaker::BreakerPolicy;
 use crate::normalize::jq::JqProgram;
 use crate::normalize::op::{Interval, Operation};
 use crate::secret::Secret;
-use crate::upstream::url::BaseUrl;
+use crate::transport::url::BaseUrl;
 
 /// One provider.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub struct ProviderConfig {
     /// The feed of a `kind = "feed"` provider.
     pub feed: Option<FeedSource>,
     /// Its live streams, when `[providers.<name>.stream]` is set.
-    pub stream: Option<Arc<crate::stream::config::StreamConfig>>,
+    pub stream: Option<Arc<crate::config::model::stream::StreamConfig>>,
 }
 
 /// Where a feed provider's news come from.

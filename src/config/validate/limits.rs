@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use super::providers::header_name;
+use crate::bench::{BLOCKED_STATUS, DEFAULT_RATE_LIMIT_STATUSES};
+use crate::bench::{DEFAULT_BENCH, DEFAULT_BLOCKED_FOR};
 use crate::config::error::Problem;
 use crate::config::model::{CreditsPolicy, Period, QuotaPolicy, RateLimitPolicy, Weight};
 use crate::config::schema::{CountSpec, CreditsSpec, QuotaSpec, RateLimitSpec, WeightSpec};
 use crate::config::units::parse_duration;
-use crate::upstream::classify::{BLOCKED_STATUS, DEFAULT_RATE_LIMIT_STATUSES};
-use crate::upstream::retry_after::{DEFAULT_BENCH, DEFAULT_BLOCKED_FOR};
 
 pub(super) fn quota(cx: &mut Ctx<'_>, key: &str, q: &QuotaSpec) -> Option<QuotaPolicy> {
     if q.limit == 0 || q.per.0.is_zero() {

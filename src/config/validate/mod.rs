@@ -20,7 +20,7 @@ use super::error::Problem;
 use super::model::*;
 use super::schema::{FileConfig, ServerSection};
 use crate::secret::Secret;
-use crate::upstream::url::BaseUrl;
+use crate::transport::url::BaseUrl;
 
 /// Shared state of one validation pass.
 pub(crate) struct Ctx<'a> {

@@ -15,7 +15,7 @@ use crate::config::model::*;
 use crate::config::schema::{BreakerSpec, FileConfig, ProviderSpec};
 use crate::normalize::op::Operation;
 use crate::secret::Secret;
-use crate::upstream::url::BaseUrl;
+use crate::transport::url::BaseUrl;
 
 pub(super) fn providers(
     cx: &mut Ctx<'_>,

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Ctx;
+use crate::config::model::stream::Channel;
+use crate::config::model::stream::Limits;
+use crate::config::model::stream::{StreamChannel, StreamConfig, StreamHost, StreamRoute};
 use crate::config::schema::{RouteSpec, StreamSpec};
-use crate::stream::config::{StreamChannel, StreamConfig, StreamHost, StreamRoute};
-use crate::stream::machine::Limits;
-use crate::stream::message::Channel;
 
 /// Validates a provider's stream table (`key` is `providers.<name>`).
 pub(super) fn provider_stream(

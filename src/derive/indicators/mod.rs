@@ -8,11 +8,9 @@ pub mod calc;
 
 use std::sync::Arc;
 
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
-
 use crate::normalize::params::ParamError;
-use crate::normalize::schema::{Candle, Ts};
+use crate::normalize::schema::Candle;
+use crate::normalize::schema::derived::{Row, Table};
 
 /// The parameter's name.
 pub const PARAM: &str = "indicators";
@@ -242,52 +240,6 @@ impl Indicator {
             Self::Macd(_, s, g) => s + g + EMA_FADE * (s + g),
             Self::Vwap => 0,
         }
-    }
-}
-
-/// `/v1/indicators` data: one row per candle shown.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    fields: Arc<[String]>,
-    /// Oldest first.
-    pub rows: Vec<Row>,
-}
-
-/// One candle's close and indicator values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// Candle open time.
-    pub ts: Ts,
-    /// Close.
-    pub close: f64,
-    /// In the order of the table's fields.
-    pub values: Vec<Option<f64>>,
-}
-
-impl Serialize for Table {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
-        for row in &self.rows {
-            seq.serialize_element(&RowOut { fields: &self.fields, row })?;
-        }
-        seq.end()
-    }
-}
-
-struct RowOut<'a> {
-    fields: &'a [String],
-    row: &'a Row,
-}
-
-impl Serialize for RowOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(2 + self.fields.len()))?;
-        map.serialize_entry("ts", &self.row.ts)?;
-        map.serialize_entry("close", &self.row.close)?;
-        for (f, v) in self.fields.iter().zip(&self.row.values) {
-            map.serialize_entry(f, v)?;
-        }
-        map.end()
     }
 }
 

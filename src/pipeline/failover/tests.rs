@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::budget::RetryBudget;
+use crate::candidates::admitted::Report;
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
-use crate::normalize::schema::{Price, Ts};
+use crate::normalize::schema::{Payload, Price, Ts};
 use crate::snapshot::testing::{price_provider, snapshot};
-use crate::upstream::admitted::Report;
 use crate::upstream::classify::Failure;
 
 /// What a scripted host does.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use super::{Driver, Topic};
 use crate::calendar::now_ms;
-use crate::state::lock;
 use crate::stream::machine::Notice;
 use crate::stream::message::Status;
 use crate::stream::report::TopicReport;
+use crate::sync::lock;
 
 impl Driver {
     pub(super) fn notice(&mut self, n: Notice) {

@@ -5,7 +5,12 @@
 
 use std::fmt;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
+
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+
+/// Characters escaped in a query key or value (everything but unreserved and `,`).
+pub const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b',');
 
 /// `https://api.coingecko.com/api/v3` as scheme + authority + base path.
 #[derive(Clone, PartialEq, Eq)]

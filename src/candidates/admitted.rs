@@ -11,31 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::time::Instant;
 
+pub use crate::attempt::AttemptRecord;
 use crate::breaker::{Admit, Effect, Outcome, Transition};
 use crate::metrics::Metrics;
 use crate::snapshot::{HostRt, ProviderRt};
-
-/// One entry of `error.attempts` and `meta.tried` (and of the request log).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AttemptRecord {
-    /// Provider name.
-    pub provider: String,
-    /// Host label, absent for skips.
-    pub host: Option<String>,
-    /// Outcome class.
-    pub outcome: Outcome,
-    /// Duration in ms.
-    pub ms: u64,
-    /// Detail such as `HTTP 503` or `data[0].price: must be > 0`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// The provider said it does not list what was asked ([`crate::upstream::classify::Failure::unlisted`]).
-    #[serde(skip)]
-    pub unlisted: bool,
-}
 
 /// How a finished attempt moves the breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,16 +66,6 @@ impl AttemptRecord {
     pub fn skip(provider: &ProviderRt, outcome: Outcome, detail: impl Into<String>) -> Self {
         provider.state.stats.count_skip(outcome);
         Self::skipped(&provider.cfg.name, outcome, detail)
-    }
-
-    /// A provider skipped without reaching any host (not counted).
-    pub fn skipped(provider: &str, outcome: Outcome, detail: impl Into<String>) -> Self {
-        Self { provider: provider.to_owned(), host: None, outcome, ms: 0, detail: Some(detail.into()), unlisted: false }
-    }
-
-    /// Whether the attempt reached a host.
-    pub fn reached(&self) -> bool {
-        self.host.is_some()
     }
 }
 
@@ -229,7 +200,7 @@ impl Drop for Admitted<'_> {
 /// (re-tried when it ends), logged once per block, never held against the host.
 fn blocked(provider: &ProviderRt, host: &HostRt, report: &Report, now: Instant) {
     let for_ = provider.cfg.rate_limit.blocked_for;
-    let status = report.status.unwrap_or(crate::upstream::classify::BLOCKED_STATUS);
+    let status = report.status.unwrap_or(crate::bench::BLOCKED_STATUS);
     provider.state.bench_for(for_, status, report.detail.clone(), now);
     if !provider.state.mark_blocked(true) {
         tracing::warn!(

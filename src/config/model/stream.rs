@@ -1,12 +1,48 @@
-//! The validated stream settings: a provider's `[providers.<name>.stream]` and a stream
-//! route's options.
+//! The validated stream settings: a provider's `[providers.<name>.stream]` (hosts,
+//! channels, the limits its connection machine keeps) and a stream route's options.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::machine::Limits;
-use super::message::Channel;
+use std::fmt;
+use std::str::FromStr;
+
 use crate::normalize::jq::JqProgram;
+
+/// A channel a client can ask for (`channels=trades,ticker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    /// Every trade.
+    Trades,
+    /// The rolling 24 h ticker.
+    Ticker,
+}
+
+/// The limits the machine keeps (from `[providers.<name>.stream]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Streams one connection may carry (Binance: 1024).
+    pub max_streams: usize,
+    /// Shortest spacing of control messages on one connection (Binance counts at most
+    /// 5 incoming messages a second, pongs included).
+    pub control_interval: Duration,
+    /// Streams per SUBSCRIBE/UNSUBSCRIBE message.
+    pub batch: usize,
+    /// Streams put into the connect URL.
+    pub url_streams: usize,
+    /// Connection attempts allowed per `connect_window` (Binance: 300 per 5 min per IP).
+    pub connects: usize,
+    /// See `connects`.
+    pub connect_window: Duration,
+    /// When a connection is replaced (Binance cuts connections at 24 h).
+    pub lifetime: Duration,
+    /// How long the old connection stays after its replacement is subscribed.
+    pub overlap: Duration,
+    /// How long without a subscribed connection before clients are served from REST.
+    pub fallback_after: Duration,
+    /// Longest wait between failed connection attempts.
+    pub max_backoff: Duration,
+}
 
 /// A provider's combined-stream endpoint.
 #[derive(Debug)]
@@ -61,6 +97,48 @@ pub struct StreamRoute {
     /// Most symbols per client.
     pub max_symbols: usize,
 }
+
+// === impl Channel ===
+
+impl Channel {
+    /// Every channel, in documentation order.
+    pub const ALL: [Channel; 2] = [Channel::Trades, Channel::Ticker];
+
+    /// The name in queries and config (`trades`, `ticker`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trades => "trades",
+            Self::Ticker => "ticker",
+        }
+    }
+
+    /// The `channel` field of its messages (`trade`, `ticker`).
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Trades => "trade",
+            Self::Ticker => "ticker",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+            format!("unknown channel {s:?}; channels are {}", names.join(", "))
+        })
+    }
+}
+
+// === impl StreamHost ===
 
 impl StreamHost {
     /// Parses `ws[s]://host[:port]` (a path, query or credentials are refused).

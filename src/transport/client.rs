@@ -10,23 +10,28 @@ use std::error::Error as StdError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::config::model::UpstreamConfig;
+use crate::body::{Body, BoxError};
 use crate::tls::{TlsError, client_config};
 
-/// Boxed error of bodies flowing through marketgate.
-pub type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// Body type of every request and response marketgate builds.
-pub type Body = BoxBody<Bytes, BoxError>;
+/// `[upstream]`, validated: the client's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// Extra trusted CA file.
+    pub extra_ca_file: Option<std::path::PathBuf>,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    /// Idle connection lifetime.
+    pub pool_idle_timeout: Duration,
+    /// Default User-Agent.
+    pub user_agent: String,
+}
 
 type Pooled = Client<HttpsConnector<HttpConnector>, Body>;
 
