@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod openapi;
 pub mod pipeline;
+pub mod policy;
 pub mod probe;
 pub mod reload;
 pub mod routing;

@@ -108,12 +108,6 @@ impl Outcome {
         !matches!(self, Self::Unsupported | Self::OverQuota | Self::Unavailable | Self::Disabled)
     }
 
-    /// Whether the next host of the same provider is worth trying after this outcome
-    /// (a host-level fault) rather than moving to the next provider.
-    pub fn try_next_host(self) -> bool {
-        matches!(self, Self::ConnectError | Self::Timeout | Self::Http5xx)
-    }
-
     /// A small code for storing an outcome in an atomic (its index in [`Outcome::ALL`]).
     pub fn code(self) -> u8 {
         Self::ALL.iter().position(|o| *o == self).map_or(0, |i| i as u8)

@@ -26,6 +26,7 @@ use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
 use crate::headers::{self, X_MARKETGATE_HOST, X_MARKETGATE_PROVIDER};
 use crate::ingress::upgrade::Pending;
+use crate::policy::{Asked, Policy};
 use crate::snapshot::{HostRt, ProviderRt, Snapshot};
 use crate::upstream::classify::Failure;
 use crate::upstream::exchange::{Exchange, Outgoing, Refused};
@@ -79,22 +80,12 @@ async fn forward(
     let mut planner = |_: &ProviderRt| -> Planned<()> { Ok(((), weight)) };
     let mut attempts: Vec<AttemptRecord> = Vec::new();
     let mut last_5xx: Option<(Response<Incoming>, &HostRt)> = None;
-    let budget_policy = &snap.config.retry_budget;
-    gw.budget.record_request(Instant::now(), budget_policy);
-    let mut deadline_hit = false;
-    while let Some(c) = candidates.next(Advance::NextHost, &mut planner, &mut attempts) {
-        let reached = attempts.iter().any(AttemptRecord::reached);
-        if reached && !gw.budget.try_retry(Instant::now(), budget_policy) {
+    let mut policy = Policy::new(&gw.budget, &snap.config.retry_budget, &gw.metrics, "raw", deadline);
+    let mut next = Advance::NextHost;
+    while let Some(c) = candidates.next(next, &mut planner, &mut attempts) {
+        let now = Instant::now();
+        if policy.admit(&provider.cfg.name, now, &mut attempts).is_err() {
             c.admitted.release();
-            gw.metrics.retry_budget_exhausted.with_label_values(&["raw"]).inc();
-            let detail = "retry budget exhausted: no further attempts";
-            attempts.push(AttemptRecord::skipped(&provider.cfg.name, Outcome::Unavailable, detail));
-            break;
-        }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            c.admitted.release();
-            deadline_hit = true;
             break;
         }
         let out = Outgoing {
@@ -104,7 +95,7 @@ async fn forward(
             body: shared.as_ref().map_or_else(empty, SharedBody::for_attempt),
             client_body: shared.clone(),
             weight,
-            timeout: provider.cfg.attempt_timeout.min(remaining),
+            timeout: policy.timeout(provider.cfg.attempt_timeout, 1, now),
             judge_key: false,
         };
         let host = c.admitted.host;
@@ -122,6 +113,7 @@ async fn forward(
             }
             Err(Refused { failure, response }) => {
                 attempts.push(c.admitted.conclude(Err(&failure)));
+                next = policy.advance(&failure);
                 let resendable = resendable && shared.as_ref().is_none_or(|b| !b.was_polled());
                 match response {
                     Some(resp) if failure.outcome == Outcome::Http5xx && idempotent && resendable => {
@@ -139,26 +131,8 @@ async fn forward(
     if let Some((resp, host)) = last_5xx {
         return Ok(respond(provider, host, resp, attempts.len()));
     }
-    Err(failed(provider, attempts, deadline_hit))
-}
-
-fn failed(provider: &ProviderRt, attempts: Vec<AttemptRecord>, deadline_hit: bool) -> ProxyError {
-    let name = &provider.cfg.name;
-    let reached = attempts.iter().filter(|a| a.reached()).count();
-    if deadline_hit {
-        let msg = format!("deadline passed after {reached} attempts");
-        return ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts);
-    }
-    if reached == 0 {
-        let mut e = ProxyError::with_attempts(
-            ErrorKind::NoProviderAvailable,
-            format!("no host of {name} could be asked: breakers open, benched or over quota"),
-            attempts,
-        );
-        e.retry_after = Some(1);
-        return e;
-    }
-    ProxyError::with_attempts(ErrorKind::AllProvidersFailed, format!("every host of {name} failed"), attempts)
+    // A raw request is never "not listed": whatever the provider said went to the client.
+    Err(policy.give_up(Asked { symbols: &[], vs: "", whole_pool: false }, attempts))
 }
 
 fn client_error(failure: &Failure, attempts: Vec<AttemptRecord>) -> ProxyError {

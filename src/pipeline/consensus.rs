@@ -7,31 +7,32 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::attempt::{self, AttemptCtx};
 use super::envelope::MetaExtra;
 use super::failover::{self, Answer, Request};
 use super::gather;
-use super::plan::Plan;
-use crate::candidates::gate;
+use crate::candidates::tiers::TierOrder;
+use crate::candidates::{Advance, Candidates};
 use crate::derive::consensus::{self, OUTLIER_PCT, Source};
 use crate::error::ProxyError;
 use crate::normalize::schema::{Payload, Price};
+use crate::snapshot::ProviderRt;
 
 /// Asks up to `n` providers and answers their consensus.
-pub async fn run(r: &Request<'_>, cx: AttemptCtx<'_>, n: usize) -> Result<Answer, ProxyError> {
-    let now = Instant::now();
+pub async fn run<'a>(r: &Request<'a>, cx: AttemptCtx<'a>, n: usize) -> Result<Answer, ProxyError> {
+    // The candidate order every path walks (tiers, the gate, the plan); a pick is not
+    // an attempt, so the admitted host is given back at once.
+    let mut candidates = Candidates::new(TierOrder::pool(r.snap, r.pool), r.metrics);
+    let mut planner = |p: &'a ProviderRt| failover::plan_for(r, p);
+    let mut skipped = Vec::new();
     let mut picked: Vec<usize> = Vec::new();
-    for &i in r.pool.tiers.iter().flatten() {
-        let Some(p) = r.snap.provider_at(i) else { continue };
-        let usable = Plan::new(&p.cfg, r.req, r.now_ms).is_ok() && gate::check(p, 1, now).is_ok();
-        if usable && !picked.contains(&i) {
-            picked.push(i);
+    while picked.len() < n {
+        let Some(c) = candidates.next(Advance::NextProvider, &mut planner, &mut skipped) else { break };
+        if !picked.contains(&c.provider.index) {
+            picked.push(c.provider.index);
         }
-        if picked.len() == n {
-            break;
-        }
+        c.admitted.release();
     }
     if picked.len() < 2 {
         // Not enough providers for a consensus: the usual failover run, said so in meta.
@@ -52,7 +53,7 @@ pub async fn run(r: &Request<'_>, cx: AttemptCtx<'_>, n: usize) -> Result<Answer
         }
     }
     if answers.is_empty() {
-        return Err(failover::give_up(r.req, attempts, 0, false));
+        return Err(crate::policy::give_up(failover::asked(r.req, false), attempts, 0, false));
     }
     Ok(combine(r, picked.len(), answers, attempts))
 }

@@ -37,9 +37,10 @@ use crate::candidates::admitted::{AttemptRecord, DropOutcome};
 use crate::candidates::tiers::TierOrder;
 use crate::candidates::{Advance, Candidate, Candidates, Planned, Skip};
 use crate::config::model::{Hedge, NormalizedRoute, ProviderKind};
-use crate::error::{ErrorKind, ProxyError};
+use crate::error::ProxyError;
 use crate::metrics::Metrics;
 use crate::normalize::params::OpRequest;
+use crate::policy::{Asked, Policy};
 use crate::snapshot::{PoolRt, ProviderRt, Snapshot};
 
 /// The shortest delay `hedge_after = "p95"` waits once a provider has a p95.
@@ -84,36 +85,33 @@ where
     F: Future<Output = Finished<'a>> + Send + 'a,
 {
     let candidates = Candidates::new(TierOrder::pool(r.snap, r.pool), r.metrics);
+    let policy = Policy::new(r.budget, &r.snap.config.retry_budget, r.metrics, r.route_label, r.deadline);
     let mut run = Run {
         r,
         start,
+        policy,
         candidates,
         attempts: Vec::new(),
         best: None,
         last_failed: None,
-        too_large: 0,
-        started: 0,
-        exhausted: false,
-        failed_host_fault: false,
+        next: Advance::NextProvider,
         inflight: FuturesUnordered::new(),
         watched: Vec::new(),
         hedge_at: None,
     };
-    r.budget.record_request(Instant::now(), &r.snap.config.retry_budget);
     run.go().await
 }
 
 struct Run<'a, 'r, S> {
     r: &'r Request<'a>,
     start: S,
+    policy: Policy<'r>,
     candidates: Candidates<'a, Plan>,
     attempts: Vec<AttemptRecord>,
     best: Option<Answer>,
     last_failed: Option<String>,
-    too_large: usize,
-    started: usize,
-    exhausted: bool,
-    failed_host_fault: bool,
+    /// Where the policy said to go after the last attempt.
+    next: Advance,
     inflight: FuturesUnordered<InFlight<'a>>,
     watched: Vec<Watched>,
     hedge_at: Option<Instant>,
@@ -134,26 +132,25 @@ where
     F: Future<Output = Finished<'a>> + Send + 'a,
 {
     async fn go(&mut self) -> Result<Answer, ProxyError> {
-        let mut advance = Advance::NextProvider;
         loop {
             if self.inflight.is_empty() {
-                if Instant::now() >= self.r.deadline {
+                if Instant::now() >= self.policy.deadline() {
                     return self.deadline_passed();
                 }
-                if !self.launch(advance, false) {
+                if !self.launch(self.next, false) {
                     break;
                 }
             }
-            let hedge_ready = self.hedge_at.is_some() && self.inflight.len() < MAX_IN_FLIGHT && !self.exhausted;
+            let hedge_ready =
+                self.hedge_at.is_some() && self.inflight.len() < MAX_IN_FLIGHT && !self.policy.exhausted();
             tokio::select! {
                 Some(done) = self.inflight.next() => {
-                    match self.finished(done) {
-                        Some(answer) => return Ok(answer),
-                        None => advance = self.next_advance(),
+                    if let Some(answer) = self.finished(done) {
+                        return Ok(answer);
                     }
-                    if !self.inflight.is_empty() && self.inflight.len() < MAX_IN_FLIGHT && !self.exhausted {
+                    if !self.inflight.is_empty() && self.inflight.len() < MAX_IN_FLIGHT && !self.policy.exhausted() {
                         // A failure while a hedge still runs: fail over now, not after it.
-                        self.launch(advance, false);
+                        self.launch(self.next, false);
                     }
                 }
                 () = sleep_until(self.hedge_at), if hedge_ready => {
@@ -162,13 +159,15 @@ where
                 }
             }
         }
+        let attempts = std::mem::take(&mut self.attempts);
         match self.best.take() {
-            Some(answer) => Ok(Answer { attempts: std::mem::take(&mut self.attempts), ..answer }),
-            None => Err(give_up(self.r.req, std::mem::take(&mut self.attempts), self.too_large, true)),
+            Some(answer) => Ok(Answer { attempts, ..answer }),
+            None => Err(self.policy.give_up(asked(self.r.req, true), attempts)),
         }
     }
 
-    /// Starts the next candidate; `false` when there is none (or no budget for it).
+    /// Starts the next candidate; `false` when there is none, or the policy says no
+    /// (deadline, retry budget).
     fn launch(&mut self, advance: Advance, hedge: bool) -> bool {
         let r = self.r;
         let mut planner = |p: &'a ProviderRt| plan_for(r, p);
@@ -176,12 +175,8 @@ where
             return false;
         };
         let now = Instant::now();
-        if self.started > 0 && !r.budget.try_retry(now, &r.snap.config.retry_budget) {
+        if self.policy.admit(&c.provider.cfg.name, now, &mut self.attempts).is_err() {
             c.admitted.release();
-            r.metrics.retry_budget_exhausted.with_label_values(&[r.route_label]).inc();
-            let detail = "retry budget exhausted: no further attempts";
-            self.attempts.push(AttemptRecord::skipped(&c.provider.cfg.name, Outcome::Unavailable, detail));
-            self.exhausted = true;
             return false;
         }
         if hedge {
@@ -189,15 +184,12 @@ where
         } else {
             self.count_failover(&c.provider.cfg.name);
         }
-        let remaining = r.deadline.saturating_duration_since(now);
-        let share = remaining / self.candidates.tiers_left().max(1) as u32;
-        let timeout = c.provider.cfg.attempt_timeout.min(share).min(remaining);
+        let timeout = self.policy.timeout(c.provider.cfg.attempt_timeout, self.candidates.tiers_left(), now);
         let delay = hedge_delay(r.route, c.provider);
         if let Some(d) = delay {
             self.watched.push(Watched { on_drop: c.admitted.on_drop(), since: now, slow_after: d * 2 });
         }
         self.hedge_at = delay.map(|d| now + d);
-        self.started += 1;
         self.inflight.push(Box::pin((self.start)(c, timeout)));
         true
     }
@@ -227,19 +219,12 @@ where
                 if better {
                     self.best = Some(answer);
                 }
-                self.failed_host_fault = false;
+                self.next = Advance::NextProvider;
             }
-            Err(f) => {
-                self.too_large += usize::from(f.too_large);
-                self.failed_host_fault = f.try_next_host();
-            }
+            Err(f) => self.next = self.policy.advance(&f),
         }
         self.last_failed = Some(name);
         None
-    }
-
-    fn next_advance(&self) -> Advance {
-        if self.failed_host_fault { Advance::NextHost } else { Advance::NextProvider }
     }
 
     /// Attempts still in flight when a hedge won: those that waited at least twice
@@ -267,13 +252,18 @@ where
         if let Some(answer) = self.best.take() {
             return Ok(Answer { attempts, ..answer });
         }
-        let msg = format!("deadline passed after {} attempt(s)", self.started);
-        Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts))
+        self.policy.deadline_passed();
+        Err(self.policy.give_up(asked(self.r.req, true), attempts))
     }
 }
 
+/// What `req` asked, for the final error.
+pub fn asked(req: &OpRequest, whole_pool: bool) -> Asked<'_> {
+    Asked { symbols: &req.symbols, vs: &req.vs, whole_pool }
+}
+
 /// What `provider` is asked for this request, or why it is passed over.
-fn plan_for(r: &Request<'_>, provider: &ProviderRt) -> Planned<Plan> {
+pub(super) fn plan_for(r: &Request<'_>, provider: &ProviderRt) -> Planned<Plan> {
     if r.forwarded && provider.cfg.kind == ProviderKind::Marketgate {
         return Err(Skip::new(Outcome::Unsupported, "the request came through another marketgate"));
     }
@@ -299,53 +289,6 @@ pub(super) async fn sleep_until(at: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// The error when no attempt answered: every provider of the pool said it does not list
-/// the pair (400 `unknown_symbol`: the client asked for something nobody has; only
-/// when `whole_pool` was walked, not a pick of it as consensus makes), nothing could be
-/// tried (503), every body was too large (502), or every attempt failed (502).
-pub fn give_up(req: &OpRequest, attempts: Vec<AttemptRecord>, too_large: usize, whole_pool: bool) -> ProxyError {
-    if whole_pool && nobody_lists_it(&attempts) {
-        let asked = if req.symbols.is_empty() {
-            format!("quote {}", req.vs)
-        } else {
-            format!("{}/{}", req.symbols.join(","), req.vs)
-        };
-        let msg = format!("unknown pair: no provider of this route lists {asked} (each one asked said so)");
-        return ProxyError::with_attempts(ErrorKind::UnknownSymbol, msg, attempts);
-    }
-    let reached = attempts.iter().filter(|a| a.reached()).count();
-    if reached == 0 {
-        let mut e = ProxyError::with_attempts(
-            ErrorKind::NoProviderAvailable,
-            "no provider could be tried: breakers open, rate-limited, over quota, disabled or unsupported",
-            attempts,
-        );
-        e.retry_after = Some(1);
-        return e;
-    }
-    if too_large == reached {
-        return ProxyError::with_attempts(
-            ErrorKind::UpstreamBodyTooLarge,
-            "every upstream body exceeded max_upstream_body",
-            attempts,
-        );
-    }
-    ProxyError::with_attempts(
-        ErrorKind::AllProvidersFailed,
-        format!("all {reached} upstream attempts failed"),
-        attempts,
-    )
-}
-
-/// At least one provider answered that it does not list the pair, and every other
-/// candidate either said the same or was skipped for having no id or mapping for it, or
-/// for being disabled here. A host that failed, timed out, or was not tried (breaker,
-/// bench, quota) might list it.
-fn nobody_lists_it(attempts: &[AttemptRecord]) -> bool {
-    let silent = |a: &AttemptRecord| !a.reached() && matches!(a.outcome, Outcome::Unsupported | Outcome::Disabled);
-    attempts.iter().any(|a| a.unlisted) && attempts.iter().all(|a| a.unlisted || silent(a))
 }
 
 pub use crate::calendar::now_ms;

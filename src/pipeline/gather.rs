@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::attempt::{self, AttemptCtx};
 use super::failover::{self, Answer, Request};
 use crate::candidates::admitted::AttemptRecord;
-use crate::error::{ErrorKind, ProxyError};
+use crate::error::ProxyError;
 use crate::normalize::news;
 use crate::normalize::schema::{News, Payload};
 use crate::snapshot::PoolRt;
@@ -124,11 +124,8 @@ pub async fn merged(r: &Request<'_>, cx: AttemptCtx<'_>) -> Result<Answer, Proxy
             () = failover::sleep_until(hedge_at), if hedge_at.is_some() => {}
         }
     }
-    if Instant::now() >= r.deadline {
-        let msg = format!("deadline passed after {} attempt(s)", attempts.len());
-        return Err(ProxyError::with_attempts(ErrorKind::DeadlineExceeded, msg, attempts));
-    }
-    Err(failover::give_up(r.req, attempts, 0, true))
+    let deadline_hit = Instant::now() >= r.deadline;
+    Err(crate::policy::give_up(failover::asked(r.req, true), attempts, 0, deadline_hit))
 }
 
 /// How long a tier may go without an answer before the next one starts: the longest

@@ -57,13 +57,6 @@ impl Failure {
     pub fn not_for_this_provider(detail: impl Into<String>) -> Self {
         Self::new(Outcome::Http4xx, detail)
     }
-
-    /// Whether the next host of the same provider is worth trying (a host-level fault)
-    /// rather than the next provider.
-    pub fn try_next_host(&self) -> bool {
-        self.client_fault.is_none()
-            && matches!(self.outcome, Outcome::ConnectError | Outcome::Timeout | Outcome::Http5xx)
-    }
 }
 
 /// The outcome of a response status. `rate_limit` lists the statuses that bench the
@@ -129,12 +122,8 @@ mod tests {
     }
 
     #[test]
-    fn client_faults_never_move_to_another_host_or_count_against_one() {
-        let mut f = Failure::new(Outcome::Timeout, "x");
-        assert!(f.try_next_host());
-        f.client_fault = Some(ClientFault::Stalled);
-        assert!(!f.try_next_host());
+    fn client_faults_never_count_against_a_host() {
         assert_eq!(client_fault(ClientFault::TooLarge).effect(), crate::breaker::Effect::Neutral);
-        assert!(!Failure::not_for_this_provider("no GRAM/QQQ").try_next_host());
+        assert_eq!(Failure::not_for_this_provider("no GRAM/QQQ").outcome.effect(), crate::breaker::Effect::Neutral);
     }
 }

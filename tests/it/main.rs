@@ -25,6 +25,7 @@ mod normalize_exchanges;
 mod normalize_faults;
 mod normalize_others;
 mod openapi;
+mod policy;
 mod properties;
 mod providers_2026;
 mod regions;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::budget::RetryBudget;
 use crate::candidates::admitted::Report;
+use crate::error::ErrorKind;
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Payload, Price, Ts};
@@ -206,14 +207,14 @@ fn a_pair_every_provider_says_it_does_not_list_is_the_clients_400() {
             .expect("request");
     let unlisted = |p| record(p, Outcome::Http4xx, true, true);
     let said_so = vec![unlisted("a"), record("b", Outcome::Unsupported, false, false), unlisted("c")];
-    let e = give_up(&req, said_so.clone(), 0, true);
+    let e = crate::policy::give_up(asked(&req, true), said_so.clone(), 0, false);
     assert_eq!(e.kind, ErrorKind::UnknownSymbol, "{}", e.message);
     assert!(e.message.contains("BTC/QQQ"), "{}", e.message);
     assert_eq!(e.attempts.len(), 3, "the providers' own words stay in the answer");
-    let picked = give_up(&req, said_so, 0, false);
+    let picked = crate::policy::give_up(asked(&req, false), said_so, 0, false);
     assert_eq!(picked.kind, ErrorKind::AllProvidersFailed, "consensus asks a pick of the pool: others may list it");
     let disabled = vec![unlisted("a"), record("fallback", Outcome::Disabled, false, false)];
-    assert_eq!(give_up(&req, disabled, 0, true).kind, ErrorKind::UnknownSymbol);
+    assert_eq!(crate::policy::give_up(asked(&req, true), disabled, 0, false).kind, ErrorKind::UnknownSymbol);
 
     // Anyone who might list it (failed, timed out, not tried, a plain 4xx) keeps it 502/503.
     for other in [
@@ -223,9 +224,12 @@ fn a_pair_every_provider_says_it_does_not_list_is_the_clients_400() {
         record("b", Outcome::Unavailable, false, false),
         record("b", Outcome::OverQuota, false, false),
     ] {
-        let e = give_up(&req, vec![unlisted("a"), other.clone()], 0, true);
+        let e = crate::policy::give_up(asked(&req, true), vec![unlisted("a"), other.clone()], 0, false);
         assert_ne!(e.kind, ErrorKind::UnknownSymbol, "{other:?}");
     }
     let nobody_said_so = vec![record("a", Outcome::Unsupported, false, false)];
-    assert_eq!(give_up(&req, nobody_said_so, 0, true).kind, ErrorKind::NoProviderAvailable);
+    assert_eq!(
+        crate::policy::give_up(asked(&req, true), nobody_said_so, 0, false).kind,
+        ErrorKind::NoProviderAvailable
+    );
 }
