@@ -131,16 +131,17 @@ fn summary(cfg: &Config) -> String {
 }
 
 fn serve(cli: Cli) -> ExitCode {
-    let mut cfg = match config::load_or_default(cli.config.as_deref(), &ProcessEnv) {
-        Ok(c) => c,
-        Err(e) => return refused(&e),
-    };
     let overrides = ListenOverrides { listen: cli.listen, admin_listen: cli.admin_listen };
-    overrides.apply(&mut cfg);
-    if let Some(problem) = config::model::unprotected_admin(&cfg.server, &cfg.admin) {
-        eprintln!("refusing to start: {problem}");
-        return ExitCode::from(2);
-    }
+    let cfg = match overrides.load(cli.config.as_deref(), &ProcessEnv, None) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("config refused:");
+            for err in &errors {
+                eprintln!("  {err}");
+            }
+            return ExitCode::from(2);
+        }
+    };
     let (_log_guard, log_writer) = init_tracing(&cfg);
     let log_drops = log_writer.error_counter();
     let log_format = cfg.log.format;

@@ -1,6 +1,7 @@
 //! The normalized request path. Phases: parse the query -> check the symbols -> cache
-//! (hit, wait for an identical request in flight, or lead the fetch) -> failover ->
-//! envelope; on failure, a stale cached answer when the route allows one.
+//! (hit, wait for an identical request in flight, or lead the fetch) -> failover; on
+//! failure, a stale cached answer when the route allows one. [`fetch`] answers with
+//! data (a [`Reply`]); [`serve`] wraps it in the envelope (`respond.rs`).
 
 pub mod aliases;
 pub mod attempt;
@@ -10,6 +11,7 @@ pub mod failover;
 pub mod gather;
 pub mod mapping;
 pub mod plan;
+pub mod respond;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use bytes::Bytes;
 use http::Response;
 use tokio::time::Instant;
 
+use crate::answer::Answer;
 use crate::body::Body;
 use crate::cache::{Cached, Lookup, wait};
 use crate::cluster::cache::Obtained;
@@ -30,7 +33,7 @@ use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
 use crate::upstream::exchange::Exchange;
 use aliases::Renames;
-use envelope::{CacheResult, Meta, respond};
+use envelope::CacheResult;
 
 /// One request on a normalized route.
 pub struct Call<'a> {
@@ -66,8 +69,53 @@ impl CacheEvent {
     }
 }
 
-/// Serves a normalized route.
+/// A normalized answer before it becomes HTTP: the typed seam between the request
+/// path and the way in (the envelope), the live streams' REST fallback and anything
+/// else that needs the data rather than a response.
+pub enum Reply {
+    /// Fetched for this request; `data` is the payload as JSON (what a cache keeps),
+    /// `ttl` how long the route caches it.
+    Fresh {
+        /// The answer.
+        answer: Box<Answer>,
+        /// The payload, serialized once.
+        data: Bytes,
+        /// The route's cache time, when it caches.
+        ttl: Option<Duration>,
+    },
+    /// From this replica's or another replica's cache (fresh, coalesced or stale).
+    Cached {
+        /// The cached entry.
+        entry: Arc<Cached>,
+        /// Hit or stale.
+        result: CacheResult,
+        /// The route's cache time (for `Cache-Control`).
+        ttl: Duration,
+    },
+}
+
+/// A parsed normalized request: what it asks (canonical tickers), the aliases it used
+/// and the `meta.operation` it answers under.
+pub struct Asked {
+    /// The request.
+    pub req: OpRequest,
+    /// Aliases resolved (TON asked, GRAM fetched).
+    pub renames: Renames,
+    /// The route's op, or what it derives.
+    pub operation: &'static str,
+}
+
+/// Serves a normalized route: [`fetch`], then the envelope.
 pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result<(Response<Body>, Served), ProxyError> {
+    let (asked, reply) = fetch(gw, snap, call).await?;
+    Ok(respond::Out::of(&asked).reply(&reply))
+}
+
+/// Answers a normalized route as data: parse the query, check the symbols, then the
+/// cache (hit, wait for an identical request in flight, or lead the fetch, here and
+/// across replicas), the failover run, and on failure a stale answer when the route
+/// allows one.
+pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result<(Asked, Reply), ProxyError> {
     let Some((route, pool)) = call.route.normalized() else {
         return Err(ProxyError::new(ErrorKind::Internal, "not a normalized route"));
     };
@@ -80,43 +128,54 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     let renames = Renames::resolve(&mut req, &snap.config.aliases);
     check_known_symbols(snap, pool, &req)?;
     let operation = route.derive.map_or(route.op.as_str(), |d| d.as_str());
-    let out = Out { req: &req, renames: &renames, operation };
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
-    let fetch = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping };
+    let run = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping };
+    let reply = cached_or_fetched(gw, route, label, &run).await?;
+    Ok((Asked { req, renames, operation }, reply))
+}
+
+/// The cache around a failover run (none when the route does not cache).
+async fn cached_or_fetched(
+    gw: &Gateway,
+    route: &NormalizedRoute,
+    label: &str,
+    run: &Fetch<'_>,
+) -> Result<Reply, ProxyError> {
     let Some(ttl) = route.cache else {
-        let answer = fetch.run().await?;
-        let (resp, served, _) = out.fresh(&answer, None);
-        return Ok((resp, served));
+        let answer = run.run().await?;
+        let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
+        return Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: None });
     };
     // The shaping's part: a derived route fetches more than it shows.
-    let key = format!("{label}|{}{}", req.cache_key(), shaping.key());
+    let key = format!("{label}|{}{}", run.req.cache_key(), run.shaping.key());
     let count = |event: CacheEvent| gw.metrics.cache_requests.with_label_values(&[label, event.as_str()]).inc();
+    let hit = |entry: Arc<Cached>| Reply::Cached { entry, result: CacheResult::Hit, ttl };
     loop {
         match gw.cache.lookup(&key, Instant::now()) {
             Lookup::Fresh(c) => {
                 count(CacheEvent::Hit);
-                return Ok(out.cached(&c, CacheResult::Hit, ttl));
+                return Ok(hit(c));
             }
             Lookup::Wait(rx) => match wait(rx).await {
                 Some(Ok(c)) => {
                     count(CacheEvent::Coalesced);
-                    return Ok(out.cached(&c, CacheResult::Hit, ttl));
+                    return Ok(hit(c));
                 }
-                Some(Err(e)) => return stale_or(gw, &key, out, ProxyError::clone(&e), route, label),
+                Some(Err(e)) => return stale_or(gw, &key, ProxyError::clone(&e), route, label),
                 None => continue,
             },
             Lookup::Lead(lead) => {
                 let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
                 // Another replica may have the answer, or be fetching it.
                 let fill = match gw.cluster() {
-                    Some(c) => match c.obtain(&key, deadline).await {
+                    Some(c) => match c.obtain(&key, run.deadline).await {
                         Obtained::Hit(shared) => {
                             count(CacheEvent::Shared);
                             // Kept as long as it would have been here: the cache counts
                             // from when it was fetched, not from now.
                             let shared = Arc::new(shared);
                             gw.cache.finish(lead, Ok(Arc::clone(&shared)), ttl, max_stale, true);
-                            return Ok(out.cached(&shared, CacheResult::Hit, ttl));
+                            return Ok(hit(shared));
                         }
                         Obtained::Lead(lock) => Some((c, lock)),
                         Obtained::Unavailable => None,
@@ -124,11 +183,11 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                     None => None,
                 };
                 count(CacheEvent::Miss);
-                return match fetch.run().await {
+                return match run.run().await {
                     Ok(answer) => {
-                        let (resp, served, data) = out.fresh(&answer, Some(ttl.as_secs()));
+                        let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
                         let cached = Arc::new(Cached {
-                            data,
+                            data: data.clone(),
                             order: answer.payload.price_symbols().iter().map(|s| (*s).to_owned()).collect(),
                             missing: answer.missing.clone(),
                             provider: answer.provider.clone(),
@@ -145,15 +204,15 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
                             }
                         }
                         gw.cache.finish(lead, Ok(cached), ttl, max_stale, complete);
-                        Ok((resp, served))
+                        Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: Some(ttl) })
                     }
                     Err(e) => {
                         if let Some((c, lock)) = fill {
                             c.release(lock).await;
                         }
                         gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
-                        match stale_or(gw, &key, out, e, route, label) {
-                            Err(e) => shared_stale(gw, &key, out, e, route, label).await,
+                        match stale_or(gw, &key, e, route, label) {
+                            Err(e) => shared_stale(gw, &key, e, route, label).await,
                             served => served,
                         }
                     }
@@ -177,7 +236,7 @@ struct Fetch<'a> {
 }
 
 impl Fetch<'_> {
-    async fn run(&self) -> Result<failover::Answer, ProxyError> {
+    async fn run(&self) -> Result<Answer, ProxyError> {
         let now_ms = failover::now_ms();
         let r = failover::Request {
             snap: self.snap,
@@ -218,85 +277,16 @@ impl Fetch<'_> {
     }
 }
 
-/// How answers are written for one request.
-#[derive(Clone, Copy)]
-struct Out<'a> {
-    req: &'a OpRequest,
-    renames: &'a Renames,
-    /// `meta.operation`: the route's op, or what it derives.
-    operation: &'static str,
-}
-
-impl Out<'_> {
-    /// The response to a fresh answer, and the payload bytes to cache (under the
-    /// canonical tickers).
-    fn fresh(self, answer: &failover::Answer, max_age: Option<u64>) -> (Response<Body>, Served, Bytes) {
-        let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
-        // A partial answer is not worth keeping, here or in any cache downstream.
-        let max_age = if answer.missing.is_empty() { max_age } else { None };
-        let reached = answer.attempts.iter().filter(|a| a.reached()).count();
-        let failed: Vec<_> =
-            answer.attempts.iter().filter(|a| a.outcome != crate::breaker::Outcome::Ok).cloned().collect();
-        let missing = self.renames.names(&answer.missing);
-        let renamed = self.renames.extra(answer.extra.as_deref());
-        let m = Meta {
-            attempts: reached,
-            missing: &missing,
-            tried: &failed,
-            aliases: self.renames.any().then(|| self.renames.used()),
-            operation: self.operation,
-            extra: renamed.as_ref().or(answer.extra.as_deref()),
-            ..Meta::new(self.req.op, &answer.provider, &answer.host, CacheResult::Miss)
-        };
-        let resp = respond(&self.renames.apply(&data), &m, CacheResult::Miss, max_age);
-        let cache = max_age.map(|_| CacheResult::Miss);
-        let served = Served { provider: Some(answer.provider.as_str().into()), attempts: reached, cache };
-        (resp, served, data)
-    }
-
-    fn cached(self, c: &Cached, result: CacheResult, ttl: Duration) -> (Response<Body>, Served) {
-        let age = c.fetched.elapsed();
-        let max_age = ttl.saturating_sub(age).as_secs();
-        let missing = self.renames.names(&c.missing);
-        let renamed = self.renames.extra(c.extra.as_deref());
-        let m = Meta {
-            age_ms: age.as_millis() as u64,
-            missing: &missing,
-            aliases: self.renames.any().then(|| self.renames.used()),
-            operation: self.operation,
-            extra: renamed.as_ref().or(c.extra.as_deref()),
-            ..Meta::new(self.req.op, &c.provider, &c.host, result)
-        };
-        let symbols = &self.req.symbols;
-        let data = if c.order.is_empty() || c.order == *symbols { c.data.clone() } else { reorder(&c.data, symbols) };
-        let max_age = c.missing.is_empty().then_some(max_age);
-        let resp = respond(&self.renames.apply(&data), &m, result, max_age);
-        (resp, Served { provider: Some(c.provider.as_str().into()), attempts: 0, cache: Some(result) })
-    }
-}
-
-/// A cached price list in the order this request asked for (the key ignores order).
-fn reorder(data: &Bytes, symbols: &[String]) -> Bytes {
-    let Ok(serde_json::Value::Array(items)) = serde_json::from_slice::<serde_json::Value>(data) else {
-        return data.clone();
-    };
-    let pos = |v: &serde_json::Value| symbols.iter().position(|s| v["symbol"] == s.as_str()).unwrap_or(usize::MAX);
-    let mut items = items;
-    items.sort_by_key(pos);
-    Bytes::from(serde_json::to_vec(&items).unwrap_or_default())
-}
-
 /// stale-if-error: the last good answer within `max_stale`, else the error.
 fn stale_or(
     gw: &Gateway,
     key: &str,
-    out: Out<'_>,
     error: ProxyError,
     route: &NormalizedRoute,
     label: &str,
-) -> Result<(Response<Body>, Served), ProxyError> {
+) -> Result<Reply, ProxyError> {
     match gw.cache.stale(key, Instant::now()).filter(|_| stale_allowed(route, &error)) {
-        Some(c) => Ok(serve_stale(gw, label, out, &c, &error, "this replica's")),
+        Some(c) => Ok(serve_stale(gw, label, c, &error, "this replica's")),
         None => Err(error),
     }
 }
@@ -306,14 +296,13 @@ fn stale_or(
 async fn shared_stale(
     gw: &Gateway,
     key: &str,
-    out: Out<'_>,
     error: ProxyError,
     route: &NormalizedRoute,
     label: &str,
-) -> Result<(Response<Body>, Served), ProxyError> {
+) -> Result<Reply, ProxyError> {
     let Some(c) = gw.cluster().filter(|_| stale_allowed(route, &error)) else { return Err(error) };
     match c.stale(key).await {
-        Some(stale) => Ok(serve_stale(gw, label, out, &stale, &error, "another replica's")),
+        Some(stale) => Ok(serve_stale(gw, label, Arc::new(stale), &error, "another replica's")),
         None => Err(error),
     }
 }
@@ -324,18 +313,11 @@ fn stale_allowed(route: &NormalizedRoute, error: &ProxyError) -> bool {
     route.max_stale.is_some() && error.kind != ErrorKind::BadRequest
 }
 
-fn serve_stale(
-    gw: &Gateway,
-    label: &str,
-    out: Out<'_>,
-    c: &Cached,
-    error: &ProxyError,
-    whose: &str,
-) -> (Response<Body>, Served) {
+fn serve_stale(gw: &Gateway, label: &str, c: Arc<Cached>, error: &ProxyError, whose: &str) -> Reply {
     gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
     let age_ms = c.fetched.elapsed().as_millis() as u64;
     tracing::warn!(route = label, error = %error.message, age_ms, "every provider failed; serving {whose} stale answer");
-    out.cached(c, CacheResult::Stale, Duration::ZERO)
+    Reply::Cached { entry: c, result: CacheResult::Stale, ttl: Duration::ZERO }
 }
 
 /// 400 `unknown_symbol` when no provider in the route's pool knows a symbol (a pool

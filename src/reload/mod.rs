@@ -63,6 +63,37 @@ impl ListenOverrides {
             config.server.admin_listen = a;
         }
     }
+
+    /// Loads the config (the file, or the embedded default) the way start-up and every
+    /// reload do: parsed and validated, these overrides applied, then the admin rule
+    /// checked against the address the admin listener has (`admin_bound`, once bound):
+    /// a listener off loopback needs a token. The one place both rules apply.
+    pub fn load(
+        &self,
+        path: Option<&std::path::Path>,
+        env: &dyn EnvLookup,
+        admin_bound: Option<SocketAddr>,
+    ) -> Result<Config, Vec<String>> {
+        let mut config =
+            load_or_default(path, env).map_err(|e| e.errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        self.apply(&mut config);
+        let mut server = config.server.clone();
+        if let Some(admin) = admin_bound {
+            server.admin_listen = admin;
+        }
+        match crate::config::model::unprotected_admin(&server, &config.admin) {
+            Some(problem) => Err(vec![format!("{}: admin.token_env: {problem}", config.source.name)]),
+            None => Ok(config),
+        }
+    }
+}
+
+/// The TLS acceptor of the client listener, when `[server.tls]` is set.
+fn acceptor(config: &Config) -> Result<Option<Arc<TlsAcceptor>>, TlsError> {
+    match &config.server.tls {
+        Some(files) => Ok(Some(Arc::new(TlsAcceptor::from(crate::tls::server_config(&files.cert, &files.key)?)))),
+        None => Ok(None),
+    }
 }
 
 /// What a reload did.
@@ -97,20 +128,16 @@ struct ReloadStatus {
 impl Reloader {
     /// Builds the first snapshot from a validated config.
     pub fn new(
-        mut config: Config,
+        config: Config,
         config_path: Option<PathBuf>,
         env: Arc<dyn EnvLookup>,
         metrics: Metrics,
         overrides: ListenOverrides,
     ) -> Result<Self, TlsError> {
-        overrides.apply(&mut config);
         let store = StateStore::default();
         // The cluster is set up once, at start: its replica count divides the local budgets.
         store.link.set_replicas(config.cluster.as_ref().map_or(1, |c| c.replicas));
-        let tls = match &config.server.tls {
-            Some(files) => Some(Arc::new(TlsAcceptor::from(crate::tls::server_config(&files.cert, &files.key)?))),
-            None => None,
-        };
+        let tls = acceptor(&config)?;
         let snapshot = Snapshot::build(config, &store, &metrics, None, 1)?;
         metrics.config_reloads.with_label_values(&["ok"]).inc();
         metrics.config_last_success.set(unix_now());
@@ -201,36 +228,21 @@ impl Reloader {
     }
 
     async fn apply(&self) -> ReloadOutcome {
-        let path = self.config_path.clone();
-        let env = Arc::clone(&self.env);
-        let loaded = tokio::task::spawn_blocking(move || load_or_default(path.as_deref(), env.as_ref())).await;
-        let mut config = match loaded {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return ReloadOutcome::Error { errors: e.errors.iter().map(ToString::to_string).collect() },
-            Err(e) => return ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] },
-        };
-        self.overrides.apply(&mut config);
+        let (path, env, overrides) = (self.config_path.clone(), Arc::clone(&self.env), self.overrides);
         // The admin listener keeps its bound address across reloads, so that address
         // (not the file's) decides whether the new config must carry a token.
-        let mut bound_server = config.server.clone();
-        if let Some((_, admin)) = self.bound() {
-            bound_server.admin_listen = admin;
-        }
-        if let Some(problem) = crate::config::model::unprotected_admin(&bound_server, &config.admin) {
-            return ReloadOutcome::Error {
-                errors: vec![format!("{}: admin.token_env: {problem}", config.source.name)],
-            };
-        }
+        let admin = self.bound().map(|(_, admin)| admin);
+        let loaded = tokio::task::spawn_blocking(move || overrides.load(path.as_deref(), env.as_ref(), admin)).await;
+        let config = match loaded {
+            Ok(Ok(c)) => c,
+            Ok(Err(errors)) => return ReloadOutcome::Error { errors },
+            Err(e) => return ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] },
+        };
         let old = self.snapshot.load_full();
         let warnings = restart_warnings(&old.config, &config);
-        let tls = match &config.server.tls {
-            Some(files) => match crate::tls::server_config(&files.cert, &files.key) {
-                Ok(cfg) => Some(Arc::new(TlsAcceptor::from(cfg))),
-                Err(e) => {
-                    return ReloadOutcome::Error { errors: vec![format!("{}: server.tls: {e}", config.source.name)] };
-                }
-            },
-            None => None,
+        let tls = match acceptor(&config) {
+            Ok(tls) => tls,
+            Err(e) => return ReloadOutcome::Error { errors: vec![format!("{}: server.tls: {e}", config.source.name)] },
         };
         let version = self.next_version.fetch_add(1, Ordering::Relaxed);
         let sha256 = config.source.sha256.clone();

@@ -6,30 +6,16 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use hyper::Response;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::driver::Control;
 use super::message::Payload;
-use crate::body::Body;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Via};
-use crate::normalize::schema::Ticker;
-use crate::pipeline::{Call, serve};
+use crate::normalize::schema::{Payload as NormalizedPayload, Ticker};
+use crate::pipeline::{Call, Reply, fetch};
 use crate::routing::pattern::Params;
 use crate::sync::lock;
-
-#[derive(Deserialize)]
-struct Envelope {
-    data: Ticker,
-    meta: EnvelopeMeta,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeMeta {
-    provider: String,
-}
 
 /// Polls until aborted (the driver aborts it when the stream resumes) or the gateway
 /// is gone.
@@ -58,10 +44,20 @@ pub async fn poll(
 }
 
 async fn ticker(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<bytes::Bytes, String> {
-    let resp = ask(gw, path, symbol, vs).await.map_err(|e| e.message)?;
-    let body = crate::body::read_capped(resp.into_body(), 1 << 20).await.map_err(|e| e.to_string())?;
-    let env: Envelope = serde_json::from_slice(&body).map_err(|e| format!("unexpected {path} answer: {e}"))?;
-    Ok(Payload::Ticker(env.data).encode(&env.meta.provider))
+    let reply = ask(gw, path, symbol, vs).await.map_err(|e| e.message)?;
+    let (ticker, provider) = match reply {
+        Reply::Fresh { answer, .. } => match answer.payload {
+            NormalizedPayload::Ticker(t) => (t, answer.provider),
+            _ => return Err(format!("{path} answered another operation")),
+        },
+        Reply::Cached { entry, .. } => {
+            let t: Ticker = serde_json::from_slice(&entry.data).map_err(|e| format!("cached {path} answer: {e}"))?;
+            (t, entry.provider.clone())
+        }
+    };
+    // The client's own names (TON, not the GRAM it was fetched as).
+    let ticker = Ticker { symbol: symbol.to_owned(), vs: vs.to_owned(), ..ticker };
+    Ok(Payload::Ticker(ticker).encode(&provider))
 }
 
 /// Whether the providers list `symbol`/`vs`, asked through the fallback route (its
@@ -91,8 +87,9 @@ pub async fn check_listed(
     }
 }
 
-/// One request to the normalized fallback route, as a client's would be.
-async fn ask(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<Response<Body>, ProxyError> {
+/// One request to the normalized fallback route, as a client's would be, answered as
+/// data (no envelope to parse back).
+async fn ask(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<Reply, ProxyError> {
     let snap = gw.snapshot();
     let Some(route) = snap.routes.iter().find(|r| r.cfg.pattern.template() == path) else {
         return Err(ProxyError::new(ErrorKind::NoRoute, format!("no route {path}")));
@@ -100,5 +97,5 @@ async fn ask(gw: &Gateway, path: &str, symbol: &str, vs: &str) -> Result<Respons
     let query = format!("symbol={symbol}&vs={vs}");
     let params = Params::new();
     let call = Call { route, query: Some(&query), params: &params, via: &Via::Client };
-    serve(gw, &snap, call).await.map(|(resp, _)| resp)
+    fetch(gw, &snap, call).await.map(|(_, reply)| reply)
 }
