@@ -131,6 +131,7 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
             reloader.shared_link(),
             gateway.slot(),
             gateway.metrics.clone(),
+            Arc::clone(&reloader.audit),
         );
         match joined {
             Ok(cluster) => {
@@ -151,6 +152,7 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
     if options.sighup {
         background.push(tokio::spawn(crate::reload::sighup(Arc::clone(&reloader), stop_rx.clone())));
     }
+    background.push(tokio::spawn(crate::reload::keys::watch_key_files(Arc::clone(&reloader), stop_rx.clone())));
     admin.ready.store(true, Ordering::Release);
     tracing::info!(
         listen = %client_addr,

@@ -79,11 +79,12 @@ pub fn for_upstream(mut headers: HeaderMap) -> HeaderMap {
 /// Replaces every occurrence of a secret (an API key, a secret header value), plain or
 /// percent-encoded, in the response headers with `***`: an upstream redirect whose
 /// `Location` echoes the query (`?api_key=...`) must not hand the key to the client.
-pub fn redact_secrets(headers: &mut HeaderMap, secrets: &[&str]) {
+pub fn redact_secrets<S: AsRef<str>>(headers: &mut HeaderMap, secrets: &[S]) {
     let secrets: Vec<(&str, String)> = secrets
         .iter()
+        .map(AsRef::as_ref)
         .filter(|s| s.len() >= 4)
-        .map(|s| (*s, percent_encoding::utf8_percent_encode(s, crate::transport::url::QUERY).to_string()))
+        .map(|s| (s, percent_encoding::utf8_percent_encode(s, crate::transport::url::QUERY).to_string()))
         .collect();
     if secrets.is_empty() {
         return;

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod answer;
 pub mod app;
 pub mod attempt;
+pub mod audit;
 pub mod bench;
 pub mod body;
 pub mod breaker;

@@ -122,6 +122,12 @@ fn summary(cfg: &Config) -> String {
             format!(" ({})", p.kind.as_str())
         };
         out.push_str(&format!("  {:<15} {} host(s)  {}  ops: {}{kind}\n", p.name, p.hosts.len(), state, ops.join(",")));
+        // A key file's state, never its content.
+        if let Some(a) = p.auth.as_ref().filter(|a| a.file.is_some()) {
+            let n = a.keys.len();
+            let said = if n == 0 { "missing or empty".to_owned() } else { format!("{n} key(s) read") };
+            out.push_str(&format!("  {:<15} keys: {} ({said})\n", "", a.env));
+        }
     }
     out.push_str(&format!("{} routes:\n", cfg.routes.len()));
     for r in &cfg.routes {

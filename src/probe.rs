@@ -75,7 +75,7 @@ pub async fn probe_provider(gw: &Gateway, snap: &Snapshot, p: &ProviderRt) {
                 Outcome::BadBody,
                 format!("health probe expected HTTP {}, got {}", check.expect, resp.status().as_u16()),
             )),
-            Err(refused) => Err(refused.explained(&p.cfg.secrets()).await),
+            Err(refused) => Err(refused.explained(&p.secrets()).await),
         };
         match result {
             Ok(()) => {

@@ -77,6 +77,19 @@ pub struct ProviderRt {
     pub cluster_scope: std::sync::OnceLock<String>,
 }
 
+// === impl ProviderRt ===
+
+impl ProviderRt {
+    /// Every secret sent to this provider now (header values and the keys in use, a
+    /// rotated key file's included), for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        let keys = self.state.keys();
+        let mut out: Vec<String> = self.cfg.secrets().into_iter().map(str::to_owned).collect();
+        out.extend(keys.iter().map(|k| k.expose().to_owned()).filter(|k| !k.is_empty()));
+        out
+    }
+}
+
 /// A host and its state.
 pub struct HostRt {
     /// The base URL.

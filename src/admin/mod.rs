@@ -13,15 +13,21 @@
 //! | `GET /api/system/config` | active config version, hash, last reload outcome (secrets redacted) |
 //! | `GET /api/system/cluster` | Redis state, replicas seen, shared budget use (`[cluster]`) |
 //! | `GET /api/system/streams` | live streams: upstream state and host, clients, topics, counters |
+//! | `GET /api/system/audit` | the audit log: admin actions and config changes, newest first |
 //! | `POST /admin/reload` | reload now; answers with the outcome |
+//! | `POST /admin/providers/{name}/unbench` | lift the provider's bench (every replica) |
+//! | `POST /admin/providers/{name}/hosts/{host}/reset` | close a host's breaker (every replica) |
 //! | `GET /dashboard` | the live dashboard page |
 //!
 //! With `[admin] token_env` set, every path except `public_paths` needs
-//! `Authorization: Bearer <token>`.
+//! `Authorization: Bearer <token>`. Whatever the token, a `Host` that does not name the
+//! listener gets 421 and a write a browser page could forge gets 403 (`guard.rs`).
 
+pub mod actions;
 pub mod budgets;
 pub mod config_view;
 pub mod dashboard;
+pub mod guard;
 pub mod history;
 pub mod status;
 
@@ -59,9 +65,22 @@ pub struct Admin {
 }
 
 /// Handles one admin request.
-pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_owned();
-    if !authorized(&state, &req, &path) {
+    let snap = state.gateway.snapshot();
+    let token = bearer(&req).filter(|given| snap.config.admin.token.as_ref().is_some_and(|t| t.matches(given)));
+    if let Err(refusal) = guard::check(req.method(), req.headers(), &snap.config.admin.hosts, token.is_some()) {
+        if let guard::Refusal::CrossSite(why) = &refusal {
+            // A forged write is worth a record: someone's page tried to change this
+            // marketgate.
+            state.reloader.audit.record(crate::audit::Record {
+                error: Some(why.clone()),
+                ..crate::audit::Record::new(actions::action_of(&path), source(peer, token.as_deref()), "refused")
+            });
+        }
+        return refused(refusal);
+    }
+    if !authorized(&snap, &path, token.is_some()) {
         let mut resp = json_response(
             StatusCode::UNAUTHORIZED,
             br#"{"error":{"code":"unauthorized","message":"admin token required: Authorization: Bearer <token>"}}"#
@@ -71,7 +90,6 @@ pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr
         return resp;
     }
     let method = req.method().clone();
-    let snap = state.gateway.snapshot();
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(&serde_json::json!({"status": "ok"})),
         (&Method::GET, "/readyz") => {
@@ -108,8 +126,13 @@ pub async fn handle(state: Arc<Admin>, req: Request<Incoming>, _peer: SocketAddr
         },
         (&Method::GET, "/api/system/streams") => json(&streams_view(&state)),
         (&Method::GET, "/api/system/binance/health") => hosts(&snap, "binance"),
+        (&Method::GET, "/api/system/audit") => json(&state.reloader.audit.view()),
+        (&Method::POST, p) if actions::parse(p).is_some() => match actions::parse(p) {
+            Some(lift) => actions::apply(&state, lift, source(peer, token.as_deref())).await,
+            None => json_response(StatusCode::NOT_FOUND, b"{}".to_vec()),
+        },
         (&Method::POST, "/admin/reload") => {
-            let outcome = state.reloader.reload("admin").await;
+            let outcome = state.reloader.reload("admin", source(peer, token.as_deref())).await;
             let mut r = json(&outcome);
             if matches!(outcome, crate::reload::ReloadOutcome::Error { .. }) {
                 *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -144,20 +167,37 @@ fn hosts(snap: &crate::snapshot::Snapshot, name: &str) -> Response<Body> {
     }
 }
 
-fn authorized(state: &Admin, req: &Request<Incoming>, path: &str) -> bool {
-    let snap = state.gateway.snapshot();
-    let admin = &snap.config.admin;
-    let Some(token) = &admin.token else {
-        return true;
-    };
-    if admin.public_paths.iter().any(|p| p == path) {
-        return true;
-    }
+/// The bearer token a request sends, if any.
+fn bearer(req: &Request<Incoming>) -> Option<String> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| token.matches(given.trim()))
+        .map(|t| t.trim().to_owned())
+}
+
+/// Who asked, for the audit log: the peer, and the token's fingerprint when a valid one
+/// was sent.
+fn source(peer: SocketAddr, token: Option<&str>) -> crate::audit::Source {
+    crate::audit::Source::Admin { peer: peer.to_string(), token: token.map(crate::audit::token_fingerprint) }
+}
+
+/// 421 for a `Host` that does not name the listener (DNS rebinding), 403 for a write a
+/// browser page could forge.
+fn refused(refusal: guard::Refusal) -> Response<Body> {
+    let (status, code, message) = match refusal {
+        guard::Refusal::MisdirectedHost(m) => (StatusCode::MISDIRECTED_REQUEST, "misdirected_request", m),
+        guard::Refusal::CrossSite(m) => (StatusCode::FORBIDDEN, "forbidden", m),
+    };
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    json_response(status, body.to_string().into_bytes())
+}
+
+/// Whether the request may go on: no token configured, a public path, or the valid
+/// token sent.
+fn authorized(snap: &crate::snapshot::Snapshot, path: &str, has_token: bool) -> bool {
+    let admin = &snap.config.admin;
+    admin.token.is_none() || has_token || admin.public_paths.iter().any(|p| p == path)
 }
 
 /// A JSON 200.

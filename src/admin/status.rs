@@ -110,12 +110,15 @@ pub struct HostView {
 /// API key state (never the keys).
 #[derive(Debug, Serialize)]
 pub struct KeysView {
-    /// Environment variable.
+    /// Where the keys come from: the environment variable, or `file <path>`.
     pub env: String,
-    /// Number of keys configured.
+    /// Number of keys in use.
     pub count: usize,
     /// Indexes set aside after 401/403.
     pub set_aside: Vec<usize>,
+    /// A key file that vanished or came up empty (the last good keys stay in use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_problem: Option<String>,
 }
 
 /// A last error.
@@ -217,8 +220,9 @@ fn provider_health(snap: &Snapshot, p: &ProviderRt, now: Instant) -> ProviderHea
         credits,
         keys: p.cfg.auth.as_ref().map(|a| KeysView {
             env: a.env.clone(),
-            count: a.keys.len(),
+            count: p.state.keys().len(),
             set_aside: lock(&p.state.keys_set_aside).clone(),
+            file_problem: lock(&p.state.key_file_problem).clone(),
         }),
         last_error: error_view(&lock(&p.state.last_error)),
     }

@@ -39,6 +39,17 @@ pub enum Event {
         /// Bench length, ms.
         ms: u64,
     },
+    /// An operator lifted a bench (`host` absent) or reset a host's breaker.
+    Lift {
+        /// The replica.
+        from: String,
+        /// Provider.
+        provider: String,
+        /// Scope of the bench lifted.
+        scope: String,
+        /// The host whose breaker was reset, for a reset.
+        host: Option<String>,
+    },
     /// A shared answer was stored (or its fill gave up): waiters look again.
     Filled {
         /// The replica.
@@ -142,8 +153,9 @@ async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
 fn handle(c: &Cluster, payload: &[u8]) {
     let Ok(event) = serde_json::from_slice::<Event>(payload) else { return };
     match event {
-        Event::Bench { from, .. } | Event::Filled { from, .. } if from == c.instance => {}
+        Event::Bench { from, .. } | Event::Filled { from, .. } | Event::Lift { from, .. } if from == c.instance => {}
         Event::Bench { provider, scope, status, ms, .. } => c.bench_from_peer(&provider, &scope, status, ms),
+        Event::Lift { from, provider, scope, host } => c.lift_from_peer(&from, &provider, &scope, host.as_deref()),
         Event::Filled { key, .. } => c.fills.notify(&key),
     }
 }

@@ -43,6 +43,9 @@ pub struct Cluster {
     fills: cache::Fills,
     seen: Mutex<Vec<String>>,
     counts: Counts,
+    metrics: Metrics,
+    /// Where lifts from other replicas are audited.
+    audit: Arc<crate::audit::Audit>,
 }
 
 /// What the cluster did, for `/api/system/cluster`.
@@ -132,6 +135,7 @@ impl Cluster {
         link: Arc<SharedLink>,
         slot: Arc<ArcSwap<Snapshot>>,
         metrics: Metrics,
+        audit: Arc<crate::audit::Audit>,
     ) -> Result<Arc<Self>, String> {
         let redis = Redis::new(cfg.redis.expose(), &cfg.redis_shown, cfg.timeout, metrics.clone(), Arc::clone(&link))?;
         let cluster = Arc::new(Self {
@@ -143,6 +147,8 @@ impl Cluster {
             fills: cache::Fills::default(),
             seen: Mutex::new(Vec::new()),
             counts: Counts::default(),
+            metrics,
+            audit,
         });
         let weak = Arc::downgrade(&cluster);
         link.set_bench_sink(Box::new(move |provider, status, for_| {
@@ -285,6 +291,64 @@ impl Cluster {
         if stored.is_some() {
             tracing::info!(provider, status, bench_ms = ms, "bench shared with the other replicas");
         }
+    }
+
+    /// Tells every replica that an operator lifted `provider`'s bench (`host` absent:
+    /// the shared bench is deleted too, so a replica that reconnects does not read it
+    /// back) or reset `host`'s breaker. Best effort: `false` when Redis did not take it.
+    pub async fn lift(&self, provider: &str, host: Option<&str>) -> bool {
+        let scope = {
+            let snap = self.slot.load();
+            let Some(p) = snap.provider(provider) else { return false };
+            self.scope(p).to_owned()
+        };
+        let key = keys::bench(&self.cfg.namespace, provider, &scope);
+        let event = events::Event::Lift {
+            from: self.instance.clone(),
+            provider: provider.to_owned(),
+            scope,
+            host: host.map(str::to_owned),
+        };
+        let (message, channel, delete) = (event.encode(), keys::events(&self.cfg.namespace), host.is_none());
+        let done: Option<i64> = self
+            .redis
+            .background(Op::Bench, Duration::from_millis(500), |mut c| async move {
+                if delete {
+                    ::redis::cmd("DEL").arg(&key).query_async::<i64>(&mut c).await?;
+                }
+                ::redis::cmd("PUBLISH").arg(&channel).arg(&message).query_async::<i64>(&mut c).await
+            })
+            .await;
+        done.is_some()
+    }
+
+    /// Applies a lift another replica announced (its operator lifted a bench or reset a
+    /// breaker), if it concerns this replica's scope; audited here too.
+    fn lift_from_peer(&self, from: &str, provider: &str, scope: &str, host: Option<&str>) {
+        let snap = self.slot.load();
+        let Some(p) = snap.provider(provider) else { return };
+        if self.scope(p) != scope {
+            return;
+        }
+        match host {
+            None => {
+                p.state.lift_bench();
+                tracing::warn!(provider, from, "bench lifted by an operator on another replica");
+            }
+            Some(label) => {
+                if let Some(h) = p.hosts.iter().find(|h| h.url.label() == label) {
+                    h.state.reset_breaker();
+                    self.metrics.breaker(provider, label, h.state.breaker().state());
+                    tracing::warn!(provider, host = label, from, "breaker reset by an operator on another replica");
+                }
+            }
+        }
+        let action = if host.is_some() { "breaker_reset" } else { "unbench" };
+        let replica = crate::audit::Source::Cluster { replica: from.to_owned() };
+        self.audit.record(crate::audit::Record {
+            target: Some(host.map_or_else(|| provider.to_owned(), |h| format!("{provider}/{h}"))),
+            ..crate::audit::Record::new(action, replica, "ok")
+        });
     }
 
     /// Applies a bench another replica announced, if it concerns this replica's scope.

@@ -17,7 +17,7 @@ mod provider;
 pub mod stream;
 pub use provider::{
     Auth, CreditsPolicy, FeedSource, HealthCheck, KeyPlace, OpMapping, Period, ProviderConfig, QuotaPolicy,
-    RateLimitPolicy, RequestTemplate, SymbolMap, Weight,
+    RateLimitPolicy, RequestTemplate, SymbolMap, Weight, split_keys,
 };
 
 /// A whole validated config.
@@ -136,6 +136,10 @@ pub struct AdminConfig {
     pub history_interval: Duration,
     /// History points kept.
     pub history_points: usize,
+    /// Host names answered besides IP addresses and `localhost`.
+    pub hosts: Vec<String>,
+    /// The audit log's file, if any (a reload moves it).
+    pub audit_file: Option<PathBuf>,
 }
 
 /// `[app]`, validated.

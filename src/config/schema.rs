@@ -228,6 +228,11 @@ pub struct AdminSection {
     pub history_interval: Option<DurationStr>,
     /// Points kept in the history ring buffer (default 90: 15 minutes at 10s).
     pub history_points: Option<usize>,
+    /// Host names the admin listener answers besides IP addresses and `localhost`
+    /// (DNS rebinding: any other `Host` gets 421).
+    pub hosts: Option<Vec<String>>,
+    /// A JSON-lines file every audit record is appended to (rotated at 10 MiB).
+    pub audit_file: Option<String>,
 }
 
 /// `[app]`

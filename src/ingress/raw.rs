@@ -170,7 +170,7 @@ fn respond(
 ) -> (Response<Body>, Served) {
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
-    headers::redact_secrets(&mut parts.headers, &provider.cfg.secrets());
+    headers::redact_secrets(&mut parts.headers, &provider.secrets());
     // The client's protocol is marketgate's business, not the upstream's (HTTP/1.0, h2).
     parts.version = http::Version::HTTP_11;
     if let Some(v) = &provider.name_header {

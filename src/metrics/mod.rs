@@ -62,6 +62,9 @@ pub struct Families {
     /// `marketgate_provider_blocked{provider}`: 1 while the provider refuses this
     /// location (HTTP 451), set at every scrape.
     pub provider_blocked: IntGaugeVec,
+    /// `marketgate_admin_actions_total{action,result}`: audited admin actions and config
+    /// changes.
+    pub admin_actions: IntCounterVec,
     /// `marketgate_cluster_redis_up`: 1 while the cluster's Redis is usable.
     pub cluster_redis_up: IntGauge,
     /// `marketgate_cluster_errors_total{op}`: Redis calls that failed or timed out.
@@ -72,7 +75,7 @@ pub struct Families {
 }
 
 /// Every metric name, for docs checks (the stream families are in [`stream::NAMES`]).
-pub const METRIC_NAMES: [&str; 22] = [
+pub const METRIC_NAMES: [&str; 23] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -93,6 +96,7 @@ pub const METRIC_NAMES: [&str; 22] = [
     "marketgate_log_lines_dropped_total",
     "marketgate_quota_used_ratio",
     "marketgate_provider_blocked",
+    "marketgate_admin_actions_total",
     "marketgate_cluster_redis_up",
     "marketgate_cluster_errors_total",
 ];
@@ -210,6 +214,17 @@ impl Metrics {
             &["provider"],
         )?;
         registry.register(Box::new(provider_blocked.clone()))?;
+        let admin_actions = counter(
+            "marketgate_admin_actions_total",
+            "Audited admin actions and config changes (reload, unbench, breaker_reset), by result.",
+            &["action", "result"],
+        )?;
+        // Every series from the start (0), so a rate() or an alert has a baseline.
+        for action in ["reload", "unbench", "breaker_reset"] {
+            for result in ["ok", "error", "refused"] {
+                admin_actions.with_label_values(&[action, result]);
+            }
+        }
         let cluster_redis_up = IntGauge::new(
             "marketgate_cluster_redis_up",
             "1 while the cluster's Redis is usable (0 also without a cluster).",
@@ -243,6 +258,7 @@ impl Metrics {
             log_lines_dropped,
             quota_used_ratio,
             provider_blocked,
+            admin_actions,
             cluster_redis_up,
             cluster_errors,
             stream,

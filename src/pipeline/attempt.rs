@@ -15,7 +15,7 @@ use crate::body::{ReadError, read_capped};
 use crate::breaker::Outcome;
 use crate::candidates::Candidate;
 use crate::candidates::admitted::{Admitted, AttemptRecord};
-use crate::config::model::{FeedSource, OpMapping, ProviderConfig, ProviderKind};
+use crate::config::model::{FeedSource, OpMapping, ProviderKind};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
 use crate::normalize::schema::{Payload, Price};
@@ -132,7 +132,7 @@ async fn one_request(
     let limit = cx.exchange.snap.config.server.max_upstream_body;
     let resp = match cx.exchange.send(admitted, out).await {
         Ok(resp) => resp,
-        Err(refused) => return Err(refusal(refused, decode, planned, &admitted.provider.cfg, cx.req.op).await),
+        Err(refused) => return Err(refusal(refused, decode, planned, admitted.provider, cx.req.op).await),
     };
     let body = read_capped(resp.into_body(), limit).await.map_err(|e| match e {
         ReadError::TooLarge { .. } => Failure {
@@ -182,10 +182,10 @@ async fn refusal(
     refused: Refused,
     decode: Decode<'_>,
     planned: &PlannedRequest,
-    provider: &ProviderConfig,
+    provider: &ProviderRt,
     op: Operation,
 ) -> Failure {
-    let name = provider.name.as_str();
+    let name = provider.cfg.name.as_str();
     let status = refused.failure.status.unwrap_or(0);
     let reads = match decode {
         Decode::Mapping(m) => m.error_statuses.contains(&status),

@@ -3,8 +3,10 @@
 //! running config and report; on success swap the snapshot atomically, carrying state
 //! over by provider and host name.
 
+pub mod keys;
 pub mod watch;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::watch as tokio_watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::audit::{Audit, Record, Source, changed_keys, key_hashes};
 use crate::config::Config;
 use crate::config::env::EnvLookup;
 use crate::config::load::{EMBEDDED_NAME, load_or_default};
@@ -39,6 +42,11 @@ pub struct Reloader {
     overrides: ListenOverrides,
     bound: OnceLock<(SocketAddr, SocketAddr)>,
     client_tls: Arc<ArcSwapOption<TlsAcceptor>>,
+    /// Every admin action and config change.
+    pub audit: Arc<Audit>,
+    /// The config file's keys (hashes of their values) as last loaded, for the audit's
+    /// changed keys.
+    keys: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 /// Listen addresses from the command line; they win over every config version, so a
@@ -85,6 +93,15 @@ impl ListenOverrides {
             Some(problem) => Err(vec![format!("{}: admin.token_env: {problem}", config.source.name)]),
             None => Ok(config),
         }
+    }
+}
+
+/// The config's text as it is now (the embedded default without a file; empty when the
+/// file cannot be read: the reload says why).
+fn source_text(path: Option<&std::path::Path>) -> String {
+    match path {
+        Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
+        None => crate::config::DEFAULT_CONFIG.to_owned(),
     }
 }
 
@@ -138,6 +155,8 @@ impl Reloader {
         // The cluster is set up once, at start: its replica count divides the local budgets.
         store.link.set_replicas(config.cluster.as_ref().map_or(1, |c| c.replicas));
         let tls = acceptor(&config)?;
+        let audit = Arc::new(Audit::new(config.admin.audit_file.clone(), metrics.clone()));
+        let keys = std::sync::Mutex::new(key_hashes(&source_text(config_path.as_deref())));
         let snapshot = Snapshot::build(config, &store, &metrics, None, 1)?;
         metrics.config_reloads.with_label_values(&["ok"]).inc();
         metrics.config_last_success.set(unix_now());
@@ -152,6 +171,8 @@ impl Reloader {
             overrides,
             bound: OnceLock::new(),
             client_tls: Arc::new(ArcSwapOption::new(tls)),
+            audit,
+            keys,
         })
     }
 
@@ -208,10 +229,29 @@ impl Reloader {
         }
     }
 
-    /// Reloads the config (one at a time).
-    pub async fn reload(&self, trigger: &'static str) -> ReloadOutcome {
+    /// Reloads the config (one at a time), and audits it.
+    pub async fn reload(&self, trigger: &'static str, source: Source) -> ReloadOutcome {
         let _serial = self.status.serial.lock().await;
+        let before = self.snapshot.load().config.source.sha256.clone();
         let outcome = self.apply().await;
+        let new_keys = key_hashes(&source_text(self.config_path.as_deref()));
+        let changed = changed_keys(&lock(&self.keys), &new_keys);
+        let (after, error) = match &outcome {
+            ReloadOutcome::Ok { sha256, .. } => {
+                *lock(&self.keys) = new_keys;
+                self.audit.set_file(self.snapshot.load().config.admin.audit_file.clone());
+                (Some(sha256.clone()), None)
+            }
+            ReloadOutcome::Error { errors } => (None, Some(errors.join(" | "))),
+        };
+        let result = if error.is_none() { "ok" } else { "error" };
+        self.audit.record(Record {
+            config_before: Some(before),
+            config_after: after,
+            changed_keys: changed,
+            error,
+            ..Record::new("reload", source, result)
+        });
         match &outcome {
             ReloadOutcome::Ok { version, sha256, warnings } => {
                 self.metrics.config_reloads.with_label_values(&["ok"]).inc();
@@ -305,7 +345,7 @@ pub fn sighup(
                     () = crate::shutdown::stopped(&mut stop) => return,
                     got = hup.recv() => {
                         if got.is_none() { return; }
-                        reloader.reload("sighup").await;
+                        reloader.reload("sighup", Source::Signal).await;
                     }
                 }
             }

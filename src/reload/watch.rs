@@ -63,10 +63,14 @@ pub async fn watch_file(reloader: Arc<Reloader>, path: PathBuf, mut stop: watch:
             continue; // mid-rename; the next event brings the file back
         };
         let hash = crate::config::load::sha256_hex(&bytes);
-        if hash == last_seen {
-            continue; // touched but unchanged: nothing to do, nothing to log again
+        // Touched but unchanged, or already loaded (a SIGHUP or POST got there first):
+        // nothing to do, nothing to log or audit again.
+        let loaded = hash == reloader.snapshot().config.source.sha256;
+        if hash == last_seen || loaded {
+            last_seen = hash;
+            continue;
         }
         last_seen = hash;
-        reloader.reload("file").await;
+        reloader.reload("file", crate::audit::Source::File).await;
     }
 }

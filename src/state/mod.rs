@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::secret::Secret;
 use crate::sync::lock;
 use std::time::{Duration, SystemTime};
 
@@ -47,6 +48,10 @@ pub struct ProviderState {
     pub quota: Mutex<Budgets>,
     /// Key indexes set aside after 401/403.
     pub keys_set_aside: Mutex<Vec<usize>>,
+    /// The API keys in use: the config's, or the key file's as last read.
+    keys: arc_swap::ArcSwap<Vec<Secret>>,
+    /// A key file that vanished or came up empty (the last good keys stay in use).
+    pub key_file_problem: Mutex<Option<String>>,
     /// How many keys the config gave (a changed list clears the set-aside indexes).
     key_count: AtomicUsize,
     /// Provider-level statistics.
@@ -121,6 +126,8 @@ impl StateStore {
         if state.key_count.swap(key_count, std::sync::atomic::Ordering::Relaxed) != key_count {
             lock(&state.keys_set_aside).clear();
         }
+        state.keys.store(Arc::new(cfg.auth.as_ref().map_or_else(Vec::new, |a| a.keys.clone())));
+        *lock(&state.key_file_problem) = None;
         (state, dropped)
     }
 
@@ -155,6 +162,8 @@ impl ProviderState {
             quota: Mutex::new(Budgets::default()),
             shared_counts: Mutex::new(shared::SharedCounts::default()),
             keys_set_aside: Mutex::new(Vec::new()),
+            keys: arc_swap::ArcSwap::from_pointee(Vec::new()),
+            key_file_problem: Mutex::new(None),
             key_count: AtomicUsize::new(0),
             stats: Stats::default(),
             failovers_from: AtomicUsize::new(0),
@@ -233,6 +242,31 @@ impl ProviderState {
         self.blocked.swap(blocked, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The API keys in use.
+    pub fn keys(&self) -> Arc<Vec<Secret>> {
+        self.keys.load_full()
+    }
+
+    /// Puts new keys in use (a rewritten key file): the set-aside marks start afresh.
+    /// `false` when they are the keys already in use.
+    pub fn replace_keys(&self, keys: Vec<Secret>) -> bool {
+        if *self.keys.load_full() == keys {
+            return false;
+        }
+        self.key_count.store(keys.len(), std::sync::atomic::Ordering::Relaxed);
+        self.keys.store(Arc::new(keys));
+        lock(&self.keys_set_aside).clear();
+        true
+    }
+
+    /// Lifts the bench in force, whatever set it (an operator who knows better): the
+    /// provider is asked again at once. `true` when there was one.
+    pub fn lift_bench(&self) -> bool {
+        let had = lock(&self.bench).take().is_some();
+        self.mark_blocked(false);
+        had
+    }
+
     /// Whether the provider is blocked now: benched by a 451.
     pub fn blocked(&self, now: Instant) -> Option<Bench> {
         self.benched(now).filter(|b| b.status == crate::bench::BLOCKED_STATUS)
@@ -278,6 +312,11 @@ impl HostState {
             stats: Stats::default(),
             last_error: Mutex::new(None),
         }
+    }
+
+    /// Closes the breaker at once (an operator's reset); `true` when it was not closed.
+    pub fn reset_breaker(&self) -> bool {
+        self.breaker().force_close().is_some()
     }
 
     /// The breaker, locked. Hold it only for a state-machine call.

@@ -29,8 +29,12 @@ pub fn apply(provider: &ProviderRt, headers: &mut HeaderMap) -> (Option<usize>, 
     let Some(auth) = &provider.cfg.auth else {
         return (None, None);
     };
-    let index = next_key(provider, auth.keys.len());
-    let key = auth.keys[index].expose();
+    let keys = provider.state.keys();
+    if keys.is_empty() {
+        return (None, None);
+    }
+    let index = next_key(provider, keys.len());
+    let Some(key) = keys.get(index).map(crate::secret::Secret::expose) else { return (None, None) };
     match &auth.place {
         KeyPlace::Header(name, template) => {
             if let Ok(mut v) = HeaderValue::from_str(&template.replace("{key}", key)) {

@@ -99,7 +99,7 @@ impl Refused {
     /// The failure, its detail followed by a short excerpt of a 4xx body (the
     /// provider's own words, `secrets` removed): `HTTP 451: {"code":0,"msg":"Service
     /// unavailable from a restricted location ..."}`.
-    pub async fn explained(self, secrets: &[&str]) -> Failure {
+    pub async fn explained<S: AsRef<str>>(self, secrets: &[S]) -> Failure {
         let Self { mut failure, response } = self;
         if let (Some(resp), Some(400..=499)) = (response, failure.status)
             && let Ok(body) = crate::body::read_capped(resp.into_body(), Self::BODY_LIMIT).await

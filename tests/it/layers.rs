@@ -18,7 +18,7 @@ const LAYERS: [(&str, &[&str]); 8] = [
     ),
     ("transport", &["headers", "transport"]),
     ("data model", &["answer", "cache", "config", "derive", "normalize"]),
-    ("runtime state", &["access_log", "server", "snapshot", "state", "workers"]),
+    ("runtime state", &["access_log", "audit", "server", "snapshot", "state", "workers"]),
     ("request path parts", &["candidates", "cluster", "gateway", "policy", "reload", "upstream"]),
     ("request paths", &["pipeline", "probe", "stream"]),
     ("way in and admin", &["admin", "ingress", "openapi"]),

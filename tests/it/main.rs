@@ -8,6 +8,7 @@
 mod support;
 
 mod admin;
+mod admin_ops;
 mod cli;
 mod derived;
 mod docs;

@@ -292,11 +292,15 @@ fn sighup_reloads_the_running_binary() {
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
     // The shipped config with every host on loopback (its health probes would reach
-    // the internet otherwise).
-    let dir = std::env::temp_dir().join(format!("marketgate-sighup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("marketgate.toml");
-    std::fs::write(&file, crate::support::shipped::config(&[])).expect("config");
+    // the internet otherwise), through a symlink into a directory the file watcher does
+    // not watch: only the signal sees the edit, so its audit record names the change.
+    let dir = crate::support::process::TempDir::new("sighup");
+    std::fs::create_dir_all(dir.path().join("real")).expect("dir");
+    let real = dir.path().join("real/marketgate.toml");
+    let text = crate::support::shipped::config(&[]);
+    std::fs::write(&real, &text).expect("config");
+    let file = dir.path().join("marketgate.toml");
+    std::os::unix::fs::symlink(&real, &file).expect("symlink");
     let mut child = Command::new(env!("CARGO_BIN_EXE_marketgate"))
         .args(["--config", file.to_str().expect("utf8"), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
@@ -320,19 +324,35 @@ fn sighup_reloads_the_running_binary() {
         let end = tokio::time::Instant::now() + Duration::from_secs(20);
         while let Ok(line) = rx.recv_timeout(end.saturating_duration_since(tokio::time::Instant::now())) {
             if line.contains(needle) {
-                return true;
+                return Some(line);
             }
         }
-        false
+        None
     };
-    assert!(wait_for("marketgate ready"), "marketgate did not become ready");
+    let ready = wait_for("marketgate ready").expect("marketgate did not become ready");
+    let admin = ready
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("admin="))
+        .map(|a| a.trim_matches('"').to_owned())
+        .unwrap_or_else(|| panic!("no admin address in {ready:?}"));
+    std::fs::write(&real, text.replace("deadline = \"5s\"", "deadline = \"4s\"")).expect("edit");
     assert!(crate::support::process::signal(&child, nix::sys::signal::Signal::SIGHUP));
-    assert!(wait_for("config reloaded"), "no reload logged after SIGHUP");
+    assert!(wait_for("config reloaded").is_some(), "no reload logged after SIGHUP");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let audit = runtime.block_on(get(format!("http://{admin}/api/system/audit"))).json();
     let status = crate::support::process::terminate(&mut child, Duration::from_secs(20));
     let log = reader.join().unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(status.is_some_and(|s| s.success()), "exit 0 after SIGTERM: {status:?} {log}");
     assert!(log.contains("config reloaded") && log.contains("trigger=\"sighup\""), "{log}");
     assert!(!log.contains('\u{1b}'), "no colour codes when stderr is not a terminal");
     assert!(log.contains("marketgate stopped"), "{log}");
+    let record = &audit[0];
+    assert_eq!(record["action"], "reload", "{audit}");
+    assert_eq!(record["source"]["kind"], "signal", "{audit}");
+    assert_eq!(record["changed_keys"], serde_json::json!(["server.deadline"]), "{audit}");
+    let (before, after) = (record["config_before"].as_str(), record["config_after"].as_str());
+    assert!(
+        before.is_some_and(|b| b.len() == 64) && after.is_some_and(|a| a.len() == 64) && before != after,
+        "{record}"
+    );
 }

@@ -15,12 +15,17 @@ const QUERY_KEY: &str = "qk-SECRET-CCCC-3333";
 const HEADER_SECRET: &str = "hdr-SECRET-DDDD-4444";
 const ADMIN_TOKEN: &str = "adm-SECRET-EEEE-5555";
 const PATH_SECRET: &str = "path-SECRET-FFFF-6666";
-const ALL: [&str; 6] = [KEY_A, KEY_B, QUERY_KEY, HEADER_SECRET, ADMIN_TOKEN, PATH_SECRET];
+const FILE_K1: &str = "fk1-SECRET-GGGG-7777";
+const FILE_K2: &str = "fk2-SECRET-HHHH-8888";
+const LITERAL: &str = "lit-SECRET-IIII-9999";
+const ALL: [&str; 9] = [KEY_A, KEY_B, QUERY_KEY, HEADER_SECRET, ADMIN_TOKEN, PATH_SECRET, FILE_K1, FILE_K2, LITERAL];
 
 const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90000000"}]"#;
 
-/// `MG_PATH_HOST` holds a base URL whose path carries a secret (an Infura-style key).
-fn config(hdr: &str, qry: &str, broken: &str) -> String {
+/// `MG_PATH_HOST` holds a base URL whose path carries a secret (an Infura-style key);
+/// `filed` reads its key from `key_file`.
+fn config(hdr: &str, qry: &str, broken: &str, key_file: &std::path::Path) -> String {
+    let key_file = key_file.display();
     format!(
         r#"
 [log]
@@ -54,6 +59,9 @@ symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
 [providers.failing.ops.price]
 request = {{ path = "/api/v3/ticker/price" }}
 response = '.'
+[providers.filed]
+hosts = ["{hdr}"]
+auth = {{ file = "{key_file}", required = true, header = "x-api-key" }}
 [providers.pathy]
 hosts = ["${{MG_PATH_HOST}}"]
 symbols = {{ format = "{{BASE}}{{QUOTE}}", quote = {{ USD = "USDT" }} }}
@@ -141,7 +149,10 @@ async fn keys_reach_only_their_provider() {
     let dir = std::env::temp_dir().join(format!("marketgate-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("marketgate.toml");
-    std::fs::write(&path, config(&hdr.url(), &qry.url(), &broken.url())).expect("config");
+    let key_file = dir.join("filed.key");
+    std::fs::write(&key_file, format!("{FILE_K1}\n")).expect("key file");
+    let text = config(&hdr.url(), &qry.url(), &broken.url(), &key_file);
+    std::fs::write(&path, &text).expect("config");
     let (mut child, log, client, admin) = spawn(&path, &pathy.url());
     let mut surfaces: Vec<(String, String)> = Vec::new();
     for p in [
@@ -168,6 +179,45 @@ async fn keys_reach_only_their_provider() {
     );
     assert!(pathy.seen().iter().any(|s| s.path_and_query.starts_with(&format!("/v3/{PATH_SECRET}/"))));
     let token = format!("Bearer {ADMIN_TOKEN}");
+    // The key file rewritten in place: within 2 s requests carry the new key, and the
+    // old one never again.
+    let filed = format!("http://{client}/raw/filed/api/v3/ticker/price");
+    assert_eq!(get(&filed).await.status, 200);
+    std::fs::write(&key_file, format!("{FILE_K2}\n")).expect("rewrite key file");
+    let rotated = tokio::time::Instant::now();
+    let sent_key =
+        |s: &crate::support::Seen| s.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    loop {
+        let r = get(&filed).await;
+        surfaces.push((format!("client {filed} -> {}", r.status), r.text()));
+        if hdr.seen().iter().filter_map(sent_key).any(|k| k == FILE_K2) {
+            break;
+        }
+        assert!(rotated.elapsed() < Duration::from_secs(2), "the rewritten key file was not used within 2 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..5 {
+        assert_eq!(get(&filed).await.status, 200);
+    }
+    let keys: Vec<String> = hdr.seen().iter().filter_map(sent_key).collect();
+    let first_new = keys.iter().position(|k| k == FILE_K2).expect("k2 used");
+    assert!(keys[..first_new].iter().all(|k| k == FILE_K1) && first_new > 0, "{keys:?}");
+    assert!(keys[first_new..].iter().all(|k| k == FILE_K2), "the old key was sent after the new one: {keys:?}");
+    // A reload that adds a literal secret: the audit names the key, never the value.
+    let with_literal = text.replace(
+        "[providers.failing]\n",
+        &format!("[providers.failing]\nheaders = {{ \"x-literal\" = \"{LITERAL}\" }}\n"),
+    );
+    std::fs::write(&path, with_literal).expect("config v2");
+    let r = crate::support::send(
+        http::Method::POST,
+        &format!("http://{admin}/admin/reload"),
+        &[("authorization", &token)],
+        bytes::Bytes::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    surfaces.push(("admin POST /admin/reload".into(), r.text()));
     for p in [
         "/metrics",
         "/api/system/providers/health",
@@ -176,6 +226,7 @@ async fn keys_reach_only_their_provider() {
         "/api/system/providers/stats",
         "/api/system/providers/history",
         "/api/system/config",
+        "/api/system/audit",
         "/dashboard",
     ] {
         let r = crate::support::send(
@@ -195,8 +246,7 @@ async fn keys_reach_only_their_provider() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     surfaces.push(("logs (trace, json)".into(), log.lock().expect("lock").clone()));
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, config(&hdr.url(), &qry.url(), &broken.url()).replace("[admin]", "[admin]\ntokn = 1"))
-        .expect("bad");
+    std::fs::write(&bad, text.replace("[admin]", "[admin]\ntokn = 1")).expect("bad");
     let check = marketgate_with_keys(&pathy.url())
         .args(["check", "--config", bad.to_str().expect("utf8")])
         .output()
@@ -236,9 +286,20 @@ async fn keys_reach_only_their_provider() {
         seen_auth.contains(&format!("Bearer {KEY_A}")) && seen_auth.contains(&format!("Bearer {KEY_B}")),
         "{seen_auth:?}"
     );
-    assert!(hdr.seen().iter().all(|s| s.headers.get("x-extra").and_then(|v| v.to_str().ok()) == Some(HEADER_SECRET)));
+    let hdr_own = hdr.seen().into_iter().filter(|s| s.headers.get("x-api-key").is_none()).collect::<Vec<_>>();
+    assert!(hdr_own.iter().all(|s| s.headers.get("x-extra").and_then(|v| v.to_str().ok()) == Some(HEADER_SECRET)));
+    assert!(
+        hdr.seen().iter().all(|s| s.headers.get("x-api-key").is_none() || s.headers.get("authorization").is_none())
+    );
     assert!(qry.seen().iter().any(|s| s.path_and_query.contains(&format!("api_key={QUERY_KEY}"))));
     assert!(qry.seen().iter().all(|s| s.headers.get("authorization").is_none()), "hdr's key never goes to qry");
+    let audit = &surfaces.iter().find(|(n, _)| n.contains("/api/system/audit")).expect("audit").1;
+    assert!(audit.contains("providers.failing.headers.x-literal"), "the audit names the changed key: {audit}");
+    let check_summary = &surfaces.iter().find(|(n, _)| n == "check summary").expect("check").1;
+    assert!(
+        check_summary.contains("filed.key") && check_summary.contains("1 key"),
+        "check reports the key file: {check_summary}"
+    );
     let health = surfaces.iter().find(|(n, _)| n.contains("providers/health")).expect("health").1.clone();
     let health: serde_json::Value = serde_json::from_str(&health).expect("json");
     let hdr_view = health.as_array().and_then(|a| a.iter().find(|p| p["name"] == "hdr")).expect("hdr");

@@ -18,7 +18,22 @@ pub struct Process {
     _dir: TempDir,
 }
 
-struct TempDir(PathBuf);
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory named for `tag`.
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("marketgate-{tag}-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -30,9 +45,8 @@ impl Process {
     /// Starts the binary on `config` (written to a file) with `env`, on free ports, and
     /// waits until it is ready. The config must log in JSON (`[log] format = "json"`).
     pub fn start(name: &str, config: &str, env: &[(&str, &str)]) -> Self {
-        let dir = std::env::temp_dir().join(format!("marketgate-{name}-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("marketgate.toml");
+        let dir = TempDir::new(name);
+        let path = dir.path().join("marketgate.toml");
         std::fs::write(&path, config).expect("write config");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketgate"));
         cmd.args([
@@ -71,7 +85,7 @@ impl Process {
         let (client, admin) = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| {
             panic!("marketgate {name} did not become ready:\n{}", log.lock().map(|l| l.clone()).unwrap_or_default())
         });
-        Self { client: format!("http://{client}"), admin: format!("http://{admin}"), log, child, _dir: TempDir(dir) }
+        Self { client: format!("http://{client}"), admin: format!("http://{admin}"), log, child, _dir: dir }
     }
 
     /// Client URL of `path`.

@@ -193,7 +193,8 @@ pub async fn provider(provider: &'static str, fault: Option<Fault>) -> ProviderM
     ProviderMocks { hosts, mocks }
 }
 
-fn reply(provider: &str, fault: Option<Fault>, path_and_query: &str) -> Reply {
+/// What `provider`'s host answers on `path_and_query`: the recorded body, or `fault`.
+pub fn reply(provider: &str, fault: Option<Fault>, path_and_query: &str) -> Reply {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let path = path.strip_prefix(base(provider)).unwrap_or(path);
     let Some(file) = recorded(provider, path) else {
@@ -296,4 +297,24 @@ pub fn edit_default(mut edit: impl FnMut(Option<&str>, &str) -> Option<String>) 
         }
     }
     out
+}
+
+/// Binance's hosts answering a 3-day ban (418, `Retry-After: 259200`) while `banned`
+/// holds, and the recorded bodies after.
+pub async fn binance_banned_while(banned: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Vec<Mock> {
+    let mut mocks = Vec::new();
+    for _ in 0..host_count("binance") {
+        let banned = std::sync::Arc::clone(&banned);
+        mocks.push(
+            Mock::start(move |s| {
+                if banned.load(std::sync::atomic::Ordering::SeqCst) {
+                    Reply::With(418, vec![("retry-after", "259200".into())], r#"{"code":-1003}"#.into())
+                } else {
+                    reply("binance", None, &s.path_and_query)
+                }
+            })
+            .await,
+        );
+    }
+    mocks
 }

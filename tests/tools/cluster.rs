@@ -425,3 +425,64 @@ async fn an_abandoned_fill_lets_go_of_the_lock() {
     assert_eq!(b.status, 200, "{}", b.text());
     assert_eq!(times.lock().expect("lock").len(), 2, "a's abandoned fetch, then b's");
 }
+
+/// A 3-day ban (Binance's 418) seen by one replica of the shipped config benches
+/// Binance on both; an operator's `unbench` on one lifts it on both within a second,
+/// and the other replica audits it as coming from its peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn an_unbench_on_one_replica_lifts_the_ban_on_every_replica() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let redis = RedisServer::start();
+    let banned = Arc::new(AtomicBool::new(true));
+    let mocks = crate::support::shipped::binance_banned_while(Arc::clone(&banned)).await;
+    let mut cfg = crate::support::shipped::config(&[("binance", mocks.iter().map(Mock::url).collect())]);
+    cfg.push_str(&format!("\n[cluster]\nredis = \"{}\"\nreplicas = 2\n", redis.url()));
+    let (a, b) = (crate::support::Proxy::start(&cfg).await, crate::support::Proxy::start(&cfg).await);
+    for p in [&a, &b] {
+        let up = Instant::now() + Duration::from_secs(5);
+        while get(p.admin_url("/api/system/cluster")).await.json()["counting_shared"] != true {
+            assert!(Instant::now() < up, "a replica never reached Redis");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let benched = |v: &Value| {
+        v.as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == "binance"))
+            .is_some_and(|p| p["benched_until"].is_string())
+    };
+    let _ = get(a.url("/v1/price?symbols=BTC")).await;
+    until_health(&b, true, &benched).await;
+    banned.store(false, Ordering::SeqCst);
+    let r = send_post(&a, "/admin/providers/binance/unbench").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["shared"], true, "{}", r.text());
+    until_health(&b, false, &benched).await;
+    for p in [&a, &b] {
+        let r = get(p.url("/v1/price?symbols=ETH")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["meta"]["provider"], "binance", "back in service on every replica: {}", r.text());
+    }
+    let audit = get(b.admin_url("/api/system/audit")).await.json();
+    assert_eq!(audit[0]["action"], "unbench", "{audit}");
+    assert_eq!(audit[0]["source"]["kind"], "cluster", "{audit}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Waits up to a second until `benched` says `want` of the replica's health.
+async fn until_health(p: &crate::support::Proxy, want: bool, benched: &impl Fn(&Value) -> bool) {
+    let end = Instant::now() + Duration::from_secs(1);
+    loop {
+        let health = get(p.admin_url("/api/system/providers/health")).await.json();
+        if benched(&health) == want {
+            return;
+        }
+        assert!(Instant::now() < end, "binance benched is not {want} on the other replica within 1 s: {health}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn send_post(p: &crate::support::Proxy, path: &str) -> crate::support::Got {
+    crate::support::send(http::Method::POST, &p.admin_url(path), &[], bytes::Bytes::new()).await
+}

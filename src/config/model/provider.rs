@@ -87,8 +87,10 @@ impl ProviderConfig {
 /// API keys and where they go.
 #[derive(Debug)]
 pub struct Auth {
-    /// The variable they came from (shown instead of the keys).
+    /// Where they came from (shown instead of the keys): `env X_API_KEY` or `file /path`.
     pub env: String,
+    /// The file the keys are read from (and re-read when it changes), when not `env`.
+    pub file: Option<std::path::PathBuf>,
     /// One or more keys, used round-robin.
     pub keys: Vec<Secret>,
     /// Where a key is placed in the request.
@@ -230,6 +232,12 @@ pub struct RequestTemplate {
     pub query: Vec<(String, String)>,
     /// Extra headers.
     pub headers: Vec<(HeaderName, String)>,
+}
+
+/// Keys separated by `sep` (commas in a variable, lines in a file), blank ones and
+/// `#` comments left out.
+pub fn split_keys(text: &str, sep: char) -> Vec<Secret> {
+    text.split(sep).map(str::trim).filter(|k| !k.is_empty() && !k.starts_with('#')).map(Secret::new).collect()
 }
 
 // === impl ProviderConfig ===

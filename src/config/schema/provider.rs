@@ -92,11 +92,14 @@ impl ProviderKind {
 }
 
 /// `auth = { env = "X_API_KEY", required = true, header = "authorization", value = "Bearer {key}" }`
+/// or `auth = { file = "/run/secrets/x", ... }`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSpec {
     /// Environment variable holding the key; several keys may be separated by commas.
-    pub env: String,
+    pub env: Option<String>,
+    /// File holding the keys, one per line, re-read when it changes (instead of `env`).
+    pub file: Option<String>,
     /// Disable the provider (visibly) when the variable is unset (default false).
     #[serde(default)]
     pub required: bool,

@@ -165,6 +165,8 @@ fn admin(cx: &mut Ctx<'_>, file: &FileConfig) -> AdminConfig {
         public_paths,
         history_interval: a.history_interval.map_or(Duration::from_secs(10), |d| d.0),
         history_points: a.history_points.unwrap_or(90).clamp(2, 10_000),
+        hosts: a.hosts.clone().unwrap_or_default(),
+        audit_file: a.audit_file.as_ref().filter(|f| !f.trim().is_empty()).map(std::path::PathBuf::from),
     }
 }
 

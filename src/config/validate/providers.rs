@@ -71,15 +71,17 @@ fn provider(
         .collect();
     let auth = spec.auth.as_ref().and_then(|a| {
         let akey = format!("{key}.auth");
-        let keys: Vec<Secret> = cx
-            .env
-            .get(&a.env)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(Secret::new)
-            .collect();
+        let (keys, origin, file) = match (&a.env, &a.file) {
+            (Some(env), None) => (split_keys(&cx.env.get(env).unwrap_or_default(), ','), env.clone(), None),
+            (None, Some(path)) => {
+                let path = std::path::PathBuf::from(path);
+                // A file that cannot be read now may appear later (a mounted secret):
+                // the provider waits for it as it would for an unset variable.
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                (split_keys(&text, '\n'), format!("file {}", path.display()), Some(path))
+            }
+            _ => return cx.fail(&akey, "set exactly one of env or file".to_owned()),
+        };
         let place = match (&a.header, &a.query) {
             (Some(h), None) => KeyPlace::Header(
                 header_name(cx, &format!("{akey}.header"), h)?,
@@ -88,13 +90,16 @@ fn provider(
             (None, Some(q)) => KeyPlace::Query(q.clone()),
             _ => return cx.fail(&akey, "set exactly one of header or query".to_owned()),
         };
-        if keys.is_empty() {
+        if keys.is_empty() && file.is_none() {
             if a.required && disabled.is_none() {
-                disabled = Some(format!("API key not set: environment variable {} is empty or unset", a.env));
+                disabled = Some(format!("API key not set: environment variable {origin} is empty or unset"));
             }
             return None;
         }
-        Some(Auth { env: a.env.clone(), keys, place })
+        if keys.is_empty() && a.required && disabled.is_none() {
+            disabled = Some(format!("API key not set: {origin} is missing or empty"));
+        }
+        Some(Auth { env: origin, file, keys, place })
     });
     if let Some(from) = &spec.symbols.ids_from
         && !file.providers.contains_key(from)
