@@ -11,13 +11,15 @@
 //   FLIP_PATH   client path served only by FLIP, whose upstream fails (e.g. /v1/ticker?symbol=BTC)
 //   CREDITS     provider with a monthly credit budget: its card must show what is left,
 //               as /api/system/providers/health says
+//   CONFIG_FILE the config file marketgate reloads; it must set deadline = "5s" (the
+//               script edits it and presses Reload config)
 //   SCREENSHOT  full-page PNG path (optional; a "-try" suffixed one is saved too)
 //   CHROMIUM    browser binary (default /usr/bin/chromium)
 //
 // Exit 0 when every check passes, 1 with the reason otherwise.
 
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, extname } from 'node:path';
 
@@ -115,6 +117,7 @@ async function main() {
   const FLIP = env('FLIP');
   const FLIP_PATH = env('FLIP_PATH');
   const CREDITS = env('CREDITS');
+  const CONFIG_FILE = env('CONFIG_FILE');
   const SCREENSHOT = process.env.SCREENSHOT || '';
   const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
@@ -242,6 +245,49 @@ async function main() {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     ok(`screenshot ${SCREENSHOT}`);
   }
+
+  // Admin actions from the page: reset FLIP's open breaker with its chip's button.
+  const chipSel = `${cardSel(FLIP)} .chip[data-host]`;
+  await page.click(`${chipSel} button[data-action=reset]`, { timeout: 5_000 })
+    .catch(() => fail(`"${FLIP}" shows no reset button on its open breaker`));
+  await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-breaker') === 'closed', chipSel, { timeout: 5_000 })
+    .catch(() => fail(`"${FLIP}" breaker is not closed after its reset button`));
+  ok(`"${FLIP}" breaker reset from its chip: closed`);
+
+  // The reload button: the file is edited first, so the audit names the changed key.
+  const cfg0 = await (await fetch(`${ADMIN_URL}/api/system/config`)).json();
+  const text = readFileSync(CONFIG_FILE, 'utf8');
+  if (!text.includes('deadline = "5s"')) fail(`${CONFIG_FILE} does not set deadline = "5s"`);
+  writeFileSync(CONFIG_FILE, text.replace('deadline = "5s"', 'deadline = "6s"'));
+  await page.click('#reload-config');
+  await page.waitForFunction((v) => /reloaded: config v(\d+)/.exec(document.getElementById('reload-result').textContent)?.[1] == v + 1,
+    cfg0.version, { timeout: 5_000 })
+    .catch(async () => fail(`the reload button did not reload: "${await page.textContent('#reload-result')}"`));
+  const row = '#audit-table tr[data-action=reload][data-source=admin][data-result=ok]';
+  await page.waitForSelector(row, { timeout: 5_000 }).catch(() => fail('the audit panel shows no reload by the admin API'));
+  const rowText = (await page.textContent(row)).replace(/\s+/g, ' ');
+  if (!rowText.includes('server.deadline')) fail(`the audit row does not name server.deadline: "${rowText}"`);
+  ok(`Reload config: v${cfg0.version} -> v${cfg0.version + 1}; audit row "${rowText.slice(0, 90)}"`);
+
+  // A page from another origin (the client listener's port) tries the same reload as a
+  // "simple" request, which a browser sends without asking: it is refused and audited.
+  const evil = await browser.newPage();
+  await evil.goto(`${CLIENT_URL}/openapi.json`);
+  const sent = await evil.evaluate(async (admin) => {
+    try {
+      await fetch(`${admin}/admin/reload`, { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: 'x' });
+      return 'sent';
+    } catch (e) {
+      return `not sent: ${e}`;
+    }
+  }, ADMIN_URL);
+  await evil.close();
+  const audit = await (await fetch(`${ADMIN_URL}/api/system/audit`)).json();
+  const refused = audit.find((r) => r.action === 'reload' && r.result === 'refused');
+  if (!refused) fail(`a cross-origin reload (${sent}) left no refused record: ${JSON.stringify(audit.slice(0, 3))}`);
+  const cfg1 = await (await fetch(`${ADMIN_URL}/api/system/config`)).json();
+  if (cfg1.version !== cfg0.version + 1) fail(`a cross-origin reload changed the config version to ${cfg1.version}`);
+  ok(`a cross-origin page's reload was refused (${refused.error}); config stays v${cfg1.version}`);
 
   // Try panel: built from the client listener's OpenAPI document, path for path.
   const spec = await (await fetch(`${CLIENT_URL}/openapi.json`)).json();

@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: marketgate runs with one failing, one healthy and
 //! one flipping provider, sharing budgets through a real Redis; `tests/browser/dashboard.mjs` (playwright-core driving the
 //! system's Chromium) checks the page shows each correctly, that auto-refresh picks up
-//! a change without a reload, and that the try panel works. Screenshots land in
+//! a change without a reload, that its reset and Reload config buttons work (the reload
+//! audited with the key it changed) while a page from another origin cannot reload,
+//! and that the try panel works. Screenshots land in
 //! target/dashboard*.png.
 //!
 //! Needs Node, Chromium (`apt-get install chromium`) and `npm ci --prefix
@@ -12,13 +14,18 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::redis::RedisServer;
-use crate::support::{Mock, Proxy, Reply, get};
+use marketgate::app::RunOptions;
+
+use crate::support::process::TempDir;
+use crate::support::{Mock, Proxy, Reply, TestEnv, get};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn config(good: &str, bad1: &str, bad2: &str, flaky: &str, keyed: &str, redis: &str) -> String {
     format!(
         r#"
+[server]
+deadline = "5s"
 [cluster]
 redis = "{redis}"
 replicas = 2
@@ -85,8 +92,11 @@ async fn the_dashboard_shows_health_and_refreshes_itself_in_a_real_browser() {
     let flaky = Mock::fixed(500, "{}").await;
     let keyed = Mock::start(|_| Reply::Json(200, "{}".into())).await;
     let redis = RedisServer::start();
-    let proxy =
-        Proxy::start(&config(&good.url(), &bad1.url(), &bad2.url(), &flaky.url(), &keyed.url(), &redis.url())).await;
+    let dir = TempDir::new("dashboard");
+    let file = dir.path().join("marketgate.toml");
+    let text = config(&good.url(), &bad1.url(), &bad2.url(), &flaky.url(), &keyed.url(), &redis.url());
+    std::fs::write(&file, &text).expect("write config");
+    let proxy = Proxy::start_with(&text, TestEnv::default(), Some(file.clone()), RunOptions::default()).await;
     for _ in 0..100 {
         if get(proxy.admin_url("/api/system/cluster")).await.json()["counting_shared"] == true {
             break;
@@ -110,6 +120,7 @@ async fn the_dashboard_shows_health_and_refreshes_itself_in_a_real_browser() {
             .env("FLIP", "flaky")
             .env("FLIP_PATH", "/v1/ticker?symbol=BTC")
             .env("CREDITS", "good")
+            .env("CONFIG_FILE", &file)
             .env("CLUSTER", "1")
             .env("SCREENSHOT", screenshot)
             .env("CHROMIUM", chromium)
@@ -120,6 +131,7 @@ async fn the_dashboard_shows_health_and_refreshes_itself_in_a_real_browser() {
     .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
     assert!(out.status.success(), "dashboard checks failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("PASS"), "{stdout}");
     proxy.stop().await;
