@@ -140,6 +140,14 @@ pub struct PoolRt {
     pub cursors: Vec<AtomicUsize>,
 }
 
+/// Drops the series of the previous snapshot's routes that `config` no longer has.
+fn forget_routes(previous: &Snapshot, config: &Config, metrics: &Metrics) {
+    let kept: std::collections::HashSet<&str> = config.routes.iter().map(|r| r.pattern.template()).collect();
+    for r in previous.routes.iter().filter(|r| !kept.contains(r.label())) {
+        metrics.forget_route(r.label());
+    }
+}
+
 /// Creates the series a config will use, at zero, so dashboards and alerts see them
 /// before the first event (Prometheus' advice for known label values).
 fn init_series(config: &Config, metrics: &Metrics) {
@@ -149,7 +157,7 @@ fn init_series(config: &Config, metrics: &Metrics) {
         if let RouteTarget::Normalized(n) = &r.target {
             metrics.retry_budget_exhausted.with_label_values(&[route]);
             if n.cache.is_some() {
-                for result in ["hit", "miss", "stale", "coalesced"] {
+                for result in crate::metrics::forget::CACHE_RESULTS {
                     metrics.cache_requests.with_label_values(&[route, result]);
                 }
             }
@@ -237,6 +245,9 @@ impl Snapshot {
                     metrics.forget_host(&gone, h.url.label());
                 }
             }
+        }
+        if let Some(prev) = previous {
+            forget_routes(prev, &config, metrics);
         }
         init_series(&config, metrics);
         let by_name: HashMap<String, usize> =

@@ -1,6 +1,7 @@
 //! Every Prometheus metric marketgate exports is declared here (DESIGN §5). Labels are
 //! config names and route templates only, never raw paths, symbols or error text.
 
+pub mod forget;
 pub mod handles;
 pub mod stream;
 
@@ -11,7 +12,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::breaker::{BreakerState, Outcome};
+use crate::breaker::BreakerState;
 
 /// Handles to every metric family; cloning is one reference count.
 #[derive(Clone)]
@@ -72,6 +73,9 @@ pub struct Families {
     /// The live-stream families.
     pub stream: stream::StreamFamilies,
     log_drops: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
+    /// The `(from, to)` pairs of `marketgate_failovers_total` per route, so a removed
+    /// route's series can be forgotten exactly (failovers are rare: a lock is fine).
+    failover_pairs: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
 }
 
 /// Every metric name, for docs checks (the stream families are in [`stream::NAMES`]).
@@ -263,6 +267,7 @@ impl Metrics {
             cluster_errors,
             stream,
             log_drops: std::sync::OnceLock::new(),
+            failover_pairs: std::sync::Mutex::default(),
         })))
     }
 
@@ -295,24 +300,5 @@ impl Metrics {
             BreakerState::Open { .. } => 2,
         };
         self.breaker_state.with_label_values(&[provider, host]).set(v);
-    }
-
-    /// Drops every series of a provider or host that left the config.
-    pub fn forget_host(&self, provider: &str, host: &str) {
-        let _ = self.breaker_state.remove_label_values(&[provider, host]);
-        for o in Outcome::ALL {
-            let _ = self.upstream_requests.remove_label_values(&[provider, host, o.as_str()]);
-        }
-    }
-
-    /// Drops the per-provider series of a removed provider.
-    pub fn forget_provider(&self, provider: &str) {
-        let _ = self.upstream_duration.remove_label_values(&[provider]);
-        let _ = self.quota_skips.remove_label_values(&[provider]);
-        for window in ["quota", "credits"] {
-            let _ = self.quota_used_ratio.remove_label_values(&[provider, window]);
-        }
-        let _ = self.keys_set_aside.remove_label_values(&[provider]);
-        let _ = self.provider_blocked.remove_label_values(&[provider]);
     }
 }

@@ -240,7 +240,7 @@ where
 
     fn count_failover(&mut self, to: &str) {
         if let Some(from) = self.last_failed.take().filter(|f| f != to) {
-            self.r.metrics.failovers.with_label_values(&[self.r.route_label, &from, to]).inc();
+            self.r.metrics.failover(self.r.route_label, &from, to);
             if let Some(p) = self.r.snap.provider(&from) {
                 p.state.failovers_from.fetch_add(1, Ordering::Relaxed);
             }

@@ -6,7 +6,6 @@
 pub mod keys;
 pub mod watch;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,9 +43,9 @@ pub struct Reloader {
     client_tls: Arc<ArcSwapOption<TlsAcceptor>>,
     /// Every admin action and config change.
     pub audit: Arc<Audit>,
-    /// The config file's keys (hashes of their values) as last loaded, for the audit's
-    /// changed keys.
-    keys: std::sync::Mutex<BTreeMap<String, u64>>,
+    /// The config text as last loaded, for the audit's changed keys (compared key by
+    /// key at the next reload; a big config's keys are not kept between reloads).
+    last_text: std::sync::Mutex<Arc<str>>,
 }
 
 /// Listen addresses from the command line; they win over every config version, so a
@@ -156,7 +155,7 @@ impl Reloader {
         store.link.set_replicas(config.cluster.as_ref().map_or(1, |c| c.replicas));
         let tls = acceptor(&config)?;
         let audit = Arc::new(Audit::new(config.admin.audit_file.clone(), metrics.clone()));
-        let keys = std::sync::Mutex::new(key_hashes(&source_text(config_path.as_deref())));
+        let last_text = std::sync::Mutex::new(Arc::from(source_text(config_path.as_deref())));
         let snapshot = Snapshot::build(config, &store, &metrics, None, 1)?;
         metrics.config_reloads.with_label_values(&["ok"]).inc();
         metrics.config_last_success.set(unix_now());
@@ -172,7 +171,7 @@ impl Reloader {
             bound: OnceLock::new(),
             client_tls: Arc::new(ArcSwapOption::new(tls)),
             audit,
-            keys,
+            last_text,
         })
     }
 
@@ -234,11 +233,17 @@ impl Reloader {
         let _serial = self.status.serial.lock().await;
         let before = self.snapshot.load().config.source.sha256.clone();
         let outcome = self.apply().await;
-        let new_keys = key_hashes(&source_text(self.config_path.as_deref()));
-        let changed = changed_keys(&lock(&self.keys), &new_keys);
+        let (path, was) = (self.config_path.clone(), Arc::clone(&lock(&self.last_text)));
+        let (text, changed) = tokio::task::spawn_blocking(move || {
+            let text: Arc<str> = Arc::from(source_text(path.as_deref()));
+            let changed = changed_keys(&key_hashes(&was), &key_hashes(&text));
+            (text, changed)
+        })
+        .await
+        .unwrap_or_else(|_| (Arc::clone(&lock(&self.last_text)), Vec::new()));
         let (after, error) = match &outcome {
             ReloadOutcome::Ok { sha256, .. } => {
-                *lock(&self.keys) = new_keys;
+                *lock(&self.last_text) = text;
                 self.audit.set_file(self.snapshot.load().config.admin.audit_file.clone());
                 (Some(sha256.clone()), None)
             }

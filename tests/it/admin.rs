@@ -138,7 +138,7 @@ async fn the_config_view_redacts_secrets_and_reports_reload_errors() {
     proxy.stop().await;
 }
 
-fn series(exposition: &str) -> BTreeSet<String> {
+pub fn series(exposition: &str) -> BTreeSet<String> {
     exposition
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())

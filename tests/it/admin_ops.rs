@@ -319,3 +319,56 @@ fn chrono_secs(t: &str) -> i64 {
     let days = marketgate::calendar::days_from_civil(y, m as u32, d as u32);
     days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
 }
+
+/// A config that grows by 2,000 routes and a provider, then shrinks back, leaves
+/// `/metrics` with the series it had: a reload gives back the series of what it removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_that_shrinks_again_gives_its_series_back() {
+    let kraken = shipped::provider("kraken", None).await;
+    let broken = Mock::fixed(500, "{}").await;
+    let dir = TempDir::new("shrink");
+    let text = shipped::config(&[("kraken", kraken.hosts.clone())]);
+    let (proxy, file) = shipped_proxy(&dir, &text, false).await;
+    let series = || async { crate::admin::series(&get(proxy.admin_url("/metrics")).await.text()) };
+    // Some traffic first, so the requests and upstream series exist too.
+    assert_eq!(get(proxy.url("/v1/price?symbols=BTC")).await.status, 200);
+    let before = series().await;
+    let extra: String = (0..2000)
+        .map(|i| format!("\"/v1/p{i:04}\" = {{ op = \"price\", pool = [[\"spare\"], [\"kraken\"]], cache = \"2s\", hedge_after = \"100ms\" }}\n"))
+        .collect();
+    let spare = format!(
+        "[providers.spare]\nhosts = [{:?}]\nsymbols = {{ format = \"{{BASE}}\" }}\n[providers.spare.ops.price]\nquotes = [\"USD\"]\n\
+         request = {{ path = \"/price\" }}\nresponse = '[]'\n\n",
+        broken.url()
+    );
+    let grown =
+        text.replace("[pools]\n", &format!("{spare}[pools]\n")).replace("[routes]\n", &format!("[routes]\n{extra}"));
+    std::fs::write(&file, &grown).expect("grown");
+    let r = post(&proxy, "/admin/reload", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(get(proxy.url("/v1/p0001?symbols=BTC")).await.status, 200);
+    let during = series().await;
+    assert!(
+        during.iter().any(|s| s.starts_with("marketgate_failovers_total") && s.contains("/v1/p0001")),
+        "spare fails over to kraken"
+    );
+    assert!(
+        during.len() > before.len() + 6000,
+        "{} series with 2,000 more routes, {} before",
+        during.len(),
+        before.len()
+    );
+    std::fs::write(&file, &text).expect("shrunk");
+    let r = post(&proxy, "/admin/reload", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = series().await;
+    let left: Vec<&String> =
+        after.difference(&before).filter(|s| !s.starts_with("marketgate_admin_actions_total")).collect();
+    assert!(
+        left.is_empty(),
+        "{} series of the removed routes and provider stay: {:?}",
+        left.len(),
+        &left[..left.len().min(5)]
+    );
+    proxy.stop().await;
+}
