@@ -256,8 +256,17 @@ async fn a_provider_waiting_for_its_key_file_comes_in_when_it_appears() {
         seen.last().and_then(|s| s.headers.get("x-cg-demo-api-key")).map(|v| v.as_bytes()),
         Some(&b"cg-late-key"[..])
     );
-    let records = audit(&proxy).await;
-    assert!(records.iter().any(|r| r["action"] == "reload" && r["source"]["kind"] == "file"), "{records:?}");
+    // The reload is audited once it has finished (the new config serves a moment
+    // before).
+    let end = Instant::now() + Duration::from_secs(2);
+    loop {
+        let records = audit(&proxy).await;
+        if records.iter().any(|r| r["action"] == "reload" && r["source"]["kind"] == "file") {
+            break;
+        }
+        assert!(Instant::now() < end, "the reload is not audited: {records:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     proxy.stop().await;
 }
 
