@@ -167,6 +167,7 @@ fn init_series(config: &Config, metrics: &Metrics) {
         }
     }
     for p in &config.providers {
+        metrics.items_dropped.with_label_values(&[&p.name]);
         if p.quota.is_some() {
             metrics.quota_skips.with_label_values(&[&p.name]);
         }

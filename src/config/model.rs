@@ -190,6 +190,11 @@ pub enum RouteTarget {
     Stream(crate::config::model::stream::StreamRoute),
 }
 
+/// Consensus: how old a quote may be and still vote, unless a route says otherwise
+/// (`max_quote_age`): CoinGecko's demo data can be a minute old; older quotes are
+/// listed, not counted.
+pub const DEFAULT_MAX_QUOTE_AGE: Duration = Duration::from_secs(60);
+
 /// A normalized route.
 #[derive(Debug)]
 pub struct NormalizedRoute {
@@ -205,6 +210,8 @@ pub struct NormalizedRoute {
     pub hedge: Option<Hedge>,
     /// Deadline override.
     pub deadline: Option<Duration>,
+    /// Consensus: quotes older than this do not vote.
+    pub max_quote_age: Duration,
     /// Default parameters.
     pub defaults: BTreeMap<String, String>,
     /// Ask every provider of a tier at once and merge their answers (news).

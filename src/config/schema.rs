@@ -278,6 +278,8 @@ pub struct RouteSpec {
     pub hedge_after: Option<String>,
     /// Overrides the server deadline.
     pub deadline: Option<DurationStr>,
+    /// Consensus: quotes older than this do not vote (default 60s).
+    pub max_quote_age: Option<DurationStr>,
     /// Default query parameters.
     #[serde(default)]
     pub defaults: BTreeMap<String, String>,

@@ -36,6 +36,15 @@ pub enum Shaping {
         /// Rises and falls asked for.
         shown: usize,
     },
+    /// News: fetched (and cached) whole, whatever `q` and `limit` ask, so every search
+    /// shares one fetch and one parse of each feed; the search and limit are applied
+    /// to each request's copy ([`Shaping::news`]).
+    News {
+        /// The search asked.
+        q: Option<String>,
+        /// Items asked.
+        limit: usize,
+    },
 }
 
 impl Shaping {
@@ -44,6 +53,11 @@ impl Shaping {
     pub fn prepare(derive: Option<Derive>, req: &mut OpRequest) -> Result<Self, ParamError> {
         let asked = req.limit.unwrap_or(1) as usize;
         match derive {
+            None if req.op == Operation::News => {
+                let limit = req.limit.map_or(usize::MAX, |l| l as usize);
+                req.limit = limit_bounds(Operation::News, None).map(|(_, max)| max);
+                Ok(Self::News { q: req.q.take(), limit })
+            }
             None => Ok(Self::AsIs),
             Some(Derive::Indicators) => {
                 let spec = indicators::Spec::parse(req.indicators.as_deref())?;
@@ -62,9 +76,17 @@ impl Shaping {
     /// The route's part of the cache key: what is shown, not what is fetched.
     pub fn key(&self) -> String {
         match self {
-            Self::AsIs => String::new(),
+            Self::AsIs | Self::News { .. } => String::new(),
             Self::Indicators { spec, shown, .. } => format!("|indicators:{shown}:{}", spec.key()),
             Self::Movers { shown } => format!("|movers:{shown}"),
+        }
+    }
+
+    /// The search and limit a news request applies to the shared list.
+    pub fn news(&self) -> Option<(Option<&str>, usize)> {
+        match self {
+            Self::News { q, limit } => Some((q.as_deref(), *limit)),
+            _ => None,
         }
     }
 
@@ -81,7 +103,7 @@ impl Shaping {
                         candles.len(),
                         spec.warmup()
                     );
-                    let mut extra = crate::answer::MetaExtra::new();
+                    let mut extra = answer.extra.as_deref().cloned().unwrap_or_default();
                     extra.insert("note".into(), note.into());
                     answer.extra = Some(std::sync::Arc::new(extra));
                 }

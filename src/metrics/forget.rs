@@ -53,6 +53,7 @@ impl Metrics {
         let _ = self.quota_skips.remove_label_values(&[provider]);
         let _ = self.keys_set_aside.remove_label_values(&[provider]);
         let _ = self.provider_blocked.remove_label_values(&[provider]);
+        let _ = self.items_dropped.remove_label_values(&[provider]);
         for window in ["quota", "credits"] {
             let _ = self.quota_used_ratio.remove_label_values(&[provider, window]);
         }

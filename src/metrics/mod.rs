@@ -66,6 +66,9 @@ pub struct Families {
     /// `marketgate_admin_actions_total{action,result}`: audited admin actions and config
     /// changes.
     pub admin_actions: IntCounterVec,
+    /// `marketgate_items_dropped_total{provider}`: items of an answer left out because
+    /// they did not fit (a news item without a link, dated in the future, a video).
+    pub items_dropped: IntCounterVec,
     /// `marketgate_cluster_redis_up`: 1 while the cluster's Redis is usable.
     pub cluster_redis_up: IntGauge,
     /// `marketgate_cluster_errors_total{op}`: Redis calls that failed or timed out.
@@ -79,7 +82,7 @@ pub struct Families {
 }
 
 /// Every metric name, for docs checks (the stream families are in [`stream::NAMES`]).
-pub const METRIC_NAMES: [&str; 23] = [
+pub const METRIC_NAMES: [&str; 24] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -101,6 +104,7 @@ pub const METRIC_NAMES: [&str; 23] = [
     "marketgate_quota_used_ratio",
     "marketgate_provider_blocked",
     "marketgate_admin_actions_total",
+    "marketgate_items_dropped_total",
     "marketgate_cluster_redis_up",
     "marketgate_cluster_errors_total",
 ];
@@ -229,6 +233,11 @@ impl Metrics {
                 admin_actions.with_label_values(&[action, result]);
             }
         }
+        let items_dropped = counter(
+            "marketgate_items_dropped_total",
+            "Items of an answer left out because they did not fit (news), per provider.",
+            &["provider"],
+        )?;
         let cluster_redis_up = IntGauge::new(
             "marketgate_cluster_redis_up",
             "1 while the cluster's Redis is usable (0 also without a cluster).",
@@ -263,6 +272,7 @@ impl Metrics {
             quota_used_ratio,
             provider_blocked,
             admin_actions,
+            items_dropped,
             cluster_redis_up,
             cluster_errors,
             stream,

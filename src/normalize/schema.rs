@@ -7,15 +7,13 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod checks;
 pub mod derived;
+
+use checks::{bad, check_book, check_candles, check_news, check_ts, keep_fitting, positive, text};
 
 use super::op::Operation;
 use super::params::OpRequest;
-
-/// Earliest plausible timestamp (2009-01-01) in ms; anything lower is seconds, not ms.
-const MIN_TS_MS: i64 = 1_230_768_000_000;
-/// Latest plausible timestamp: now plus two days of clock skew.
-const FUTURE_SLACK_MS: i64 = 2 * 86_400_000;
 
 /// Milliseconds since the epoch (accepts `1.7e12`-style integral floats from jq).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -218,6 +216,15 @@ impl Payload {
     /// Deserializes and checks a mapping's output for `req`'s operation. Lists are cut
     /// to the requested limit/depth; news and sentiment are put newest first.
     pub fn from_json(json: &str, req: &OpRequest, now_ms: i64) -> Result<Self, SchemaError> {
+        Self::checked(json, req, now_ms).map(|(payload, _)| payload)
+    }
+
+    /// [`Payload::from_json`], and the items left out, each as `data[i].field: why`:
+    /// a news item that does not fit (no title or link, dated before 1990 or in the
+    /// future) is dropped rather than failing its whole feed; the answer fails only when
+    /// every item is dropped (the mapping is wrong, or the feed is).
+    pub fn checked(json: &str, req: &OpRequest, now_ms: i64) -> Result<(Self, Vec<String>), SchemaError> {
+        let mut dropped = Vec::new();
         let mut payload = match req.op {
             Operation::Price => Payload::Price(parse(json)?),
             Operation::Ticker => Payload::Ticker(parse(json)?),
@@ -225,12 +232,12 @@ impl Payload {
             Operation::Orderbook => Payload::Orderbook(parse(json)?),
             Operation::Markets => Payload::Markets(parse(json)?),
             Operation::Exchanges => Payload::Exchanges(parse(json)?),
-            Operation::News => Payload::News(parse(json)?),
+            Operation::News => Payload::News(keep_fitting(parse(json)?, now_ms, &mut dropped)?),
             Operation::Sentiment => Payload::Sentiment(parse(json)?),
         };
         payload.tidy(req);
         payload.check(now_ms)?;
-        Ok(payload)
+        Ok((payload, dropped))
     }
 
     fn tidy(&mut self, req: &OpRequest) {
@@ -290,11 +297,7 @@ impl Payload {
                 text(format!("data[{i}].id"), &x.id)?;
                 text(format!("data[{i}].name"), &x.name)
             }),
-            Payload::News(n) => n.iter().enumerate().try_for_each(|(i, x)| {
-                text(format!("data[{i}].title"), &x.title)?;
-                text(format!("data[{i}].url"), &x.url)?;
-                ts_ok(format!("data[{i}].published_at"), x.published_at)
-            }),
+            Payload::News(n) => n.iter().enumerate().try_for_each(|(i, x)| check_news(i, x, now_ms)),
             Payload::Sentiment(s) => s.iter().enumerate().try_for_each(|(i, x)| {
                 if !(0.0..=100.0).contains(&x.value) {
                     return Err(bad(format!("data[{i}].value"), format!("must be 0 to 100, got {}", x.value)));
@@ -326,79 +329,6 @@ fn parse<T: for<'de> Deserialize<'de>>(json: &str) -> Result<T, SchemaError> {
         };
         SchemaError { path, message: e.into_inner().to_string() }
     })
-}
-
-fn bad(path: String, message: String) -> SchemaError {
-    SchemaError { path, message }
-}
-
-fn text(path: String, s: &str) -> Result<(), SchemaError> {
-    if s.trim().is_empty() { Err(bad(path, "must not be empty".into())) } else { Ok(()) }
-}
-
-fn positive(path: String, v: f64) -> Result<(), SchemaError> {
-    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(bad(path, format!("must be a number > 0, got {v}"))) }
-}
-
-fn check_ts(path: String, ts: Ts, now_ms: i64) -> Result<(), SchemaError> {
-    if ts.0 < MIN_TS_MS {
-        return Err(bad(path, format!("{} is not milliseconds since the epoch (seconds?)", ts.0)));
-    }
-    if ts.0 > now_ms + FUTURE_SLACK_MS {
-        return Err(bad(path, format!("{} is in the future", ts.0)));
-    }
-    Ok(())
-}
-
-fn check_candles(c: &[Candle], now_ms: i64) -> Result<(), SchemaError> {
-    for (i, x) in c.iter().enumerate() {
-        for (name, v) in [("open", x.open), ("high", x.high), ("low", x.low), ("close", x.close)] {
-            positive(format!("data[{i}].{name}"), v)?;
-        }
-        // A candle's open and close lie between its low and high: a mapping that reads
-        // the columns in the wrong order (Coinbase's `[time, low, high, open, close]` as
-        // Binance's `[time, open, high, low, close]`) breaks it on real data.
-        for (name, v) in [("open", x.open), ("close", x.close)] {
-            if v < x.low || v > x.high {
-                let msg = format!("{v} is outside the candle's low {} .. high {} (columns swapped?)", x.low, x.high);
-                return Err(bad(format!("data[{i}].{name}"), msg));
-            }
-        }
-        if x.high < x.low {
-            return Err(bad(format!("data[{i}].high"), format!("{} is below low {}", x.high, x.low)));
-        }
-        if let Some(v) = x.volume
-            && !(v.is_finite() && v >= 0.0)
-        {
-            return Err(bad(format!("data[{i}].volume"), format!("must be a number >= 0, got {v}")));
-        }
-        check_ts(format!("data[{i}].ts"), x.ts, now_ms)?;
-        if i > 0 && c[i - 1].ts >= x.ts {
-            return Err(bad(format!("data[{i}].ts"), "candles must be in ascending ts order".into()));
-        }
-    }
-    Ok(())
-}
-
-fn check_book(b: &OrderBook, now_ms: i64) -> Result<(), SchemaError> {
-    text("data.symbol".into(), &b.symbol)?;
-    for (side, levels, descending) in [("bids", &b.bids, true), ("asks", &b.asks, false)] {
-        for (i, [price, amount]) in levels.iter().enumerate() {
-            positive(format!("data.{side}[{i}][0]"), *price)?;
-            if !(amount.is_finite() && *amount >= 0.0) {
-                return Err(bad(format!("data.{side}[{i}][1]"), format!("amount must be >= 0, got {amount}")));
-            }
-            if i > 0 {
-                let prev = levels[i - 1][0];
-                let ordered = if descending { prev > *price } else { prev < *price };
-                if !ordered {
-                    let order = if descending { "descending" } else { "ascending" };
-                    return Err(bad(format!("data.{side}[{i}][0]"), format!("{side} must be in {order} price order")));
-                }
-            }
-        }
-    }
-    check_ts("data.ts".into(), b.ts, now_ms)
 }
 
 #[cfg(test)]

@@ -117,8 +117,10 @@ pub fn all() -> serde_json::Map<String, Value> {
         (
             "ConsensusSource",
             object(
-                &["provider", "symbol", "price", "dropped"],
-                json!({ "provider": text(), "symbol": text(), "price": num(), "dropped": { "type": "boolean" } }),
+                &["provider", "symbol", "price", "ts", "dropped"],
+                json!({ "provider": text(), "symbol": text(), "price": num(), "ts": { "type": "integer" },
+                        "dropped": { "description": "false when the quote counted, else why not",
+                                     "oneOf": [{ "type": "boolean", "const": false }, { "type": "string", "enum": ["outlier", "stale"] }] } }),
             ),
         ),
     ];
@@ -164,6 +166,16 @@ fn meta() -> Value {
                 "description": "Fewer candles or book levels than asked: how many were served, and the provider's documented maximum when that is why",
                 "properties": { "asked": { "type": "integer", "minimum": 1 }, "served": { "type": "integer", "minimum": 0 },
                                 "provider_max": { "type": "integer", "minimum": 1 } }
+            },
+            "stale_data": {
+                "type": "object", "required": ["newest", "age_ms", "note"],
+                "description": "Candles whose newest bar opened more than 3 intervals ago (also on indicators)",
+                "properties": { "newest": { "type": "integer" }, "age_ms": { "type": "integer" }, "note": text() }
+            },
+            "dropped": {
+                "type": "object", "required": ["count", "items"],
+                "description": "News items left out because they did not fit (no link, a date in the future, a video), the first ten named",
+                "properties": { "count": { "type": "integer", "minimum": 1 }, "items": { "type": "array", "items": text() } }
             },
             "note": text()
         }

@@ -42,8 +42,18 @@ pub struct Finished<'a> {
     pub host: String,
     /// The attempt, as recorded.
     pub record: AttemptRecord,
-    /// The checked payload and the asked symbols it lacks, or the failure.
-    pub result: Result<(Payload, Vec<String>), Failure>,
+    /// The checked payload, or the failure.
+    pub result: Result<Checked, Failure>,
+}
+
+/// A checked payload and what it lacks.
+pub struct Checked {
+    /// The payload.
+    pub payload: Payload,
+    /// Asked symbols it lacks (price).
+    pub missing: Vec<String>,
+    /// Items left out because they did not fit (news), each `data[i].field: why`.
+    pub dropped: Vec<String>,
 }
 
 /// Runs one attempt within `timeout` (sends, bodies and mapping included).
@@ -55,10 +65,25 @@ pub async fn run<'a>(cx: AttemptCtx<'a>, c: Candidate<'a, Plan>, timeout: Durati
         .unwrap_or_else(|_| {
             Err(Failure::new(Outcome::Timeout, format!("no complete answer within {} ms", timeout.as_millis())))
         })
-        .and_then(|payload| cover(payload, cx.req, &provider.cfg.name));
+        .and_then(|(payload, dropped)| {
+            let (payload, missing) = cover(payload, cx.req, &provider.cfg.name)?;
+            Ok(Checked { payload, missing, dropped })
+        });
     let record = match &result {
-        Ok((_, missing)) => {
-            admitted.conclude(Ok((!missing.is_empty()).then(|| format!("missing {}", missing.join(",")))))
+        Ok(c) => {
+            let mut detail = Vec::new();
+            if !c.missing.is_empty() {
+                detail.push(format!("missing {}", c.missing.join(",")));
+            }
+            if let Some(first) = c.dropped.first() {
+                detail.push(format!("{} item(s) dropped, e.g. {first}", c.dropped.len()));
+                cx.exchange
+                    .metrics
+                    .items_dropped
+                    .with_label_values(&[&provider.cfg.name])
+                    .inc_by(c.dropped.len() as u64);
+            }
+            admitted.conclude(Ok((!detail.is_empty()).then(|| detail.join("; "))))
         }
         Err(f) => admitted.conclude(Err(f)),
     };
@@ -81,7 +106,7 @@ async fn fetch(
     admitted: &Admitted<'_>,
     plan: &Plan,
     timeout: Duration,
-) -> Result<Payload, Failure> {
+) -> Result<(Payload, Vec<String>), Failure> {
     let provider = admitted.provider;
     let decode = match (provider.cfg.kind, provider.cfg.ops.get(&cx.req.op), provider.cfg.feed.as_ref()) {
         (ProviderKind::Rest, Some(m), _) => Decode::Mapping(m),
@@ -90,18 +115,25 @@ async fn fetch(
         _ => return Err(Failure::not_for_this_provider(format!("{} has no {} mapping", provider.cfg.name, cx.req.op))),
     };
     let requests = plan.requests.iter().map(|planned| one_request(cx, admitted, decode, plan, planned, timeout));
-    let json = if plan.requests.len() == 1 {
+    let (json, mut dropped) = if plan.requests.len() == 1 {
         try_join_all(requests).await?.into_iter().next().unwrap_or_default()
     } else {
-        mapping::concat(per_symbol(join_all(requests).await)?)?
+        let outputs = per_symbol(join_all(requests).await)?;
+        let dropped = outputs.iter().flat_map(|(_, d)| d.iter().cloned()).collect();
+        (mapping::concat(outputs.into_iter().map(|(json, _)| json).collect())?, dropped)
     };
     let op = cx.req.op;
-    Payload::from_json(&json, cx.req, cx.now_ms).map_err(|e| {
-        Failure::new(
-            Outcome::BadBody,
-            format!("{} {op}: mapped output does not fit the schema: {e}", provider.cfg.name),
-        )
-    })
+    Payload::checked(&json, cx.req, cx.now_ms)
+        .map(|(p, more)| {
+            dropped.extend(more);
+            (p, dropped)
+        })
+        .map_err(|e| {
+            Failure::new(
+                Outcome::BadBody,
+                format!("{} {op}: mapped output does not fit the schema: {e}", provider.cfg.name),
+            )
+        })
 }
 
 async fn one_request(
@@ -111,7 +143,7 @@ async fn one_request(
     plan: &Plan,
     planned: &PlannedRequest,
     timeout: Duration,
-) -> Result<String, Failure> {
+) -> Result<Mapped, Failure> {
     let name = &admitted.provider.cfg.name;
     let path = match decode {
         Decode::Mapping(m) => planned.vars.path_and_query(&m.request.path, &m.request.query),
@@ -142,17 +174,21 @@ async fn one_request(
         ReadError::Broken(e) => Failure::new(Outcome::ConnectError, crate::transport::client::describe(&*e)),
     })?;
     match decode {
-        Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, cx.req.op).await,
-        Decode::Envelope => mapping::unwrap_envelope(&body, name),
+        Decode::Mapping(m) => mapping::map(m, body, &planned.globals, name, cx.req.op).await.map(|j| (j, Vec::new())),
+        Decode::Envelope => mapping::unwrap_envelope(&body, name).map(|j| (j, Vec::new())),
         Decode::Feed(f) => mapping::feed(f, body, cx.req, name).await,
     }
 }
+
+/// One request's operation JSON, and the items left out on the way (a feed's entries
+/// without a title, link or date, its videos).
+type Mapped = (String, Vec<String>);
 
 /// The outputs of a `per_symbol` plan: a symbol the provider says it does not list is
 /// left out (the answer lists it in `meta.missing`) rather than failing the others; any
 /// other failure fails the attempt, and so does every symbol being unlisted (the
 /// provider lists none of them).
-fn per_symbol(results: Vec<Result<String, Failure>>) -> Result<Vec<String>, Failure> {
+fn per_symbol(results: Vec<Result<Mapped, Failure>>) -> Result<Vec<Mapped>, Failure> {
     let mut outputs = Vec::with_capacity(results.len());
     let mut unlisted = None;
     for r in results {

@@ -14,9 +14,9 @@ use super::failover::{self, Answer, Request};
 use super::gather;
 use crate::candidates::tiers::TierOrder;
 use crate::candidates::{Advance, Candidates};
-use crate::derive::consensus::{self, OUTLIER_PCT, Source};
+use crate::derive::consensus::{self, Dropped, OUTLIER_PCT, Source};
 use crate::error::ProxyError;
-use crate::normalize::schema::{Payload, Price};
+use crate::normalize::schema::{Payload, Price, Ts};
 use crate::snapshot::ProviderRt;
 
 /// Asks up to `n` providers and answers their consensus.
@@ -38,7 +38,9 @@ pub async fn run<'a>(r: &Request<'a>, cx: AttemptCtx<'a>, n: usize) -> Result<An
         // Not enough providers for a consensus: the usual failover run, said so in meta.
         let mut answer = failover::run(r, move |c, t| attempt::run(cx, c, t)).await?;
         let mut extra = MetaExtra::new();
-        extra.insert("consensus".into(), summary(n, 1, true, "fewer than 2 providers available: a single answer"));
+        let age = crate::config::units::format_duration(r.route.max_quote_age);
+        extra
+            .insert("consensus".into(), summary(n, 1, true, "fewer than 2 providers available: a single answer", &age));
         answer.extra = Some(Arc::new(extra));
         return Ok(answer);
     }
@@ -69,6 +71,8 @@ fn combine(
     let mut missing: Vec<String> = Vec::new();
     let mut spread = serde_json::Map::new();
     let mut all_agree = true;
+    let (now, max_age) = (Ts(r.now_ms), i64::try_from(r.route.max_quote_age.as_millis()).unwrap_or(i64::MAX));
+    let mut stale_only: Vec<&str> = Vec::new();
     for symbol in &r.req.symbols {
         let quotes: Vec<_> = answers
             .iter()
@@ -79,9 +83,12 @@ fn combine(
                 _ => None,
             })
             .collect();
-        match consensus::agree(symbol, &quotes, &mut sources) {
+        match consensus::agree(symbol, &quotes, &mut sources, now, max_age) {
             Some(agreed) => {
                 all_agree &= agreed.agree;
+                if agreed.stale_only {
+                    stale_only.push(symbol);
+                }
                 spread.insert(symbol.clone(), json!(round(agreed.spread_pct)));
                 prices.push(Price { symbol: symbol.clone(), vs: r.req.vs.clone(), price: agreed.price, ts: agreed.ts });
             }
@@ -93,22 +100,33 @@ fn combine(
     for a in answers.iter() {
         attempts.extend(a.attempts.iter().cloned());
     }
-    let note = match answers.len() {
-        1 => "only 1 provider answered: no consensus",
-        2 if !all_agree => "2 providers answered and disagree: both kept, the price is their mean",
-        _ if !all_agree => "the providers disagree: fewer than 2 answers are near the median (see sources)",
-        _ => "",
-    };
+    let age = crate::config::units::format_duration(r.route.max_quote_age);
+    let stale = sources.iter().filter(|s| s.dropped == Some(Dropped::Stale)).count();
+    let mut notes: Vec<String> = Vec::new();
+    if !stale_only.is_empty() {
+        notes.push(format!("no quote of {} is younger than {age}: the freshest is served", stale_only.join(",")));
+    } else if stale > 0 {
+        notes.push(format!("{stale} quote(s) older than {age} did not vote (see sources)"));
+    }
+    notes.push(
+        match answers.len() {
+            1 => "only 1 provider answered: no consensus",
+            _ if !all_agree => "the quotes that voted disagree: fewer than 2 are near their median (see sources)",
+            _ => "",
+        }
+        .to_owned(),
+    );
+    notes.retain(|n| !n.is_empty());
     let mut extra = MetaExtra::new();
-    extra.insert("consensus".into(), summary(asked, answers.len(), all_agree, note));
+    extra.insert("consensus".into(), summary(asked, answers.len(), all_agree, &notes.join("; "), &age));
     extra.insert("sources".into(), serde_json::to_value(&sources).unwrap_or(Value::Null));
     extra.insert("spread_pct".into(), Value::Object(spread));
     Answer { payload: Payload::Price(prices), provider, host, attempts, missing, extra: Some(Arc::new(extra)) }
 }
 
-fn summary(asked: usize, answered: usize, agree: bool, note: &str) -> Value {
+fn summary(asked: usize, answered: usize, agree: bool, note: &str, max_age: &str) -> Value {
     let rule = format!(
-        "median of the answers; with 3 or more, an answer more than {OUTLIER_PCT}% from the median of all is dropped"
+        "quotes older than {max_age} do not vote; median of the rest; with 3 or more, one more than {OUTLIER_PCT}% from their median is dropped"
     );
     let mut v = json!({ "asked": asked, "answered": answered, "agree": agree, "rule": rule });
     if !note.is_empty() {

@@ -87,6 +87,27 @@ pub fn served(req: &OpRequest, payload: &Payload, mapping: Option<&OpMapping>) -
     Some(v)
 }
 
+/// How many intervals the newest candle may have opened ago before the candles are
+/// said to be stale (the newest candle is normally the one still open).
+pub const STALE_INTERVALS: i64 = 3;
+
+/// `meta.stale_data` when the newest candle opened more than [`STALE_INTERVALS`]
+/// intervals before `now_ms` (a pair that stopped trading, a provider serving old
+/// data): `{"newest": <open time>, "age_ms": ..., "note": ...}`. Not a failure: the
+/// candles are what the provider has; the client decides.
+pub fn stale_candles(req: &OpRequest, payload: &Payload, now_ms: i64) -> Option<serde_json::Value> {
+    let (Payload::Ohlcv(candles), Some(interval)) = (payload, req.interval) else { return None };
+    let newest = candles.iter().map(|c| c.ts.0).max()?;
+    let age = now_ms.saturating_sub(newest);
+    if age <= STALE_INTERVALS * interval.millis() {
+        return None;
+    }
+    let days = age / 86_400_000;
+    let said = if days >= 2 { format!("{days} days") } else { format!("{} minutes", age / 60_000) };
+    let note = format!("the newest {} candle opened {said} ago: the pair may no longer trade here", interval.as_str());
+    Some(serde_json::json!({"newest": newest, "age_ms": age, "note": note}))
+}
+
 /// Builds the response from the serialized payload. `max_age_s` is the fresh time left
 /// (None: the route does not cache).
 pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Option<u64>) -> Response<Body> {

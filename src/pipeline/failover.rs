@@ -21,6 +21,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use super::attempt::Finished;
+use super::attempt::{Checked, Finished};
 use super::plan::Plan;
 pub use crate::answer::Answer;
 use crate::breaker::Outcome;
@@ -199,14 +200,14 @@ where
         let name = done.provider.cfg.name.clone();
         self.attempts.push(done.record);
         match done.result {
-            Ok((payload, missing)) => {
+            Ok(Checked { payload, missing, dropped }) => {
                 let answer = Answer {
                     payload,
                     provider: name.clone(),
                     host: done.host,
                     attempts: Vec::new(),
                     missing,
-                    extra: None,
+                    extra: dropped_extra(&dropped),
                 };
                 if answer.missing.is_empty() {
                     self.mark_overtaken();
@@ -295,3 +296,15 @@ pub use crate::calendar::now_ms;
 
 #[cfg(test)]
 mod tests;
+
+/// `meta.dropped` of an answer that left items out: `{"count": n, "items": [...]}` (the
+/// first ten reasons).
+pub fn dropped_extra(dropped: &[String]) -> Option<Arc<crate::answer::MetaExtra>> {
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut extra = crate::answer::MetaExtra::new();
+    let first: Vec<&String> = dropped.iter().take(10).collect();
+    extra.insert("dropped".into(), serde_json::json!({"count": dropped.len(), "items": first}));
+    Some(Arc::new(extra))
+}

@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::attempt::{self, AttemptCtx};
 use super::failover::{self, Answer, Request};
+
 use crate::candidates::admitted::AttemptRecord;
 use crate::error::ProxyError;
 use crate::normalize::news;
@@ -141,8 +143,15 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
     let host = answers.iter().map(|a| a.host.as_str()).collect::<Vec<_>>().join(",");
     let mut lists: Vec<Vec<News>> = Vec::new();
     let mut first = None;
+    let (mut dropped, mut named) = (0, Vec::new());
     for a in answers {
         attempts.extend(a.attempts);
+        // Each answer's `meta.dropped`, added up; the reasons named by provider.
+        if let Some(d) = a.extra.as_deref().and_then(|e| e.get("dropped")) {
+            dropped += d["count"].as_u64().unwrap_or(0);
+            let why = d["items"].as_array().into_iter().flatten().filter_map(Value::as_str);
+            named.extend(why.map(|w| format!("{}: {w}", a.provider)));
+        }
         match a.payload {
             Payload::News(items) => lists.push(items),
             other => {
@@ -155,5 +164,11 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
         Some(p) if lists.is_empty() => p,
         _ => Payload::News(news::merge(lists, r.req.q.as_deref(), limit)),
     };
-    Answer { payload, provider, host, attempts, missing: Vec::new(), extra: None }
+    let extra = (dropped > 0).then(|| {
+        let mut extra = crate::answer::MetaExtra::new();
+        named.truncate(10);
+        extra.insert("dropped".into(), serde_json::json!({"count": dropped, "items": named}));
+        std::sync::Arc::new(extra)
+    });
+    Answer { payload, provider, host, attempts, missing: Vec::new(), extra }
 }

@@ -2,6 +2,7 @@
 //! on the blocking pool), another marketgate's envelope, or the per-symbol outputs of
 //! one attempt joined. A mapping's `error(...)` value decides the outcome class.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -110,22 +111,46 @@ fn shorten(text: &str) -> String {
     if text.len() <= MAX { text.to_owned() } else { format!("{}…", text.chars().take(MAX).collect::<String>()) }
 }
 
-/// A feed's news items as JSON (parsed on the blocking pool when large). A body that is
-/// no feed is a bad body: the outlet moved or sends an error page.
-pub async fn feed(f: &FeedSource, body: Bytes, req: &OpRequest, provider: &str) -> Result<String, Failure> {
+/// A feed's news items as JSON, and the entries left out (parsed on the blocking pool
+/// when large). At most [`FEED_PARSES`] feeds are parsed at once, the rest wait their
+/// turn within the attempt's timeout: eight requests for five large feeds no longer
+/// hold forty parses in memory together. A body that is no feed is a bad body: the
+/// outlet moved or sends an error page.
+pub async fn feed(
+    f: &FeedSource,
+    body: Bytes,
+    req: &OpRequest,
+    provider: &str,
+) -> Result<(String, Vec<String>), Failure> {
     let (source, q, limit) = (f.source.clone(), req.q.clone(), req.limit.map_or(usize::MAX, |l| l as usize));
     let large = body.len() > BLOCKING_THRESHOLD;
     let work = move || {
         crate::normalize::feed::news_items(&body, source.as_deref(), q.as_deref(), limit)
-            .map(|items| serde_json::to_string(&items).unwrap_or_default())
+            .map(|f| (serde_json::to_string(&f.items).unwrap_or_default(), f.dropped))
             .map_err(|e| e.to_string())
     };
     let result = if large {
-        tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(format!("feed task failed: {e}")))
+        // The permit goes with the parse: a request that gives up (its deadline) does
+        // not free the slot of a parse still running.
+        let permit = Arc::clone(parses()).acquire_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("feed task failed: {e}")))
     } else {
         work()
     };
     result.map_err(|e| Failure::new(Outcome::BadBody, format!("{provider} news: {e}")))
+}
+
+/// Large feeds parsed at once, process-wide.
+pub const FEED_PARSES: usize = 2;
+
+fn parses() -> &'static Arc<tokio::sync::Semaphore> {
+    static PARSES: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PARSES.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(FEED_PARSES)))
 }
 
 /// Another marketgate's envelope: `data` is the payload.

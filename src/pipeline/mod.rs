@@ -130,8 +130,44 @@ pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     let operation = route.derive.map_or(route.op.as_str(), |d| d.as_str());
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
     let run = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping };
-    let reply = cached_or_fetched(gw, route, label, &run).await?;
+    let reply = shape_news(cached_or_fetched(gw, route, label, &run).await?, &shaping);
+    if let Some((q, limit)) = shaping.news() {
+        // What this request asked, for the envelope (the fetch asked for everything).
+        req.q = q.map(str::to_owned);
+        req.limit = u32::try_from(limit).ok();
+    }
     Ok((Asked { req, renames, operation }, reply))
+}
+
+/// A news request's search and limit applied to the list fetched (or cached) for every
+/// news request.
+fn shape_news(reply: Reply, shaping: &Shaping) -> Reply {
+    let Some((q, limit)) = shaping.news() else { return reply };
+    let shape = |items: Vec<crate::normalize::schema::News>| crate::normalize::news::merge(vec![items], q, limit);
+    match reply {
+        Reply::Fresh { mut answer, ttl, .. } => {
+            use crate::normalize::schema::Payload;
+            if let Payload::News(items) = std::mem::replace(&mut answer.payload, Payload::News(Vec::new())) {
+                answer.payload = Payload::News(shape(items));
+            }
+            let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
+            Reply::Fresh { answer, data, ttl }
+        }
+        Reply::Cached { entry, result, ttl } => {
+            let items = serde_json::from_slice(&entry.data).unwrap_or_default();
+            let data = Bytes::from(serde_json::to_vec(&shape(items)).unwrap_or_default());
+            let entry = Arc::new(Cached {
+                data,
+                order: Vec::new(),
+                missing: entry.missing.clone(),
+                provider: entry.provider.clone(),
+                host: entry.host.clone(),
+                fetched: entry.fetched,
+                extra: entry.extra.clone(),
+            });
+            Reply::Cached { entry, result, ttl }
+        }
+    }
 }
 
 /// The cache around a failover run (none when the route does not cache).
@@ -267,10 +303,12 @@ impl Fetch<'_> {
         if self.route.derive.is_none() {
             let max = self.snap.provider(&answer.provider).and_then(|p| p.cfg.ops.get(&self.req.op));
             if let Some(served) = envelope::served(self.req, &answer.payload, max) {
-                let mut extra = answer.extra.as_deref().cloned().unwrap_or_default();
-                extra.insert("served".into(), served);
-                answer.extra = Some(Arc::new(extra));
+                add_meta(&mut answer, "served", served);
             }
+        }
+        // Indicators over stale candles carry the same note.
+        if let Some(stale) = envelope::stale_candles(self.req, &answer.payload, now_ms) {
+            add_meta(&mut answer, "stale_data", stale);
         }
         self.shaping.apply(&mut answer);
         Ok(answer)
@@ -342,4 +380,11 @@ fn check_known_symbols(snap: &Snapshot, pool: &PoolRt, req: &OpRequest) -> Resul
     let plural = if unknown.len() > 1 { "s" } else { "" };
     let msg = format!("unknown symbol{plural}: {} (no provider of this route has an id for it)", unknown.join(", "));
     Err(ProxyError::new(ErrorKind::UnknownSymbol, msg))
+}
+
+/// Adds a `meta` field to an answer.
+fn add_meta(answer: &mut Answer, key: &str, value: serde_json::Value) {
+    let mut extra = answer.extra.as_deref().cloned().unwrap_or_default();
+    extra.insert(key.into(), value);
+    answer.extra = Some(Arc::new(extra));
 }

@@ -99,7 +99,7 @@ async fn consensus_drops_the_provider_ten_percent_off() {
     assert!((price - base * 1.001).abs() < 1e-6, "median of the two kept: {price} vs {}", base * 1.001);
     let sources = v["meta"]["sources"].as_array().expect("sources");
     let dropped: Vec<&str> =
-        sources.iter().filter(|s| s["dropped"] == true).filter_map(|s| s["provider"].as_str()).collect();
+        sources.iter().filter(|s| s["dropped"] == "outlier").filter_map(|s| s["provider"].as_str()).collect();
     assert_eq!(dropped, ["c"], "{v}");
     assert_eq!(sources.len(), 3);
     assert_eq!(v["meta"]["consensus"]["answered"], 3);
@@ -120,7 +120,8 @@ async fn consensus_drops_the_provider_ten_percent_off() {
 
 /// On the shipped price pool `consensus=3` asks the first three providers in tier
 /// order, Binance, OKX and Coinbase, at once, replaying their recorded bodies, and lists
-/// each price with whether it was kept.
+/// each price with its time and whether it was kept: quotes older than a minute do not
+/// vote, so the one fresh quote is the answer.
 #[tokio::test]
 async fn consensus_on_the_shipped_price_pool_asks_three_providers_at_once() {
     let names = ["binance", "okx", "coinbase"];
@@ -141,18 +142,66 @@ async fn consensus_on_the_shipped_price_pool_asks_three_providers_at_once() {
     for (name, m) in &mocks {
         assert!(m.hits() >= 1, "{name} was asked");
     }
-    // The recorded bodies are from different years: the answer is the median of the
-    // prices kept, and what was dropped is listed as such.
-    let kept: Vec<f64> = sources.iter().filter(|s| s["dropped"] == false).filter_map(|s| s["price"].as_f64()).collect();
-    assert!(!kept.is_empty());
-    let mut sorted = kept.clone();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
-    assert_eq!(v["data"][0]["price"].as_f64(), Some(median), "{v}");
+    // Binance's price carries no time (it is now); OKX's recorded quote is from 2023 and
+    // Coinbase's from 2026-06: they do not vote, and are listed as stale with their ts.
+    // (Before quotes had an age, the median of the three years served a 2023 price.)
+    let by = |name: &str| sources.iter().find(|s| s["provider"] == name).cloned().unwrap_or_default();
+    assert_eq!(by("binance")["dropped"], false, "{v}");
+    for old in ["okx", "coinbase"] {
+        assert_eq!(by(old)["dropped"], "stale", "{v}");
+        let ts = by(old)["ts"].as_i64().expect("ts");
+        assert!(ts < marketgate::calendar::now_ms() - 86_400_000, "{old} quote is old: {ts}");
+    }
+    assert_eq!(v["data"][0]["price"], by("binance")["price"], "the fresh price is served: {v}");
+    let note = v["meta"]["consensus"]["note"].as_str().unwrap_or_default();
+    assert!(note.contains("2 quote(s) older than 1m did not vote"), "{note}");
     assert_eq!(
         get(proxy.url("/v1/price?symbols=BTC&consensus=3")).await.json()["meta"]["cached"],
         true,
         "cached like any price answer"
     );
+}
+
+/// Candles whose newest bar opened long ago (Binance's recorded klines, years old, as a
+/// pair that stopped trading would give) are served with `meta.stale_data`, and so are
+/// indicators computed from them; a provider whose newest candle is the current one gets
+/// no note.
+#[tokio::test]
+async fn stale_candles_are_said_in_meta() {
+    let binance = crate::support::shipped::provider("binance", None).await;
+    let proxy = Proxy::start(&crate::support::shipped::config(&[("binance", binance.hosts.clone())])).await;
+    for path in ["/v1/ohlcv?symbol=BTC&interval=1h&limit=5", "/v1/indicators?symbol=BTC&interval=1h&limit=5"] {
+        let r = get(proxy.url(path)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let stale = &r.json()["meta"]["stale_data"];
+        assert!(stale["age_ms"].as_i64().is_some_and(|a| a > 365 * 86_400_000), "{path}: {stale}");
+        assert!(stale["note"].as_str().is_some_and(|n| n.contains("days ago")), "{path}: {stale}");
+    }
+    proxy.stop().await;
+    // Candles up to now: no note.
+    let now = marketgate::calendar::now_ms() / 3_600_000 * 3_600_000;
+    let rows: Vec<String> = (0..5)
+        .rev()
+        .map(|i| {
+            format!(
+                r#"[{},"100","101","99","100.5","1",{},"1",1,"1","1","0"]"#,
+                now - i * 3_600_000,
+                now - i * 3_600_000 + 3_599_999
+            )
+        })
+        .collect();
+    let body = format!("[{}]", rows.join(","));
+    let fresh = Mock::start(move |s| {
+        if s.path_and_query.starts_with("/api/v3/klines") {
+            Reply::Json(200, body.clone())
+        } else {
+            crate::support::shipped::reply("binance", None, &s.path_and_query)
+        }
+    })
+    .await;
+    let proxy = Proxy::start(&crate::support::shipped::config(&[("binance", vec![fresh.url()])])).await;
+    let r = get(proxy.url("/v1/ohlcv?symbol=BTC&interval=1h&limit=5")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["meta"].get("stale_data").is_none(), "{}", r.json()["meta"]);
+    proxy.stop().await;
 }

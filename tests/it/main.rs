@@ -21,6 +21,7 @@ mod hardening;
 mod layers;
 mod logging;
 mod mapping_layer;
+mod news_feeds;
 mod normalize;
 mod normalize_exchanges;
 mod normalize_faults;

@@ -97,6 +97,13 @@ impl Process {
     pub fn admin_url(&self, path: &str) -> String {
         format!("{}{path}", self.admin)
     }
+
+    /// The most resident memory the process has had (`VmHWM`), MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next());
+        kib.and_then(|k| k.parse::<f64>().ok()).map_or(f64::NAN, |k| k / 1024.0)
+    }
 }
 
 impl Drop for Process {

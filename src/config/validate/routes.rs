@@ -213,6 +213,7 @@ fn normalized(
         max_stale: spec.max_stale.map(|d| d.0),
         hedge,
         deadline: spec.deadline.map(|d| d.0),
+        max_quote_age: spec.max_quote_age.map_or(crate::config::model::DEFAULT_MAX_QUOTE_AGE, |d| d.0),
         defaults: spec.defaults.clone(),
     })
 }

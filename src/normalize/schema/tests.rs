@@ -101,3 +101,30 @@ fn a_candle_whose_open_or_close_leaves_its_range_or_whose_volume_is_negative_is_
     assert_eq!(Payload::from_json(&c(10.0, 12.0, 9.0, 13.0, 3.0), &r, NOW).expect_err("close").path, "data[0].close");
     assert_eq!(Payload::from_json(&c(10.0, 12.0, 9.0, 11.0, -1.0), &r, NOW).expect_err("vol").path, "data[0].volume");
 }
+
+/// One news item dated 9999 or without a link is left out and named; the rest are
+/// served; a list whose every item is wrong is still an error (the mapping is).
+#[test]
+fn news_items_that_do_not_fit_are_dropped_one_by_one() {
+    let item = |title: &str, url: &str, ts: i64| {
+        format!(
+            r#"{{"title":"{title}","url":"{url}","source":"x","published_at":{ts},"summary":null,"categories":[]}}"#
+        )
+    };
+    let year_9999 = 253_402_300_799_000_i64;
+    let list = format!(
+        "[{},{},{},{}]",
+        item("Good", "https://x.io/1", NOW - 1000),
+        item("Far future", "https://x.io/2", year_9999),
+        item("No link", "", NOW - 1000),
+        item("From 2003", "https://x.io/3", 1_054_633_161_000)
+    );
+    let (payload, dropped) = Payload::checked(&list, &req(Operation::News, "limit=10"), NOW).expect("served");
+    let Payload::News(items) = payload else { panic!("news") };
+    let titles: Vec<&str> = items.iter().map(|n| n.title.as_str()).collect();
+    assert_eq!(titles, ["Good", "From 2003"]);
+    assert_eq!(dropped, ["data[1].published_at: 253402300799000 is in the future", "data[2].url: must not be empty"]);
+    let all_bad = format!("[{}]", item("Seconds", "https://x.io/4", 1_700_000_000));
+    let e = Payload::checked(&all_bad, &req(Operation::News, "limit=10"), NOW).expect_err("every item wrong");
+    assert_eq!(e.path, "data[0].published_at");
+}

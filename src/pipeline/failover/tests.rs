@@ -85,7 +85,7 @@ async fn scripted(s: Arc<Script>, c: Candidate<'_, Plan>, timeout: Duration) -> 
         Act::Answer(d) if d < timeout => {
             tokio::time::sleep(d).await;
             let p = Price { symbol: "BTC".into(), vs: "USD".into(), price: 1.0, ts: Ts(1_700_000_000_000) };
-            Ok((Payload::Price(vec![p]), Vec::new()))
+            Ok(super::Checked { payload: Payload::Price(vec![p]), missing: Vec::new(), dropped: Vec::new() })
         }
         Act::Fail(o, d) if d < timeout => {
             tokio::time::sleep(d).await;

@@ -4,6 +4,7 @@ from .attempt import Attempt
 from .attempt_outcome import AttemptOutcome
 from .candle import Candle
 from .consensus_source import ConsensusSource
+from .consensus_source_dropped_type_1 import ConsensusSourceDroppedType1
 from .error import Error
 from .error_error import ErrorError
 from .error_error_code import ErrorErrorCode
@@ -26,8 +27,10 @@ from .market import Market
 from .meta import Meta
 from .meta_aliases import MetaAliases
 from .meta_consensus import MetaConsensus
+from .meta_dropped import MetaDropped
 from .meta_served import MetaServed
 from .meta_spread_pct import MetaSpreadPct
+from .meta_stale_data import MetaStaleData
 from .movers import Movers
 from .news import News
 from .order_book import OrderBook
@@ -46,6 +49,7 @@ __all__ = (
     "AttemptOutcome",
     "Candle",
     "ConsensusSource",
+    "ConsensusSourceDroppedType1",
     "Error",
     "ErrorError",
     "ErrorErrorCode",
@@ -68,8 +72,10 @@ __all__ = (
     "Meta",
     "MetaAliases",
     "MetaConsensus",
+    "MetaDropped",
     "MetaServed",
     "MetaSpreadPct",
+    "MetaStaleData",
     "Movers",
     "News",
     "OrderBook",

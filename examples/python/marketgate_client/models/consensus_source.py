@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..models.consensus_source_dropped_type_1 import ConsensusSourceDroppedType1
 
 T = TypeVar("T", bound="ConsensusSource")
 
@@ -13,26 +15,34 @@ T = TypeVar("T", bound="ConsensusSource")
 class ConsensusSource:
     """
     Attributes:
-        dropped (bool):
+        dropped (bool | ConsensusSourceDroppedType1): false when the quote counted, else why not
         price (float):
         provider (str):
         symbol (str):
+        ts (int):
     """
 
-    dropped: bool
+    dropped: bool | ConsensusSourceDroppedType1
     price: float
     provider: str
     symbol: str
+    ts: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        dropped = self.dropped
+        dropped: bool | str
+        if isinstance(self.dropped, ConsensusSourceDroppedType1):
+            dropped = self.dropped.value
+        else:
+            dropped = self.dropped
 
         price = self.price
 
         provider = self.provider
 
         symbol = self.symbol
+
+        ts = self.ts
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -42,6 +52,7 @@ class ConsensusSource:
                 "price": price,
                 "provider": provider,
                 "symbol": symbol,
+                "ts": ts,
             }
         )
 
@@ -50,7 +61,19 @@ class ConsensusSource:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        dropped = d.pop("dropped")
+
+        def _parse_dropped(data: object) -> bool | ConsensusSourceDroppedType1:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                dropped_type_1 = ConsensusSourceDroppedType1(data)
+
+                return dropped_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(bool | ConsensusSourceDroppedType1, data)
+
+        dropped = _parse_dropped(d.pop("dropped"))
 
         price = d.pop("price")
 
@@ -58,11 +81,14 @@ class ConsensusSource:
 
         symbol = d.pop("symbol")
 
+        ts = d.pop("ts")
+
         consensus_source = cls(
             dropped=dropped,
             price=price,
             provider=provider,
             symbol=symbol,
+            ts=ts,
         )
 
         consensus_source.additional_properties = d

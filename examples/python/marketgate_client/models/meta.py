@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from ..models.consensus_source import ConsensusSource
     from ..models.meta_aliases import MetaAliases
     from ..models.meta_consensus import MetaConsensus
+    from ..models.meta_dropped import MetaDropped
     from ..models.meta_served import MetaServed
     from ..models.meta_spread_pct import MetaSpreadPct
+    from ..models.meta_stale_data import MetaStaleData
 
 
 T = TypeVar("T", bound="Meta")
@@ -34,11 +36,15 @@ class Meta:
         stale (bool):
         aliases (MetaAliases | Unset):
         consensus (MetaConsensus | Unset):
+        dropped (MetaDropped | Unset): News items left out because they did not fit (no link, a date in the future, a
+            video), the first ten named
         note (str | Unset):
         served (MetaServed | Unset): Fewer candles or book levels than asked: how many were served, and the provider's
             documented maximum when that is why
         sources (list[ConsensusSource] | Unset):
         spread_pct (MetaSpreadPct | Unset):
+        stale_data (MetaStaleData | Unset): Candles whose newest bar opened more than 3 intervals ago (also on
+            indicators)
         tried (list[Attempt] | Unset):
     """
 
@@ -52,10 +58,12 @@ class Meta:
     stale: bool
     aliases: MetaAliases | Unset = UNSET
     consensus: MetaConsensus | Unset = UNSET
+    dropped: MetaDropped | Unset = UNSET
     note: str | Unset = UNSET
     served: MetaServed | Unset = UNSET
     sources: list[ConsensusSource] | Unset = UNSET
     spread_pct: MetaSpreadPct | Unset = UNSET
+    stale_data: MetaStaleData | Unset = UNSET
     tried: list[Attempt] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -84,6 +92,10 @@ class Meta:
         if not isinstance(self.consensus, Unset):
             consensus = self.consensus.to_dict()
 
+        dropped: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.dropped, Unset):
+            dropped = self.dropped.to_dict()
+
         note = self.note
 
         served: dict[str, Any] | Unset = UNSET
@@ -100,6 +112,10 @@ class Meta:
         spread_pct: dict[str, Any] | Unset = UNSET
         if not isinstance(self.spread_pct, Unset):
             spread_pct = self.spread_pct.to_dict()
+
+        stale_data: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.stale_data, Unset):
+            stale_data = self.stale_data.to_dict()
 
         tried: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.tried, Unset):
@@ -126,6 +142,8 @@ class Meta:
             field_dict["aliases"] = aliases
         if consensus is not UNSET:
             field_dict["consensus"] = consensus
+        if dropped is not UNSET:
+            field_dict["dropped"] = dropped
         if note is not UNSET:
             field_dict["note"] = note
         if served is not UNSET:
@@ -134,6 +152,8 @@ class Meta:
             field_dict["sources"] = sources
         if spread_pct is not UNSET:
             field_dict["spread_pct"] = spread_pct
+        if stale_data is not UNSET:
+            field_dict["stale_data"] = stale_data
         if tried is not UNSET:
             field_dict["tried"] = tried
 
@@ -145,8 +165,10 @@ class Meta:
         from ..models.consensus_source import ConsensusSource
         from ..models.meta_aliases import MetaAliases
         from ..models.meta_consensus import MetaConsensus
+        from ..models.meta_dropped import MetaDropped
         from ..models.meta_served import MetaServed
         from ..models.meta_spread_pct import MetaSpreadPct
+        from ..models.meta_stale_data import MetaStaleData
 
         d = dict(src_dict)
         age_ms = d.pop("age_ms")
@@ -179,6 +201,13 @@ class Meta:
         else:
             consensus = MetaConsensus.from_dict(_consensus)
 
+        _dropped = d.pop("dropped", UNSET)
+        dropped: MetaDropped | Unset
+        if isinstance(_dropped, Unset):
+            dropped = UNSET
+        else:
+            dropped = MetaDropped.from_dict(_dropped)
+
         note = d.pop("note", UNSET)
 
         _served = d.pop("served", UNSET)
@@ -204,6 +233,13 @@ class Meta:
         else:
             spread_pct = MetaSpreadPct.from_dict(_spread_pct)
 
+        _stale_data = d.pop("stale_data", UNSET)
+        stale_data: MetaStaleData | Unset
+        if isinstance(_stale_data, Unset):
+            stale_data = UNSET
+        else:
+            stale_data = MetaStaleData.from_dict(_stale_data)
+
         _tried = d.pop("tried", UNSET)
         tried: list[Attempt] | Unset = UNSET
         if _tried is not UNSET:
@@ -224,10 +260,12 @@ class Meta:
             stale=stale,
             aliases=aliases,
             consensus=consensus,
+            dropped=dropped,
             note=note,
             served=served,
             sources=sources,
             spread_pct=spread_pct,
+            stale_data=stale_data,
             tried=tried,
         )
 
