@@ -66,11 +66,27 @@ pub enum Control {
     },
 }
 
+/// One upstream stream and the clients it feeds, grouped by the label each asked
+/// for: a `vs=USD` and a `vs=USDT` client share Binance's `btcusdt@trade`, a `TON` and a
+/// `GRAM` client share `gramusdt@trade`, and each gets its own `symbol` and `vs`.
 struct TopicState {
     topic: Topic,
-    clients: Vec<Arc<ClientTx>>,
+    groups: Vec<Group>,
     seen: Seen,
     globals: Globals,
+}
+
+/// The clients of a topic that asked for the same label.
+struct Group {
+    symbol: String,
+    vs: String,
+    clients: Vec<Arc<ClientTx>>,
+}
+
+impl TopicState {
+    fn clients(&self) -> impl Iterator<Item = &Arc<ClientTx>> {
+        self.groups.iter().flat_map(|g| &g.clients)
+    }
 }
 
 struct Counters {
@@ -264,6 +280,10 @@ impl Driver {
                 match protocol::parse(&text) {
                     Inbound::Data { stream, data } => self.deliver(&stream, data),
                     Inbound::Reply { id, error } => self.machine.replied(c, id, error),
+                    Inbound::Shutdown => {
+                        tracing::info!(provider = %self.name, "the upstream announced a restart: replacing its connection now");
+                        self.machine.shutdown_announced(c);
+                    }
                     Inbound::Other => {}
                 }
             }
@@ -275,13 +295,15 @@ impl Driver {
         let Some(t) = self.topics.get_mut(stream) else { return };
         let Some(channel) = self.cfg.channels.get(&t.topic.channel) else { return };
         t.globals.now = now_ms();
+        let channel_kind = t.topic.channel;
+        let (symbol, vs) = (&t.topic.symbol, &t.topic.vs);
         let mapped = channel
             .mapping
             .run_val(jq::from_json(data), &t.globals)
             .map_err(|e| e.to_string())
             .and_then(|v| serde_json::from_str::<serde_json::Value>(&v.to_string()).map_err(|e| e.to_string()))
-            .and_then(|v| t.topic.channel.payload(v, &t.topic.symbol, &t.topic.vs).map_err(|e| e.to_string()));
-        let payload = match mapped {
+            .and_then(|v| channel_kind.payload(v.clone(), symbol, vs).map(|p| (v, p)).map_err(|e| e.to_string()));
+        let (value, payload) = match mapped {
             Ok(p) => p,
             Err(e) => {
                 self.counters.invalid.inc();
@@ -292,13 +314,23 @@ impl Driver {
         if !t.seen.first_time(payload.dedupe_key()) {
             return;
         }
-        let msg = payload.encode(&self.name);
         let (mut queued, mut dropped) = (0, 0);
-        for c in &t.clients {
-            match c.offer(msg.clone()) {
-                Offer::Queued => queued += 1,
-                Offer::Dropped => dropped += 1,
-                Offer::Gone => {}
+        for g in &t.groups {
+            // Encoded once per label, not per client.
+            let msg = if (&g.symbol, &g.vs) == (symbol, vs) {
+                payload.encode(&self.name)
+            } else {
+                match channel_kind.payload(value.clone(), &g.symbol, &g.vs) {
+                    Ok(p) => p.encode(&self.name),
+                    Err(_) => continue,
+                }
+            };
+            for c in &g.clients {
+                match c.offer(msg.clone()) {
+                    Offer::Queued => queued += 1,
+                    Offer::Dropped => dropped += 1,
+                    Offer::Gone => {}
+                }
             }
         }
         self.counters.out.inc_by(queued);
@@ -323,6 +355,7 @@ impl Driver {
                 let names: Vec<String> = topics.iter().map(|t| t.stream.clone()).collect();
                 let detail = notice::subscribed_detail(&self.name, &topics);
                 for topic in topics {
+                    let (symbol, vs) = (topic.symbol.clone(), topic.vs.clone());
                     let t = self.topics.entry(topic.stream.clone()).or_insert_with(|| TopicState {
                         globals: Globals {
                             symbols: vec![topic.symbol.clone()],
@@ -331,10 +364,13 @@ impl Driver {
                             ..Globals::default()
                         },
                         topic,
-                        clients: Vec::new(),
+                        groups: Vec::new(),
                         seen: Seen::new(4096),
                     });
-                    t.clients.push(Arc::clone(&client));
+                    match t.groups.iter_mut().find(|g| g.symbol == symbol && g.vs == vs) {
+                        Some(g) => g.clients.push(Arc::clone(&client)),
+                        None => t.groups.push(Group { symbol, vs, clients: vec![Arc::clone(&client)] }),
+                    }
                 }
                 self.clients.insert(client.id, names);
                 self.route = Some(route);
@@ -348,8 +384,11 @@ impl Driver {
             Control::Leave(id) => {
                 for stream in self.clients.remove(&id).unwrap_or_default() {
                     if let Some(t) = self.topics.get_mut(&stream) {
-                        t.clients.retain(|c| c.id != id);
-                        if t.clients.is_empty() {
+                        for g in &mut t.groups {
+                            g.clients.retain(|c| c.id != id);
+                        }
+                        t.groups.retain(|g| !g.clients.is_empty());
+                        if t.groups.is_empty() {
                             self.topics.remove(&stream);
                         }
                     }
@@ -361,8 +400,9 @@ impl Driver {
                     return;
                 }
                 let mut sent = BTreeSet::new();
-                for t in self.topics.values().filter(|t| t.topic.symbol == symbol && t.topic.vs == vs) {
-                    for c in &t.clients {
+                let groups = self.topics.values().flat_map(|t| &t.groups);
+                for g in groups.filter(|g| g.symbol == symbol && g.vs == vs) {
+                    for c in &g.clients {
                         if sent.insert(c.id) && c.offer(msg.clone()) == Offer::Queued {
                             self.counters.out.inc();
                         }
@@ -375,7 +415,7 @@ impl Driver {
     fn wanted_changed(&mut self, now: Instant) {
         self.machine.set_wanted(self.topics.keys().cloned().collect(), now);
         let pairs: BTreeSet<(String, String)> =
-            self.topics.values().map(|t| (t.topic.symbol.clone(), t.topic.vs.clone())).collect();
+            self.topics.values().flat_map(|t| &t.groups).map(|g| (g.symbol.clone(), g.vs.clone())).collect();
         *lock(&self.pairs) = pairs.into_iter().collect();
         self.dirty = true;
     }

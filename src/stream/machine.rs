@@ -93,6 +93,8 @@ struct Conn {
     subscribed: BTreeSet<String>,
     pending: HashMap<u64, (Method, Vec<String>)>,
     last_control: Option<Instant>,
+    /// The upstream announced it will close this connection: its lifetime is over.
+    doomed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +222,15 @@ impl Machine {
         }
     }
 
+    /// The upstream announced it will close `conn` soon (Binance's `serverShutdown`):
+    /// its lifetime ends now, so a replacement connects at once, overlaps it and takes
+    /// over before the close (trades deduplicated across the two, no gap).
+    pub fn shutdown_announced(&mut self, conn: ConnId) {
+        if let Some(i) = self.index(conn) {
+            self.conns[i].doomed = true;
+        }
+    }
+
     /// The upstream answered control request `id` on `conn`.
     pub fn replied(&mut self, conn: ConnId, id: u64, error: Option<String>) {
         let Some(i) = self.index(conn) else { return };
@@ -257,7 +268,7 @@ impl Machine {
         }
         let expired = self.conns.iter().any(|c| {
             c.role == Role::Primary
-                && c.open_since.is_some_and(|t| now.saturating_duration_since(t) >= self.limits.lifetime)
+                && c.open_since.is_some_and(|t| c.doomed || now.saturating_duration_since(t) >= self.limits.lifetime)
         });
         if expired && !self.conns.iter().any(|c| c.role == Role::Replacement) {
             self.connect(Role::Replacement, now);
@@ -288,7 +299,7 @@ impl Machine {
                 && !has_replacement
                 && let Some(t) = c.open_since
             {
-                let expiry = t + self.limits.lifetime;
+                let expiry = if c.doomed { t } else { t + self.limits.lifetime };
                 at.push(self.next_connect().map_or(expiry, |n| n.max(expiry)));
             }
             if let Some(last) = c.last_control.filter(|_| self.next_control(c).is_some()) {

@@ -32,6 +32,10 @@ pub enum Inbound {
         /// The upstream's complaint, when it refused.
         error: Option<String>,
     },
+    /// Binance is about to restart the server behind this connection
+    /// (`{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":...}}`, since
+    /// 2026-05: "establish a new connection as soon as possible").
+    Shutdown,
     /// Anything else (ignored, counted).
     Other,
 }
@@ -42,7 +46,12 @@ struct Frame {
     data: Option<serde_json::Value>,
     id: Option<u64>,
     error: Option<serde_json::Value>,
+    /// The event type of a raw (not combined) event.
+    e: Option<String>,
 }
+
+/// The event type of the shutdown notice.
+const SHUTDOWN: &str = "serverShutdown";
 
 /// The control request text.
 pub fn control(method: Method, streams: &[String], id: u64) -> String {
@@ -64,7 +73,12 @@ pub fn parse(text: &str) -> Inbound {
     let Ok(frame) = serde_json::from_str::<Frame>(text) else {
         return Inbound::Other;
     };
+    let shutdown = |data: &serde_json::Value| data.get("e").and_then(|e| e.as_str()) == Some(SHUTDOWN);
     match frame {
+        Frame { e: Some(e), .. } if e == SHUTDOWN => Inbound::Shutdown,
+        Frame { stream: Some(stream), data: Some(data), .. } if stream == "!serverShutdown" || shutdown(&data) => {
+            Inbound::Shutdown
+        }
         Frame { stream: Some(stream), data: Some(data), .. } => Inbound::Data { stream, data },
         Frame { id: Some(id), error, .. } => Inbound::Reply { id, error: error.map(|e| e.to_string()) },
         _ => Inbound::Other,
@@ -100,6 +114,12 @@ mod tests {
         let err = parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":4}"#);
         assert!(matches!(err, Inbound::Reply { id: 4, error: Some(e) } if e.contains("Invalid request")));
         assert_eq!(parse("not json"), Inbound::Other);
+    }
+
+    #[test]
+    fn the_shutdown_notice_is_read_in_both_recorded_forms() {
+        assert_eq!(parse(fixture("combined_server_shutdown_docsample.json").trim()), Inbound::Shutdown);
+        assert_eq!(parse(fixture("raw_server_shutdown_docsample.json").trim()), Inbound::Shutdown);
     }
 
     #[test]

@@ -71,8 +71,10 @@ pub async fn serve(
     };
     let mut topics = Vec::new();
     for symbol in &ask.symbols {
-        let Some(id) = provider.symbols.id_for(symbol, &ask.vs) else {
-            let msg = format!("unknown symbol: {symbol} ({} has no stream id for {symbol}/{})", provider.name, ask.vs);
+        // A former ticker (TON) streams its asset's pair (GRAMUSDT), labelled as asked.
+        let asset = snap.config.aliases.get(symbol).unwrap_or(symbol);
+        let Some(id) = provider.symbols.id_for(asset, &ask.vs) else {
+            let msg = format!("unknown symbol: {symbol} ({} has no stream id for {asset}/{})", provider.name, ask.vs);
             return Err(ProxyError::new(ErrorKind::UnknownSymbol, msg));
         };
         for &channel in &ask.channels {

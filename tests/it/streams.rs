@@ -5,7 +5,7 @@
 //! stream host answers, a client that never reads harming no one, and a connection
 //! replaced before its lifetime without a lost or duplicated trade.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::support::stream_client::{Sse, next_of, until_ws, ws_client, ws_next};
@@ -321,25 +321,9 @@ async fn a_rollover_loses_and_duplicates_no_trade() {
         }
         overlapped
     };
-    let reader = async {
-        let mut ids = Vec::new();
-        while ids.len() < total as usize {
-            let m = ws_next(&mut ws).await;
-            if m["channel"] == "trade" {
-                ids.push(m["id"].as_str().expect("id").parse::<u64>().expect("number"));
-            } else {
-                assert_ne!(m["event"], "gap", "a planned replacement is no gap: {m}");
-            }
-        }
-        ids
-    };
+    let reader = trades_without_gap(&mut ws, total);
     let (overlapped, ids) = tokio::join!(publisher, reader);
-    let first = trade_event("BTCUSDT", 0)["t"].as_u64().expect("id");
-    let mut sorted = ids.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(sorted.len(), ids.len(), "no trade twice");
-    assert_eq!(sorted, (first..first + total).collect::<Vec<u64>>(), "no trade lost");
+    assert_every_trade_once(&ids, total);
     assert!(mock.connections() >= 2, "the connection was replaced ({} handshakes)", mock.connections());
     assert!(overlapped > 0, "old and new connection overlapped");
     proxy.stop().await;
@@ -457,4 +441,93 @@ async fn shutdown_tells_stream_clients_and_closes_them_cleanly() {
         .await
         .expect("stopped well within the 10 s grace period: nothing left to wait for")
         .expect("the serving task");
+}
+
+/// One upstream stream, each client's own label: a `vs=USD` and a `vs=USDT` client on
+/// BTC share `btcusdt@trade` and each reads the quote it asked for (both used to get the
+/// first joiner's); `TON`, Toncoin's former ticker, streams GRAM's pair under the name
+/// asked, beside a `GRAM` client on the same upstream stream (TON used to be refused).
+#[tokio::test]
+async fn each_client_gets_the_labels_it_asked_for() {
+    let mock = StreamMock::start().await;
+    let proxy = Proxy::start(&config(&mock.url, vec![shipped::NOWHERE.into()], "")).await;
+    let mut usd = ws_client(&proxy, "symbols=BTC&channels=trades").await;
+    let mut usdt = ws_client(&proxy, "symbols=BTC&channels=trades&vs=USDT").await;
+    let mut ton = ws_client(&proxy, "symbols=TON&channels=trades").await;
+    let mut gram = ws_client(&proxy, "symbols=GRAM&channels=trades").await;
+    for ws in [&mut usd, &mut usdt, &mut ton, &mut gram] {
+        until_ws(ws, "status", Some("subscribed")).await;
+    }
+    mock.wait_subscribed(&["btcusdt@trade", "gramusdt@trade"]).await;
+    assert_eq!(mock.subscribed().iter().map(BTreeSet::len).sum::<usize>(), 2, "one upstream stream per pair");
+    mock.publish("btcusdt@trade", &trade_event("BTCUSDT", 1));
+    mock.publish("gramusdt@trade", &trade_event("GRAMUSDT", 2));
+    let labels = |m: serde_json::Value| (m["symbol"].as_str().map(str::to_owned), m["vs"].as_str().map(str::to_owned));
+    let want = |s: &str, v: &str| (Some(s.to_owned()), Some(v.to_owned()));
+    assert_eq!(labels(until_ws(&mut usd, "trade", None).await), want("BTC", "USD"));
+    assert_eq!(labels(until_ws(&mut usdt, "trade", None).await), want("BTC", "USDT"));
+    assert_eq!(labels(until_ws(&mut ton, "trade", None).await), want("TON", "USD"));
+    assert_eq!(labels(until_ws(&mut gram, "trade", None).await), want("GRAM", "USD"));
+    proxy.stop().await;
+}
+
+/// Binance's `serverShutdown` notice, then the close 2 s later, on the shipped stream
+/// settings (23 h lifetime): the notice ends the connection's lifetime, a replacement
+/// overlaps it and takes over, and the client sees no gap and every trade once (it used
+/// to get a gap and lose the trades of the reconnect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_restart_costs_no_gap_and_no_trade() {
+    let mock = StreamMock::start().await;
+    let proxy = Proxy::start(&config(&mock.url, vec![shipped::NOWHERE.into()], "")).await;
+    let mut ws = ws_client(&proxy, "symbols=BTC&channels=trades").await;
+    until_ws(&mut ws, "status", Some("subscribed")).await;
+    mock.wait_subscribed(&["btcusdt@trade"]).await;
+    let total = 700u64;
+    let publisher = async {
+        let mut announced = None;
+        for n in 0..total {
+            mock.publish("btcusdt@trade", &trade_event("BTCUSDT", n));
+            if n == 100 {
+                announced = mock.announce_shutdown().map(|id| (id, tokio::time::Instant::now()));
+            }
+            if let Some((id, at)) = announced
+                && at.elapsed() >= Duration::from_secs(2)
+            {
+                mock.drop_conn(id);
+                announced = None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let reader = trades_without_gap(&mut ws, total);
+    let ((), ids) = tokio::join!(publisher, reader);
+    assert_every_trade_once(&ids, total);
+    assert_eq!(mock.connections(), 2, "one replacement");
+    assert_eq!(mock.open(), 1, "the announced connection is gone");
+    proxy.stop().await;
+}
+
+/// The ids of the next `total` trades a client reads; a `gap` among them fails the test
+/// (a planned replacement or an announced restart is no gap).
+async fn trades_without_gap(ws: &mut crate::support::stream_client::Ws, total: u64) -> Vec<u64> {
+    let mut ids = Vec::new();
+    while ids.len() < total as usize {
+        let m = ws_next(ws).await;
+        if m["channel"] == "trade" {
+            ids.push(m["id"].as_str().expect("id").parse::<u64>().expect("number"));
+        } else {
+            assert_ne!(m["event"], "gap", "no gap: {m}");
+        }
+    }
+    ids
+}
+
+/// `ids` are the `total` trades published from `trade_event(_, 0)` on, each once.
+fn assert_every_trade_once(ids: &[u64], total: u64) {
+    let first = trade_event("BTCUSDT", 0)["t"].as_u64().expect("id");
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len(), "no trade twice");
+    assert_eq!(sorted, (first..first + total).collect::<Vec<u64>>(), "no trade lost");
 }

@@ -121,6 +121,20 @@ impl StreamMock {
         }
     }
 
+    /// Sends Binance's `serverShutdown` notice (`{"stream":"!serverShutdown",...}`, the
+    /// recorded frame) on the oldest open connection; returns its id.
+    pub fn announce_shutdown(&self) -> Option<usize> {
+        let text = super::fixture("binance_ws/combined_server_shutdown_docsample.json");
+        let conns = self.shared.conns.lock().expect("lock");
+        let c = conns.iter().min_by_key(|c| c.id)?;
+        c.tx.send(Message::text(text.trim())).ok().map(|()| c.id)
+    }
+
+    /// Cuts connection `id` without a close frame.
+    pub fn drop_conn(&self, id: usize) {
+        self.shared.conns.lock().expect("lock").retain(|c| c.id != id);
+    }
+
     /// Cuts every open connection without a close frame.
     pub fn drop_all(&self) {
         self.shared.conns.lock().expect("lock").clear();

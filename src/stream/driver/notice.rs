@@ -59,7 +59,7 @@ impl Driver {
     pub(super) fn broadcast(&self, status: Status, detail: &str) {
         let msg = status.encode(detail, now_ms());
         let mut sent = BTreeSet::new();
-        for c in self.topics.values().flat_map(|t| &t.clients) {
+        for c in self.topics.values().flat_map(super::TopicState::clients) {
             if sent.insert(c.id) {
                 c.offer(msg.clone());
             }
@@ -89,7 +89,7 @@ impl Driver {
                 symbol: t.topic.symbol.clone(),
                 vs: t.topic.vs.clone(),
                 channel: t.topic.channel.as_str(),
-                clients: t.clients.len(),
+                clients: t.clients().count(),
             })
             .collect();
         topics.sort_by(|a, b| a.stream.cmp(&b.stream));

@@ -93,6 +93,7 @@ impl Machine {
             subscribed: streams.into_iter().collect(),
             pending: HashMap::new(),
             last_control: None,
+            doomed: false,
         });
     }
 

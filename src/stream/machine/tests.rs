@@ -226,6 +226,26 @@ fn a_connection_is_replaced_before_its_lifetime_with_an_overlap() {
 }
 
 #[test]
+fn an_announced_shutdown_ends_the_lifetime_now() {
+    let t0 = Instant::now();
+    let (mut m, old) = connected(&["a@trade"], t0);
+    let t1 = t0 + Duration::from_secs(60);
+    assert!(connects(&m.poll(t1)).is_empty(), "an hour-long lifetime: nothing to do yet");
+    m.shutdown_announced(old);
+    assert!(m.deadline().is_some_and(|d| d <= t1), "due at once");
+    let c = connects(&m.poll(t1));
+    assert_eq!(c.len(), 1, "a replacement connects while the announced one still carries");
+    m.opened(c[0].0, t1);
+    let actions = m.poll(t1);
+    assert_eq!(notices(&actions), vec![Notice::Connected { host: c[0].1, rollover: true }]);
+    // The upstream closes the announced connection before the overlap ends: no loss.
+    m.closed(old, "restart", t1 + Duration::from_secs(2));
+    let after = m.poll(t1 + Duration::from_secs(2));
+    assert!(notices(&after).is_empty(), "no lost notice: {after:?}");
+    assert_eq!(m.open_connections(), 1);
+}
+
+#[test]
 fn at_most_max_streams_are_wanted() {
     let t0 = Instant::now();
     let mut l = limits();
