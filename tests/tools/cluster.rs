@@ -99,7 +99,12 @@ async fn until_up(procs: &[Process], up: bool, within: Duration) {
 async fn three_replicas_spend_one_budget() {
     let redis = RedisServer::start();
     let (mock, times) = counting_mock(Duration::ZERO).await;
-    let procs = replicas(&redis, &mock.url(), r#"{ limit = 6, per = "2s" }"#);
+    // Exact counts: a slow machine (CI runs Chromium and other replicas beside it) must
+    // not push a take past the Redis timeout. A take that times out falls back to the
+    // local share while Redis still counts it, which can pass the limit: #27's leases.
+    let cfg = config(&redis.url(), &mock.url(), r#"{ limit = 6, per = "2s" }"#)
+        .replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a", "b", "c"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
     until_up(&procs, true, Duration::from_secs(5)).await;
     // Start at a window boundary, run four whole windows.
     let start = (now_ms() / 2000 + 1) * 2000;
