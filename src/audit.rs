@@ -75,6 +75,13 @@ pub struct Record {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Refusals just like this one that followed it (`at` is the last one's).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub repeated: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 // === impl Record ===
@@ -93,6 +100,7 @@ impl Record {
             changed_keys: Vec::new(),
             result,
             error: None,
+            repeated: 0,
         }
     }
 }
@@ -117,9 +125,23 @@ impl Audit {
         *lock(&self.file) = file;
     }
 
-    /// Records `record`: in memory, in the file, in the metric.
+    /// Records `record`: in memory, in the file, in the metric. A refusal just like the
+    /// newest record (same action, same reason) is counted on it instead: a hostile
+    /// page that floods the admin listener with forged writes cannot push the real
+    /// history out of the log.
     pub fn record(&self, record: Record) {
         self.metrics.admin_actions.with_label_values(&[record.action, record.result]).inc();
+        if record.result == "refused" {
+            let mut records = lock(&self.records);
+            if let Some(newest) = records
+                .front_mut()
+                .filter(|n| n.result == "refused" && n.action == record.action && n.error == record.error)
+            {
+                newest.repeated += 1;
+                newest.at = record.at;
+                return;
+            }
+        }
         let file = lock(&self.file).clone();
         if let Some(path) = &file
             && let Err(e) = append(path, &record)
@@ -215,6 +237,23 @@ mod tests {
         assert!(!text.contains("secret"), "{text}");
         assert_eq!(token_fingerprint("t0k3n").len(), "sha256:".len() + 12);
         assert!(!token_fingerprint("t0k3n").contains("t0k3n"));
+    }
+
+    #[test]
+    fn a_flood_of_forged_writes_leaves_the_history_in_place() {
+        let audit = Audit::new(None, Metrics::new().expect("metrics"));
+        audit.record(Record { target: Some("binance".into()), ..Record::new("unbench", Source::Signal, "ok") });
+        let forged = || Record {
+            error: Some("a request from https://evil.example may not change this marketgate".into()),
+            ..Record::new("reload", Source::Admin { peer: "127.0.0.1:5".into(), token: None }, "refused")
+        };
+        for _ in 0..(KEEP * 3) {
+            audit.record(forged());
+        }
+        let view = audit.view();
+        assert_eq!(view.len(), 2, "one record for the whole run of refusals");
+        assert_eq!(view[0].repeated, KEEP as u64 * 3 - 1);
+        assert_eq!(view[1].action, "unbench", "the real history stays");
     }
 
     #[test]

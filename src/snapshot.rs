@@ -88,6 +88,17 @@ impl ProviderRt {
         out.extend(keys.iter().map(|k| k.expose().to_owned()).filter(|k| !k.is_empty()));
         out
     }
+
+    /// An operator's lift, here: the provider's bench (`host` absent) or one host's
+    /// breaker. `Some(true)` when there was something to lift, `None` for a host this
+    /// provider does not have.
+    pub fn lift(&self, host: Option<&str>, metrics: &Metrics) -> Option<bool> {
+        let Some(label) = host else { return Some(self.state.lift_bench()) };
+        let h = self.hosts.iter().find(|h| h.url.label() == label)?;
+        let changed = h.state.reset_breaker();
+        metrics.breaker(&self.cfg.name, label, h.state.breaker().state());
+        Some(changed)
+    }
 }
 
 /// A host and its state.

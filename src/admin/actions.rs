@@ -57,17 +57,10 @@ pub async fn apply(state: &Admin, lift: Lift<'_>, source: Source) -> Response<Bo
     let Some(p) = snap.provider(provider) else {
         return not_found(&format!("no provider named {provider:?}"));
     };
-    let (action, changed) = match host {
-        None => ("unbench", p.state.lift_bench()),
-        Some(label) => {
-            let Some(h) = p.hosts.iter().find(|h| h.url.label() == label) else {
-                return not_found(&format!("{provider} has no host {label:?}"));
-            };
-            let changed = h.state.reset_breaker();
-            state.gateway.metrics.breaker(provider, label, h.state.breaker().state());
-            ("breaker_reset", changed)
-        }
+    let Some(changed) = p.lift(host, &state.gateway.metrics) else {
+        return not_found(&format!("{provider} has no host {:?}", host.unwrap_or_default()));
     };
+    let action = if host.is_some() { "breaker_reset" } else { "unbench" };
     let shared = match state.gateway.cluster() {
         Some(c) => Some(c.lift(provider, host).await),
         None => None,

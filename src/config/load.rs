@@ -93,18 +93,26 @@ pub fn merge(base: &mut toml::Table, overlay: toml::Table) {
 
 /// Reads and parses a config file.
 pub fn load(path: &Path, env: &dyn EnvLookup) -> Result<Config, LoadError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
-        errors: vec![ConfigError::whole_file(&name, format!("cannot read the config file: {e}"))],
-    })?;
+    let (name, text) = read(Some(path))?;
     parse(&text, &name, env)
 }
 
 /// Loads `path`, or the embedded default when `None`.
 pub fn load_or_default(path: Option<&Path>, env: &dyn EnvLookup) -> Result<Config, LoadError> {
-    match path {
-        Some(p) => load(p, env),
-        None => parse(DEFAULT_CONFIG, EMBEDDED_NAME, env),
+    let (name, text) = read(path)?;
+    parse(&text, &name, env)
+}
+
+/// The config's name and text: the file at `path`, or the embedded default when `None`.
+pub fn read(path: Option<&Path>) -> Result<(String, String), LoadError> {
+    let Some(path) = path else { return Ok((EMBEDDED_NAME.to_owned(), DEFAULT_CONFIG.to_owned())) };
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => {
+            let errors = vec![ConfigError::whole_file(&name, format!("cannot read the config file: {e}"))];
+            Err(LoadError { errors })
+        }
     }
 }
 

@@ -23,9 +23,9 @@ impl Metrics {
     pub fn failover(&self, route: &str, from: &str, to: &str) {
         self.failovers.with_label_values(&[route, from, to]).inc();
         let mut pairs = crate::sync::lock(&self.failover_pairs);
-        let seen = pairs.entry(route.to_owned()).or_default();
-        if !seen.iter().any(|(f, t)| f == from && t == to) {
-            seen.push((from.to_owned(), to.to_owned()));
+        let known = pairs.get(route).is_some_and(|seen| seen.iter().any(|(f, t)| f == from && t == to));
+        if !known {
+            pairs.entry(route.to_owned()).or_default().push((from.to_owned(), to.to_owned()));
         }
     }
 

@@ -54,6 +54,12 @@ pub fn matches(item: &News, q: &str) -> bool {
     q.split_whitespace().all(|w| hay.contains(&w.to_lowercase()))
 }
 
+/// One merged list (see [`merge`]: deduplicated, newest first) filtered by `q` and cut
+/// to `limit`: what a news request takes from the list every request shares.
+pub fn search(items: Vec<News>, q: Option<&str>, limit: usize) -> Vec<News> {
+    items.into_iter().filter(|n| q.is_none_or(|q| matches(n, q))).take(limit).collect()
+}
+
 /// One list from several: links canonical, the first of each link kept (sources
 /// listed first win), filtered by `q` (see [`matches`]), newest first, at most `limit`.
 pub fn merge(lists: Vec<Vec<News>>, q: Option<&str>, limit: usize) -> Vec<News> {

@@ -207,7 +207,7 @@ where
                     host: done.host,
                     attempts: Vec::new(),
                     missing,
-                    extra: dropped_extra(&dropped),
+                    extra: dropped_meta(dropped.len(), dropped),
                 };
                 if answer.missing.is_empty() {
                     self.mark_overtaken();
@@ -297,14 +297,14 @@ pub use crate::calendar::now_ms;
 #[cfg(test)]
 mod tests;
 
-/// `meta.dropped` of an answer that left items out: `{"count": n, "items": [...]}` (the
-/// first ten reasons).
-pub fn dropped_extra(dropped: &[String]) -> Option<Arc<crate::answer::MetaExtra>> {
-    if dropped.is_empty() {
+/// `meta.dropped` of an answer that left `count` items out: `{"count": n, "items":
+/// [...]}`, the first ten of `named` (the reasons).
+pub fn dropped_meta(count: usize, mut named: Vec<String>) -> Option<Arc<crate::answer::MetaExtra>> {
+    if count == 0 {
         return None;
     }
+    named.truncate(10);
     let mut extra = crate::answer::MetaExtra::new();
-    let first: Vec<&String> = dropped.iter().take(10).collect();
-    extra.insert("dropped".into(), serde_json::json!({"count": dropped.len(), "items": first}));
+    extra.insert("dropped".into(), serde_json::json!({"count": count, "items": named}));
     Some(Arc::new(extra))
 }

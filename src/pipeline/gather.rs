@@ -148,7 +148,7 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
         attempts.extend(a.attempts);
         // Each answer's `meta.dropped`, added up; the reasons named by provider.
         if let Some(d) = a.extra.as_deref().and_then(|e| e.get("dropped")) {
-            dropped += d["count"].as_u64().unwrap_or(0);
+            dropped += d["count"].as_u64().map_or(0, |n| n as usize);
             let why = d["items"].as_array().into_iter().flatten().filter_map(Value::as_str);
             named.extend(why.map(|w| format!("{}: {w}", a.provider)));
         }
@@ -164,11 +164,6 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
         Some(p) if lists.is_empty() => p,
         _ => Payload::News(news::merge(lists, r.req.q.as_deref(), limit)),
     };
-    let extra = (dropped > 0).then(|| {
-        let mut extra = crate::answer::MetaExtra::new();
-        named.truncate(10);
-        extra.insert("dropped".into(), serde_json::json!({"count": dropped, "items": named}));
-        std::sync::Arc::new(extra)
-    });
+    let extra = failover::dropped_meta(dropped, named);
     Answer { payload, provider, host, attempts, missing: Vec::new(), extra }
 }

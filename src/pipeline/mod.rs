@@ -143,7 +143,7 @@ pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
 /// news request.
 fn shape_news(reply: Reply, shaping: &Shaping) -> Reply {
     let Some((q, limit)) = shaping.news() else { return reply };
-    let shape = |items: Vec<crate::normalize::schema::News>| crate::normalize::news::merge(vec![items], q, limit);
+    let shape = |items: Vec<crate::normalize::schema::News>| crate::normalize::news::search(items, q, limit);
     match reply {
         Reply::Fresh { mut answer, ttl, .. } => {
             use crate::normalize::schema::Payload;

@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::audit::{Audit, Record, Source, changed_keys, key_hashes};
 use crate::config::Config;
 use crate::config::env::EnvLookup;
-use crate::config::load::{EMBEDDED_NAME, load_or_default};
+use crate::config::load::{EMBEDDED_NAME, parse, read};
 use crate::metrics::{Metrics, unix_now};
 use crate::snapshot::Snapshot;
 use crate::state::StateStore;
@@ -81,26 +81,34 @@ impl ListenOverrides {
         env: &dyn EnvLookup,
         admin_bound: Option<SocketAddr>,
     ) -> Result<Config, Vec<String>> {
-        let mut config =
-            load_or_default(path, env).map_err(|e| e.errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        self.apply(&mut config);
-        let mut server = config.server.clone();
-        if let Some(admin) = admin_bound {
-            server.admin_listen = admin;
-        }
-        match crate::config::model::unprotected_admin(&server, &config.admin) {
-            Some(problem) => Err(vec![format!("{}: admin.token_env: {problem}", config.source.name)]),
-            None => Ok(config),
-        }
+        self.load_text(path, env, admin_bound).1
     }
-}
 
-/// The config's text as it is now (the embedded default without a file; empty when the
-/// file cannot be read: the reload says why).
-fn source_text(path: Option<&std::path::Path>) -> String {
-    match path {
-        Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
-        None => crate::config::DEFAULT_CONFIG.to_owned(),
+    /// [`ListenOverrides::load`], and the text it read (`None` when it could not read
+    /// it): what the audit compares with the previous text, read once.
+    pub fn load_text(
+        &self,
+        path: Option<&std::path::Path>,
+        env: &dyn EnvLookup,
+        admin_bound: Option<SocketAddr>,
+    ) -> (Option<Arc<str>>, Result<Config, Vec<String>>) {
+        let messages = |e: crate::config::LoadError| e.errors.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let (name, text) = match read(path) {
+            Ok(read) => read,
+            Err(e) => return (None, Err(messages(e))),
+        };
+        let loaded = parse(&text, &name, env).map_err(messages).and_then(|mut config| {
+            self.apply(&mut config);
+            let mut server = config.server.clone();
+            if let Some(admin) = admin_bound {
+                server.admin_listen = admin;
+            }
+            match crate::config::model::unprotected_admin(&server, &config.admin) {
+                Some(problem) => Err(vec![format!("{}: admin.token_env: {problem}", config.source.name)]),
+                None => Ok(config),
+            }
+        });
+        (Some(Arc::from(text)), loaded)
     }
 }
 
@@ -155,7 +163,9 @@ impl Reloader {
         store.link.set_replicas(config.cluster.as_ref().map_or(1, |c| c.replicas));
         let tls = acceptor(&config)?;
         let audit = Arc::new(Audit::new(config.admin.audit_file.clone(), metrics.clone()));
-        let last_text = std::sync::Mutex::new(Arc::from(source_text(config_path.as_deref())));
+        // The text start-up loaded, for the first reload's audit (empty when it is gone).
+        let text = read(config_path.as_deref()).map(|(_, text)| text).unwrap_or_default();
+        let last_text = std::sync::Mutex::new(Arc::from(text));
         let snapshot = Snapshot::build(config, &store, &metrics, None, 1)?;
         metrics.config_reloads.with_label_values(&["ok"]).inc();
         metrics.config_last_success.set(unix_now());
@@ -232,18 +242,12 @@ impl Reloader {
     pub async fn reload(&self, trigger: &'static str, source: Source) -> ReloadOutcome {
         let _serial = self.status.serial.lock().await;
         let before = self.snapshot.load().config.source.sha256.clone();
-        let outcome = self.apply().await;
-        let (path, was) = (self.config_path.clone(), Arc::clone(&lock(&self.last_text)));
-        let (text, changed) = tokio::task::spawn_blocking(move || {
-            let text: Arc<str> = Arc::from(source_text(path.as_deref()));
-            let changed = changed_keys(&key_hashes(&was), &key_hashes(&text));
-            (text, changed)
-        })
-        .await
-        .unwrap_or_else(|_| (Arc::clone(&lock(&self.last_text)), Vec::new()));
+        let (outcome, text, changed) = self.apply().await;
         let (after, error) = match &outcome {
             ReloadOutcome::Ok { sha256, .. } => {
-                *lock(&self.last_text) = text;
+                if let Some(text) = text {
+                    *lock(&self.last_text) = text;
+                }
                 self.audit.set_file(self.snapshot.load().config.admin.audit_file.clone());
                 (Some(sha256.clone()), None)
             }
@@ -272,32 +276,46 @@ impl Reloader {
         outcome
     }
 
-    async fn apply(&self) -> ReloadOutcome {
+    /// Loads and swaps in the config; also the text it read and the keys that changed
+    /// from the last one loaded (for the audit; the file is read once).
+    async fn apply(&self) -> (ReloadOutcome, Option<Arc<str>>, Vec<String>) {
         let (path, env, overrides) = (self.config_path.clone(), Arc::clone(&self.env), self.overrides);
         // The admin listener keeps its bound address across reloads, so that address
         // (not the file's) decides whether the new config must carry a token.
         let admin = self.bound().map(|(_, admin)| admin);
-        let loaded = tokio::task::spawn_blocking(move || overrides.load(path.as_deref(), env.as_ref(), admin)).await;
-        let config = match loaded {
-            Ok(Ok(c)) => c,
-            Ok(Err(errors)) => return ReloadOutcome::Error { errors },
-            Err(e) => return ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] },
+        let was = Arc::clone(&lock(&self.last_text));
+        let loaded = tokio::task::spawn_blocking(move || {
+            let (text, config) = overrides.load_text(path.as_deref(), env.as_ref(), admin);
+            let changed = text.as_deref().map(|t| changed_keys(&key_hashes(&was), &key_hashes(t))).unwrap_or_default();
+            (text, config, changed)
+        })
+        .await;
+        let (text, config, changed) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                return (ReloadOutcome::Error { errors: vec![format!("reload task failed: {e}")] }, None, Vec::new());
+            }
+        };
+        let error = |errors| (ReloadOutcome::Error { errors }, None, changed.clone());
+        let config = match config {
+            Ok(c) => c,
+            Err(errors) => return error(errors),
         };
         let old = self.snapshot.load_full();
         let warnings = restart_warnings(&old.config, &config);
         let tls = match acceptor(&config) {
             Ok(tls) => tls,
-            Err(e) => return ReloadOutcome::Error { errors: vec![format!("{}: server.tls: {e}", config.source.name)] },
+            Err(e) => return error(vec![format!("{}: server.tls: {e}", config.source.name)]),
         };
         let version = self.next_version.fetch_add(1, Ordering::Relaxed);
         let sha256 = config.source.sha256.clone();
         let snapshot = match Snapshot::build(config, &self.store, &self.metrics, Some(&old), version) {
             Ok(s) => s,
-            Err(e) => return ReloadOutcome::Error { errors: vec![format!("upstream TLS: {e}")] },
+            Err(e) => return error(vec![format!("upstream TLS: {e}")]),
         };
         self.snapshot.store(Arc::new(snapshot));
         self.client_tls.store(tls);
-        ReloadOutcome::Ok { version, sha256, warnings }
+        (ReloadOutcome::Ok { version, sha256, warnings }, text, changed)
     }
 }
 

@@ -22,8 +22,9 @@ use super::report::Report;
 use crate::calendar::now_ms;
 use crate::config::model::stream::{StreamConfig, StreamRoute};
 use crate::gateway::Gateway;
-use crate::normalize::jq::{self, Globals};
+use crate::normalize::jq::Globals;
 use crate::sync::lock;
+use topics::{Group, TopicState};
 
 /// A stream a client wants: the upstream stream name and what it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,29 +65,6 @@ pub enum Control {
         /// The encoded message.
         msg: Bytes,
     },
-}
-
-/// One upstream stream and the clients it feeds, grouped by the label each asked
-/// for: a `vs=USD` and a `vs=USDT` client share Binance's `btcusdt@trade`, a `TON` and a
-/// `GRAM` client share `gramusdt@trade`, and each gets its own `symbol` and `vs`.
-struct TopicState {
-    topic: Topic,
-    groups: Vec<Group>,
-    seen: Seen,
-    globals: Globals,
-}
-
-/// The clients of a topic that asked for the same label.
-struct Group {
-    symbol: String,
-    vs: String,
-    clients: Vec<Arc<ClientTx>>,
-}
-
-impl TopicState {
-    fn clients(&self) -> impl Iterator<Item = &Arc<ClientTx>> {
-        self.groups.iter().flat_map(|g| &g.clients)
-    }
 }
 
 struct Counters {
@@ -290,53 +268,6 @@ impl Driver {
         }
     }
 
-    /// Maps one upstream event and offers it to the topic's clients.
-    fn deliver(&mut self, stream: &str, data: serde_json::Value) {
-        let Some(t) = self.topics.get_mut(stream) else { return };
-        let Some(channel) = self.cfg.channels.get(&t.topic.channel) else { return };
-        t.globals.now = now_ms();
-        let channel_kind = t.topic.channel;
-        let (symbol, vs) = (&t.topic.symbol, &t.topic.vs);
-        let mapped = channel
-            .mapping
-            .run_val(jq::from_json(data), &t.globals)
-            .map_err(|e| e.to_string())
-            .and_then(|v| serde_json::from_str::<serde_json::Value>(&v.to_string()).map_err(|e| e.to_string()))
-            .and_then(|v| channel_kind.payload(v.clone(), symbol, vs).map(|p| (v, p)).map_err(|e| e.to_string()));
-        let (value, payload) = match mapped {
-            Ok(p) => p,
-            Err(e) => {
-                self.counters.invalid.inc();
-                tracing::debug!(provider = %self.name, stream, error = %e, "stream event refused");
-                return;
-            }
-        };
-        if !t.seen.first_time(payload.dedupe_key()) {
-            return;
-        }
-        let (mut queued, mut dropped) = (0, 0);
-        for g in &t.groups {
-            // Encoded once per label, not per client.
-            let msg = if (&g.symbol, &g.vs) == (symbol, vs) {
-                payload.encode(&self.name)
-            } else {
-                match channel_kind.payload(value.clone(), &g.symbol, &g.vs) {
-                    Ok(p) => p.encode(&self.name),
-                    Err(_) => continue,
-                }
-            };
-            for c in &g.clients {
-                match c.offer(msg.clone()) {
-                    Offer::Queued => queued += 1,
-                    Offer::Dropped => dropped += 1,
-                    Offer::Gone => {}
-                }
-            }
-        }
-        self.counters.out.inc_by(queued);
-        self.counters.dropped.inc_by(dropped);
-    }
-
     fn control(&mut self, c: Control) {
         let now = Instant::now();
         match c {
@@ -422,3 +353,4 @@ impl Driver {
 }
 
 mod notice;
+mod topics;

@@ -1,0 +1,85 @@
+//! The topics of a driver: each upstream stream with its clients grouped by the label
+//! they asked for, and how one upstream event reaches them (mapped once, encoded once
+//! per label, offered to every client without waiting for any).
+
+use std::sync::Arc;
+
+use super::{Driver, Topic};
+use crate::calendar::now_ms;
+use crate::normalize::jq::{self, Globals};
+use crate::stream::client::{ClientTx, Offer};
+use crate::stream::dedupe::Seen;
+
+/// One upstream stream and the clients it feeds, grouped by the label each asked
+/// for: a `vs=USD` and a `vs=USDT` client share Binance's `btcusdt@trade`, a `TON` and a
+/// `GRAM` client share `gramusdt@trade`, and each gets its own `symbol` and `vs`.
+pub(super) struct TopicState {
+    pub(super) topic: Topic,
+    pub(super) groups: Vec<Group>,
+    pub(super) seen: Seen,
+    pub(super) globals: Globals,
+}
+
+/// The clients of a topic that asked for the same label.
+pub(super) struct Group {
+    pub(super) symbol: String,
+    pub(super) vs: String,
+    pub(super) clients: Vec<Arc<ClientTx>>,
+}
+
+impl TopicState {
+    pub(super) fn clients(&self) -> impl Iterator<Item = &Arc<ClientTx>> {
+        self.groups.iter().flat_map(|g| &g.clients)
+    }
+}
+
+// === impl Driver (delivery) ===
+
+impl Driver {
+    /// Maps one upstream event and offers it to the topic's clients.
+    pub(super) fn deliver(&mut self, stream: &str, data: serde_json::Value) {
+        let Some(t) = self.topics.get_mut(stream) else { return };
+        let Some(channel) = self.cfg.channels.get(&t.topic.channel) else { return };
+        t.globals.now = now_ms();
+        let channel_kind = t.topic.channel;
+        let (symbol, vs) = (&t.topic.symbol, &t.topic.vs);
+        let mapped = channel
+            .mapping
+            .run_val(jq::from_json(data), &t.globals)
+            .map_err(|e| e.to_string())
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(&v.to_string()).map_err(|e| e.to_string()))
+            .and_then(|v| channel_kind.payload(v.clone(), symbol, vs).map(|p| (v, p)).map_err(|e| e.to_string()));
+        let (value, payload) = match mapped {
+            Ok(p) => p,
+            Err(e) => {
+                self.counters.invalid.inc();
+                tracing::debug!(provider = %self.name, stream, error = %e, "stream event refused");
+                return;
+            }
+        };
+        if !t.seen.first_time(payload.dedupe_key()) {
+            return;
+        }
+        let (mut queued, mut dropped) = (0, 0);
+        for g in &t.groups {
+            // Encoded once per label, not per client.
+            let msg = if (&g.symbol, &g.vs) == (symbol, vs) {
+                payload.encode(&self.name)
+            } else {
+                match channel_kind.payload(value.clone(), &g.symbol, &g.vs) {
+                    Ok(p) => p.encode(&self.name),
+                    Err(_) => continue,
+                }
+            };
+            for c in &g.clients {
+                match c.offer(msg.clone()) {
+                    Offer::Queued => queued += 1,
+                    Offer::Dropped => dropped += 1,
+                    Offer::Gone => {}
+                }
+            }
+        }
+        self.counters.out.inc_by(queued);
+        self.counters.dropped.inc_by(dropped);
+    }
+}
