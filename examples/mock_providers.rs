@@ -73,10 +73,12 @@ fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
         ("coingecko", "/api/v3/coins/markets", f!("coingecko/coins_markets.json")),
         ("coingecko", "/api/v3/coins/bitcoin/ohlc", f!("coingecko/ohlc_bitcoin_usd_days7.json")),
         ("coingecko", "/api/v3/exchanges", f!("coingecko/exchanges.json")),
+        ("coingecko", "/api/v3/coins/list", f!("coingecko/coins_list.json")),
         ("coincap", "/v3/assets", f!("coincap/v2_assets_limit10.json")),
         ("coincap", "/v3/exchanges", f!("coincap/v2_exchanges_docsample.json")),
         ("coinpaprika", "/v1/tickers/btc-bitcoin", f!("coinpaprika/tickers_id_btc-bitcoin.json")),
         ("coinpaprika", "/v1/tickers", f!("coinpaprika/tickers_list_first3_2023-09-14.json")),
+        ("coinpaprika", "/v1/coins", f!("coinpaprika/coins_list_top10.json")),
         (
             "coinpaprika",
             "/v1/coins/btc-bitcoin/ohlcv/historical",

@@ -45,6 +45,32 @@ pub enum Shaping {
         /// Items asked.
         limit: usize,
     },
+    /// The coin list: fetched (and cached) whole, merged from every provider; each
+    /// request takes its page.
+    Coins {
+        /// Coins skipped.
+        offset: usize,
+        /// Coins asked.
+        limit: usize,
+    },
+    /// A coin search over the whole list (`/v1/search`).
+    Search {
+        /// The search.
+        q: String,
+        /// Coins asked.
+        limit: usize,
+    },
+}
+
+/// What a request takes from a list every request shares (news, coins).
+#[derive(Debug, Clone, Copy)]
+pub enum ListCut<'a> {
+    /// News items matching `q`, at most `limit`.
+    News(Option<&'a str>, usize),
+    /// Coins from `offset`, at most `limit`.
+    Page(usize, usize),
+    /// Coins matching the search, best first, at most `limit`.
+    Search(&'a str, usize),
 }
 
 impl Shaping {
@@ -58,7 +84,15 @@ impl Shaping {
                 req.limit = limit_bounds(Operation::News, None).map(|(_, max)| max);
                 Ok(Self::News { q: req.q.take(), limit })
             }
+            None if req.op == Operation::Coins => {
+                req.limit = None;
+                Ok(Self::Coins { offset: req.offset.take().unwrap_or(0) as usize, limit: asked })
+            }
             None => Ok(Self::AsIs),
+            Some(Derive::Search) => {
+                req.limit = None;
+                Ok(Self::Search { q: req.q.take().unwrap_or_default(), limit: asked })
+            }
             Some(Derive::Indicators) => {
                 let spec = indicators::Spec::parse(req.indicators.as_deref())?;
                 let wanted = asked.saturating_add(spec.warmup());
@@ -76,16 +110,18 @@ impl Shaping {
     /// The route's part of the cache key: what is shown, not what is fetched.
     pub fn key(&self) -> String {
         match self {
-            Self::AsIs | Self::News { .. } => String::new(),
+            Self::AsIs | Self::News { .. } | Self::Coins { .. } | Self::Search { .. } => String::new(),
             Self::Indicators { spec, shown, .. } => format!("|indicators:{shown}:{}", spec.key()),
             Self::Movers { shown } => format!("|movers:{shown}"),
         }
     }
 
-    /// The search and limit a news request applies to the shared list.
-    pub fn news(&self) -> Option<(Option<&str>, usize)> {
+    /// What a news or coins request takes from the shared list.
+    pub fn cut(&self) -> Option<ListCut<'_>> {
         match self {
-            Self::News { q, limit } => Some((q.as_deref(), *limit)),
+            Self::News { q, limit } => Some(ListCut::News(q.as_deref(), *limit)),
+            Self::Coins { offset, limit } => Some(ListCut::Page(*offset, *limit)),
+            Self::Search { q, limit } => Some(ListCut::Search(q, *limit)),
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
 //! The pure half of normalization: operations, query parameters, request templates,
 //! jq mappings, news feeds and the typed payload schema. No I/O here.
 
+pub mod coins;
 pub mod feed;
 pub mod jq;
 pub mod news;

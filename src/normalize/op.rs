@@ -1,4 +1,4 @@
-//! The eight normalized operations and the ohlcv intervals.
+//! The nine normalized operations and the ohlcv intervals.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +22,8 @@ pub enum Operation {
     News,
     /// Fear and greed index.
     Sentiment,
+    /// The coins the providers list, with their ids (`/v1/coins`, `/v1/search`).
+    Coins,
 }
 
 /// A candle interval.
@@ -57,6 +59,8 @@ pub enum Derive {
     Indicators,
     /// The largest 24 h rises and falls from `markets` (`/v1/movers`).
     Movers,
+    /// Coins whose ticker, name or id matches a search, from `coins` (`/v1/search`).
+    Search,
 }
 
 impl Derive {
@@ -65,6 +69,7 @@ impl Derive {
         match self {
             Self::Indicators => "indicators",
             Self::Movers => "movers",
+            Self::Search => "search",
         }
     }
 
@@ -73,6 +78,7 @@ impl Derive {
         match self {
             Self::Indicators => Operation::Ohlcv,
             Self::Movers => Operation::Markets,
+            Self::Search => Operation::Coins,
         }
     }
 }
@@ -81,10 +87,8 @@ impl FromStr for Derive {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Indicators, Self::Movers].into_iter().find(|d| d.as_str() == s).ok_or_else(|| UnknownName {
-            what: "derive",
-            name: s.to_owned(),
-            expected: "indicators, movers".to_owned(),
+        [Self::Indicators, Self::Movers, Self::Search].into_iter().find(|d| d.as_str() == s).ok_or_else(|| {
+            UnknownName { what: "derive", name: s.to_owned(), expected: "indicators, movers, search".to_owned() }
         })
     }
 }
@@ -93,7 +97,7 @@ impl FromStr for Derive {
 
 impl Operation {
     /// Every operation, in documentation order.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Self::Price,
         Self::Ticker,
         Self::Ohlcv,
@@ -102,6 +106,7 @@ impl Operation {
         Self::Exchanges,
         Self::News,
         Self::Sentiment,
+        Self::Coins,
     ];
 
     /// The config and URL name (`price`, `ohlcv`, ...).
@@ -115,6 +120,7 @@ impl Operation {
             Self::Exchanges => "exchanges",
             Self::News => "news",
             Self::Sentiment => "sentiment",
+            Self::Coins => "coins",
         }
     }
 

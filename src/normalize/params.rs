@@ -27,8 +27,10 @@ pub struct OpRequest {
     pub limit: Option<u32>,
     /// Book depth (orderbook).
     pub depth: Option<u32>,
-    /// Search text (news).
+    /// Search text (news, search).
     pub q: Option<String>,
+    /// Coins skipped before the first one served (coins).
+    pub offset: Option<u32>,
     /// The `indicators` list as given (`/v1/indicators`; checked by `derive`).
     pub indicators: Option<String>,
     /// Providers to ask at once for a consensus price (price; within [`CONSENSUS`]).
@@ -49,6 +51,9 @@ pub const DEFAULT_VS: &str = "USD";
 
 /// Most characters of `q`.
 pub const MAX_Q: usize = 100;
+
+/// Most coins `offset` may skip.
+pub const MAX_OFFSET: u32 = 100_000;
 
 /// A refused parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,6 +118,7 @@ impl OpRequest {
             limit: None,
             depth: None,
             q: None,
+            offset: None,
             indicators: None,
             consensus: None,
         };
@@ -146,11 +152,17 @@ impl OpRequest {
             }
             req.consensus = Some(n);
         }
-        if op == Operation::News {
+        if op == Operation::News || derive == Some(Derive::Search) {
             if get("q").is_some_and(|q| q.chars().count() > MAX_Q) {
                 return Err(err("q", &format!("must be at most {MAX_Q} characters")));
             }
             req.q = get("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+            if derive == Some(Derive::Search) && req.q.is_none() {
+                return Err(err("q", "is required: a ticker, name or provider id to look for, e.g. q=bitcoin"));
+            }
+        }
+        if op == Operation::Coins && derive.is_none() {
+            req.offset = Some(offset(get("offset"))?);
         }
         Ok(req)
     }
@@ -162,7 +174,7 @@ impl OpRequest {
         let mut symbols = self.symbols.clone();
         symbols.sort();
         format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}",
             self.op,
             symbols.join(","),
             self.vs,
@@ -170,7 +182,8 @@ impl OpRequest {
             self.limit.unwrap_or(0),
             self.depth.unwrap_or(0),
             self.q.as_deref().unwrap_or("").to_lowercase(),
-            self.consensus.unwrap_or(0)
+            self.consensus.unwrap_or(0),
+            self.offset.unwrap_or(0)
         )
     }
 }
@@ -191,6 +204,7 @@ fn spec_for(op: Operation, derive: Option<Derive>) -> Spec {
             Spec { names: &["symbol", "vs", "interval", "limit", "indicators"], limit: Some((100, 1000)) }
         }
         Some(Derive::Movers) => Spec { names: &["vs", "limit"], limit: Some((10, 100)) },
+        Some(Derive::Search) => Spec { names: &["q", "limit"], limit: Some((10, 50)) },
         None => spec(op),
     }
 }
@@ -205,6 +219,7 @@ fn spec(op: Operation) -> Spec {
         Operation::Exchanges => Spec { names: &["limit"], limit: Some((50, 250)) },
         Operation::News => Spec { names: &["q", "limit"], limit: Some((20, 100)) },
         Operation::Sentiment => Spec { names: &["limit"], limit: Some((1, 365)) },
+        Operation::Coins => Spec { names: &["limit", "offset"], limit: Some((100, 1000)) },
     }
 }
 
@@ -246,6 +261,12 @@ pub fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamErr
     }
     let mut out: Vec<String> = Vec::new();
     for raw in value.split(',') {
+        if let Some(id) = provider_id(raw.trim()) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+            continue;
+        }
         let sym = raw.trim().to_ascii_uppercase();
         if sym.is_empty() {
             return Err(err(param, "has an empty symbol (check the commas)"));
@@ -254,7 +275,7 @@ pub fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamErr
             return Err(ParamError {
                 param: param.to_owned(),
                 message: format!(
-                    "{:?} is not a ticker (letters and digits, at most 15)",
+                    "{:?} is not a ticker (letters and digits, at most 15) nor a provider id like coingecko:acchain",
                     raw.chars().take(20).collect::<String>()
                 ),
             });
@@ -264,6 +285,29 @@ pub fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamErr
         }
     }
     Ok(out)
+}
+
+/// A coin named by a provider's id, `coingecko:acchain` (what `/v1/search` gives as
+/// `id` where a ticker names several coins): the provider part lower-cased, the id as
+/// written. `None` when `raw` is not of that form.
+pub fn provider_id(raw: &str) -> Option<String> {
+    let (provider, id) = raw.split_once(':')?;
+    let provider_ok = (1..=32).contains(&provider.len())
+        && provider.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let id_ok =
+        (1..=100).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    (provider_ok && id_ok).then(|| format!("{}:{id}", provider.to_ascii_lowercase()))
+}
+
+/// Reads `offset` (default 0).
+fn offset(value: Option<&str>) -> Result<u32, ParamError> {
+    let Some(text) = value.map(str::trim) else { return Ok(0) };
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let shown = text.chars().take(20).collect::<String>();
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| digits && *n <= MAX_OFFSET)
+        .ok_or_else(|| err("offset", &format!("must be a whole number from 0 to {MAX_OFFSET}, got {shown:?}")))
 }
 
 /// Reads `vs` (default USD).

@@ -12,6 +12,7 @@ pub mod derived;
 
 use checks::{bad, check_book, check_candles, check_news, check_ts, keep_fitting, positive, text};
 
+pub use super::coins::Coin;
 use super::op::Operation;
 use super::params::OpRequest;
 
@@ -179,6 +180,8 @@ pub enum Payload {
     News(Vec<News>),
     /// `sentiment`
     Sentiment(Vec<Sentiment>),
+    /// `coins` (merged from every provider's list, see `normalize::coins`)
+    Coins(Vec<Coin>),
     /// Indicators computed from `ohlcv` candles (never a provider's answer).
     Indicators(derived::Table),
     /// Movers picked from `markets` (never a provider's answer).
@@ -234,6 +237,7 @@ impl Payload {
             Operation::Exchanges => Payload::Exchanges(parse(json)?),
             Operation::News => Payload::News(keep_fitting(parse(json)?, now_ms, &mut dropped)?),
             Operation::Sentiment => Payload::Sentiment(parse(json)?),
+            Operation::Coins => Payload::Coins(parse(json)?),
         };
         payload.tidy(req);
         payload.check(now_ms)?;
@@ -265,6 +269,9 @@ impl Payload {
                 s.sort_by_key(|x| std::cmp::Reverse(x.ts));
                 s.truncate(limit);
             }
+            // One provider's list gets its ids, ticker case and ambiguity here; every
+            // provider's together are merged again when a route merges.
+            Payload::Coins(c) => *c = super::coins::merge(vec![std::mem::take(c)], &[]),
             Payload::Price(_) | Payload::Ticker(_) | Payload::Indicators(_) | Payload::Movers(_) => {}
         }
     }
@@ -304,8 +311,10 @@ impl Payload {
                 }
                 ts_ok(format!("data[{i}].ts"), x.ts)
             }),
+            // Coins without a name or id are left out by the merge.
+            Payload::Coins(c) if c.is_empty() => Err(bad("data".into(), "lists no coin with a name and an id".into())),
             // Computed here from payloads that were checked.
-            Payload::Indicators(_) | Payload::Movers(_) => Ok(()),
+            Payload::Coins(_) | Payload::Indicators(_) | Payload::Movers(_) => Ok(()),
         }
     }
 

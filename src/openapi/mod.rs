@@ -112,7 +112,10 @@ fn normalized(p: &Pattern, n: &NormalizedRoute) -> Value {
     for name in names.iter().filter(|n| !path_params.iter().any(|p| p == *n)) {
         // One symbol is required where the route gives none (price takes `symbols`
         // or `symbol`, so neither alone is).
-        let required = *name == "symbol" && n.op != Operation::Price && !n.defaults.contains_key("symbol");
+        let required = (*name == "symbol" && n.op != Operation::Price && !n.defaults.contains_key("symbol"))
+            || (*name == "q"
+                && n.derive == Some(crate::normalize::op::Derive::Search)
+                && !n.defaults.contains_key("q"));
         let mut param = params::parameter(name, n.op, n.derive, false, required);
         if let Some(default) = n.defaults.get(*name) {
             let typed = match param["schema"]["type"].as_str() {
@@ -171,6 +174,7 @@ fn summary(n: &NormalizedRoute) -> String {
     match (n.derive, n.op) {
         (Some(Derive::Indicators), _) => "Technical indicators over the latest candles".into(),
         (Some(Derive::Movers), _) => "Largest 24 h rises and falls".into(),
+        (Some(Derive::Search), _) => "Coins whose ticker, name or provider id matches, best first".into(),
         (None, Operation::Price) => "Spot prices (optionally a consensus of several providers)".into(),
         (None, Operation::Ticker) => "24 h ticker of one symbol".into(),
         (None, Operation::Ohlcv) => "Candles, oldest first".into(),
@@ -179,6 +183,7 @@ fn summary(n: &NormalizedRoute) -> String {
         (None, Operation::Exchanges) => "Exchanges by volume".into(),
         (None, Operation::News) => "News, newest first".into(),
         (None, Operation::Sentiment) => "Fear and greed index, newest first".into(),
+        (None, Operation::Coins) => "Every coin the providers list, with their ids, by market rank".into(),
     }
 }
 

@@ -7,10 +7,13 @@ use serde_json::{Value, json};
 
 use crate::derive::indicators;
 use crate::normalize::op::{Derive, Interval, Operation};
-use crate::normalize::params::{CONSENSUS, DEFAULT_INTERVAL, DEFAULT_VS, DEPTH, MAX_Q, MAX_SYMBOLS, limit_bounds};
+use crate::normalize::params::{
+    CONSENSUS, DEFAULT_INTERVAL, DEFAULT_VS, DEPTH, MAX_OFFSET, MAX_Q, MAX_SYMBOLS, limit_bounds,
+};
 
-/// One ticker as the server reads it (surrounding spaces are trimmed; case is free).
-const TICKER: &str = r"\s*[A-Za-z0-9]{1,15}\s*";
+/// One ticker as the server reads it (surrounding spaces are trimmed; case is free),
+/// or a coin by a provider's id (`coingecko:acchain`).
+const TICKER: &str = r"\s*([A-Za-z0-9]{1,15}|[A-Za-z0-9_-]{1,32}:[A-Za-z0-9._-]{1,100})\s*";
 
 /// One item of `indicators`, as the server reads it.
 const INDICATOR: &str = r"\s*((sma|ema|rsi|atr)(:[0-9]{1,3})?|macd(:[0-9]{1,3}){0,3}|bbands(:[0-9]{1,3}(:[0-9]{1,2}(\.[0-9]{1,6})?)?)?|vwap)\s*";
@@ -39,6 +42,7 @@ pub fn schema(name: &str, op: Operation, derive: Option<Derive>) -> (Value, Stri
             let what = match derive {
                 Some(Derive::Indicators) => "Candles shown",
                 Some(Derive::Movers) => "Gainers and losers, each",
+                Some(Derive::Search) => "Coins",
                 None => "Items",
             };
             (json!({ "type": "integer", "minimum": 1, "maximum": max, "default": default }), what.into())
@@ -47,9 +51,17 @@ pub fn schema(name: &str, op: Operation, derive: Option<Derive>) -> (Value, Stri
             json!({ "type": "integer", "minimum": 1, "maximum": DEPTH.1, "default": DEPTH.0 }),
             "Levels per side".into(),
         ),
+        "q" if derive == Some(Derive::Search) => (
+            json!({ "type": "string", "minLength": 1, "maxLength": MAX_Q, "pattern": r"\S", "example": "bitcoin" }),
+            "A ticker, name or provider id, or the start or part of one (case is free)".into(),
+        ),
         "q" => (
             json!({ "type": "string", "maxLength": MAX_Q }),
             "Words that must all appear in the title, summary or categories".into(),
+        ),
+        "offset" => (
+            json!({ "type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0 }),
+            "Coins skipped before the first one served".into(),
         ),
         "indicators" => (
             json!({ "type": "string", "pattern": format!("^{INDICATOR}(,{INDICATOR}){{0,{}}}$", indicators::MAX_INDICATORS - 1),

@@ -38,7 +38,7 @@ pub fn all() -> serde_json::Map<String, Value> {
         json!({ "symbol": text(), "name": text(), "rank": { "type": ["integer", "null"] }, "price": num(),
                 "market_cap": num_or_null(), "volume_24h": num_or_null(), "change_24h_pct": num_or_null() }),
     );
-    let items: [(&str, Value); 14] = [
+    let items: [(&str, Value); 15] = [
         (
             "Price",
             object(
@@ -92,6 +92,17 @@ pub fn all() -> serde_json::Map<String, Value> {
             object(
                 &["value", "classification", "ts"],
                 json!({ "value": { "type": "number", "minimum": 0, "maximum": 100 }, "classification": text(), "ts": ms() }),
+            ),
+        ),
+        (
+            "Coin",
+            object(
+                &["id", "symbol", "name", "rank", "ids", "ambiguous"],
+                json!({ "id": { "type": "string", "description": "What the other routes take for this coin: its ticker when marketgate knows it ([assets]), else provider:id (coingecko:acchain)" },
+                        "symbol": { "type": "string", "description": "Upper-case ticker (some coins have none)" },
+                        "name": text(), "rank": { "type": ["integer", "null"], "minimum": 1 },
+                        "ids": { "type": "object", "additionalProperties": text(), "description": "The coin's id at each provider" },
+                        "ambiguous": { "type": "boolean", "description": "Another coin has the same ticker" } }),
             ),
         ),
         (
@@ -205,6 +216,7 @@ pub fn payload(op: Operation) -> Value {
         Operation::Exchanges => list("Exchange"),
         Operation::News => list("News"),
         Operation::Sentiment => list("Sentiment"),
+        Operation::Coins => list("Coin"),
     }
 }
 
@@ -215,5 +227,6 @@ pub fn derived(d: crate::normalize::op::Derive) -> Value {
             json!({ "type": "array", "items": { "$ref": "#/components/schemas/IndicatorRow" } })
         }
         crate::normalize::op::Derive::Movers => json!({ "$ref": "#/components/schemas/Movers" }),
+        crate::normalize::op::Derive::Search => payload(Operation::Coins),
     }
 }

@@ -6,7 +6,8 @@
 //! when none of them answers, or beside them when none has answered by the tier's
 //! hedge delay. Each tier gets its share of the deadline, and once the first provider
 //! of a tier has answered, the others have as long again (at least [`GRACE`]) to join:
-//! one hanging outlet never holds the merged answer for long.
+//! one hanging outlet never holds the merged answer for long. Coin lists, cached for
+//! hours, wait for every provider within the deadline instead.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -21,7 +22,9 @@ use super::failover::{self, Answer, Request};
 
 use crate::candidates::admitted::AttemptRecord;
 use crate::error::ProxyError;
+use crate::normalize::coins::{self, Coin, Known};
 use crate::normalize::news;
+use crate::normalize::op::Operation;
 use crate::normalize::schema::{News, Payload};
 use crate::snapshot::PoolRt;
 
@@ -63,7 +66,9 @@ pub async fn ask_all(
             None => runs.next().await,
         };
         let Some((n, result)) = next else { break };
-        if result.is_ok() && cutoff.is_none() {
+        // A coin list is cached for hours: every provider's list is waited for (within
+        // the deadline), or one slow to map would be missing until the next fetch.
+        if result.is_ok() && cutoff.is_none() && r.req.op != Operation::Coins {
             answered.store(true, Ordering::Release);
             let waited = started.elapsed().max(GRACE);
             cutoff = Some((Instant::now() + waited).min(deadline));
@@ -136,12 +141,30 @@ fn tier_hedge_delay(r: &Request<'_>, tier: &[usize]) -> Option<Duration> {
     tier.iter().filter_map(|&i| r.snap.provider_at(i)).filter_map(|p| failover::hedge_delay(r.route, p)).max()
 }
 
-/// One answer from several: news lists merged (duplicates dropped, newest first, the
+/// The `[assets]` coins with every provider's id for them (by id namespace).
+fn known_coins(r: &Request<'_>) -> Vec<Known> {
+    let config = &r.snap.config;
+    config
+        .assets
+        .iter()
+        .map(|(ticker, name)| {
+            let ids = config
+                .providers
+                .iter()
+                .filter_map(|p| p.symbols.ids.get(ticker).map(|id| (p.symbols.namespace.clone(), id.clone())))
+                .collect();
+            Known { ticker: ticker.clone(), name: name.clone(), ids }
+        })
+        .collect()
+}
+
+/// One answer from several: coin lists merged (see `normalize::coins`), news lists merged (duplicates dropped, newest first, the
 /// request's search and limit applied); the providers and hosts listed together.
 fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'_>) -> Answer {
     let provider = answers.iter().map(|a| a.provider.as_str()).collect::<Vec<_>>().join(",");
     let host = answers.iter().map(|a| a.host.as_str()).collect::<Vec<_>>().join(",");
     let mut lists: Vec<Vec<News>> = Vec::new();
+    let mut coin_lists: Vec<Vec<Coin>> = Vec::new();
     let mut first = None;
     let (mut dropped, mut named) = (0, Vec::new());
     for a in answers {
@@ -154,6 +177,7 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
         }
         match a.payload {
             Payload::News(items) => lists.push(items),
+            Payload::Coins(list) => coin_lists.push(list),
             other => {
                 first.get_or_insert(other);
             }
@@ -161,7 +185,8 @@ fn combine(answers: Vec<Answer>, mut attempts: Vec<AttemptRecord>, r: &Request<'
     }
     let limit = r.req.limit.map_or(usize::MAX, |l| l as usize);
     let payload = match first {
-        Some(p) if lists.is_empty() => p,
+        Some(p) if lists.is_empty() && coin_lists.is_empty() => p,
+        _ if !coin_lists.is_empty() => Payload::Coins(coins::merge(coin_lists, &known_coins(r))),
         _ => Payload::News(news::merge(lists, r.req.q.as_deref(), limit)),
     };
     let extra = failover::dropped_meta(dropped, named);

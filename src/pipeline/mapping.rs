@@ -37,7 +37,8 @@ pub async fn map(
     };
     // Large bodies cost milliseconds of CPU: keep them off the request workers.
     let result = if large {
-        tokio::task::spawn_blocking(work)
+        let gave_up = || Err(JqRunError::Raised(Value::String("the request gave up before the mapping ran".into())));
+        off_the_workers(work, gave_up)
             .await
             .unwrap_or_else(|e| Err(JqRunError::Raised(Value::String(format!("mapping task failed: {e}")))))
     } else {
@@ -133,16 +134,44 @@ pub async fn feed(
         // The permit goes with the parse: a request that gives up (its deadline) does
         // not free the slot of a parse still running.
         let permit = Arc::clone(parses()).acquire_owned().await;
-        tokio::task::spawn_blocking(move || {
+        let work = move || {
             let _permit = permit;
             work()
-        })
-        .await
-        .unwrap_or_else(|e| Err(format!("feed task failed: {e}")))
+        };
+        off_the_workers(work, || Err("the request gave up before the parse ran".to_owned()))
+            .await
+            .unwrap_or_else(|e| Err(format!("feed task failed: {e}")))
     } else {
         work()
     };
     result.map_err(|e| Failure::new(Outcome::BadBody, format!("{provider} news: {e}")))
+}
+
+/// Runs `work` on the blocking pool, unless the request waiting for it has gone by the
+/// time a blocking thread takes it up (its deadline passed while the work queued): then
+/// `gave_up` stands in and no CPU is spent for nobody. Work already running finishes
+/// (bounded: at most [`crate::normalize::feed::MAX_ITEMS`] feed entries, one body).
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    gave_up: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    struct Waiting(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+    let waiting = Waiting(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+    let still = Arc::clone(&waiting.0);
+    let task =
+        tokio::task::spawn_blocking(
+            move || {
+                if still.load(std::sync::atomic::Ordering::Acquire) { work() } else { gave_up() }
+            },
+        );
+    let out = task.await;
+    drop(waiting);
+    out
 }
 
 /// Large feeds parsed at once, process-wide.
@@ -191,6 +220,31 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn work_queued_for_a_request_that_gave_up_never_runs() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let ran = Arc::new(AtomicBool::new(false));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        rt.block_on(async {
+            // The only blocking thread is busy: the parse queues behind it.
+            let busy = tokio::task::spawn_blocking(move || hold.recv().ok());
+            let flag = Arc::clone(&ran);
+            let parse = off_the_workers(move || flag.store(true, Ordering::SeqCst), || ());
+            let gave_up = tokio::time::timeout(Duration::from_millis(20), parse).await;
+            assert!(gave_up.is_err(), "the request's deadline passed while the parse queued");
+            release.send(()).expect("release");
+            busy.await.expect("busy task");
+            // The queued task has run by the time a new one on the same thread does.
+            tokio::task::spawn_blocking(|| ()).await.expect("later task");
+        });
+        assert!(!ran.load(Ordering::SeqCst), "a parse for nobody ran");
+    }
 
     #[test]
     fn raised_values_pick_the_outcome() {

@@ -9,6 +9,7 @@ pub mod consensus;
 pub mod envelope;
 pub mod failover;
 pub mod gather;
+pub mod list;
 pub mod mapping;
 pub mod plan;
 pub mod respond;
@@ -130,44 +131,12 @@ pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     let operation = route.derive.map_or(route.op.as_str(), |d| d.as_str());
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
     let run = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping };
-    let reply = shape_news(cached_or_fetched(gw, route, label, &run).await?, &shaping);
-    if let Some((q, limit)) = shaping.news() {
-        // What this request asked, for the envelope (the fetch asked for everything).
-        req.q = q.map(str::to_owned);
-        req.limit = u32::try_from(limit).ok();
+    let mut reply = cached_or_fetched(gw, route, label, &run).await?;
+    if let Some(cut) = shaping.cut() {
+        reply = list::cut(reply, cut);
+        list::restore(&mut req, cut);
     }
     Ok((Asked { req, renames, operation }, reply))
-}
-
-/// A news request's search and limit applied to the list fetched (or cached) for every
-/// news request.
-fn shape_news(reply: Reply, shaping: &Shaping) -> Reply {
-    let Some((q, limit)) = shaping.news() else { return reply };
-    let shape = |items: Vec<crate::normalize::schema::News>| crate::normalize::news::search(items, q, limit);
-    match reply {
-        Reply::Fresh { mut answer, ttl, .. } => {
-            use crate::normalize::schema::Payload;
-            if let Payload::News(items) = std::mem::replace(&mut answer.payload, Payload::News(Vec::new())) {
-                answer.payload = Payload::News(shape(items));
-            }
-            let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
-            Reply::Fresh { answer, data, ttl }
-        }
-        Reply::Cached { entry, result, ttl } => {
-            let items = serde_json::from_slice(&entry.data).unwrap_or_default();
-            let data = Bytes::from(serde_json::to_vec(&shape(items)).unwrap_or_default());
-            let entry = Arc::new(Cached {
-                data,
-                order: Vec::new(),
-                missing: entry.missing.clone(),
-                provider: entry.provider.clone(),
-                host: entry.host.clone(),
-                fetched: entry.fetched,
-                extra: entry.extra.clone(),
-            });
-            Reply::Cached { entry, result, ttl }
-        }
-    }
 }
 
 /// The cache around a failover run (none when the route does not cache).

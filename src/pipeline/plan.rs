@@ -176,6 +176,10 @@ pub fn marketgate_path(req: &OpRequest, symbols: &[String]) -> String {
     }
     if let Some(l) = req.limit {
         q.push(("limit".into(), l.to_string()));
+    } else if req.op == Operation::Coins {
+        // The whole list is fetched; another marketgate serves it a page at a time.
+        let most = crate::normalize::params::limit_bounds(Operation::Coins, None).map_or(1000, |(_, most)| most);
+        q.push(("limit".into(), most.to_string()));
     }
     if let Some(d) = req.depth {
         q.push(("depth".into(), d.to_string()));

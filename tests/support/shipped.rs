@@ -53,10 +53,13 @@ pub fn recorded(provider: &str, path: &str) -> Option<&'static str> {
         ("coingecko", "/coins/markets", "coingecko/coins_markets.json"),
         ("coingecko", "/coins/bitcoin/ohlc", "coingecko/ohlc_bitcoin_usd_days7.json"),
         ("coingecko", "/exchanges", "coingecko/exchanges.json"),
+        // The 2019 list: both ACC coins (Accelerator Network, ACChain) and 0x.
+        ("coingecko", "/coins/list", "coingecko/coins_list.json"),
         ("coincap", "/assets", "coincap/v2_assets_limit10.json"),
         ("coincap", "/exchanges", "coincap/v2_exchanges_docsample.json"),
         ("coinpaprika", "/tickers/btc-bitcoin", "coinpaprika/tickers_id_btc-bitcoin.json"),
         ("coinpaprika", "/tickers", "coinpaprika/tickers_list_first3_2023-09-14.json"),
+        ("coinpaprika", "/coins", "coinpaprika/coins_list_top10.json"),
         ("coinpaprika", "/coins/btc-bitcoin/ohlcv/historical", "coinpaprika/coins_btc-bitcoin_ohlcv_historical.json"),
         ("cryptocompare", "/data/pricemulti", "cryptocompare/pricemulti_btc_eth_usd.json"),
         ("cryptocompare", "/data/pricemultifull", "cryptocompare/pricemultifull_btc_usd_eur.json"),
@@ -177,6 +180,17 @@ impl ProviderMocks {
 
 /// Starts `provider`'s hosts, healthy (`None`) or throwing `fault`.
 pub async fn provider(provider: &'static str, fault: Option<Fault>) -> ProviderMocks {
+    provider_armed(provider, fault, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))).await
+}
+
+/// [`provider`], whose hosts answer as healthy ones until `armed` is set (a refused
+/// host refuses from the start): start-up health probes see a healthy provider, the
+/// request under test sees the fault.
+pub async fn provider_armed(
+    provider: &'static str,
+    fault: Option<Fault>,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> ProviderMocks {
     let n = host_count(provider);
     if fault == Some(Fault::Refused) {
         let mut hosts = Vec::new();
@@ -187,7 +201,14 @@ pub async fn provider(provider: &'static str, fault: Option<Fault>) -> ProviderM
     }
     let mut mocks = Vec::new();
     for _ in 0..n {
-        mocks.push(Mock::start(move |s| reply(provider, fault, &s.path_and_query)).await);
+        let armed = std::sync::Arc::clone(&armed);
+        mocks.push(
+            Mock::start(move |s| {
+                let fault = fault.filter(|_| armed.load(std::sync::atomic::Ordering::Acquire));
+                reply(provider, fault, &s.path_and_query)
+            })
+            .await,
+        );
     }
     let hosts = mocks.iter().map(|m| format!("{}{}", m.url(), base(provider))).collect();
     ProviderMocks { hosts, mocks }

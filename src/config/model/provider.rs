@@ -123,6 +123,9 @@ pub struct SymbolMap {
     pub universe: Arc<BTreeMap<String, Option<String>>>,
     /// Passes tickers through unchanged (kind = marketgate).
     pub identity: bool,
+    /// Whose ids `ids` are (the provider's name, or `symbols.ids_from`): a coin asked
+    /// as `coingecko:acchain` goes to the providers of that namespace only.
+    pub namespace: String,
 }
 
 /// A credit budget: `limit` weight per `per`.
@@ -294,6 +297,9 @@ impl SymbolMap {
         if self.identity {
             return Some(symbol.to_owned());
         }
+        if let Some((namespace, id)) = symbol.split_once(':') {
+            return self.takes_ids_of(namespace).then(|| id.to_owned());
+        }
         if let Some(id) = self.pairs.get(&(symbol.to_owned(), vs.to_owned())) {
             return Some(id.clone());
         }
@@ -318,9 +324,18 @@ impl SymbolMap {
 
     /// Whether this map names `symbol` explicitly (for `unknown_symbol`).
     pub fn knows(&self, symbol: &str) -> bool {
+        if let Some((namespace, _)) = symbol.split_once(':') {
+            return self.takes_ids_of(namespace);
+        }
         self.ids.contains_key(symbol)
             || self.pairs.keys().any(|(base, _)| base == symbol)
             || (self.format.is_some() && (self.universe.contains_key(symbol) || self.bases.contains_key(symbol)))
+    }
+
+    /// Whether a `namespace:id` coin can be asked here: the ids are this namespace's
+    /// and name an asset (the quote is sent apart, not filled into a format).
+    fn takes_ids_of(&self, namespace: &str) -> bool {
+        !self.namespace.is_empty() && self.namespace == namespace && self.format.is_none()
     }
 
     /// Whether every id this map gives names the quote too (a whole pair, or a format

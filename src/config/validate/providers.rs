@@ -297,6 +297,7 @@ fn symbol_map(
         ids,
         universe: Arc::clone(assets),
         identity: spec.kind == ProviderKind::Marketgate,
+        namespace: source.to_owned(),
     }
 }
 

@@ -197,11 +197,11 @@ fn normalized(
             }
         },
     };
-    if spec.merge && op != Operation::News {
+    if spec.merge && !matches!(op, Operation::News | Operation::Coins) {
         return cx.fail_at(
             &format!("{key}.merge"),
             span,
-            format!("merge = true suits news (lists to merge), not {op}"),
+            format!("merge = true suits news and coins (lists to merge), not {op}"),
         );
     }
     Some(NormalizedRoute {

@@ -83,3 +83,46 @@ fn query_parameter_count_is_bounded() {
         .expect_err("many");
     assert_eq!(e.param, "query");
 }
+
+#[test]
+fn coins_take_an_offset_and_search_a_required_q() {
+    let page = OpRequest::parse_for(
+        Operation::Coins,
+        None,
+        Some("offset=20&limit=5"),
+        &Default::default(),
+        &Default::default(),
+        20,
+    )
+    .expect("valid");
+    assert_eq!((page.offset, page.limit), (Some(20), Some(5)));
+    for bad in ["offset=", "offset=-1", "offset=%2B3", "offset=100001"] {
+        let e = OpRequest::parse_for(Operation::Coins, None, Some(bad), &Default::default(), &Default::default(), 20)
+            .expect_err(bad);
+        assert_eq!(e.param, "offset", "{bad}");
+    }
+    let search = |q: &str| {
+        OpRequest::parse_for(
+            Operation::Coins,
+            Some(Derive::Search),
+            Some(q),
+            &Default::default(),
+            &Default::default(),
+            20,
+        )
+    };
+    assert_eq!(search("q=%20ACC%20").expect("valid").q.as_deref(), Some("ACC"));
+    for bad in ["", "q=", "q=%20", "q=btc&offset=1"] {
+        let e = search(bad).expect_err(bad);
+        assert!(e.param == "q" || e.param == "offset", "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_coin_may_be_named_by_a_provider_id() {
+    assert_eq!(symbols(Some("coingecko:acchain, BTC"), "symbols").expect("valid"), vec!["coingecko:acchain", "BTC"]);
+    assert_eq!(symbols(Some("CoinGecko:0x"), "symbols").expect("valid"), vec!["coingecko:0x"]);
+    for bad in ["coingecko:", ":acchain", "coingecko:a b", "coingecko:x:y"] {
+        assert!(symbols(Some(bad), "symbols").is_err(), "{bad}");
+    }
+}

@@ -3,6 +3,8 @@
 from .attempt import Attempt
 from .attempt_outcome import AttemptOutcome
 from .candle import Candle
+from .coin import Coin
+from .coin_ids import CoinIds
 from .consensus_source import ConsensusSource
 from .consensus_source_dropped_type_1 import ConsensusSourceDroppedType1
 from .error import Error
@@ -10,6 +12,7 @@ from .error_error import ErrorError
 from .error_error_code import ErrorErrorCode
 from .exchange import Exchange
 from .get_raw_provider_path_provider import GetRawProviderPathProvider
+from .get_v1_coins_response_200 import GetV1CoinsResponse200
 from .get_v1_exchanges_response_200 import GetV1ExchangesResponse200
 from .get_v1_indicators_interval import GetV1IndicatorsInterval
 from .get_v1_indicators_response_200 import GetV1IndicatorsResponse200
@@ -20,6 +23,7 @@ from .get_v1_ohlcv_interval import GetV1OhlcvInterval
 from .get_v1_ohlcv_response_200 import GetV1OhlcvResponse200
 from .get_v1_orderbook_response_200 import GetV1OrderbookResponse200
 from .get_v1_price_response_200 import GetV1PriceResponse200
+from .get_v1_search_response_200 import GetV1SearchResponse200
 from .get_v1_sentiment_response_200 import GetV1SentimentResponse200
 from .get_v1_ticker_response_200 import GetV1TickerResponse200
 from .indicator_row import IndicatorRow
@@ -48,6 +52,8 @@ __all__ = (
     "Attempt",
     "AttemptOutcome",
     "Candle",
+    "Coin",
+    "CoinIds",
     "ConsensusSource",
     "ConsensusSourceDroppedType1",
     "Error",
@@ -55,6 +61,7 @@ __all__ = (
     "ErrorErrorCode",
     "Exchange",
     "GetRawProviderPathProvider",
+    "GetV1CoinsResponse200",
     "GetV1ExchangesResponse200",
     "GetV1IndicatorsInterval",
     "GetV1IndicatorsResponse200",
@@ -65,6 +72,7 @@ __all__ = (
     "GetV1OhlcvResponse200",
     "GetV1OrderbookResponse200",
     "GetV1PriceResponse200",
+    "GetV1SearchResponse200",
     "GetV1SentimentResponse200",
     "GetV1TickerResponse200",
     "IndicatorRow",
