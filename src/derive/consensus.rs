@@ -32,6 +32,10 @@ pub struct Source {
     pub provider: String,
     /// Canonical ticker.
     pub symbol: String,
+    /// The provider's id for the coin it quoted (`bitcoin`, `BTCUSDT`): which coin each
+    /// vote is for, not only which ticker (set by the request path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Its price.
     pub price: f64,
     /// When the provider says the price was current (ms since the epoch).
@@ -92,7 +96,8 @@ pub fn agree(
         } else {
             None
         };
-        sources.push(Source { provider: provider.clone(), symbol: symbol.to_owned(), price: *price, ts: *ts, dropped });
+        let (provider, symbol) = (provider.clone(), symbol.to_owned());
+        sources.push(Source { provider, symbol, id: None, price: *price, ts: *ts, dropped });
     }
     // Voters split in two camps can all sit away from the median (100, 100, 103, 103):
     // then none is dropped, and they do not agree.

@@ -130,6 +130,7 @@ pub fn all() -> serde_json::Map<String, Value> {
             object(
                 &["provider", "symbol", "price", "ts", "dropped"],
                 json!({ "provider": text(), "symbol": text(), "price": num(), "ts": { "type": "integer" },
+                        "id": { "type": "string", "description": "The provider's id for the coin it quoted" },
                         "dropped": { "description": "false when the quote counted, else why not",
                                      "oneOf": [{ "type": "boolean", "const": false }, { "type": "string", "enum": ["outlier", "stale"] }] } }),
             ),

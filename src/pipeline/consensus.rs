@@ -83,7 +83,12 @@ fn combine(
                 _ => None,
             })
             .collect();
-        match consensus::agree(symbol, &quotes, &mut sources, now, max_age) {
+        let first = sources.len();
+        let agreed = consensus::agree(symbol, &quotes, &mut sources, now, max_age);
+        for s in &mut sources[first..] {
+            s.id = r.snap.provider(&s.provider).and_then(|p| p.cfg.symbols.id_for(symbol, &r.req.vs));
+        }
+        match agreed {
             Some(agreed) => {
                 all_agree &= agreed.agree;
                 if agreed.stale_only {

@@ -147,6 +147,9 @@ async fn consensus_on_the_shipped_price_pool_asks_three_providers_at_once() {
     // (Before quotes had an age, the median of the three years served a 2023 price.)
     let by = |name: &str| sources.iter().find(|s| s["provider"] == name).cloned().unwrap_or_default();
     assert_eq!(by("binance")["dropped"], false, "{v}");
+    // Each vote names the coin it is for by the provider's own id.
+    let ids: Vec<String> = names.iter().map(|n| by(n)["id"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(ids, ["BTCUSDT", "BTC-USDT", "BTC-USD"], "{v}");
     for old in ["okx", "coinbase"] {
         assert_eq!(by(old)["dropped"], "stale", "{v}");
         let ts = by(old)["ts"].as_i64().expect("ts");

@@ -7,6 +7,7 @@ from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.consensus_source_dropped_type_1 import ConsensusSourceDroppedType1
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ConsensusSource")
 
@@ -20,6 +21,7 @@ class ConsensusSource:
         provider (str):
         symbol (str):
         ts (int):
+        id (str | Unset): The provider's id for the coin it quoted
     """
 
     dropped: bool | ConsensusSourceDroppedType1
@@ -27,6 +29,7 @@ class ConsensusSource:
     provider: str
     symbol: str
     ts: int
+    id: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +47,8 @@ class ConsensusSource:
 
         ts = self.ts
 
+        id = self.id
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -55,6 +60,8 @@ class ConsensusSource:
                 "ts": ts,
             }
         )
+        if id is not UNSET:
+            field_dict["id"] = id
 
         return field_dict
 
@@ -83,12 +90,15 @@ class ConsensusSource:
 
         ts = d.pop("ts")
 
+        id = d.pop("id", UNSET)
+
         consensus_source = cls(
             dropped=dropped,
             price=price,
             provider=provider,
             symbol=symbol,
             ts=ts,
+            id=id,
         )
 
         consensus_source.additional_properties = d
