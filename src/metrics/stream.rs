@@ -18,16 +18,20 @@ pub struct StreamFamilies {
     pub reconnects: IntCounterVec,
     /// `marketgate_stream_fallback{provider}`: 1 while clients are served from REST.
     pub fallback: IntGaugeVec,
+    /// `marketgate_stream_silent_topics_total{provider}`: topics found silent while
+    /// their connection was up (their pair then polled from REST).
+    pub silent: IntCounterVec,
 }
 
 /// The names, for [`super::METRIC_NAMES`].
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "marketgate_stream_clients",
     "marketgate_stream_upstream_connections",
     "marketgate_stream_messages_total",
     "marketgate_stream_dropped_total",
     "marketgate_stream_reconnects_total",
     "marketgate_stream_fallback",
+    "marketgate_stream_silent_topics_total",
 ];
 
 impl StreamFamilies {
@@ -72,6 +76,11 @@ impl StreamFamilies {
             fallback: gauge(
                 "marketgate_stream_fallback",
                 "1 while a provider's stream clients are served by polling REST.",
+                &["provider"],
+            )?,
+            silent: counter(
+                "marketgate_stream_silent_topics_total",
+                "Stream topics that sent nothing past their channel's quiet bound while connected.",
                 &["provider"],
             )?,
         })

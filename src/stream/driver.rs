@@ -23,7 +23,6 @@ use crate::calendar::now_ms;
 use crate::config::model::stream::{StreamConfig, StreamRoute};
 use crate::gateway::Gateway;
 use crate::normalize::jq::Globals;
-use crate::sync::lock;
 use topics::{Group, TopicState};
 
 /// A stream a client wants: the upstream stream name and what it carries.
@@ -75,6 +74,7 @@ struct Counters {
     reconnects: IntCounter,
     connections: IntGauge,
     fallback: IntGauge,
+    silent: IntCounter,
 }
 
 /// The driver's state.
@@ -117,6 +117,7 @@ impl Driver {
             reconnects: s.reconnects.with_label_values(&[name]),
             connections: s.upstream_connections.with_label_values(&[name]),
             fallback: s.fallback.with_label_values(&[name]),
+            silent: s.silent.with_label_values(&[name]),
         };
         let breaker = gw.snapshot().config.provider(name).map(|p| p.breaker).unwrap_or_default();
         let driver = Driver {
@@ -142,6 +143,8 @@ impl Driver {
     }
 
     async fn run(mut self, mut ctl: mpsc::UnboundedReceiver<Control>, mut events: mpsc::Receiver<ConnEvent>) {
+        let mut watchdog = tokio::time::interval(watchdog::WATCH_EVERY);
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.step(Instant::now());
             let deadline = self.machine.deadline();
@@ -157,6 +160,7 @@ impl Driver {
                     None => break,
                 },
                 Some(e) = events.recv() => self.event(e),
+                _ = watchdog.tick() => self.watch(Instant::now()),
                 () = wake => {}
             }
         }
@@ -297,6 +301,8 @@ impl Driver {
                         topic,
                         groups: Vec::new(),
                         seen: Seen::new(4096),
+                        heard: now,
+                        silent: false,
                     });
                     match t.groups.iter_mut().find(|g| g.symbol == symbol && g.vs == vs) {
                         Some(g) => g.clients.push(Arc::clone(&client)),
@@ -327,7 +333,7 @@ impl Driver {
                 self.wanted_changed(now);
             }
             Control::Polled { symbol, vs, msg } => {
-                if !self.machine.in_fallback() {
+                if !self.polled_wanted(&symbol, &vs) {
                     return;
                 }
                 let mut sent = BTreeSet::new();
@@ -345,12 +351,11 @@ impl Driver {
 
     fn wanted_changed(&mut self, now: Instant) {
         self.machine.set_wanted(self.topics.keys().cloned().collect(), now);
-        let pairs: BTreeSet<(String, String)> =
-            self.topics.values().flat_map(|t| &t.groups).map(|g| (g.symbol.clone(), g.vs.clone())).collect();
-        *lock(&self.pairs) = pairs.into_iter().collect();
+        self.poll_plan();
         self.dirty = true;
     }
 }
 
 mod notice;
 mod topics;
+mod watchdog;

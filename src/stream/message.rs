@@ -57,6 +57,10 @@ pub enum Status {
     Resumed,
     /// No stream host is reachable: tickers come from polling the REST pool.
     Fallback,
+    /// The connection is up but one pair's topic has sent nothing past its channel's
+    /// `quiet` bound: that pair's tickers come from polling the REST pool until it
+    /// speaks again (`resumed`).
+    Silent,
     /// This instance is shutting down: the stream ends, reconnect (to another replica).
     Closing,
 }
@@ -149,7 +153,8 @@ pub enum DedupeKey<'a> {
 
 impl Status {
     /// Every status, in documentation order.
-    pub const ALL: [Status; 5] = [Status::Subscribed, Status::Gap, Status::Resumed, Status::Fallback, Status::Closing];
+    pub const ALL: [Status; 6] =
+        [Status::Subscribed, Status::Gap, Status::Resumed, Status::Fallback, Status::Silent, Status::Closing];
 
     /// The `event` field.
     pub fn as_str(self) -> &'static str {
@@ -158,6 +163,7 @@ impl Status {
             Self::Gap => "gap",
             Self::Resumed => "resumed",
             Self::Fallback => "fallback",
+            Self::Silent => "silent",
             Self::Closing => "closing",
         }
     }

@@ -15,6 +15,7 @@ pub mod conn;
 pub mod dedupe;
 pub mod driver;
 pub mod fallback;
+pub mod listing;
 pub mod machine;
 pub mod message;
 pub mod protocol;
@@ -43,6 +44,8 @@ pub const PARAMS: &[&str] = &["symbols", "channels", "vs"];
 pub struct Hub {
     drivers: Mutex<HashMap<String, Entry>>,
     next_client: AtomicU64,
+    /// The pairs each stream provider carries.
+    pub listings: listing::Listings,
 }
 
 struct Entry {

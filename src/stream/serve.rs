@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::client::ClientRx;
 use super::driver::Topic;
 use super::fallback;
+use super::listing::Verdict;
 use super::message::{Channel, Status};
 use crate::body::{Body, BoxError};
 use crate::config::model::stream::{StreamHost, StreamRoute};
@@ -87,10 +88,25 @@ pub async fn serve(
         }
     }
     // A pair the provider does not list would subscribe without complaint and then
-    // stay silent for ever: ask the REST fallback first.
-    if let Some(path) = &route.fallback {
-        let checks = ask.symbols.iter().map(|s| fallback::check_listed(gw, path, s, &ask.vs, LISTED_CHECK));
-        futures_util::future::try_join_all(checks).await?;
+    // stay silent for ever: its own list first (one request per 10 minutes for every
+    // join), the REST fallback when there is no list to go by.
+    let verdict = match &cfg.listed {
+        Some(listed) => {
+            let mut ids: Vec<String> = topics.iter().map(|t| t.id.clone()).collect();
+            ids.dedup();
+            hub.listings.check(gw, &provider.name, listed, &ids, LISTED_CHECK).await
+        }
+        None => Verdict::Unknown("no list configured".into()),
+    };
+    match verdict {
+        Verdict::Listed => {}
+        Verdict::Unlisted(ids) => return Err(unlisted(&provider.name, &topics, &ids, route.fallback.as_deref())),
+        Verdict::Unknown(_) => {
+            if let Some(path) = &route.fallback {
+                let checks = ask.symbols.iter().map(|s| fallback::check_listed(gw, path, s, &ask.vs, LISTED_CHECK));
+                futures_util::future::try_join_all(checks).await?;
+            }
+        }
     }
     let unavailable = |e: String| ProxyError::new(ErrorKind::NoProviderAvailable, e);
     if let Some(key) = websocket_key(&req) {
@@ -131,6 +147,23 @@ pub async fn serve(
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     Ok(resp)
+}
+
+/// The 400 for pairs the stream provider does not carry, naming each and where else
+/// the pair's ticker may be had.
+fn unlisted(provider: &str, topics: &[Topic], ids: &[String], fallback: Option<&str>) -> ProxyError {
+    let mut pairs: Vec<String> = Vec::new();
+    for t in topics.iter().filter(|t| ids.iter().any(|id| id.eq_ignore_ascii_case(&t.id))) {
+        let pair = format!("{}/{} ({})", t.symbol, t.vs, t.id);
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    let mut msg = format!("unknown symbol: {provider}'s stream does not carry {}", pairs.join(", "));
+    if let Some(path) = fallback {
+        msg.push_str(&format!("; {path} may still answer for it from other providers"));
+    }
+    ProxyError::new(ErrorKind::UnknownSymbol, msg)
 }
 
 /// Reads `symbols`, `channels` (default both) and `vs` (default USD); anything else is

@@ -36,5 +36,6 @@ mod reload;
 mod resilience;
 mod secrets;
 mod stalled_clients;
+mod stream_listing;
 mod streams;
 mod upgrades;

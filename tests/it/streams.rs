@@ -370,14 +370,7 @@ async fn a_bad_stream_request_is_a_400_that_names_the_parameter() {
 #[tokio::test]
 async fn a_pair_no_provider_lists_is_refused_before_it_subscribes() {
     let stream = StreamMock::start().await;
-    let mut mocks = Vec::new();
-    for name in ["binance", "okx", "coinbase", "kraken", "coingecko", "coinpaprika", "coincap", "cryptocompare"] {
-        mocks.push((name, shipped::provider(name, None).await));
-    }
-    let mut hosts: Vec<(&str, Vec<String>)> = mocks.iter().map(|(n, m)| (*n, m.hosts.clone())).collect();
-    hosts.push(("binance.stream", vec![stream.url.clone()]));
-    let cfg = shipped::config(&hosts);
-    let proxy = Proxy::start_with(&cfg, crate::support::defaults::keyed_env(), None, Default::default()).await;
+    let (proxy, _mocks) = shipped::with_rest_and_stream(&stream.url).await;
 
     let sse = tokio::time::timeout(Duration::from_secs(5), get(proxy.url("/v1/stream?symbols=BTC&vs=QQQ")))
         .await

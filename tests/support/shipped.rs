@@ -214,6 +214,19 @@ pub async fn provider_armed(
     ProviderMocks { hosts, mocks }
 }
 
+/// The exchanges' and aggregators' REST hosts replaying their recorded bodies, and the
+/// shipped config (keys set) with them and Binance's stream at `stream`.
+pub async fn with_rest_and_stream(stream: &str) -> (super::Proxy, Vec<(&'static str, ProviderMocks)>) {
+    let mut mocks = Vec::new();
+    for name in ["binance", "okx", "coinbase", "kraken", "coingecko", "coinpaprika", "coincap", "cryptocompare"] {
+        mocks.push((name, provider(name, None).await));
+    }
+    let mut hosts: Vec<(&str, Vec<String>)> = mocks.iter().map(|(n, m)| (*n, m.hosts.clone())).collect();
+    hosts.push(("binance.stream", vec![stream.to_owned()]));
+    let proxy = super::Proxy::start_with(&config(&hosts), super::defaults::keyed_env(), None, Default::default()).await;
+    (proxy, mocks)
+}
+
 /// What `provider`'s host answers on `path_and_query`: the recorded body, or `fault`.
 pub fn reply(provider: &str, fault: Option<Fault>, path_and_query: &str) -> Reply {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));

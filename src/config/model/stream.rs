@@ -61,6 +61,21 @@ pub struct StreamConfig {
     pub silence: Duration,
     /// Messages queued per client.
     pub client_queue: usize,
+    /// Where the provider lists the pairs its stream carries.
+    pub listed: Option<std::sync::Arc<Listed>>,
+}
+
+/// A provider's list of the pairs its stream carries (`listed`).
+#[derive(Debug)]
+pub struct Listed {
+    /// Path and query on the provider's REST hosts.
+    pub path: String,
+    /// Body -> the ids.
+    pub ids: JqProgram,
+    /// How long a list is kept.
+    pub every: Duration,
+    /// Quota weight.
+    pub weight: u32,
 }
 
 /// One `ws://` or `wss://` host.
@@ -83,6 +98,8 @@ pub struct StreamChannel {
     pub name: String,
     /// Event -> message fields.
     pub mapping: JqProgram,
+    /// Longest silence of one topic while its connection is up.
+    pub quiet: Duration,
 }
 
 /// A `/v1/stream` route.
@@ -109,6 +126,15 @@ impl Channel {
         match self {
             Self::Trades => "trades",
             Self::Ticker => "ticker",
+        }
+    }
+
+    /// How long a topic of this channel may go without an event by default: Binance
+    /// pushes a ticker every second; a quiet pair may not trade for minutes.
+    pub fn default_quiet(self) -> Duration {
+        match self {
+            Self::Trades => Duration::from_secs(120),
+            Self::Ticker => Duration::from_secs(5),
         }
     }
 

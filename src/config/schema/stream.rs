@@ -39,6 +39,24 @@ pub struct StreamSpec {
     pub silence: Option<DurationStr>,
     /// Messages queued per client before it loses some (default 1024).
     pub client_queue: Option<usize>,
+    /// Where the provider's REST API lists the pairs its stream carries: a join for a
+    /// pair it does not list is refused before the upgrade instead of subscribing to
+    /// a stream that stays silent.
+    pub listed: Option<ListedSpec>,
+}
+
+/// `listed = { path = "/api/v3/ticker/price?symbolStatus=TRADING", ids = '[.[].symbol]' }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListedSpec {
+    /// Path and query on the provider's REST hosts.
+    pub path: String,
+    /// jq from the body to the list of ids the stream takes (`BTCUSDT`).
+    pub ids: Spanned<String>,
+    /// How long a list is kept (default 10m).
+    pub every: Option<DurationStr>,
+    /// Quota weight of the request (default 1).
+    pub weight: Option<u32>,
 }
 
 /// `connects = { limit = 300, per = "5m" }`
@@ -59,4 +77,8 @@ pub struct StreamChannelSpec {
     pub name: String,
     /// jq from the event (`data` of a combined frame) to the channel's message fields.
     pub mapping: Spanned<String>,
+    /// A topic with no event this long while its connection is up is silent: its
+    /// clients are told and get tickers polled from REST until it speaks again
+    /// (default 5s for ticker, which Binance pushes every second; 2m for trades).
+    pub quiet: Option<DurationStr>,
 }

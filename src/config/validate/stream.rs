@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Ctx;
 use crate::config::model::stream::Channel;
-use crate::config::model::stream::Limits;
+use crate::config::model::stream::{Limits, Listed};
 use crate::config::model::stream::{StreamChannel, StreamConfig, StreamHost, StreamRoute};
 use crate::config::schema::{RouteSpec, StreamSpec};
 
@@ -61,7 +61,11 @@ pub(super) fn provider_stream(
         if let Some(mapping) =
             super::ops::compile_mapping(cx, &format!("{ckey}.mapping"), &prelude_key, &ch.mapping, prelude)
         {
-            channels.insert(channel, StreamChannel { name: ch.name.clone(), mapping });
+            let quiet = ch.quiet.map_or(channel.default_quiet(), |d| d.0);
+            if quiet < Duration::from_secs(1) {
+                cx.fail::<()>(&format!("{ckey}.quiet"), "must be at least 1s".into());
+            }
+            channels.insert(channel, StreamChannel { name: ch.name.clone(), mapping, quiet });
         }
     }
     if spec.channels.is_empty() {
@@ -100,6 +104,21 @@ pub(super) fn provider_stream(
         fallback_after: spec.fallback_after.map_or(Duration::from_secs(2), |d| d.0),
         max_backoff: Duration::from_secs(10),
     };
+    let listed = spec.listed.as_ref().and_then(|l| {
+        let lkey = format!("{key}.listed");
+        if !l.path.starts_with('/') {
+            cx.fail::<()>(&format!("{lkey}.path"), "must start with '/'".into());
+        }
+        if l.weight == Some(0) {
+            cx.fail::<()>(&format!("{lkey}.weight"), "must be greater than zero".into());
+        }
+        let every = l.every.map_or(Duration::from_secs(600), |d| d.0);
+        if every < Duration::from_secs(10) {
+            cx.fail::<()>(&format!("{lkey}.every"), "must be at least 10s".into());
+        }
+        let ids = super::ops::compile_mapping(cx, &format!("{lkey}.ids"), &prelude_key, &l.ids, prelude)?;
+        Some(Arc::new(Listed { path: l.path.clone(), ids, every, weight: l.weight.unwrap_or(1) }))
+    });
     (cx.problems.len() == before).then(|| {
         Arc::new(StreamConfig {
             hosts,
@@ -109,6 +128,7 @@ pub(super) fn provider_stream(
             connect_timeout: spec.connect_timeout.map_or(attempt_timeout, |d| d.0),
             silence: spec.silence.map_or(Duration::from_secs(60), |d| d.0.max(Duration::from_secs(1))),
             client_queue: spec.client_queue.unwrap_or(1024),
+            listed,
         })
     })
 }

@@ -14,6 +14,9 @@ use crate::sync::lock;
 impl Driver {
     pub(super) fn notice(&mut self, n: Notice) {
         self.dirty = true;
+        if matches!(n, Notice::Connected { rollover: false, .. } | Notice::Resumed) {
+            self.heard_all(tokio::time::Instant::now());
+        }
         let host = |i: usize| self.cfg.hosts.get(i).map_or_else(|| "?".to_owned(), |h| h.base.clone());
         match n {
             Notice::Connected { host: h, rollover } => {
@@ -30,11 +33,11 @@ impl Driver {
                 let detail = self.fallback_detail();
                 tracing::warn!(provider = %self.name, %detail, "stream fallback");
                 self.broadcast(Status::Fallback, &detail);
-                self.start_poller();
+                self.poll_plan();
             }
             Notice::Resumed => {
                 self.counters.fallback.set(0);
-                self.stop_poller();
+                self.poll_plan();
                 let detail = format!("{} stream carries the data again", self.name);
                 tracing::info!(provider = %self.name, "stream resumed");
                 self.broadcast(Status::Resumed, &detail);

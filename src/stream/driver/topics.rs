@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 use super::{Driver, Topic};
 use crate::calendar::now_ms;
 use crate::normalize::jq::{self, Globals};
@@ -18,6 +20,10 @@ pub(super) struct TopicState {
     pub(super) groups: Vec<Group>,
     pub(super) seen: Seen,
     pub(super) globals: Globals,
+    /// When the topic last carried an event (or joined, or its connection came up).
+    pub(super) heard: Instant,
+    /// Past its channel's `quiet` bound without an event: its pair is polled.
+    pub(super) silent: bool,
 }
 
 /// The clients of a topic that asked for the same label.
@@ -57,9 +63,22 @@ impl Driver {
                 return;
             }
         };
-        if !t.seen.first_time(payload.dedupe_key()) {
-            return;
+        t.heard = Instant::now();
+        let woke = std::mem::replace(&mut t.silent, false);
+        let first = t.seen.first_time(payload.dedupe_key());
+        if woke {
+            self.spoke_again(stream);
         }
+        if first {
+            self.fan_out(stream, &value, &payload);
+        }
+    }
+
+    /// Offers one mapped event to every client of `stream`, encoded once per label.
+    fn fan_out(&mut self, stream: &str, value: &serde_json::Value, payload: &crate::stream::message::Payload) {
+        let Some(t) = self.topics.get(stream) else { return };
+        let channel_kind = t.topic.channel;
+        let (symbol, vs) = (&t.topic.symbol, &t.topic.vs);
         let (mut queued, mut dropped) = (0, 0);
         for g in &t.groups {
             // Encoded once per label, not per client.

@@ -6,6 +6,7 @@ class StreamStatusEvent(StrEnum):
     FALLBACK = "fallback"
     GAP = "gap"
     RESUMED = "resumed"
+    SILENT = "silent"
     SUBSCRIBED = "subscribed"
 
     def __str__(self) -> str:

@@ -1,0 +1,112 @@
+//! A stream is never silent: on the shipped config (REST and stream hosts on loopback),
+//! a join for a pair Binance's stream does not carry is refused before the upgrade
+//! after one cheap look at Binance's own pair list (`listed`), whatever the join asks;
+//! and a subscribed topic that stays quiet past its channel's bound is said to be
+//! silent, its pair's tickers polled from REST until it speaks again.
+
+use std::time::Duration;
+
+use crate::support::stream_client::{until_ws, ws_client};
+use crate::support::stream_mock::StreamMock;
+use crate::support::{Proxy, fixture, get, shipped};
+
+/// Every REST provider replaying its recorded bodies (Binance's pair list is its
+/// recorded `/api/v3/ticker/price`: 20 pairs, BTCUSDT and ETHUSDT among them), the
+/// stream at `stream`.
+async fn start(stream: &StreamMock) -> (Proxy, Vec<(&'static str, shipped::ProviderMocks)>) {
+    shipped::with_rest_and_stream(&stream.url).await
+}
+
+/// Requests the REST mocks received, the providers' periodic health probes left out.
+fn upstream_calls(mocks: &[(&str, shipped::ProviderMocks)]) -> Vec<String> {
+    let probes = ["/api/v3/ping", "/0/public/SystemStatus", "/time", "/api/v5/public/time"];
+    mocks
+        .iter()
+        .flat_map(|(_, m)| m.mocks.iter().flat_map(|m| m.seen()))
+        .map(|s| s.path_and_query)
+        .filter(|p| !probes.contains(&p.split('?').next().unwrap_or_default()))
+        .collect()
+}
+
+/// The first `n` tickers of the shipped `[assets]`.
+fn assets(n: usize) -> Vec<String> {
+    let text = marketgate::config::DEFAULT_CONFIG;
+    let table = text.split("\n[assets]\n").nth(1).unwrap_or_default();
+    table
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_owned()))
+        .filter(|k| !k.starts_with('#') && !k.is_empty())
+        .take(n)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_the_stream_does_not_carry_is_refused_up_front_for_one_cheap_call() {
+    let stream = StreamMock::start().await;
+    let (proxy, mocks) = start(&stream).await;
+    let before = upstream_calls(&mocks).len();
+
+    // LEO is an asset every REST provider may know, but Binance's list has no LEOUSDT.
+    let r = tokio::time::timeout(Duration::from_secs(5), get(proxy.url("/v1/stream?symbols=LEO&channels=ticker")))
+        .await
+        .expect("an answer, not a silent stream");
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("unknown_symbol")), "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("binance's stream does not carry LEO/USD (LEOUSDT)"), "{message}");
+    assert!(message.contains("/v1/ticker"), "where else to look: {message}");
+
+    // Fifty symbols with a made-up quote: refused, for no more than the one list.
+    let fifty = assets(50);
+    assert_eq!(fifty.len(), 50);
+    let url = format!("ws://{}/v1/stream?symbols={}&vs=QQQ", proxy.addr, fifty.join(","));
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 400),
+        other => panic!("the WebSocket upgrade should be refused: {:?}", other.map(|(_, r)| r.status())),
+    }
+    let calls = upstream_calls(&mocks);
+    assert!(calls.len() - before <= 1, "two refused joins of 51 pairs cost these upstream calls: {calls:?}");
+    let lists =
+        mocks[0].1.mocks.iter().flat_map(|m| m.seen()).filter(|s| s.path_and_query.contains("symbolStatus=TRADING"));
+    assert_eq!(lists.count(), 1, "Binance's pair list is read once");
+    assert_eq!(stream.connections(), 0, "nothing was subscribed upstream");
+
+    // A listed pair joins with no further REST call at all.
+    let mut ws = ws_client(&proxy, "symbols=BTC,ETH&channels=trades").await;
+    until_ws(&mut ws, "status", Some("subscribed")).await;
+    stream.wait_subscribed(&["btcusdt@trade", "ethusdt@trade"]).await;
+    assert_eq!(upstream_calls(&mocks).len(), calls.len());
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_that_stays_silent_is_said_and_its_pair_polled_until_it_speaks() {
+    let stream = StreamMock::start().await;
+    let (proxy, _mocks) = start(&stream).await;
+    let mut ws = ws_client(&proxy, "symbols=BTC&channels=ticker").await;
+    until_ws(&mut ws, "status", Some("subscribed")).await;
+    stream.wait_subscribed(&["btcusdt@ticker"]).await;
+    // The connection is up and the topic subscribed, but nothing comes: within the
+    // ticker channel's 5 s (and a watchdog tick) the client is told, then polled.
+    let silent = tokio::time::timeout(Duration::from_secs(9), until_ws(&mut ws, "status", Some("silent")))
+        .await
+        .expect("told within 9 s");
+    let detail = silent["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("btcusdt@ticker") && detail.contains("/v1/ticker"), "{silent}");
+    let polled = until_ws(&mut ws, "ticker", None).await;
+    let recorded: serde_json::Value =
+        serde_json::from_str(&fixture(shipped::recorded("binance", "/api/v3/ticker/24hr").expect("recorded")))
+            .expect("JSON");
+    assert_eq!(polled["last"].as_f64(), recorded["lastPrice"].as_str().and_then(|p| p.parse().ok()), "{polled}");
+    let metrics = get(proxy.admin_url("/metrics")).await.text();
+    assert!(metrics.contains("marketgate_stream_silent_topics_total{provider=\"binance\"} 1"), "{metrics}");
+
+    // The topic speaks: the client is told, and the stream's ticker follows.
+    let ticker = fixture("binance_ws/raw_ticker_btcusdt_2025-09-14.json");
+    let data: serde_json::Value = serde_json::from_str(&ticker).expect("JSON");
+    stream.publish("btcusdt@ticker", &data);
+    until_ws(&mut ws, "status", Some("resumed")).await;
+    let live = until_ws(&mut ws, "ticker", None).await;
+    assert_eq!(live["last"].as_f64(), data["c"].as_str().and_then(|c| c.parse().ok()), "{live}");
+    proxy.stop().await;
+}
