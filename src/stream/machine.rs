@@ -95,7 +95,14 @@ struct Conn {
     last_control: Option<Instant>,
     /// The upstream announced it will close this connection: its lifetime is over.
     doomed: bool,
+    /// Open for [`PROVEN_AFTER`]: its host's breaker has counted the success and the
+    /// backoff is reset. A bare handshake proves nothing (an upstream that accepts and
+    /// then aborts would otherwise be redialed at the first backoff step for ever).
+    proven: bool,
 }
+
+/// How long a connection must stay open before it counts as a success.
+const PROVEN_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Health {
@@ -187,10 +194,19 @@ impl Machine {
         let Some(i) = self.index(conn) else { return };
         let c = &mut self.conns[i];
         c.open_since = Some(now);
-        let (host, admit) = (c.host, c.admit);
-        self.hosts[host].record_admitted(admit, Effect::Success, now);
-        self.failures = 0;
         self.retry_at = None;
+    }
+
+    /// Connections open for [`PROVEN_AFTER`] count as a success: their host's breaker
+    /// records it and the backoff starts over.
+    fn prove(&mut self, now: Instant) {
+        for c in self.conns.iter_mut().filter(|c| !c.proven) {
+            if c.open_since.is_some_and(|t| now.saturating_duration_since(t) >= PROVEN_AFTER) {
+                c.proven = true;
+                self.hosts[c.host].record_admitted(c.admit, Effect::Success, now);
+                self.failures = 0;
+            }
+        }
     }
 
     /// `conn` failed to connect, or was closed or broke after opening.
@@ -200,14 +216,21 @@ impl Machine {
         if matches!(c.role, Role::Retiring { .. }) {
             return;
         }
-        // A connection that never opened, or broke soon after, counts against its host.
-        let short = c.open_since.is_none_or(|t| now.saturating_duration_since(t) < Duration::from_secs(10));
-        let effect = if short { Effect::Failure } else { Effect::Neutral };
+        // A connection that never opened, or broke before it proved itself, counts
+        // against its host and lengthens the backoff.
+        let short = !c.proven && c.open_since.is_none_or(|t| now.saturating_duration_since(t) < PROVEN_AFTER);
+        let effect = match (c.proven, short) {
+            (true, _) => Effect::Neutral,
+            (false, true) => Effect::Failure,
+            (false, false) => Effect::Success,
+        };
         self.hosts[c.host].record_admitted(c.admit, effect, now);
         self.cursor = (c.host + 1) % self.hosts.len().max(1);
-        if c.open_since.is_none() || short {
+        if short {
             self.failures = self.failures.saturating_add(1);
             self.retry_at = Some(now + self.backoff());
+        } else {
+            self.failures = 0;
         }
         if c.role == Role::Primary {
             if let Some(r) = self.conns.iter_mut().find(|r| r.role == Role::Replacement) {
@@ -257,6 +280,7 @@ impl Machine {
             self.attempts.pop_front();
         }
         self.retire(now);
+        self.prove(now);
         if self.want.is_empty() {
             for c in self.conns.drain(..) {
                 self.out.push(Action::Close { conn: c.id });
@@ -301,6 +325,9 @@ impl Machine {
             {
                 let expiry = if c.doomed { t } else { t + self.limits.lifetime };
                 at.push(self.next_connect().map_or(expiry, |n| n.max(expiry)));
+            }
+            if let Some(t) = c.open_since.filter(|_| !c.proven) {
+                at.push(t + PROVEN_AFTER);
             }
             if let Some(last) = c.last_control.filter(|_| self.next_control(c).is_some()) {
                 at.push(last + self.limits.control_interval);

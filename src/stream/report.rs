@@ -42,4 +42,6 @@ pub struct TopicReport {
     pub channel: &'static str,
     /// Clients subscribed.
     pub clients: usize,
+    /// Quiet past its channel's bound while connected: its pair is polled from REST.
+    pub silent: bool,
 }

@@ -98,6 +98,8 @@ async fn a_topic_that_stays_silent_is_said_and_its_pair_polled_until_it_speaks()
         serde_json::from_str(&fixture(shipped::recorded("binance", "/api/v3/ticker/24hr").expect("recorded")))
             .expect("JSON");
     assert_eq!(polled["last"].as_f64(), recorded["lastPrice"].as_str().and_then(|p| p.parse().ok()), "{polled}");
+    let view = get(proxy.admin_url("/api/system/streams")).await.json();
+    assert_eq!(view["providers"][0]["topics"][0]["silent"], true, "{view}");
     let metrics = get(proxy.admin_url("/metrics")).await.text();
     assert!(metrics.contains("marketgate_stream_silent_topics_total{provider=\"binance\"} 1"), "{metrics}");
 
@@ -108,5 +110,7 @@ async fn a_topic_that_stays_silent_is_said_and_its_pair_polled_until_it_speaks()
     until_ws(&mut ws, "status", Some("resumed")).await;
     let live = until_ws(&mut ws, "ticker", None).await;
     assert_eq!(live["last"].as_f64(), data["c"].as_str().and_then(|c| c.parse().ok()), "{live}");
+    let view = get(proxy.admin_url("/api/system/streams")).await.json();
+    assert_eq!(view["providers"][0]["topics"][0]["silent"], false, "{view}");
     proxy.stop().await;
 }

@@ -93,6 +93,7 @@ impl Driver {
                 vs: t.topic.vs.clone(),
                 channel: t.topic.channel.as_str(),
                 clients: t.clients().count(),
+                silent: t.silent,
             })
             .collect();
         topics.sort_by(|a, b| a.stream.cmp(&b.stream));

@@ -94,6 +94,7 @@ impl Machine {
             pending: HashMap::new(),
             last_control: None,
             doomed: false,
+            proven: false,
         });
     }
 

@@ -212,6 +212,8 @@ fn the_connection_budget_is_never_exceeded() {
 fn a_connection_is_replaced_before_its_lifetime_with_an_overlap() {
     let t0 = Instant::now();
     let (mut m, old) = connected(&["a@trade"], t0);
+    assert_eq!(m.deadline(), Some(t0 + PROVEN_AFTER), "the connection proves itself first");
+    m.poll(t0 + PROVEN_AFTER);
     let t1 = t0 + Duration::from_secs(3600);
     assert_eq!(m.deadline(), Some(t1));
     let c = connects(&m.poll(t1));
@@ -254,4 +256,41 @@ fn at_most_max_streams_are_wanted() {
     let mut m = Machine::new(l, 1, policy());
     m.set_wanted(set(&["a", "b", "c"]), t0);
     assert_eq!(connects(&m.poll(t0))[0].2.len(), 2);
+}
+
+/// An upstream that completes the handshake and then aborts at once: the handshake is
+/// no success, so the backoff grows and the hosts' breakers open (it used to be redialed
+/// about twice a second, spending Binance's 300-per-5-minutes connect budget in 3).
+#[test]
+fn a_handshake_cut_at_once_does_not_reset_the_backoff() {
+    let t0 = Instant::now();
+    let mut m = Machine::new(limits(), 2, policy());
+    m.set_wanted(set(&["btcusdt@trade"]), t0);
+    let mut t = t0;
+    let mut dials = 0;
+    while t < t0 + Duration::from_secs(60) {
+        for (conn, _, _) in connects(&m.poll(t)) {
+            dials += 1;
+            m.opened(conn, t);
+            t += Duration::from_millis(20);
+            m.closed(conn, "reset right after the handshake", t);
+        }
+        let next = m.deadline().unwrap_or(t + Duration::from_millis(100));
+        t = next.max(t + Duration::from_millis(1));
+    }
+    assert!(dials <= 12, "{dials} dials in a minute");
+}
+
+/// A connection that stays up proves itself: the next failure starts the backoff over.
+#[test]
+fn a_connection_open_for_ten_seconds_resets_the_backoff() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["btcusdt@trade"], t0);
+    m.failures = 4;
+    m.poll(t0 + Duration::from_secs(9));
+    assert_eq!(m.failures, 4, "not yet proven");
+    m.poll(t0 + Duration::from_secs(10));
+    assert_eq!(m.failures, 0);
+    m.closed(conn, "cut", t0 + Duration::from_secs(11));
+    assert_eq!(m.failures, 0, "a proven connection's end is no failure");
 }
