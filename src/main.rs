@@ -103,12 +103,13 @@ fn summary(cfg: &Config) -> String {
     out.push_str(&format!("listen {}  admin {}\n", cfg.server.listen, cfg.server.admin_listen));
     match &cfg.cluster {
         Some(c) => out.push_str(&format!(
-            "cluster: Redis {}, namespace {}, {} replica(s), egress {}, shared answers {}\n",
+            "cluster: Redis {}, namespace {}, {} replica(s), egress {}, shared answers {}, {}\n",
             c.redis_shown,
             c.namespace,
             c.replicas,
             c.egress,
-            if c.cache { "on" } else { "off" }
+            if c.cache { "on" } else { "off" },
+            if c.secret.is_some() { "signed (secret set)" } else { "unsigned (no secret)" }
         )),
         None => out.push_str("cluster: none (a single replica; budgets counted here)\n"),
     }

@@ -20,10 +20,10 @@ impl Cluster {
         let key = keys::bench(&self.cfg.namespace, provider, &scope);
         let ms = for_.as_millis().max(1) as u64;
         let mut call = keys::SCRIPTS.bench.prepare_invoke();
-        call.key(&key).arg(status).arg(ms);
+        call.key(&key).arg(self.seal.seal_str(&status.to_string())).arg(ms);
         let event =
             events::Event::Bench { from: self.instance.clone(), provider: provider.to_owned(), scope, status, ms };
-        let message = event.encode();
+        let message = event.sealed(&self.seal);
         let channel = keys::events(&self.cfg.namespace);
         let within = Duration::from_millis(500);
         let stored: Option<i64> = self
@@ -55,7 +55,7 @@ impl Cluster {
             scope,
             host: host.map(str::to_owned),
         };
-        let (message, channel, delete) = (event.encode(), keys::events(&self.cfg.namespace), host.is_none());
+        let (message, channel, delete) = (event.sealed(&self.seal), keys::events(&self.cfg.namespace), host.is_none());
         let done: Option<i64> = self
             .redis
             .background(Op::Bench, Duration::from_millis(500), |mut c| async move {
@@ -90,6 +90,12 @@ impl Cluster {
         let snap = self.slot.load();
         let Some(p) = snap.provider(provider) else { return };
         if self.scope(p) != scope {
+            return;
+        }
+        // Only a status that benches this provider here benches it from a peer.
+        let rate_limit = p.cfg.rate_limit.statuses.contains(&status) || matches!(status, 418 | 429);
+        if !rate_limit && status != crate::bench::BLOCKED_STATUS {
+            self.refuse("a bench with a status that benches nothing");
             return;
         }
         p.state.bench_from_peer(Duration::from_millis(ms), status, tokio::time::Instant::now());

@@ -114,6 +114,10 @@ impl Cluster {
         let lock_ms = deadline.saturating_duration_since(Instant::now()).as_millis().max(50) as u64;
         let (entry_key, lock_key) = (keys::cache(&self.cfg.namespace, key), keys::fill_lock(&self.cfg.namespace, key));
         let mut waited = false;
+        // A lock whose holder is gone (its Redis call timed out on its side but ran in
+        // Redis, or it died) must not cost the whole deadline: waiters keep the second
+        // half of it to fetch for themselves.
+        let patience = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
         loop {
             let token = format!("{}:{}", self.instance, unix_ms());
             let mut call = keys::SCRIPTS.obtain.prepare_invoke();
@@ -124,8 +128,15 @@ impl Cluster {
                 Obtained::Lead(FillLock { key: key.to_owned(), token: token.clone(), owner: Some(Arc::clone(self)) })
             };
             match found {
-                None => return Obtained::Unavailable,
-                Some((1, Some(bytes))) => match decode(&bytes, false) {
+                None => {
+                    // The script may have run in Redis after this side gave up on it,
+                    // taking the lock under our token: let go of it once Redis answers.
+                    let orphan = FillLock { key: key.to_owned(), token: token.clone(), owner: None };
+                    let owner = Arc::clone(self);
+                    tokio::spawn(async move { owner.release_quietly(orphan).await });
+                    return Obtained::Unavailable;
+                }
+                Some((1, Some(bytes))) => match self.read(&bytes, false) {
                     Some(hit) => {
                         let counter = if waited { &self.counts.cache_waits } else { &self.counts.cache_hits };
                         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -150,7 +161,7 @@ impl Cluster {
             // Our handle goes first, so the last waiter out removes the entry.
             drop(notify);
             self.fills.done(key);
-            if Instant::now() >= deadline {
+            if Instant::now() >= patience {
                 return Obtained::Unavailable;
             }
         }
@@ -186,10 +197,10 @@ impl Cluster {
         value.extend_from_slice(&answer.data);
         let px = (ttl + keep).as_millis().max(1) as u64;
         let ns = &self.cfg.namespace;
-        let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
+        let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.sealed(&self.seal);
         let mut call = keys::SCRIPTS.fill.prepare_invoke();
         call.key(keys::cache(ns, &lock.key)).key(keys::fill_lock(ns, &lock.key));
-        call.arg(value).arg(px).arg(&lock.token).arg(keys::events(ns)).arg(message);
+        call.arg(self.seal.seal(&value)).arg(px).arg(&lock.token).arg(keys::events(ns)).arg(message);
         let stored: Option<i64> =
             self.redis.request(Op::CachePut, |mut c| async move { call.invoke_async(&mut c).await }).await;
         if stored.is_some() {
@@ -201,11 +212,25 @@ impl Cluster {
     /// trip ([`keys::RELEASE`]).
     pub async fn release(&self, mut lock: FillLock) {
         lock.owner = None;
+        self.unlock(&lock, None).await;
+    }
+
+    /// [`Cluster::release`] in the background (its own timeout, no breaker): for a lock
+    /// this replica may hold without knowing it.
+    async fn release_quietly(&self, lock: FillLock) {
+        self.unlock(&lock, Some(Duration::from_secs(2))).await;
+    }
+
+    async fn unlock(&self, lock: &FillLock, background: Option<Duration>) {
         let ns = &self.cfg.namespace;
-        let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.encode();
+        let message = Event::Filled { from: self.instance.clone(), key: lock.key.clone() }.sealed(&self.seal);
         let mut call = keys::SCRIPTS.release.prepare_invoke();
         call.key(keys::fill_lock(ns, &lock.key)).arg(&lock.token).arg(keys::events(ns)).arg(message);
-        let _: Option<i64> = self.redis.request(Op::Lock, |mut c| async move { call.invoke_async(&mut c).await }).await;
+        let run = |mut c: ::redis::aio::ConnectionManager| async move { call.invoke_async::<i64>(&mut c).await };
+        let _ = match background {
+            None => self.redis.request(Op::Lock, run).await,
+            Some(within) => self.redis.background(Op::Lock, within, run).await,
+        };
     }
 
     /// A stale answer another replica stored (every provider failed here).
@@ -223,20 +248,61 @@ impl Cluster {
             .redis
             .request(Op::CacheGet, |mut c| async move { ::redis::cmd("GET").arg(&k).query_async(&mut c).await })
             .await?;
-        Some(raw.and_then(|bytes| decode(&bytes, stale_ok)))
+        Some(raw.and_then(|bytes| self.read(&bytes, stale_ok)))
+    }
+
+    /// A stored entry, if it is signed (with a secret) and makes sense.
+    fn read(&self, stored: &[u8], stale_ok: bool) -> Option<Cached> {
+        let Some(bytes) = self.seal.open(stored) else {
+            self.refuse("a shared answer");
+            return None;
+        };
+        match decode(bytes, stale_ok) {
+            Decoded::Usable(c) => Some(c),
+            Decoded::Old => None,
+            Decoded::Senseless => {
+                self.refuse("a shared answer");
+                None
+            }
+        }
     }
 }
 
-fn decode(bytes: &[u8], stale_ok: bool) -> Option<Cached> {
-    let split = bytes.iter().position(|b| *b == b'\n')?;
-    let header: Header = serde_json::from_slice(&bytes[..split]).ok()?;
-    let age_ms = unix_ms().saturating_sub(header.fetched_ms);
+/// What a stored entry is.
+enum Decoded {
+    /// Served.
+    Usable(Cached),
+    /// Past its freshness (and stale not asked for).
+    Old,
+    /// Not something a replica wrote: no header, a fetch time in the future, a ttl
+    /// past [`MAX_TTL_MS`], a body that is not JSON.
+    Senseless,
+}
+
+/// How far ahead of this clock another replica's may be.
+const CLOCK_SKEW_MS: u64 = 2_000;
+
+/// The longest route cache time a stored header may claim (a week).
+const MAX_TTL_MS: u64 = 7 * 86_400_000;
+
+fn decode(bytes: &[u8], stale_ok: bool) -> Decoded {
+    let Some(split) = bytes.iter().position(|b| *b == b'\n') else { return Decoded::Senseless };
+    let Ok(header) = serde_json::from_slice::<Header>(&bytes[..split]) else { return Decoded::Senseless };
+    let now = unix_ms();
+    let body = &bytes[split + 1..];
+    if header.fetched_ms > now + CLOCK_SKEW_MS
+        || header.ttl_ms > MAX_TTL_MS
+        || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
+    {
+        return Decoded::Senseless;
+    }
+    let age_ms = now.saturating_sub(header.fetched_ms);
     if !stale_ok && age_ms >= header.ttl_ms {
-        return None;
+        return Decoded::Old;
     }
     let fetched = Instant::now().checked_sub(Duration::from_millis(age_ms)).unwrap_or_else(Instant::now);
-    Some(Cached {
-        data: Bytes::copy_from_slice(&bytes[split + 1..]),
+    Decoded::Usable(Cached {
+        data: Bytes::copy_from_slice(body),
         order: header.order,
         missing: header.missing,
         provider: header.provider,
@@ -280,12 +346,38 @@ mod tests {
             v
         };
         let fresh = encode(&header(unix_ms() - 500));
-        let c = decode(&fresh, false).expect("fresh");
+        let Decoded::Usable(c) = decode(&fresh, false) else { panic!("fresh") };
         assert_eq!(&c.data[..], br#"[{"symbol":"BTC","price":1.0}]"#);
         assert!(c.fetched.elapsed() >= Duration::from_millis(490), "the age travels with the answer");
         let old = encode(&header(unix_ms() - 5_000));
-        assert!(decode(&old, false).is_none(), "past its TTL it is not fresh");
-        assert!(decode(&old, true).is_some(), "but it may be served stale");
-        assert!(decode(b"garbage", true).is_none());
+        assert!(matches!(decode(&old, false), Decoded::Old), "past its TTL it is not fresh");
+        assert!(matches!(decode(&old, true), Decoded::Usable(_)), "but it may be served stale");
+        assert!(matches!(decode(b"garbage", true), Decoded::Senseless));
+    }
+
+    /// An entry planted by hand: fetched "in the future" (so it would stay fresh for
+    /// ever), or a body that is not JSON, is ignored, not served.
+    #[test]
+    fn planted_entries_are_not_served() {
+        let entry = |fetched_ms: u64, ttl_ms: u64, body: &[u8]| {
+            let h = Header {
+                order: vec![],
+                missing: vec![],
+                provider: "binance".into(),
+                host: "x".into(),
+                fetched_ms,
+                ttl_ms,
+                extra: None,
+            };
+            let mut v = serde_json::to_vec(&h).expect("json");
+            v.push(b'\n');
+            v.extend_from_slice(body);
+            v
+        };
+        let now = unix_ms();
+        assert!(matches!(decode(&entry(now + 86_400_000, 2_000, b"[]"), false), Decoded::Senseless));
+        assert!(matches!(decode(&entry(now, 2_000, b"<html>"), false), Decoded::Senseless));
+        assert!(matches!(decode(&entry(now, u64::MAX, b"[]"), false), Decoded::Senseless));
+        assert!(matches!(decode(&entry(now + 1_000, 2_000, b"[]"), false), Decoded::Usable(_)), "clock skew");
     }
 }

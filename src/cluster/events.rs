@@ -60,9 +60,14 @@ pub enum Event {
 }
 
 impl Event {
-    /// The wire form.
+    /// The wire form (unsigned).
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The wire form, signed with `seal`.
+    pub fn sealed(&self, seal: &super::seal::Seal) -> String {
+        seal.seal_str(&self.encode())
     }
 }
 
@@ -122,7 +127,24 @@ pub async fn beat(c: &Cluster) {
     if let Some(list) = seen {
         *lock(&c.seen) = list;
     }
+    if !reachable && c.redis.last_error().is_some_and(|(_, e)| e.contains("no answer within")) {
+        c.redis.diagnose(within).await;
+    }
     c.redis.heartbeat(reachable);
+    // Something else wrote the replicas key (`SET mg:replicas x`): it is ours, so it is
+    // replaced rather than kept alive by the heartbeat's PEXPIRE.
+    if !reachable && c.redis.wrong_type() {
+        let key = keys::replicas(&c.cfg.namespace);
+        let removed: Option<i64> = c
+            .redis
+            .background(Op::Heartbeat, within, |mut conn| async move {
+                ::redis::cmd("DEL").arg(&key).query_async(&mut conn).await
+            })
+            .await;
+        if removed.is_some() {
+            tracing::warn!(key = %keys::replicas(&c.cfg.namespace), "replaced a replicas key that marketgate did not write");
+        }
+    }
 }
 
 async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
@@ -151,7 +173,10 @@ async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
 }
 
 fn handle(c: &Cluster, payload: &[u8]) {
-    let Ok(event) = serde_json::from_slice::<Event>(payload) else { return };
+    let Some(event) = c.seal.open(payload).and_then(|p| serde_json::from_slice::<Event>(p).ok()) else {
+        c.refuse("an event");
+        return;
+    };
     match event {
         Event::Bench { from, .. } | Event::Filled { from, .. } | Event::Lift { from, .. } if from == c.instance => {}
         Event::Bench { provider, scope, status, ms, .. } => c.bench_from_peer(&provider, &scope, status, ms),
@@ -166,16 +191,19 @@ async fn catch_up(c: &Cluster) {
     for p in &snap.providers {
         let scope = c.scope(p).to_owned();
         let key = keys::bench(&c.cfg.namespace, &p.cfg.name, &scope);
-        let found: Option<(Option<u16>, i64)> = c
+        let found: Option<(Option<Vec<u8>>, i64)> = c
             .redis
             .background(Op::Bench, Duration::from_millis(500), |mut conn| async move {
                 ::redis::pipe().cmd("GET").arg(&key).cmd("PTTL").arg(&key).query_async(&mut conn).await
             })
             .await;
-        if let Some((Some(status), ttl)) = found
+        if let Some((Some(stored), ttl)) = found
             && ttl > 0
         {
-            c.bench_from_peer(&p.cfg.name, &scope, status, ttl as u64);
+            match c.seal.open(&stored).and_then(|s| std::str::from_utf8(s).ok()?.parse::<u16>().ok()) {
+                Some(status) => c.bench_from_peer(&p.cfg.name, &scope, status, ttl as u64),
+                None => c.refuse("a stored bench"),
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod events;
 pub mod keys;
 pub mod redis;
+pub mod seal;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,8 @@ pub struct Cluster {
     metrics: Metrics,
     /// Where lifts from other replicas are audited.
     audit: Arc<crate::audit::Audit>,
+    /// Signs what this replica writes, checks what it reads.
+    seal: seal::Seal,
 }
 
 /// What the cluster did, for `/api/system/cluster`.
@@ -59,6 +62,10 @@ struct Counts {
     cache_fills: AtomicU64,
     cache_waits: AtomicU64,
     peer_benches: AtomicU64,
+    /// Events, benches and answers in Redis that were ignored: unsigned or wrongly
+    /// signed (with a secret), or senseless (a future fetch time, a body that is not
+    /// JSON, a bench status no provider sends).
+    refused: AtomicU64,
 }
 
 /// One shared budget window of a provider.
@@ -139,7 +146,15 @@ impl Cluster {
         audit: Arc<crate::audit::Audit>,
     ) -> Result<Arc<Self>, String> {
         let redis = Redis::new(cfg.redis.expose(), &cfg.redis_shown, cfg.timeout, metrics.clone(), Arc::clone(&link))?;
+        let seal = seal::Seal::new(cfg.secret.as_ref().map(crate::secret::Secret::expose));
+        if !seal.signs() {
+            tracing::info!(
+                "cluster data is not signed: set [cluster] secret (MARKETGATE_CLUSTER_SECRET) so that nothing written \
+                 to Redis by others is trusted"
+            );
+        }
         let cluster = Arc::new(Self {
+            seal,
             cfg,
             instance: instance.to_owned(),
             redis,
@@ -159,6 +174,13 @@ impl Cluster {
             }
         }));
         Ok(cluster)
+    }
+
+    /// Something read from Redis was ignored (`what` says what, for the log).
+    fn refuse(&self, what: &str) {
+        if self.counts.refused.fetch_add(1, Ordering::Relaxed).is_multiple_of(100) {
+            tracing::warn!(what, "ignored data in Redis that no replica of this deployment wrote");
+        }
     }
 
     /// Whether answers are shared now (configured, and Redis usable).
@@ -306,6 +328,7 @@ impl Cluster {
             ("cache_fills", &c.cache_fills),
             ("cache_waits", &c.cache_waits),
             ("peer_benches", &c.peer_benches),
+            ("refused", &c.refused),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.load(Ordering::Relaxed)))

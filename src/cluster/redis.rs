@@ -82,6 +82,9 @@ pub struct Redis {
     metrics: Metrics,
     /// Switched to local counting whenever Redis becomes unusable, back on heartbeat.
     link: std::sync::Arc<SharedLink>,
+    /// No verdict said yet: the first one is logged even when it changes nothing (a
+    /// wrong password at start must not go unsaid).
+    first: AtomicBool,
 }
 
 impl Redis {
@@ -116,6 +119,7 @@ impl Redis {
             shown: shown.to_owned(),
             metrics,
             link,
+            first: AtomicBool::new(true),
         })
     }
 
@@ -209,7 +213,8 @@ impl Redis {
         let was_unreachable = self.unreachable.swap(!reachable, Ordering::AcqRel);
         if !reachable {
             lock(&self.breaker).force_open(Instant::now());
-            self.switch(false, "heartbeat cannot reach Redis");
+            let error = self.last_error().map(|(_, e)| e).unwrap_or_default();
+            self.switch(false, &format!("heartbeat failed: {}", explain(&error)));
         } else if was_unreachable {
             lock(&self.breaker).force_close();
             self.switch(true, "heartbeat reaches Redis");
@@ -219,7 +224,8 @@ impl Redis {
     /// Moves budgets between shared and local counting, and says so once.
     fn switch(&self, shared: bool, why: &str) {
         self.metrics.cluster_redis_up.set(i64::from(shared));
-        if self.link.counting_shared() == shared {
+        let first = self.first.swap(false, Ordering::AcqRel);
+        if self.link.counting_shared() == shared && !first {
             return;
         }
         self.link.set_counting_shared(shared);
@@ -232,6 +238,28 @@ impl Redis {
                 "Redis unusable: each replica spends its local share (limit / replicas) until it is back"
             );
         }
+    }
+
+    /// Why Redis does not answer, asked on a connection of its own: the managed
+    /// connection retries a refused password until the call times out, which says
+    /// nothing. The error is recorded as the last one.
+    pub async fn diagnose(&self, within: Duration) {
+        let error = match tokio::time::timeout(within, self.client.get_multiplexed_async_connection()).await {
+            Ok(Ok(mut conn)) => match redis::cmd("PING").query_async::<String>(&mut conn).await {
+                Ok(_) => return,
+                Err(e) => e.to_string(),
+            },
+            // redis-rs names the address in its errors, never the password.
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => return,
+        };
+        self.failed(Op::Heartbeat, error);
+    }
+
+    /// Whether the last error says a key of this deployment holds a value of another
+    /// type (something else wrote it).
+    pub fn wrong_type(&self) -> bool {
+        self.last_error().is_some_and(|(_, e)| e.contains("WRONGTYPE"))
     }
 
     async fn bounded<T, F, Fut>(&self, op: Op, within: Duration, call: F) -> Option<T>
@@ -247,5 +275,38 @@ impl Redis {
         };
         self.failed(op, error);
         None
+    }
+}
+
+/// A Redis error in words an operator acts on: a full Redis, a refused password and a
+/// key of the wrong type are not "cannot reach Redis".
+pub fn explain(error: &str) -> String {
+    let why = if error.contains("OOM") {
+        "Redis is full (maxmemory reached; it refuses writes)"
+    } else if ["WRONGPASS", "NOAUTH", "invalid password", "AuthenticationFailed"].iter().any(|w| error.contains(w)) {
+        "Redis refused the credentials in cluster.redis"
+    } else if error.contains("WRONGTYPE") {
+        "a key of this deployment holds a value marketgate did not write"
+    } else if error.contains("READONLY") {
+        "this Redis is a read-only replica"
+    } else if error.is_empty() {
+        return "no answer".to_owned();
+    } else {
+        "cannot reach Redis"
+    };
+    format!("{why} ({error})")
+}
+
+#[cfg(test)]
+mod explain_tests {
+    #[test]
+    fn errors_are_told_apart() {
+        let full = super::explain("heartbeat: OOM command not allowed when used memory > 'maxmemory'.");
+        assert!(full.starts_with("Redis is full"), "{full}");
+        assert!(
+            super::explain("WRONGPASS invalid username-password pair").starts_with("Redis refused the credentials")
+        );
+        assert!(super::explain("WRONGTYPE Operation against a key").starts_with("a key of this deployment"));
+        assert!(super::explain("Connection refused (os error 111)").starts_with("cannot reach Redis"));
     }
 }

@@ -168,6 +168,8 @@ pub struct ClusterConfig {
     pub cache: bool,
     /// Longest wait for Redis on a request.
     pub timeout: Duration,
+    /// The key that signs what replicas share (`None`: unsigned).
+    pub secret: Option<Secret>,
 }
 
 /// One route.

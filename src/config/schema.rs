@@ -81,6 +81,11 @@ pub struct ClusterSection {
     pub cache: Option<bool>,
     /// Longest a request waits for Redis before using its local share (default 5ms).
     pub timeout: Option<DurationStr>,
+    /// A key every replica shares (*env*, at least 16 characters): events, benches and
+    /// shared answers are signed with it, and anything in Redis without a valid
+    /// signature is ignored. Absent: unsigned (anyone who can write to Redis can
+    /// bench a provider or plant an answer).
+    pub secret: Option<Templated>,
 }
 
 /// `[server]`

@@ -17,7 +17,7 @@ const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"18229.90"},{"symbol":"ETHU
 
 /// A replica's config: provider `p` at `upstream` with `quota`, a cached and an
 /// uncached price route and the raw passthrough.
-fn config(redis: &str, upstream: &str, quota: &str) -> String {
+pub(crate) fn config(redis: &str, upstream: &str, quota: &str) -> String {
     format!(
         r#"
 [log]
@@ -51,7 +51,7 @@ fn replicas(redis: &RedisServer, upstream: &str, quota: &str) -> Vec<Process> {
 }
 
 /// A mock that answers the recorded-shape price list and notes when each request came.
-async fn counting_mock(delay: Duration) -> (Mock, Arc<Mutex<Vec<u64>>>) {
+pub(crate) async fn counting_mock(delay: Duration) -> (Mock, Arc<Mutex<Vec<u64>>>) {
     let times = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&times);
     let mock = Mock::start(move |_| {
@@ -62,16 +62,16 @@ async fn counting_mock(delay: Duration) -> (Mock, Arc<Mutex<Vec<u64>>>) {
     (mock, times)
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-async fn cluster_view(p: &Process) -> Value {
+pub(crate) async fn cluster_view(p: &Process) -> Value {
     get(p.admin_url("/api/system/cluster")).await.json()
 }
 
 /// Waits until every replica reports `up` for Redis.
-async fn until_up(procs: &[Process], up: bool, within: Duration) {
+pub(crate) async fn until_up(procs: &[Process], up: bool, within: Duration) {
     let end = Instant::now() + within;
     loop {
         let mut all = true;
@@ -249,11 +249,14 @@ async fn redis_going_away_fails_no_request() {
 #[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
 async fn the_redis_password_is_never_shown() {
     const PASSWORD: &str = "rds-pw-7Hq2XvL9";
+    const SECRET: &str = "fleet-secret-5Rw8ZpQ1mK";
     let redis = RedisServer::start_with_password(PASSWORD);
     let (mock, _times) = counting_mock(Duration::ZERO).await;
-    let cfg = config("${MARKETGATE_REDIS_URL}", &mock.url(), r#"{ limit = 1000, per = "1m" }"#);
+    let cfg = config("${MARKETGATE_REDIS_URL}", &mock.url(), r#"{ limit = 1000, per = "1m" }"#)
+        .replace("[cluster]\n", "[cluster]\nsecret = \"${MARKETGATE_CLUSTER_SECRET}\"\n");
     let url = format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port);
-    let p = Process::start("secret", &cfg, &[("MARKETGATE_REDIS_URL", &url)]);
+    let env = [("MARKETGATE_REDIS_URL", url.as_str()), ("MARKETGATE_CLUSTER_SECRET", SECRET)];
+    let p = Process::start("secret", &cfg, &env);
     until_up(std::slice::from_ref(&p), true, Duration::from_secs(5)).await;
     assert_eq!(get(p.url("/v1/cprice?symbols=BTC")).await.status, 200);
     let view = cluster_view(&p).await;
@@ -266,7 +269,10 @@ async fn the_redis_password_is_never_shown() {
     let bad = Process::start(
         "bad",
         &cfg,
-        &[("MARKETGATE_REDIS_URL", &format!("redis://:wrong-{PASSWORD}@127.0.0.1:{}", redis.port))],
+        &[
+            ("MARKETGATE_REDIS_URL", &format!("redis://:wrong-{PASSWORD}@127.0.0.1:{}", redis.port)),
+            ("MARKETGATE_CLUSTER_SECRET", SECRET),
+        ],
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let bad_view = cluster_view(&bad).await;
@@ -274,8 +280,11 @@ async fn the_redis_password_is_never_shown() {
     assert_eq!(get(bad.url("/v1/cprice?symbols=BTC")).await.status, 200, "Redis refusing us fails no request");
     seen.push(bad_view.to_string());
     seen.push(bad.log.lock().map(|l| l.clone()).unwrap_or_default());
+    let bad_log = bad.log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(bad_log.contains("Redis refused the credentials"), "a wrong password is said at start: {bad_log}");
     for text in &seen {
         assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+        assert!(!text.contains(SECRET), "the cluster secret leaked: {text}");
     }
 }
 

@@ -54,7 +54,23 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
     if timeout.is_zero() || timeout > Duration::from_secs(1) {
         return cx.fail("cluster.timeout", "must be more than 0 and at most 1s".to_owned());
     }
+    let secret = match spec.secret.as_deref() {
+        None => None,
+        Some(raw) => {
+            let text = cx.expand("cluster.secret", raw)?;
+            let text = text.trim();
+            if text.is_empty() {
+                None
+            } else if text.chars().count() < 16 {
+                // The value itself is never echoed.
+                return cx.fail("cluster.secret", "must be at least 16 characters (or empty: unsigned)".to_owned());
+            } else {
+                Some(Secret::new(text))
+            }
+        }
+    };
     Some(ClusterConfig {
+        secret,
         redis: Secret::new(url),
         redis_shown: shown,
         replicas,

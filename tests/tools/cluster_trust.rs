@@ -1,0 +1,138 @@
+//! What is in Redis is not trusted blindly (real `redis-server`, replicas as processes):
+//! with `[cluster] secret` a forged event or planted answer is ignored; without one, a
+//! planted answer that could not come from a replica (fetched "in the future", a body
+//! that is not JSON) is ignored too; a fill lock whose holder is gone costs waiters half
+//! their deadline, not a 504; and a replicas key of the wrong type is replaced, not
+//! reported as "cannot reach Redis" for ever.
+
+use std::time::Duration;
+
+use super::cluster::{cluster_view, config, counting_mock, until_up};
+use crate::support::process::Process;
+use crate::support::redis::RedisServer;
+use crate::support::{get, until};
+use tokio::time::Instant;
+
+const QUOTA: &str = r#"{ limit = 1000, per = "1m" }"#;
+const SECRET: &str = "a fleet secret of more than 16 characters";
+
+/// Keys matching `pattern` (from a raw RESP `KEYS` reply).
+fn keys(redis: &RedisServer, pattern: &str) -> Vec<String> {
+    let reply = redis.command(&["KEYS", pattern]).unwrap_or_default();
+    reply.split("\r\n").filter(|l| !l.is_empty() && !l.starts_with(['*', '$'])).map(str::to_owned).collect()
+}
+
+fn with_secret(cfg: &str) -> String {
+    cfg.replace("timeout = \"50ms\"", &format!("timeout = \"500ms\"\nsecret = \"{SECRET}\""))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn with_a_secret_forged_events_and_answers_are_ignored() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::from_millis(1)).await;
+    let cfg = with_secret(&config(&redis.url(), &mock.url(), QUOTA));
+    let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+
+    // Anyone who can write to Redis tries to bench the provider on every replica.
+    let forged = r#"{"kind":"bench","from":"x","provider":"p","scope":"ip:test","status":418,"ms":259200000}"#;
+    redis.command(&["PUBLISH", "mg:events", forged]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for p in &procs {
+        let r = get(p.url("/v1/price?symbols=BTC")).await;
+        assert_eq!(r.status, 200, "a forged bench benched nothing: {}", r.text());
+    }
+
+    // a fills the shared answer; then someone rewrites it.
+    assert_eq!(get(procs[0].url("/v1/cprice?symbols=BTC")).await.status, 200);
+    let entry = keys(&redis, "*:cache");
+    assert_eq!(entry.len(), 1, "{entry:?}");
+    let planted = format!(
+        "{{\"order\":[\"BTC\"],\"missing\":[],\"provider\":\"p\",\"host\":\"x\",\"fetched_ms\":{},\"ttl_ms\":30000}}\n[{{\"symbol\":\"BTC\",\"vs\":\"USD\",\"price\":1.0,\"ts\":1}}]",
+        super::cluster::now_ms()
+    );
+    redis.command(&["SET", &entry[0], &planted]);
+    let before = times.lock().expect("lock").len();
+    let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
+    assert_eq!(b.status, 200, "{}", b.text());
+    assert_ne!(b.json()["data"][0]["price"], 1.0, "the planted answer was served: {}", b.text());
+    assert_eq!(times.lock().expect("lock").len(), before + 1, "b fetched for itself");
+    let refused = cluster_view(&procs[1]).await["counters"]["refused"].as_u64().unwrap_or_default();
+    assert!(refused >= 1, "counted: {refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn without_a_secret_an_answer_no_replica_could_have_written_is_ignored() {
+    let redis = RedisServer::start();
+    let (mock, _times) = counting_mock(Duration::from_millis(1)).await;
+    let cfg = config(&redis.url(), &mock.url(), QUOTA).replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    assert_eq!(get(procs[0].url("/v1/cprice?symbols=BTC")).await.status, 200);
+    let entry = keys(&redis, "*:cache");
+    assert_eq!(entry.len(), 1, "{entry:?}");
+    // Fetched a day from now: it would be fresh for ever.
+    let planted = format!(
+        "{{\"order\":[\"BTC\"],\"missing\":[],\"provider\":\"p\",\"host\":\"x\",\"fetched_ms\":{},\"ttl_ms\":30000}}\n[{{\"symbol\":\"BTC\",\"vs\":\"USD\",\"price\":1.0,\"ts\":1}}]",
+        super::cluster::now_ms() + 86_400_000
+    );
+    redis.command(&["SET", &entry[0], &planted]);
+    let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
+    assert_eq!(b.status, 200, "{}", b.text());
+    assert_ne!(b.json()["data"][0]["price"], 1.0, "{}", b.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn a_fill_lock_whose_holder_is_gone_costs_half_the_deadline_not_a_504() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::from_millis(800)).await;
+    let cfg = config(&redis.url(), &mock.url(), QUOTA).replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    // Learn the lock's name while a holds it.
+    let url = procs[0].url("/v1/cprice?symbols=BTC");
+    let a = tokio::spawn(async move { get(url).await });
+    until("a's fetch", Duration::from_secs(5), || !times.lock().expect("lock").is_empty()).await;
+    let lock = keys(&redis, "*:fill");
+    assert_eq!(lock.len(), 1, "{lock:?}");
+    assert_eq!(a.await.expect("a").status, 200);
+    // The answer is gone and the lock is back, held by a replica that died (60 s).
+    for k in keys(&redis, "*:cache") {
+        redis.command(&["DEL", &k]);
+    }
+    redis.command(&["SET", &lock[0], "gone:1", "PX", "60000"]);
+    let started = Instant::now();
+    let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
+    let took = started.elapsed();
+    assert_eq!(b.status, 200, "b fetched for itself: {}", b.text());
+    assert!(took < Duration::from_millis(4_500), "b kept time to fetch: {took:?}");
+    assert!(took >= Duration::from_millis(2_000), "b waited for the holder first: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn a_replicas_key_written_by_something_else_is_replaced_and_named() {
+    let redis = RedisServer::start();
+    let (mock, _times) = counting_mock(Duration::from_millis(1)).await;
+    let cfg = config(&redis.url(), &mock.url(), QUOTA).replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    redis.command(&["SET", "mg:replicas", "x"]);
+    // Within a few heartbeats the key is ours again and sharing goes on.
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = cluster_view(&procs[0]).await;
+        let typed = redis.command(&["TYPE", "mg:replicas"]).unwrap_or_default();
+        if typed.starts_with("+zset") && v["redis"]["up"] == true {
+            break;
+        }
+        assert!(Instant::now() < end, "still broken: {typed:?} {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = procs[0].log.lock().expect("log").clone();
+    assert!(log.contains("a key of this deployment holds a value marketgate did not write"), "{log}");
+    assert!(log.contains("replaced a replicas key"), "{log}");
+}
