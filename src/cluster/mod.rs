@@ -145,7 +145,14 @@ impl Cluster {
         metrics: Metrics,
         audit: Arc<crate::audit::Audit>,
     ) -> Result<Arc<Self>, String> {
-        let redis = Redis::new(cfg.redis.expose(), &cfg.redis_shown, cfg.timeout, metrics.clone(), Arc::clone(&link))?;
+        let redis = Redis::new(
+            cfg.redis.expose(),
+            &cfg.redis_shown,
+            cfg.tls.as_ref(),
+            cfg.timeout,
+            metrics.clone(),
+            Arc::clone(&link),
+        )?;
         let seal = seal::Seal::new(cfg.secret.as_ref().map(crate::secret::Secret::expose));
         if !seal.signs() {
             tracing::info!(

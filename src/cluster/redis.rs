@@ -93,13 +93,27 @@ impl Redis {
     pub fn new(
         url: &str,
         shown: &str,
+        tls: Option<&crate::config::model::RedisTls>,
         timeout: Duration,
         metrics: Metrics,
         link: std::sync::Arc<SharedLink>,
     ) -> Result<Self, String> {
+        crate::tls::install_crypto_provider();
         // Only the kind: the error text may quote the URL, password and all.
-        let client =
-            redis::Client::open(url).map_err(|e| format!("{shown}: not a usable Redis URL ({:?})", e.kind()))?;
+        let client = match tls {
+            None => redis::Client::open(url),
+            Some(t) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: t.client.as_ref().map(|(cert, key)| redis::ClientTlsConfig {
+                        client_cert: cert.clone(),
+                        client_key: key.expose().as_bytes().to_vec(),
+                    }),
+                    root_cert: t.ca.clone(),
+                },
+            ),
+        }
+        .map_err(|e| format!("{shown}: not a usable Redis URL or TLS setting ({:?})", e.kind()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(2)))

@@ -170,6 +170,23 @@ pub struct ClusterConfig {
     pub timeout: Duration,
     /// The key that signs what replicas share (`None`: unsigned).
     pub secret: Option<Secret>,
+    /// TLS material for `rediss://` beyond the system roots (read at load).
+    pub tls: Option<RedisTls>,
+}
+
+/// A private CA and/or a client certificate for `rediss://` (PEM bytes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisTls {
+    /// CA certificates (`None`: the system's roots).
+    pub ca: Option<Vec<u8>>,
+    /// Client certificate and key for mutual TLS.
+    pub client: Option<(Vec<u8>, Secret)>,
+}
+
+impl std::fmt::Debug for RedisTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTls").field("ca", &self.ca.is_some()).field("client", &self.client.is_some()).finish()
+    }
 }
 
 /// One route.

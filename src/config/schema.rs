@@ -86,6 +86,13 @@ pub struct ClusterSection {
     /// signature is ignored. Absent: unsigned (anyone who can write to Redis can
     /// bench a provider or plant an answer).
     pub secret: Option<Templated>,
+    /// PEM file of the CA(s) that sign the Redis server's certificate (`rediss://`;
+    /// default: the system's roots).
+    pub ca_file: Option<String>,
+    /// PEM client certificate for mutual TLS (with `key_file`).
+    pub cert_file: Option<String>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<String>,
 }
 
 /// `[server]`

@@ -10,6 +10,9 @@ pub struct RedisServer {
     pub port: u16,
     password: Option<String>,
     child: Option<Child>,
+    /// TLS: its port, and the server's certificate, key and CA files, and whether it
+    /// requires client certificates.
+    tls: Option<(u16, [std::path::PathBuf; 3], bool)>,
 }
 
 impl RedisServer {
@@ -28,9 +31,27 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
-        let mut r = Self { port, password, child: None };
+        let mut r = Self { port, password, child: None, tls: None };
         r.restart();
         r
+    }
+
+    /// Starts Redis with a TLS port beside the plain one (the harness's own commands
+    /// use the plain one), presenting `pki`'s leaf and, with `clients`, requiring a
+    /// client certificate signed by `pki`'s CA.
+    pub fn start_tls(pki: &super::tls::TestPki, clients: bool) -> Self {
+        let free =
+            || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+        let (port, tls_port) = (free(), free());
+        let files = [pki.cert_path(), pki.key_path(), pki.ca_path()];
+        let mut r = Self { port, password: None, child: None, tls: Some((tls_port, files, clients)) };
+        r.restart();
+        r
+    }
+
+    /// `rediss://localhost:<tls port>` (the leaf names localhost).
+    pub fn tls_url(&self) -> String {
+        format!("rediss://localhost:{}", self.tls.as_ref().map_or(0, |t| t.0))
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -53,6 +74,13 @@ impl RedisServer {
         args.extend(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].map(String::from));
         if let Some(p) = &self.password {
             args.extend(["--requirepass".to_owned(), p.clone()]);
+        }
+        if let Some((tls_port, [cert, key, ca], clients)) = &self.tls {
+            args.extend(["--tls-port".to_owned(), tls_port.to_string()]);
+            for (flag, path) in [("--tls-cert-file", cert), ("--tls-key-file", key), ("--tls-ca-cert-file", ca)] {
+                args.extend([flag.to_owned(), path.display().to_string()]);
+            }
+            args.extend(["--tls-auth-clients".to_owned(), if *clients { "yes" } else { "no" }.to_owned()]);
         }
         let child = Command::new("redis-server")
             .args(&args)

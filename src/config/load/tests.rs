@@ -216,3 +216,29 @@ fn a_cluster_namespace_that_cannot_prefix_keys_is_refused_with_its_line() {
     let default = parse("[cluster]\nredis = \"redis://127.0.0.1:6379\"\n", "ok.toml", &env());
     assert_eq!(default.expect("config").cluster.map(|c| c.namespace).as_deref(), Some("mg"));
 }
+
+#[test]
+fn redis_tls_settings_are_read_at_load_and_refused_by_key() {
+    let dir = std::env::temp_dir().join(format!("mg-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").expect("write");
+    let not_pem = dir.join("ca.der");
+    std::fs::write(&not_pem, [0x30u8, 0x82, 0x01]).expect("write");
+    let cluster = |url: &str, extra: &str| format!("[cluster]\nredis = \"{url}\"\n{extra}\n");
+    let ok =
+        parse(&cluster("rediss://r:6380", &format!("ca_file = {:?}", pem.display().to_string())), "ok.toml", &env());
+    let tls = ok.expect("config").cluster.and_then(|c| c.tls).expect("tls");
+    assert!(tls.ca.is_some() && tls.client.is_none());
+    for (extra, url, key, words) in [
+        (format!("ca_file = {:?}", pem.display().to_string()), "redis://r:6379", "cluster.ca_file", "rediss://"),
+        (format!("ca_file = {:?}", not_pem.display().to_string()), "rediss://r", "cluster.ca_file", "not PEM"),
+        ("ca_file = \"/nonexistent/ca.pem\"".to_owned(), "rediss://r", "cluster.ca_file", "/nonexistent/ca.pem"),
+        (format!("cert_file = {:?}", pem.display().to_string()), "rediss://r", "cluster.cert_file", "both"),
+        (String::new(), "redis-sentinel://s:26379/mymaster", "cluster.redis", "Sentinel"),
+    ] {
+        let msg = refuse(&cluster(url, &extra));
+        assert!(msg.contains(key) && msg.contains(words), "{extra} {url}: {msg}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

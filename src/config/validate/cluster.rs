@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Ctx;
-use crate::config::model::ClusterConfig;
+use crate::config::model::{ClusterConfig, RedisTls};
 use crate::config::schema::ClusterSection;
 use crate::secret::Secret;
 
@@ -23,9 +23,15 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
         return None;
     }
     let shown = without_password(&url);
-    if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
-        return cx.fail("cluster.redis", format!("{shown}: expected a redis:// URL (rediss:// is not built in)"));
+    let tls_url = url.starts_with("rediss://");
+    if !(tls_url || url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
+        let msg = format!(
+            "{shown}: expected a redis:// or rediss:// URL (Sentinel and Redis Cluster URLs are not supported: \
+             give the master's address, see docs/CONFIG.md)"
+        );
+        return cx.fail("cluster.redis", msg);
     }
+    let tls = tls_material(cx, spec, tls_url)?;
     if let Err(e) = redis::Client::open(url.as_str()) {
         // Only the kind: the error text may quote the URL, password and all.
         return cx.fail("cluster.redis", format!("{shown}: not a usable Redis URL ({:?})", e.kind()));
@@ -70,6 +76,7 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
         }
     };
     Some(ClusterConfig {
+        tls,
         secret,
         redis: Secret::new(url),
         redis_shown: shown,
@@ -79,6 +86,39 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
         cache: spec.cache.unwrap_or(true),
         timeout,
     })
+}
+
+/// `ca_file`, `cert_file` and `key_file`, read now (a file that cannot be read is an
+/// error naming its key); `Some(None)` when none is set.
+fn tls_material(cx: &mut Ctx<'_>, spec: &ClusterSection, tls_url: bool) -> Option<Option<RedisTls>> {
+    let files = [("ca_file", &spec.ca_file), ("cert_file", &spec.cert_file), ("key_file", &spec.key_file)];
+    let given: Vec<&str> = files.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
+    if given.is_empty() {
+        return Some(None);
+    }
+    if !tls_url {
+        return cx.fail(&format!("cluster.{}", given[0]), "TLS files need a rediss:// URL in cluster.redis".into());
+    }
+    let mut read = |key: &str, path: &Option<String>| -> Option<Option<Vec<u8>>> {
+        let Some(path) = path else { return Some(None) };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => return cx.fail(&format!("cluster.{key}"), format!("cannot read {path}: {e}")),
+        };
+        if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+            return cx.fail(&format!("cluster.{key}"), format!("{path} is not PEM (no -----BEGIN line)"));
+        }
+        Some(Some(bytes))
+    };
+    let ca = read("ca_file", &spec.ca_file)?;
+    let cert = read("cert_file", &spec.cert_file)?;
+    let key = read("key_file", &spec.key_file)?;
+    let client = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, Secret::new(String::from_utf8_lossy(&k).into_owned()))),
+        (None, None) => None,
+        _ => return cx.fail("cluster.cert_file", "mutual TLS takes both cert_file and key_file".into()),
+    };
+    Some(Some(RedisTls { ca, client }))
 }
 
 /// `redis://user:secret@host:6379/0` as `redis://user:***@host:6379/0`, and a socket
