@@ -83,22 +83,32 @@ pub fn events(ns: &str) -> String {
     format!("{ns}:events")
 }
 
-/// Takes `ARGV[1]` weight from every window in `KEYS` if it fits all of them
-/// (`ARGV[2i]` limit and `ARGV[2i+1]` ttl of `KEYS[i]`): `{0, used of each key}`, or
-/// `{i, used}` for the first window it does not fit (nothing taken). Atomic, one round
-/// trip, and a refusal takes nothing (INCRBY + EXPIRE alone, as envoyproxy/ratelimit
-/// does, would count refused requests as spent).
-pub const TAKE: &str = r"
+/// Claims a lease of at least `ARGV[1]` weight from every window in `KEYS` (`ARGV[2]`
+/// is twice the replica count; `ARGV[1+2i]` the limit and `ARGV[2+2i]` the ttl of
+/// `KEYS[i]`): the slice is what every window can give, at most `room / ARGV[2]` and
+/// `limit / (4 × ARGV[2])` of each, never less than the weight. `{0, slice, used of each
+/// key}`, or `{i, used}` for the first window without room for the weight (nothing
+/// taken). Atomic and one round trip; a refusal takes nothing (INCRBY + EXPIRE alone,
+/// as envoyproxy/ratelimit does, would count refused requests as spent).
+pub const CLAIM: &str = r"
 local w = tonumber(ARGV[1])
+local div = tonumber(ARGV[2])
+local slice = nil
 for i, k in ipairs(KEYS) do
   local used = tonumber(redis.call('GET', k) or '0')
-  if used + w > tonumber(ARGV[2 * i]) then return {i, used} end
+  local limit = tonumber(ARGV[1 + 2 * i])
+  local room = limit - used
+  if room < w then return {i, used} end
+  local grant = math.min(math.floor(room / div), math.floor(limit / (4 * div)))
+  if grant < w then grant = w end
+  if grant > room then grant = room end
+  if slice == nil or grant < slice then slice = grant end
 end
-local out = {0}
+local out = {0, slice}
 for i, k in ipairs(KEYS) do
-  local used = redis.call('INCRBY', k, w)
-  if used == w then redis.call('PEXPIRE', k, ARGV[2 * i + 1]) end
-  out[i + 1] = used
+  local used = redis.call('INCRBY', k, slice)
+  if used == slice then redis.call('PEXPIRE', k, ARGV[2 + 2 * i]) end
+  out[i + 2] = used
 end
 return out
 ";
@@ -107,8 +117,8 @@ return out
 /// (loading the source when Redis does not know it), so building a `Script` per call
 /// would hash it on every request.
 pub struct Scripts {
-    /// [`TAKE`].
-    pub take: Script,
+    /// [`CLAIM`].
+    pub claim: Script,
     /// [`SYNC`].
     pub sync: Script,
     /// [`BENCH`].
@@ -123,7 +133,7 @@ pub struct Scripts {
 
 /// [`Scripts`], built on first use.
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    take: Script::new(TAKE),
+    claim: Script::new(CLAIM),
     sync: Script::new(SYNC),
     bench: Script::new(BENCH),
     obtain: Script::new(OBTAIN),

@@ -8,14 +8,16 @@
 //! after three failures in a row the request path stops calling Redis until the
 //! heartbeat, once a second, reaches it again. Shared counting then resumes.
 //!
-//! Budgets: one Lua script checks and takes a request's weight from every window it
-//! must fit (the quota's and the credits'), so a refusal takes nothing and a take is
-//! one round trip (see [`keys::TAKE`]).
+//! Budgets: a replica claims a slice of every window a request must fit (the quota's
+//! and the credits') in one Lua script call and spends it locally (`leases.rs`), so
+//! most provider-bound requests make no round trip and a refusal takes nothing
+//! (see [`keys::CLAIM`]).
 
 mod benches;
 pub mod cache;
 pub mod events;
 pub mod keys;
+mod leases;
 pub mod redis;
 pub mod seal;
 
@@ -31,7 +33,7 @@ use crate::config::model::{ClusterConfig, Period};
 use crate::metrics::Metrics;
 use crate::snapshot::{ProviderRt, Snapshot};
 use crate::state::quota::{Spent, unix_ms};
-use crate::state::shared::{SeenCount, SharedLink};
+use crate::state::shared::SharedLink;
 use crate::sync::lock;
 
 /// The cluster membership of this replica.
@@ -50,12 +52,17 @@ pub struct Cluster {
     audit: Arc<crate::audit::Audit>,
     /// Signs what this replica writes, checks what it reads.
     seal: seal::Seal,
+    /// Slices of the shared budgets this replica holds.
+    leases: leases::Leases,
 }
 
 /// What the cluster did, for `/api/system/cluster`.
 #[derive(Debug, Default)]
 struct Counts {
+    /// Slices claimed from Redis (one round trip each).
     shared_takes: AtomicU64,
+    /// Takes served from a lease held here (no round trip).
+    lease_takes: AtomicU64,
     local_takes: AtomicU64,
     shared_refusals: AtomicU64,
     cache_hits: AtomicU64,
@@ -66,15 +73,6 @@ struct Counts {
     /// signed (with a secret), or senseless (a future fetch time, a body that is not
     /// JSON, a bench status no provider sends).
     refused: AtomicU64,
-}
-
-/// One shared budget window of a provider.
-struct SharedWindow {
-    key: String,
-    limit: u32,
-    /// How long its key lives (ms).
-    ttl: u64,
-    which: Spent,
 }
 
 /// `GET /api/system/cluster`.
@@ -100,6 +98,8 @@ pub struct ClusterView {
     pub cache: bool,
     /// Shared budget use per provider and window (read from Redis now).
     pub budgets: Vec<BudgetView>,
+    /// What this replica holds of each provider's shared windows.
+    pub leases: Vec<leases::LeaseView>,
     /// Counters since start.
     pub counters: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -161,6 +161,7 @@ impl Cluster {
             );
         }
         let cluster = Arc::new(Self {
+            leases: leases::Leases::default(),
             seal,
             cfg,
             instance: instance.to_owned(),
@@ -199,67 +200,6 @@ impl Cluster {
     /// snapshot.
     fn scope<'a>(&self, p: &'a ProviderRt) -> &'a str {
         p.cluster_scope.get_or_init(|| keys::scope(&p.cfg, &self.cfg.egress))
-    }
-
-    /// `p`'s budget windows now: the `quota` window and the `credits` period.
-    fn windows(&self, p: &ProviderRt, now: u64) -> Vec<SharedWindow> {
-        let scope = self.scope(p);
-        let quota = p.cfg.quota.as_ref().map(|q| (Spent::Rate, q.limit, Period::Every(q.per)));
-        let credits = p.cfg.credits.map(|c| (Spent::Credits, c.limit, c.per));
-        [quota, credits]
-            .into_iter()
-            .flatten()
-            .map(|(which, limit, period)| {
-                let (key, ttl) = keys::window(&self.cfg.namespace, &p.cfg.name, scope, which.window(), period, now);
-                SharedWindow { key, limit, ttl, which }
-            })
-            .collect()
-    }
-
-    /// Takes `weight` from `p`'s shared budgets: `None` when Redis could not be asked
-    /// (take from the local share instead).
-    pub async fn take(&self, p: &ProviderRt, weight: u32) -> Option<Result<(), Spent>> {
-        let now = unix_ms();
-        let windows = self.windows(p, now);
-        if windows.is_empty() {
-            return Some(Ok(()));
-        }
-        if !self.redis.admits() {
-            return None;
-        }
-        let mut call = keys::SCRIPTS.take.prepare_invoke();
-        call.arg(weight);
-        for w in &windows {
-            call.key(&w.key).arg(w.limit).arg(w.ttl);
-        }
-        let reply: Vec<u64> =
-            self.redis.request(Op::Quota, |mut c| async move { call.invoke_async(&mut c).await }).await?;
-        let refused = reply.first().copied().unwrap_or(0) as usize;
-        {
-            let mut seen = lock(&p.state.shared_counts);
-            for (i, w) in windows.iter().enumerate() {
-                let used = if refused == 0 {
-                    reply.get(i + 1)
-                } else if refused == i + 1 {
-                    reply.get(1)
-                } else {
-                    None
-                };
-                if let Some(&used) = used {
-                    let count = Some(SeenCount { used, until_ms: now + w.ttl.saturating_sub(keys::LINGER_MS) });
-                    match w.which {
-                        Spent::Rate => seen.rate = count,
-                        Spent::Credits => seen.credits = count,
-                    }
-                }
-            }
-        }
-        if refused == 0 {
-            self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
-            return Some(Ok(()));
-        }
-        self.counts.shared_refusals.fetch_add(1, Ordering::Relaxed);
-        Some(Err(windows.get(refused - 1).map_or(Spent::Rate, |w| w.which)))
     }
 
     /// Counts a take from the local share (Redis unreachable).
@@ -329,6 +269,7 @@ impl Cluster {
         let c = &self.counts;
         let counters = [
             ("shared_takes", &c.shared_takes),
+            ("lease_takes", &c.lease_takes),
             ("shared_refusals", &c.shared_refusals),
             ("local_takes", &c.local_takes),
             ("cache_hits", &c.cache_hits),
@@ -355,6 +296,7 @@ impl Cluster {
             counting_shared: self.link.counting_shared(),
             cache: self.cfg.cache,
             budgets,
+            leases: self.leases.view(),
             counters,
         }
     }
@@ -381,6 +323,7 @@ pub fn single_replica_view() -> ClusterView {
         counting_shared: false,
         cache: false,
         budgets: Vec::new(),
+        leases: Vec::new(),
         counters: Default::default(),
     }
 }

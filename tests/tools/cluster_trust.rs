@@ -136,3 +136,41 @@ async fn a_replicas_key_written_by_something_else_is_replaced_and_named() {
     assert!(log.contains("a key of this deployment holds a value marketgate did not write"), "{log}");
     assert!(log.contains("replaced a replicas key"), "{log}");
 }
+
+/// Leases: three replicas spend one budget of 300 an hour mostly from slices they
+/// claimed (a round trip per slice, not per request), and together never pass it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn leases_make_most_takes_local_and_never_pass_the_limit() {
+    let redis = RedisServer::start();
+    let (mock, times) = counting_mock(Duration::ZERO).await;
+    let cfg = config(&redis.url(), &mock.url(), r#"{ limit = 300, per = "1h" }"#)
+        .replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let procs: Vec<Process> = ["a", "b", "c"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let hour = |ms: u64| ms / 3_600_000;
+    let started = super::cluster::now_ms();
+    let mut ok = 0;
+    for round in 0..140 {
+        let batch =
+            futures_util::future::join_all((0..3).map(|i| get(procs[(round + i) % 3].url("/v1/price?symbols=BTC"))))
+                .await;
+        ok += batch.iter().filter(|r| r.status == 200).count();
+    }
+    let sent = times.lock().expect("lock").len();
+    if hour(started) == hour(super::cluster::now_ms()) {
+        assert!(sent <= 300, "{sent} requests reached the provider for a budget of 300");
+        assert_eq!(ok, sent, "every answer was one upstream request");
+        assert!(sent >= 250, "the budget was spent, not hoarded: {sent}");
+    }
+    let mut claims = 0;
+    let mut local = 0;
+    for p in &procs {
+        let v = cluster_view(p).await;
+        claims += v["counters"]["shared_takes"].as_u64().unwrap_or_default();
+        local += v["counters"]["lease_takes"].as_u64().unwrap_or_default();
+        assert!(v["leases"].as_array().is_some_and(|l| l.iter().any(|l| l["provider"] == "p")), "{v}");
+    }
+    eprintln!("leases: {sent} upstream requests, {claims} claims, {local} local takes");
+    assert!(local > claims * 2, "most takes were local: {local} local, {claims} claims");
+}
