@@ -169,6 +169,9 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
     admin.ready.store(false, Ordering::Release);
     gateway.begin_shutdown();
     workers.join().await;
+    if let Some(c) = gateway.cluster() {
+        c.give_back_leases(std::time::Duration::from_millis(500)).await;
+    }
     let _ = admin_task.await;
     for task in background {
         task.abort();

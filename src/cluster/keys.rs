@@ -113,12 +113,24 @@ end
 return out
 ";
 
+/// Gives back `ARGV[1]` weight to every window in `KEYS` that still exists (a lease a
+/// replica did not spend), never below zero.
+pub const GIVE_BACK: &str = r"
+for i, k in ipairs(KEYS) do
+  local used = tonumber(redis.call('GET', k) or '0')
+  if used > 0 then redis.call('DECRBY', k, math.min(used, tonumber(ARGV[1]))) end
+end
+return 1
+";
+
 /// The scripts, each hashed once: redis-rs sends `EVALSHA` with the source's SHA-1
 /// (loading the source when Redis does not know it), so building a `Script` per call
 /// would hash it on every request.
 pub struct Scripts {
     /// [`CLAIM`].
     pub claim: Script,
+    /// [`GIVE_BACK`].
+    pub give_back: Script,
     /// [`SYNC`].
     pub sync: Script,
     /// [`BENCH`].
@@ -134,6 +146,7 @@ pub struct Scripts {
 /// [`Scripts`], built on first use.
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     claim: Script::new(CLAIM),
+    give_back: Script::new(GIVE_BACK),
     sync: Script::new(SYNC),
     bench: Script::new(BENCH),
     obtain: Script::new(OBTAIN),

@@ -8,8 +8,9 @@
 //! `limit / (8 × replicas)`, never less than the request's weight. Far from the limit a
 //! replica claims often-enough-but-not-much (Binance's 6000 a minute over 3 replicas:
 //! 250 at a time, a round trip per 250 weight); near it, slices shrink to one request's
-//! weight, so the last units go to whoever asks first. A slice a replica could not
-//! spend is lost to its window (at most one slice per replica per window). A refusal is
+//! weight, so the last units go to whoever asks first. What a replica has not spent
+//! when it stops is given back; a slice it holds at a window's end is lost to that
+//! window (at most one slice per replica per window). A refusal is
 //! kept locally until its window ends: no Redis call is made for a budget known to be
 //! spent. A new window, or a reload that changes a limit, starts a new lease.
 
@@ -79,6 +80,24 @@ impl Leases {
 }
 
 impl Cluster {
+    /// Gives back what this replica claimed and did not spend (at shutdown), so the
+    /// other replicas may spend it in the same window. Best effort, at most `within`.
+    pub async fn give_back_leases(&self, within: std::time::Duration) {
+        let held: Vec<Lease> = lock(&self.leases.0).drain().map(|(_, l)| l).filter(|l| l.left > 0).collect();
+        for lease in held {
+            let mut call = keys::SCRIPTS.give_back.prepare_invoke();
+            call.arg(lease.left);
+            for (key, _) in &lease.windows {
+                call.key(key);
+            }
+            let back: Option<i64> =
+                self.redis.background(Op::Quota, within, |mut c| async move { call.invoke_async(&mut c).await }).await;
+            if back.is_some() {
+                tracing::debug!(weight = lease.left, "gave back an unspent lease");
+            }
+        }
+    }
+
     /// `p`'s budget windows now: the `quota` window and the `credits` period.
     pub(super) fn windows(&self, p: &ProviderRt, now: u64) -> Vec<SharedWindow> {
         let scope = self.scope(p);

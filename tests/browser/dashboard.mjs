@@ -200,7 +200,14 @@ async function main() {
       [`[data-shared-budget="${CREDITS}:credits"]`, `${shared.used.toLocaleString('en-US')} of ${shared.limit.toLocaleString('en-US')} used`],
       { timeout: 3_000 },
     ).catch(() => fail(`the cluster table does not show ${shared.used} of ${shared.limit} credits used for "${CREDITS}"`));
-    ok(`cluster: "${line.slice(0, 60)}…", ${CREDITS} credits ${shared.used} of ${shared.limit} used`);
+    const lease = (cluster.leases || []).find((l) => l.provider === CREDITS);
+    if (!lease) fail(`/api/system/cluster shows no lease for "${CREDITS}": ${JSON.stringify(cluster.leases)}`);
+    await page.waitForFunction(
+      (sel) => /^(\d[\d,]*|spent.*)$/.test(document.querySelector(sel)?.textContent.trim() ?? ''),
+      `[data-lease="${CREDITS}:credits"]`,
+      { timeout: 3_000 },
+    ).catch(() => fail(`the cluster table does not show this replica's lease for "${CREDITS}"`));
+    ok(`cluster: "${line.slice(0, 60)}…", ${CREDITS} credits ${shared.used} of ${shared.limit} used, lease ${lease.left} left here`);
   }
 
   const updated0 = (await page.textContent('#last-updated'))?.trim();

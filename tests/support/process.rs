@@ -106,6 +106,13 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Stops it as an orchestrator would (SIGTERM), waiting at most `within`.
+    pub fn stop(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        terminate(&mut self.child, within)
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();

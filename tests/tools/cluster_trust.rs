@@ -174,3 +174,30 @@ async fn leases_make_most_takes_local_and_never_pass_the_limit() {
     eprintln!("leases: {sent} upstream requests, {claims} claims, {local} local takes");
     assert!(local > claims * 2, "most takes were local: {local} local, {claims} claims");
 }
+
+/// A replica that stops gives back the slice it claimed and did not spend: in a
+/// rolling restart, the month's credits are not lost a slice at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn a_replica_that_stops_gives_back_its_unspent_lease() {
+    let redis = RedisServer::start();
+    let (mock, _times) = counting_mock(Duration::ZERO).await;
+    let cfg = config(&redis.url(), &mock.url(), r#"{ limit = 100000, per = "1h" }"#)
+        .replace("timeout = \"50ms\"", "timeout = \"500ms\"");
+    let mut procs: Vec<Process> = ["a"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    for _ in 0..5 {
+        assert_eq!(get(procs[0].url("/v1/price?symbols=BTC")).await.status, 200);
+    }
+    let key = keys(&redis, "*:quota:*");
+    assert_eq!(key.len(), 1, "{key:?}");
+    let count = |redis: &RedisServer| -> u64 {
+        let reply = redis.command(&["GET", &key[0]]).unwrap_or_default();
+        reply.split("\r\n").nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    let claimed = count(&redis);
+    assert!(claimed > 5, "a slice was claimed, not one request at a time: {claimed}");
+    assert!(procs[0].stop(Duration::from_secs(10)).is_some_and(|s| s.success()), "a clean stop");
+    assert_eq!(count(&redis), 5, "the unspent {} went back", claimed - 5);
+    procs.clear();
+}
