@@ -92,6 +92,11 @@ async fn heartbeat(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
 
 /// One heartbeat: reachable or not, and who else is there.
 pub async fn beat(c: &Cluster) {
+    // Before the first beat, and after a failed one: a failover may have moved the
+    // master (a demoted one answers writes with READONLY, which fails the beat too).
+    if c.cfg.sentinel.is_some() && !c.redis.usable() {
+        c.follow_master().await;
+    }
     let now = unix_ms();
     let instance = c.instance.clone();
     let replicas = keys::replicas(&c.cfg.namespace);
@@ -149,6 +154,7 @@ pub async fn beat(c: &Cluster) {
 
 async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
     loop {
+        let generation = c.redis.generation();
         if let Some(mut pubsub) = c.redis.pubsub(Duration::from_secs(1)).await
             && pubsub.subscribe(keys::events(&c.cfg.namespace)).await.is_ok()
         {
@@ -160,6 +166,8 @@ async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
                         Some(m) => handle(&c, m.get_payload_bytes()),
                         None => break,
                     },
+                    // The sentinels named another master: subscribe there.
+                    () = tokio::time::sleep(HEARTBEAT) => if c.redis.generation() != generation { break },
                     () = stopped(&mut stop) => return,
                 }
             }

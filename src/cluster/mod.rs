@@ -20,6 +20,7 @@ pub mod keys;
 mod leases;
 pub mod redis;
 pub mod seal;
+pub mod sentinel;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -182,6 +183,31 @@ impl Cluster {
             }
         }));
         Ok(cluster)
+    }
+
+    /// With sentinels: asks them for the master and moves there when it changed (or
+    /// says why it cannot). Called before the first heartbeat and after a failed one.
+    pub(super) async fn follow_master(&self) {
+        let Some(s) = &self.cfg.sentinel else { return };
+        match sentinel::master(s, &self.cfg.redis, Duration::from_millis(500)).await {
+            Ok((host, port)) => {
+                let url = sentinel::master_url(self.cfg.redis.expose(), &host, port);
+                let shown = crate::config::without_password(&url);
+                if shown == self.redis.shown() {
+                    return;
+                }
+                match self.redis.switch_server(&url, &shown) {
+                    Ok(()) => {
+                        tracing::warn!(master = %shown, name = %s.master, "following the sentinels: the master is now here")
+                    }
+                    Err(e) => self.redis.failed(redis::Op::Heartbeat, e),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sentinels named no usable master");
+                self.redis.failed(redis::Op::Heartbeat, e);
+            }
+        }
     }
 
     /// Something read from Redis was ignored (`what` says what, for the log).

@@ -65,40 +65,16 @@ impl Op {
 }
 
 /// Consecutive request-path failures that stop the calls until the next heartbeat.
-const BREAKER: BreakerPolicy =
-    BreakerPolicy { consecutive_failures: 3, open_for: Duration::from_secs(1), max_open_for: Duration::from_secs(10) };
-
-/// A bounded, breaker-guarded Redis connection.
-pub struct Redis {
+/// One Redis server: its client (pub/sub, one-off connections), the managed
+/// connection the calls use, and its URL as shown.
+struct Server {
     client: redis::Client,
     conn: ConnectionManager,
-    /// Longest a request-path call waits.
-    pub timeout: Duration,
-    breaker: Mutex<Breaker>,
-    /// The heartbeat could not reach Redis (as opposed to calls being too slow).
-    unreachable: AtomicBool,
-    last_error: Mutex<Option<(SystemTime, String)>>,
     shown: String,
-    metrics: Metrics,
-    /// Switched to local counting whenever Redis becomes unusable, back on heartbeat.
-    link: std::sync::Arc<SharedLink>,
-    /// No verdict said yet: the first one is logged even when it changes nothing (a
-    /// wrong password at start must not go unsaid).
-    first: AtomicBool,
 }
 
-impl Redis {
-    /// A lazily connecting client for `url` (shown in logs as `shown`). Must be called
-    /// inside the Tokio runtime that will drive the connection.
-    pub fn new(
-        url: &str,
-        shown: &str,
-        tls: Option<&crate::config::model::RedisTls>,
-        timeout: Duration,
-        metrics: Metrics,
-        link: std::sync::Arc<SharedLink>,
-    ) -> Result<Self, String> {
-        crate::tls::install_crypto_provider();
+impl Server {
+    fn new(url: &str, shown: &str, tls: Option<&crate::config::model::RedisTls>) -> Result<Self, String> {
         // Only the kind: the error text may quote the URL, password and all.
         let client = match tls {
             None => redis::Client::open(url),
@@ -120,26 +96,86 @@ impl Redis {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| e.to_string())?;
+        Ok(Self { client, conn, shown: shown.to_owned() })
+    }
+}
+
+const BREAKER: BreakerPolicy =
+    BreakerPolicy { consecutive_failures: 3, open_for: Duration::from_secs(1), max_open_for: Duration::from_secs(10) };
+
+/// A bounded, breaker-guarded Redis connection.
+pub struct Redis {
+    /// The server in use (replaced when the sentinels name another master).
+    server: Mutex<Server>,
+    /// TLS material, kept for a replacement server.
+    tls: Option<crate::config::model::RedisTls>,
+    /// Bumped at each server switch (the event subscription follows it).
+    generation: std::sync::atomic::AtomicU64,
+    /// Longest a request-path call waits.
+    pub timeout: Duration,
+    breaker: Mutex<Breaker>,
+    /// The heartbeat could not reach Redis (as opposed to calls being too slow).
+    unreachable: AtomicBool,
+    last_error: Mutex<Option<(SystemTime, String)>>,
+    metrics: Metrics,
+    /// Switched to local counting whenever Redis becomes unusable, back on heartbeat.
+    link: std::sync::Arc<SharedLink>,
+    /// No verdict said yet: the first one is logged even when it changes nothing (a
+    /// wrong password at start must not go unsaid).
+    first: AtomicBool,
+}
+
+impl Redis {
+    /// A lazily connecting client for `url` (shown in logs as `shown`). Must be called
+    /// inside the Tokio runtime that will drive the connection.
+    pub fn new(
+        url: &str,
+        shown: &str,
+        tls: Option<&crate::config::model::RedisTls>,
+        timeout: Duration,
+        metrics: Metrics,
+        link: std::sync::Arc<SharedLink>,
+    ) -> Result<Self, String> {
+        crate::tls::install_crypto_provider();
+        let server = Server::new(url, shown, tls)?;
         // Down until the first heartbeat says otherwise.
         let mut breaker = Breaker::new(BREAKER);
         breaker.force_open(Instant::now());
         Ok(Self {
-            client,
-            conn,
+            server: Mutex::new(server),
+            tls: tls.cloned(),
+            generation: std::sync::atomic::AtomicU64::new(0),
             timeout,
             breaker: Mutex::new(breaker),
             unreachable: AtomicBool::new(true),
             last_error: Mutex::new(None),
-            shown: shown.to_owned(),
             metrics,
             link,
             first: AtomicBool::new(true),
         })
     }
 
+    /// Moves to another server (the master the sentinels name now); `url` is shown as
+    /// `shown`. Calls in flight finish on the old one.
+    pub fn switch_server(&self, url: &str, shown: &str) -> Result<(), String> {
+        let server = Server::new(url, shown, self.tls.as_ref())?;
+        *lock(&self.server) = server;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// How many times the server was switched.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn client(&self) -> redis::Client {
+        lock(&self.server).client.clone()
+    }
+
     /// A new pub/sub connection (the events listener's), within `within`.
     pub async fn pubsub(&self, within: Duration) -> Option<redis::aio::PubSub> {
-        match tokio::time::timeout(within, self.client.get_async_pubsub()).await {
+        match tokio::time::timeout(within, self.client().get_async_pubsub()).await {
             Ok(Ok(p)) => Some(p),
             Ok(Err(e)) => {
                 self.failed(Op::Subscribe, e.to_string());
@@ -152,7 +188,7 @@ impl Redis {
         }
     }
 
-    fn failed(&self, op: Op, error: String) {
+    pub(crate) fn failed(&self, op: Op, error: String) {
         self.metrics.cluster_errors.with_label_values(&[op.as_str()]).inc();
         *lock(&self.last_error) = Some((SystemTime::now(), format!("{}: {error}", op.as_str())));
     }
@@ -173,8 +209,8 @@ impl Redis {
     }
 
     /// The URL as shown (no password).
-    pub fn shown(&self) -> &str {
-        &self.shown
+    pub fn shown(&self) -> String {
+        lock(&self.server).shown.clone()
     }
 
     /// Runs `call` on the request path: `None` when Redis is not usable, failed or took
@@ -244,10 +280,10 @@ impl Redis {
         }
         self.link.set_counting_shared(shared);
         if shared {
-            tracing::info!(redis = %self.shown, reason = why, "Redis in use: budgets, benches and answers shared");
+            tracing::info!(redis = %self.shown(), reason = why, "Redis in use: budgets, benches and answers shared");
         } else {
             tracing::warn!(
-                redis = %self.shown,
+                redis = %self.shown(),
                 reason = why,
                 "Redis unusable: each replica spends its local share (limit / replicas) until it is back"
             );
@@ -258,7 +294,7 @@ impl Redis {
     /// connection retries a refused password until the call times out, which says
     /// nothing. The error is recorded as the last one.
     pub async fn diagnose(&self, within: Duration) {
-        let error = match tokio::time::timeout(within, self.client.get_multiplexed_async_connection()).await {
+        let error = match tokio::time::timeout(within, self.client().get_multiplexed_async_connection()).await {
             Ok(Ok(mut conn)) => match redis::cmd("PING").query_async::<String>(&mut conn).await {
                 Ok(_) => return,
                 Err(e) => e.to_string(),
@@ -281,7 +317,8 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let error = match tokio::time::timeout(within, call(self.conn.clone())).await {
+        let conn = lock(&self.server).conn.clone();
+        let error = match tokio::time::timeout(within, call(conn)).await {
             Ok(Ok(v)) => return Some(v),
             // redis-rs names the address in its errors, never the password.
             Ok(Err(e)) => e.to_string(),

@@ -11,3 +11,4 @@ mod validate;
 
 pub use load::{DEFAULT_CONFIG, LoadError, load, load_or_default, parse};
 pub use model::Config;
+pub use validate::cluster::without_password;

@@ -172,6 +172,19 @@ pub struct ClusterConfig {
     pub secret: Option<Secret>,
     /// TLS material for `rediss://` beyond the system roots (read at load).
     pub tls: Option<RedisTls>,
+    /// Sentinels to ask for the master (`None`: `redis` is the master).
+    pub sentinel: Option<SentinelConfig>,
+}
+
+/// Redis Sentinel: where to ask, and for which master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelConfig {
+    /// `host:port` of each sentinel.
+    pub addrs: Vec<String>,
+    /// The master's name.
+    pub master: String,
+    /// The sentinels' password.
+    pub password: Option<Secret>,
 }
 
 /// A private CA and/or a client certificate for `rediss://` (PEM bytes).

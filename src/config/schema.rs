@@ -93,6 +93,14 @@ pub struct ClusterSection {
     pub cert_file: Option<String>,
     /// PEM private key of `cert_file`.
     pub key_file: Option<String>,
+    /// Redis Sentinel addresses (`host:port`): the master is asked of them, and asked
+    /// again when it stops answering (a failover). `redis` then gives the scheme,
+    /// password and database; its host is replaced by the master's.
+    pub sentinels: Option<Vec<String>>,
+    /// The master's name in the sentinels (`sentinel monitor <name> ...`).
+    pub master: Option<String>,
+    /// The sentinels' own password (*env*), when they require one.
+    pub sentinel_password: Option<Templated>,
 }
 
 /// `[server]`

@@ -13,6 +13,8 @@ pub struct RedisServer {
     /// TLS: its port, and the server's certificate, key and CA files, and whether it
     /// requires client certificates.
     tls: Option<(u16, [std::path::PathBuf; 3], bool)>,
+    /// Replicates this master (`--replicaof 127.0.0.1 <port>`).
+    replica_of: Option<u16>,
 }
 
 impl RedisServer {
@@ -31,7 +33,7 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
-        let mut r = Self { port, password, child: None, tls: None };
+        let mut r = Self { port, password, child: None, tls: None, replica_of: None };
         r.restart();
         r
     }
@@ -44,7 +46,18 @@ impl RedisServer {
             || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
         let (port, tls_port) = (free(), free());
         let files = [pki.cert_path(), pki.key_path(), pki.ca_path()];
-        let mut r = Self { port, password: None, child: None, tls: Some((tls_port, files, clients)) };
+        let mut r = Self { port, password: None, child: None, tls: Some((tls_port, files, clients)), replica_of: None };
+        r.restart();
+        r
+    }
+
+    /// Starts a replica of the Redis on `master` (127.0.0.1).
+    pub fn start_replica_of(master: u16) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let mut r = Self { port, password: None, child: None, tls: None, replica_of: Some(master) };
         r.restart();
         r
     }
@@ -74,6 +87,9 @@ impl RedisServer {
         args.extend(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].map(String::from));
         if let Some(p) = &self.password {
             args.extend(["--requirepass".to_owned(), p.clone()]);
+        }
+        if let Some(master) = self.replica_of {
+            args.extend(["--replicaof".to_owned(), "127.0.0.1".to_owned(), master.to_string()]);
         }
         if let Some((tls_port, [cert, key, ca], clients)) = &self.tls {
             args.extend(["--tls-port".to_owned(), tls_port.to_string()]);
@@ -123,5 +139,66 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A Redis Sentinel (`redis-server <conf> --sentinel`) watching the master on
+/// 127.0.0.1:`master` as `mymaster`, quorum 1, down after 1 s.
+pub struct Sentinel {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Sentinel {
+    /// Starts it and waits until it knows the master.
+    pub fn start(master: u16) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let dir = std::env::temp_dir().join(format!("marketgate-sentinel-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("sentinel dir");
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
+                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
+                dir.display()
+            ),
+        )
+        .expect("sentinel conf");
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server) must be installed; scripts/test.sh installs it");
+        let s = Self { port, child, dir };
+        for _ in 0..300 {
+            if s.master_port().is_some() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the sentinel on port {port} did not come up");
+    }
+
+    /// The master's port the sentinel names now.
+    pub fn master_port(&self) -> Option<u16> {
+        let probe = RedisServer { port: self.port, password: None, child: None, tls: None, replica_of: None };
+        let reply = probe.command(&["SENTINEL", "get-master-addr-by-name", "mymaster"])?;
+        reply.split("\r\n").filter(|l| !l.is_empty() && !l.starts_with(['*', '$'])).nth(1)?.parse().ok()
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

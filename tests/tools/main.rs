@@ -9,7 +9,7 @@
 mod support;
 
 mod cluster;
-mod cluster_tls;
+mod cluster_managed;
 mod cluster_trust;
 mod dashboard;
 mod examples;

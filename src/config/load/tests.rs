@@ -235,7 +235,10 @@ fn redis_tls_settings_are_read_at_load_and_refused_by_key() {
         (format!("ca_file = {:?}", not_pem.display().to_string()), "rediss://r", "cluster.ca_file", "not PEM"),
         ("ca_file = \"/nonexistent/ca.pem\"".to_owned(), "rediss://r", "cluster.ca_file", "/nonexistent/ca.pem"),
         (format!("cert_file = {:?}", pem.display().to_string()), "rediss://r", "cluster.cert_file", "both"),
-        (String::new(), "redis-sentinel://s:26379/mymaster", "cluster.redis", "Sentinel"),
+        (String::new(), "redis-sentinel://s:26379/mymaster", "cluster.redis", "cluster.sentinels"),
+        ("sentinels = [\"s1:26379\"]".to_owned(), "redis://m:6379", "cluster.master", "required"),
+        ("sentinels = [\"s1\"]\nmaster = \"m\"".to_owned(), "redis://m:6379", "cluster.sentinels", "host:port"),
+        ("master = \"m\"".to_owned(), "redis://m:6379", "cluster.master", "cluster.sentinels"),
     ] {
         let msg = refuse(&cluster(url, &extra));
         assert!(msg.contains(key) && msg.contains(words), "{extra} {url}: {msg}");

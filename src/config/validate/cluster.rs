@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Ctx;
-use crate::config::model::{ClusterConfig, RedisTls};
+use crate::config::model::{ClusterConfig, RedisTls, SentinelConfig};
 use crate::config::schema::ClusterSection;
 use crate::secret::Secret;
 
@@ -26,8 +26,8 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
     let tls_url = url.starts_with("rediss://");
     if !(tls_url || url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
         let msg = format!(
-            "{shown}: expected a redis:// or rediss:// URL (Sentinel and Redis Cluster URLs are not supported: \
-             give the master's address, see docs/CONFIG.md)"
+            "{shown}: expected a redis:// or rediss:// URL (for Sentinel, list them in cluster.sentinels with \
+             cluster.master; Redis Cluster is not supported, see docs/CONFIG.md)"
         );
         return cx.fail("cluster.redis", msg);
     }
@@ -75,7 +75,9 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
             }
         }
     };
+    let sentinel = sentinels(cx, spec)?;
     Some(ClusterConfig {
+        sentinel,
         tls,
         secret,
         redis: Secret::new(url),
@@ -86,6 +88,34 @@ pub(super) fn cluster(cx: &mut Ctx<'_>, spec: Option<&ClusterSection>) -> Option
         cache: spec.cache.unwrap_or(true),
         timeout,
     })
+}
+
+/// `sentinels`, `master` and `sentinel_password`; `Some(None)` without sentinels.
+fn sentinels(cx: &mut Ctx<'_>, spec: &ClusterSection) -> Option<Option<SentinelConfig>> {
+    let addrs: Vec<String> = spec.sentinels.iter().flatten().map(|a| a.trim().to_owned()).collect();
+    if addrs.is_empty() {
+        if spec.master.is_some() {
+            return cx
+                .fail("cluster.master", "names a Sentinel master: list the sentinels in cluster.sentinels".into());
+        }
+        return Some(None);
+    }
+    for a in &addrs {
+        let port_ok = a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !port_ok {
+            return cx.fail("cluster.sentinels", format!("{a:?} is not host:port"));
+        }
+    }
+    let Some(master) = spec.master.as_deref().map(str::trim).filter(|m| !m.is_empty()) else {
+        return cx.fail("cluster.master", "is required with cluster.sentinels (the name in `sentinel monitor`)".into());
+    };
+    let password = match spec.sentinel_password.as_deref() {
+        Some(raw) => {
+            Some(cx.expand("cluster.sentinel_password", raw)?).filter(|p| !p.trim().is_empty()).map(Secret::new)
+        }
+        None => None,
+    };
+    Some(Some(SentinelConfig { addrs, master: master.to_owned(), password }))
 }
 
 /// `ca_file`, `cert_file` and `key_file`, read now (a file that cannot be read is an

@@ -1,5 +1,6 @@
-//! Redis over TLS (`rediss://`), as managed Redis is run: Debian's `redis-server` with
-//! a TLS port, a test CA and leaf made with rcgen, and a client certificate required.
+//! Redis as users run it: over TLS (`rediss://`, as managed Redis is: Debian's
+//! `redis-server` with a TLS port, a test CA and leaf made with rcgen, a client
+//! certificate required), and behind a Redis Sentinel that fails over.
 
 use std::time::Duration;
 
@@ -62,4 +63,44 @@ async fn a_server_signed_by_another_ca_or_a_missing_client_certificate_is_refuse
         let log = p.log.lock().map(|l| l.clone()).unwrap_or_default();
         assert!(log.contains("Redis unusable"), "{name}: said at start: {log}");
     }
+}
+
+/// Redis Sentinel: the master is asked of the sentinel; when it dies, the sentinel
+/// promotes the replica, requests go on meanwhile (local shares), and counting resumes
+/// on the new master, which the admin view then names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn the_sentinels_master_is_followed_across_a_failover() {
+    use crate::support::redis::Sentinel;
+    let mut master = RedisServer::start();
+    let replica = RedisServer::start_replica_of(master.port);
+    let sentinel = Sentinel::start(master.port);
+    let (mock, _times) = counting_mock(Duration::from_millis(1)).await;
+    let sentinels = format!("sentinels = [\"127.0.0.1:{}\"]\nmaster = \"mymaster\"", sentinel.port);
+    // The URL's host is a placeholder: the sentinel names the master.
+    let cfg = config("redis://sentinel-master:6379/0", &mock.url(), QUOTA)
+        .replace("timeout = \"50ms\"", &format!("timeout = \"500ms\"\n{sentinels}"));
+    let procs: Vec<Process> = ["a"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let url = |v: &serde_json::Value| v["redis"]["url"].as_str().unwrap_or_default().to_owned();
+    assert!(url(&cluster_view(&procs[0]).await).ends_with(&format!(":{}/0", master.port)));
+    assert_eq!(get(procs[0].url("/v1/price?symbols=BTC")).await.status, 200);
+
+    master.kill();
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = get(procs[0].url("/v1/price?symbols=BTC")).await;
+        assert_eq!(r.status, 200, "no request fails during the failover: {}", r.text());
+        let v = cluster_view(&procs[0]).await;
+        if v["redis"]["up"] == true && url(&v).ends_with(&format!(":{}/0", replica.port)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "not following the new master: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(sentinel.master_port(), Some(replica.port));
+    // Counting resumes there.
+    assert_eq!(get(procs[0].url("/v1/price?symbols=BTC")).await.status, 200);
+    let log = procs[0].log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(log.contains("following the sentinels"), "{log}");
 }
