@@ -26,6 +26,10 @@ use crate::sync::lock;
 /// How often a waiting replica looks for the answer when no event woke it.
 pub const POLL: Duration = Duration::from_millis(25);
 
+/// The longest a replica waits for another's fill before fetching for itself (and at
+/// most half its deadline): a fill that takes longer is rare enough to pay twice for.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
+
 /// Waiters for fills, by cache key.
 #[derive(Debug, Default)]
 pub struct Fills(Mutex<HashMap<String, Arc<Notify>>>);
@@ -115,9 +119,9 @@ impl Cluster {
         let (entry_key, lock_key) = (keys::cache(&self.cfg.namespace, key), keys::fill_lock(&self.cfg.namespace, key));
         let mut waited = false;
         // A lock whose holder is gone (its Redis call timed out on its side but ran in
-        // Redis, or it died) must not cost the whole deadline: waiters keep the second
-        // half of it to fetch for themselves.
-        let patience = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
+        // Redis, or it died) must not cost the whole deadline: waiters wait at most
+        // [`MAX_WAIT`] and never more than half of it, then fetch for themselves.
+        let patience = Instant::now() + (deadline.saturating_duration_since(Instant::now()) / 2).min(MAX_WAIT);
         loop {
             let token = format!("{}:{}", self.instance, unix_ms());
             let mut call = keys::SCRIPTS.obtain.prepare_invoke();

@@ -232,13 +232,13 @@ impl Redis {
         let t = lock(&self.breaker).record_admitted(admit, effect, Instant::now());
         match t {
             Some(Transition::Opened { open_for }) => {
-                self.switch(
-                    false,
-                    &format!(
-                        "calls failing or slower than the cluster timeout; next trial in {} ms",
-                        open_for.as_millis()
-                    ),
+                let error = self.last_error().map(|(_, e)| e).unwrap_or_default();
+                let why = format!(
+                    "calls failing or slower than the cluster timeout: {}; next trial in {} ms",
+                    explain(&error),
+                    open_for.as_millis()
                 );
+                self.switch(false, &why);
             }
             Some(Transition::Closed) => self.switch(true, "a trial call answered in time"),
             _ => {}

@@ -51,6 +51,12 @@ impl RedisServer {
         r
     }
 
+    /// A handle on a Redis started elsewhere (for commands only; dropping it stops
+    /// nothing).
+    pub fn attach(port: u16) -> Self {
+        Self { port, password: None, child: None, tls: None, replica_of: None }
+    }
+
     /// Starts a replica of the Redis on `master` (127.0.0.1).
     pub fn start_replica_of(master: u16) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -62,9 +68,9 @@ impl RedisServer {
         r
     }
 
-    /// `rediss://localhost:<tls port>` (the leaf names localhost).
+    /// `rediss://127.0.0.1:<tls port>` (the leaf names localhost and 127.0.0.1).
     pub fn tls_url(&self) -> String {
-        format!("rediss://localhost:{}", self.tls.as_ref().map_or(0, |t| t.0))
+        format!("rediss://127.0.0.1:{}", self.tls.as_ref().map_or(0, |t| t.0))
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -85,6 +91,8 @@ impl RedisServer {
         self.kill();
         let mut args = vec!["--port".to_owned(), self.port.to_string()];
         args.extend(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].map(String::from));
+        // DEBUG SLEEP stands for a stalled Redis in the fault tests.
+        args.extend(["--enable-debug-command", "yes"].map(String::from));
         if let Some(p) = &self.password {
             args.extend(["--requirepass".to_owned(), p.clone()]);
         }
@@ -143,7 +151,7 @@ impl Drop for RedisServer {
 }
 
 /// A Redis Sentinel (`redis-server <conf> --sentinel`) watching the master on
-/// 127.0.0.1:`master` as `mymaster`, quorum 1, down after 1 s.
+/// 127.0.0.1:`master` as `mymaster`, down after 1 s.
 pub struct Sentinel {
     /// Its port on 127.0.0.1.
     pub port: u16,
@@ -152,8 +160,9 @@ pub struct Sentinel {
 }
 
 impl Sentinel {
-    /// Starts it and waits until it knows the master.
-    pub fn start(master: u16) -> Self {
+    /// Starts it (agreeing on a failure with `quorum` sentinels) and waits until it
+    /// knows the master.
+    pub fn start(master: u16, quorum: u32) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -164,7 +173,7 @@ impl Sentinel {
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master} {quorum}\n\
                  sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
                 dir.display()
             ),

@@ -35,6 +35,10 @@ async fn rediss_with_a_private_ca_and_a_client_certificate_shares_answers() {
     let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
     assert_eq!(b.json()["meta"]["cached"], true, "b is served a's answer, through TLS: {}", b.text());
     assert!(cluster_view(&procs[0]).await["redis"]["url"].as_str().is_some_and(|u| u.starts_with("rediss://")));
+    // Budgets are counted there too (read over the harness's plain port).
+    assert_eq!(get(procs[1].url("/v1/price?symbols=BTC")).await.status, 200);
+    let quota = redis.command(&["KEYS", "*:quota:*"]).unwrap_or_default();
+    assert!(quota.contains(":quota:"), "the budget is counted in the TLS Redis: {quota:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,12 +78,14 @@ async fn the_sentinels_master_is_followed_across_a_failover() {
     use crate::support::redis::Sentinel;
     let mut master = RedisServer::start();
     let replica = RedisServer::start_replica_of(master.port);
-    let sentinel = Sentinel::start(master.port);
+    // Three sentinels, two of which must agree that the master is down.
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(master.port, 2)).collect();
     let (mock, _times) = counting_mock(Duration::from_millis(1)).await;
-    let sentinels = format!("sentinels = [\"127.0.0.1:{}\"]\nmaster = \"mymaster\"", sentinel.port);
+    let addrs: Vec<String> = sentinels.iter().map(|s| format!("\"127.0.0.1:{}\"", s.port)).collect();
+    let sentinels_cfg = format!("sentinels = [{}]\nmaster = \"mymaster\"", addrs.join(", "));
     // The URL's host is a placeholder: the sentinel names the master.
     let cfg = config("redis://sentinel-master:6379/0", &mock.url(), QUOTA)
-        .replace("timeout = \"50ms\"", &format!("timeout = \"500ms\"\n{sentinels}"));
+        .replace("timeout = \"50ms\"", &format!("timeout = \"500ms\"\n{sentinels_cfg}"));
     let procs: Vec<Process> = ["a"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
     until_up(&procs, true, Duration::from_secs(5)).await;
     let url = |v: &serde_json::Value| v["redis"]["url"].as_str().unwrap_or_default().to_owned();
@@ -89,8 +95,11 @@ async fn the_sentinels_master_is_followed_across_a_failover() {
     master.kill();
     let end = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let r = get(procs[0].url("/v1/price?symbols=BTC")).await;
-        assert_eq!(r.status, 200, "no request fails during the failover: {}", r.text());
+        // Steady load: ten requests at once, every 200 ms.
+        let burst = futures_util::future::join_all((0..10).map(|_| get(procs[0].url("/v1/price?symbols=BTC")))).await;
+        for r in &burst {
+            assert_eq!(r.status, 200, "no request fails during the failover: {}", r.text());
+        }
         let v = cluster_view(&procs[0]).await;
         if v["redis"]["up"] == true && url(&v).ends_with(&format!(":{}/0", replica.port)) {
             break;
@@ -98,7 +107,7 @@ async fn the_sentinels_master_is_followed_across_a_failover() {
         assert!(tokio::time::Instant::now() < end, "not following the new master: {v}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(sentinel.master_port(), Some(replica.port));
+    assert_eq!(sentinels[0].master_port(), Some(replica.port));
     // Counting resumes there.
     assert_eq!(get(procs[0].url("/v1/price?symbols=BTC")).await.status, 200);
     let log = procs[0].log.lock().map(|l| l.clone()).unwrap_or_default();

@@ -86,7 +86,7 @@ async fn without_a_secret_an_answer_no_replica_could_have_written_is_ignored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
-async fn a_fill_lock_whose_holder_is_gone_costs_half_the_deadline_not_a_504() {
+async fn a_fill_lock_whose_holder_is_gone_costs_a_short_wait_not_a_504() {
     let redis = RedisServer::start();
     let (mock, times) = counting_mock(Duration::from_millis(800)).await;
     let cfg = config(&redis.url(), &mock.url(), QUOTA).replace("timeout = \"50ms\"", "timeout = \"500ms\"");
@@ -108,8 +108,8 @@ async fn a_fill_lock_whose_holder_is_gone_costs_half_the_deadline_not_a_504() {
     let b = get(procs[1].url("/v1/cprice?symbols=BTC")).await;
     let took = started.elapsed();
     assert_eq!(b.status, 200, "b fetched for itself: {}", b.text());
-    assert!(took < Duration::from_millis(4_500), "b kept time to fetch: {took:?}");
-    assert!(took >= Duration::from_millis(2_000), "b waited for the holder first: {took:?}");
+    assert!(took < Duration::from_millis(2_000), "b waited at most a second, then fetched: {took:?}");
+    assert!(took >= Duration::from_millis(900), "b waited for the holder first: {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,4 +200,68 @@ async fn a_replica_that_stops_gives_back_its_unspent_lease() {
     assert!(procs[0].stop(Duration::from_secs(10)).is_some_and(|s| s.success()), "a clean stop");
     assert_eq!(count(&redis), 5, "the unspent {} went back", claimed - 5);
     procs.clear();
+}
+
+/// Redis that stalls (15 ms every 200 ms), fills up (`maxmemory` with `noeviction`) or
+/// flaps (killed and restarted) under steady load: no request fails, and the stalls do
+/// not reach the clients' p99.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn redis_that_stalls_fills_up_or_flaps_fails_no_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut redis = RedisServer::start();
+    let (mock, _times) = counting_mock(Duration::from_millis(1)).await;
+    // The shipped Redis timeout (5 ms).
+    let cfg = config(&redis.url(), &mock.url(), QUOTA).replace("timeout = \"50ms\"\n", "");
+    let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    let load = |n: usize| {
+        let procs = &procs;
+        async move {
+            let mut took = Vec::new();
+            for i in 0..n {
+                // Uncached (budget) and cached (shared answers) routes, both replicas.
+                let path = if i % 2 == 0 { "/v1/price?symbols=BTC" } else { "/v1/cprice?symbols=ETH" };
+                let started = Instant::now();
+                let r = get(procs[i % 2].url(path)).await;
+                took.push(started.elapsed());
+                assert_eq!(r.status, 200, "request {i} failed: {}", r.text());
+            }
+            took.sort();
+            took[took.len() * 99 / 100]
+        }
+    };
+    // Stalls: DEBUG SLEEP 15 ms every 200 ms.
+    let stalling = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&stalling);
+    let port = redis.port;
+    let staller = std::thread::spawn(move || {
+        let probe = RedisServer::attach(port);
+        while flag.load(Ordering::Acquire) {
+            probe.command(&["DEBUG", "SLEEP", "0.015"]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let p99 = load(400).await;
+    stalling.store(false, Ordering::Release);
+    let _ = staller.join();
+    assert!(p99 < Duration::from_millis(50), "p99 {p99:?} with 15 ms stalls every 200 ms");
+
+    // Full: every write refused with OOM.
+    redis.command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    redis.command(&["CONFIG", "SET", "maxmemory", "1"]);
+    load(100).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = procs[0].log.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(log.contains("Redis is full"), "said for what it is: {log}");
+    redis.command(&["CONFIG", "SET", "maxmemory", "0"]);
+
+    // Flapping: killed and restarted three times under load.
+    for _ in 0..3 {
+        redis.kill();
+        load(30).await;
+        redis.restart();
+        load(30).await;
+    }
 }
