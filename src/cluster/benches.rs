@@ -95,7 +95,7 @@ impl Cluster {
         // Only a status that benches this provider here benches it from a peer.
         let rate_limit = p.cfg.rate_limit.statuses.contains(&status) || matches!(status, 418 | 429);
         if !rate_limit && status != crate::bench::BLOCKED_STATUS {
-            self.refuse("a bench with a status that benches nothing");
+            self.refuse("bench", "a bench with a status that benches nothing");
             return;
         }
         p.state.bench_from_peer(Duration::from_millis(ms), status, tokio::time::Instant::now());

@@ -258,14 +258,14 @@ impl Cluster {
     /// A stored entry, if it is signed (with a secret) and makes sense.
     fn read(&self, stored: &[u8], stale_ok: bool) -> Option<Cached> {
         let Some(bytes) = self.seal.open(stored) else {
-            self.refuse("a shared answer");
+            self.refuse("answer", "a shared answer");
             return None;
         };
         match decode(bytes, stale_ok) {
             Decoded::Usable(c) => Some(c),
             Decoded::Old => None,
             Decoded::Senseless => {
-                self.refuse("a shared answer");
+                self.refuse("answer", "a shared answer");
                 None
             }
         }

@@ -182,7 +182,7 @@ async fn listen(c: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
 
 fn handle(c: &Cluster, payload: &[u8]) {
     let Some(event) = c.seal.open(payload).and_then(|p| serde_json::from_slice::<Event>(p).ok()) else {
-        c.refuse("an event");
+        c.refuse("event", "an event");
         return;
     };
     match event {
@@ -210,7 +210,7 @@ async fn catch_up(c: &Cluster) {
         {
             match c.seal.open(&stored).and_then(|s| std::str::from_utf8(s).ok()?.parse::<u16>().ok()) {
                 Some(status) => c.bench_from_peer(&p.cfg.name, &scope, status, ttl as u64),
-                None => c.refuse("a stored bench"),
+                None => c.refuse("bench", "a stored bench"),
             }
         }
     }

@@ -98,6 +98,10 @@ impl Cluster {
         }
     }
 
+    fn show_lease(&self, p: &ProviderRt, left: u64) {
+        self.metrics.lease_left.with_label_values(&[&p.cfg.name]).set(i64::try_from(left).unwrap_or(i64::MAX));
+    }
+
     /// `p`'s budget windows now: the `quota` window and the `credits` period.
     pub(super) fn windows(&self, p: &ProviderRt, now: u64) -> Vec<SharedWindow> {
         let scope = self.scope(p);
@@ -141,6 +145,7 @@ impl Cluster {
             if lease.left >= u64::from(weight) {
                 lease.left -= u64::from(weight);
                 self.counts.lease_takes.fetch_add(1, Ordering::Relaxed);
+                self.show_lease(p, lease.left);
                 return Some(Ok(()));
             }
         }
@@ -178,6 +183,8 @@ impl Cluster {
             }
             lease.left += slice.saturating_sub(u64::from(weight));
             self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
+            self.metrics.lease_claims.with_label_values(&[&p.cfg.name]).inc();
+            self.show_lease(p, lease.left);
             return Some(Ok(()));
         }
         let w = windows.get(refused - 1)?;

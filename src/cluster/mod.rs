@@ -210,8 +210,10 @@ impl Cluster {
         }
     }
 
-    /// Something read from Redis was ignored (`what` says what, for the log).
-    fn refuse(&self, what: &str) {
+    /// Something read from Redis was ignored: `kind` (`event`, `bench`, `answer`) for
+    /// the metric, `what` for the log.
+    fn refuse(&self, kind: &str, what: &str) {
+        self.metrics.cluster_refused.with_label_values(&[kind]).inc();
         if self.counts.refused.fetch_add(1, Ordering::Relaxed).is_multiple_of(100) {
             tracing::warn!(what, "ignored data in Redis that no replica of this deployment wrote");
         }

@@ -54,6 +54,8 @@ impl Metrics {
         let _ = self.keys_set_aside.remove_label_values(&[provider]);
         let _ = self.provider_blocked.remove_label_values(&[provider]);
         let _ = self.items_dropped.remove_label_values(&[provider]);
+        let _ = self.lease_claims.remove_label_values(&[provider]);
+        let _ = self.lease_left.remove_label_values(&[provider]);
         for window in ["quota", "credits"] {
             let _ = self.quota_used_ratio.remove_label_values(&[provider, window]);
         }

@@ -73,6 +73,15 @@ pub struct Families {
     pub cluster_redis_up: IntGauge,
     /// `marketgate_cluster_errors_total{op}`: Redis calls that failed or timed out.
     pub cluster_errors: IntCounterVec,
+    /// `marketgate_cluster_lease_claims_total{provider}`: slices of a provider's shared
+    /// budget claimed from Redis (one round trip each).
+    pub lease_claims: IntCounterVec,
+    /// `marketgate_cluster_lease_left{provider}`: weight this replica holds, claimed and
+    /// not spent.
+    pub lease_left: IntGaugeVec,
+    /// `marketgate_cluster_refused_total{what}`: data in Redis that was ignored
+    /// (unsigned, wrongly signed or senseless: `event`, `bench`, `answer`).
+    pub cluster_refused: IntCounterVec,
     /// The live-stream families.
     pub stream: stream::StreamFamilies,
     log_drops: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
@@ -82,7 +91,7 @@ pub struct Families {
 }
 
 /// Every metric name, for docs checks (the stream families are in [`stream::NAMES`]).
-pub const METRIC_NAMES: [&str; 24] = [
+pub const METRIC_NAMES: [&str; 27] = [
     "marketgate_requests_total",
     "marketgate_request_duration_seconds",
     "marketgate_upstream_requests_total",
@@ -107,6 +116,9 @@ pub const METRIC_NAMES: [&str; 24] = [
     "marketgate_items_dropped_total",
     "marketgate_cluster_redis_up",
     "marketgate_cluster_errors_total",
+    "marketgate_cluster_lease_claims_total",
+    "marketgate_cluster_lease_left",
+    "marketgate_cluster_refused_total",
 ];
 
 /// Seconds since the Unix epoch, as a float (for timestamp gauges).
@@ -248,6 +260,27 @@ impl Metrics {
             "Redis calls of the cluster that failed or timed out, by operation.",
             &["op"],
         )?;
+        let lease_claims = counter(
+            "marketgate_cluster_lease_claims_total",
+            "Slices of a provider's shared budget claimed from Redis (one round trip each).",
+            &["provider"],
+        )?;
+        let lease_left = IntGaugeVec::new(
+            Opts::new(
+                "marketgate_cluster_lease_left",
+                "Weight of a provider's shared budget claimed here and not spent.",
+            ),
+            &["provider"],
+        )?;
+        registry.register(Box::new(lease_left.clone()))?;
+        let cluster_refused = counter(
+            "marketgate_cluster_refused_total",
+            "Data in Redis that was ignored: unsigned, wrongly signed or senseless (event, bench, answer).",
+            &["what"],
+        )?;
+        for what in ["event", "bench", "answer"] {
+            cluster_refused.with_label_values(&[what]);
+        }
         let stream = stream::StreamFamilies::register(&registry)?;
         Ok(Self(Arc::new(Families {
             registry,
@@ -275,6 +308,9 @@ impl Metrics {
             items_dropped,
             cluster_redis_up,
             cluster_errors,
+            lease_claims,
+            lease_left,
+            cluster_refused,
             stream,
             log_drops: std::sync::OnceLock::new(),
             failover_pairs: std::sync::Mutex::default(),

@@ -60,6 +60,9 @@ async fn with_a_secret_forged_events_and_answers_are_ignored() {
     assert_eq!(times.lock().expect("lock").len(), before + 1, "b fetched for itself");
     let refused = cluster_view(&procs[1]).await["counters"]["refused"].as_u64().unwrap_or_default();
     assert!(refused >= 1, "counted: {refused}");
+    let metrics = get(procs[1].admin_url("/metrics")).await.text();
+    assert!(metrics.contains("marketgate_cluster_refused_total{what=\"event\"} 1"), "the forged event: {metrics}");
+    assert!(metrics.contains("marketgate_cluster_refused_total{what=\"answer\"} 1"), "the planted answer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,6 +175,8 @@ async fn leases_make_most_takes_local_and_never_pass_the_limit() {
         assert!(v["leases"].as_array().is_some_and(|l| l.iter().any(|l| l["provider"] == "p")), "{v}");
     }
     eprintln!("leases: {sent} upstream requests, {claims} claims, {local} local takes");
+    let metrics = get(procs[0].admin_url("/metrics")).await.text();
+    assert!(metrics.contains("marketgate_cluster_lease_claims_total{provider=\"p\"}"), "{metrics}");
     assert!(local > claims * 2, "most takes were local: {local} local, {claims} claims");
 }
 
