@@ -182,6 +182,11 @@ fn init_series(config: &Config, metrics: &Metrics) {
         if p.quota.is_some() {
             metrics.quota_skips.with_label_values(&[&p.name]);
         }
+        if p.quota.is_some() || p.credits.is_some() {
+            // 0 on a single replica: its budgets are never leased.
+            metrics.lease_claims.with_label_values(&[&p.name]);
+            metrics.lease_left.with_label_values(&[&p.name]);
+        }
         if p.auth.is_some() {
             metrics.keys_set_aside.with_label_values(&[&p.name]);
         }
