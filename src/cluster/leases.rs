@@ -12,9 +12,12 @@
 //! when it stops is given back; a slice it holds at a window's end is lost to that
 //! window (at most one slice per replica per window). A refusal is
 //! kept locally until its window ends: no Redis call is made for a budget known to be
-//! spent. A new window, or a reload that changes a limit, starts a new lease.
+//! spent. A new window, or a reload that changes a limit, starts a new lease. When a
+//! quarter of a slice is left, the next one is claimed in the background, so a request
+//! waits on Redis only when a lease runs dry faster than a round trip.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
@@ -28,6 +31,7 @@ use crate::state::shared::SeenCount;
 use crate::sync::lock;
 
 /// One shared budget window of a provider.
+#[derive(Debug, Clone)]
 pub(super) struct SharedWindow {
     pub(super) key: String,
     pub(super) limit: u32,
@@ -47,6 +51,10 @@ struct Lease {
     windows: Vec<(String, u32)>,
     /// Weight claimed and not spent yet.
     left: u64,
+    /// The last slice claimed (a renewal starts when a quarter of it is left).
+    slice: u64,
+    /// A renewal is under way in the background.
+    renewing: bool,
     /// A claim was refused: until this unix ms (that window's end), which window, and
     /// the weight it still had room for (a lighter request may still fit).
     spent: Option<(u64, Spent, u64)>,
@@ -98,6 +106,37 @@ impl Cluster {
         }
     }
 
+    /// One [`keys::CLAIM`] call for `weight` over `windows`: its reply, or `None`.
+    async fn claim(&self, windows: &[SharedWindow], weight: u32) -> Option<Vec<u64>> {
+        let divisor = 2 * u64::from(self.cfg.replicas.max(1));
+        let mut call = keys::SCRIPTS.claim.prepare_invoke();
+        call.arg(weight).arg(divisor);
+        for w in windows {
+            call.key(&w.key).arg(w.limit).arg(w.ttl);
+        }
+        self.redis.request(Op::Quota, |mut c| async move { call.invoke_async(&mut c).await }).await
+    }
+
+    /// Claims the next slice before the lease runs out (in the background): added to
+    /// the lease if its windows are still the current ones.
+    async fn renew(&self, provider: &str, id: &str, windows: Vec<SharedWindow>, weight: u32) {
+        let reply = self.claim(&windows, weight).await;
+        let mut leases = lock(&self.leases.0);
+        let Some(lease) = leases.get_mut(id) else { return };
+        lease.renewing = false;
+        let same = lease.windows.iter().map(|(k, _)| k).eq(windows.iter().map(|w| &w.key));
+        if let (Some(reply), true) = (reply, same)
+            && reply.first() == Some(&0)
+        {
+            let slice = reply.get(1).copied().unwrap_or_default();
+            lease.left += slice;
+            lease.slice = slice;
+            self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
+            self.metrics.lease_claims.with_label_values(&[provider]).inc();
+            self.metrics.lease_left.with_label_values(&[provider]).set(i64::try_from(lease.left).unwrap_or(i64::MAX));
+        }
+    }
+
     fn show_lease(&self, p: &ProviderRt, left: u64) {
         self.metrics.lease_left.with_label_values(&[&p.cfg.name]).set(i64::try_from(left).unwrap_or(i64::MAX));
     }
@@ -120,7 +159,7 @@ impl Cluster {
     /// Takes `weight` from `p`'s shared budgets, from this replica's lease when it holds
     /// enough, else by claiming a new slice: `None` when Redis could not be asked (take
     /// from the local share instead).
-    pub async fn take(&self, p: &ProviderRt, weight: u32) -> Option<Result<(), Spent>> {
+    pub async fn take(self: &Arc<Self>, p: &ProviderRt, weight: u32) -> Option<Result<(), Spent>> {
         let now = unix_ms();
         let windows = self.windows(p, now);
         if windows.is_empty() {
@@ -146,20 +185,19 @@ impl Cluster {
                 lease.left -= u64::from(weight);
                 self.counts.lease_takes.fetch_add(1, Ordering::Relaxed);
                 self.show_lease(p, lease.left);
+                // Renew before it runs out, off the request path.
+                if lease.left < lease.slice / 4 && !lease.renewing && self.redis.usable() {
+                    lease.renewing = true;
+                    let (me, name, id) = (Arc::clone(self), p.cfg.name.clone(), id.clone());
+                    tokio::spawn(async move { me.renew(&name, &id, windows, weight).await });
+                }
                 return Some(Ok(()));
             }
         }
         if !self.redis.admits() {
             return None;
         }
-        let divisor = 2 * u64::from(self.cfg.replicas.max(1));
-        let mut call = keys::SCRIPTS.claim.prepare_invoke();
-        call.arg(weight).arg(divisor);
-        for w in &windows {
-            call.key(&w.key).arg(w.limit).arg(w.ttl);
-        }
-        let reply: Vec<u64> =
-            self.redis.request(Op::Quota, |mut c| async move { call.invoke_async(&mut c).await }).await?;
+        let reply = self.claim(&windows, weight).await?;
         let refused = reply.first().copied().unwrap_or(0) as usize;
         let mut leases = lock(&self.leases.0);
         let lease = leases.entry(id).or_default();
@@ -182,6 +220,7 @@ impl Cluster {
                 }
             }
             lease.left += slice.saturating_sub(u64::from(weight));
+            lease.slice = slice;
             self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
             self.metrics.lease_claims.with_label_values(&[&p.cfg.name]).inc();
             self.show_lease(p, lease.left);
