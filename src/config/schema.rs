@@ -86,13 +86,13 @@ pub struct ClusterSection {
     /// signature is ignored. Absent: unsigned (anyone who can write to Redis can
     /// bench a provider or plant an answer).
     pub secret: Option<Templated>,
-    /// PEM file of the CA(s) that sign the Redis server's certificate (`rediss://`;
-    /// default: the system's roots).
-    pub ca_file: Option<String>,
-    /// PEM client certificate for mutual TLS (with `key_file`).
-    pub cert_file: Option<String>,
-    /// PEM private key of `cert_file`.
-    pub key_file: Option<String>,
+    /// PEM file of the CA(s) that sign the Redis server's certificate (*env*;
+    /// `rediss://`; default: the system's roots).
+    pub ca_file: Option<Templated>,
+    /// PEM client certificate for mutual TLS (*env*; with `key_file`).
+    pub cert_file: Option<Templated>,
+    /// PEM private key of `cert_file` (*env*).
+    pub key_file: Option<Templated>,
     /// Redis Sentinel addresses (`host:port`): the master is asked of them, and asked
     /// again when it stops answering (a failover). `redis` then gives the scheme,
     /// password and database; its host is replaced by the master's.

@@ -42,3 +42,33 @@ fn the_example_configs_are_valid() {
         assert!(exprs.contains(name), "the dashboard charts {name}");
     }
 }
+
+/// The TLS compose example: its config passes `check` with the certificate files the
+/// `certs` service writes (made here by rcgen), and the compose file runs Redis
+/// TLS-only with client certificates. (Docker itself is not run here.)
+#[test]
+fn the_tls_compose_example_is_valid() {
+    let pki = crate::support::tls::TestPki::new("compose-tls");
+    let path = |p: std::path::PathBuf| p.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_marketgate"))
+        .args(["check", "--config", "examples/compose/marketgate-tls.toml"])
+        .env("MARKETGATE_REDIS_URL", "rediss://redis:6379")
+        .env("MARKETGATE_EGRESS", "compose-host")
+        .env("MARKETGATE_ADMIN_TOKEN", "t")
+        .env("MARKETGATE_CLUSTER_SECRET", "a fleet secret of 32 characters!")
+        .env("MARKETGATE_REDIS_CA", path(pki.ca_path()))
+        .env("MARKETGATE_REDIS_CERT", path(pki.cert_path()))
+        .env("MARKETGATE_REDIS_KEY", path(pki.key_path()))
+        .current_dir(ROOT)
+        .output()
+        .expect("check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "examples/compose/marketgate-tls.toml: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("rediss://redis:6379") && text.contains("signed (secret set)"), "{text}");
+    let compose = std::fs::read_to_string(Path::new(ROOT).join("examples/docker-compose.tls.yml")).expect("compose");
+    for needle in
+        ["--tls-auth-clients\", \"yes\"", "\"--port\", \"0\"", "rediss://redis:6379", "subjectAltName=DNS:redis"]
+    {
+        assert!(compose.contains(needle), "examples/docker-compose.tls.yml lost {needle}");
+    }
+}

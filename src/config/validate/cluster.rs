@@ -129,8 +129,10 @@ fn tls_material(cx: &mut Ctx<'_>, spec: &ClusterSection, tls_url: bool) -> Optio
     if !tls_url {
         return cx.fail(&format!("cluster.{}", given[0]), "TLS files need a rediss:// URL in cluster.redis".into());
     }
-    let mut read = |key: &str, path: &Option<String>| -> Option<Option<Vec<u8>>> {
-        let Some(path) = path else { return Some(None) };
+    let mut read = |key: &str, path: &Option<crate::config::schema::Templated>| -> Option<Option<Vec<u8>>> {
+        let Some(raw) = path else { return Some(None) };
+        let path = cx.expand(&format!("cluster.{key}"), raw)?;
+        let path = path.trim();
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => return cx.fail(&format!("cluster.{key}"), format!("cannot read {path}: {e}")),
