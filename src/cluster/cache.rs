@@ -111,7 +111,8 @@ impl Cluster {
     /// Looks for `key` in the shared cache; when it is missing, either takes the fill
     /// lock or waits (until `deadline`) for the replica holding it. One round trip
     /// ([`keys::OBTAIN`]) per look.
-    pub async fn obtain(self: &Arc<Self>, key: &str, deadline: Instant) -> Obtained {
+    pub async fn obtain(self: &Arc<Self>, key: &str, deadline: Instant, ttl: Duration) -> Obtained {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         if !self.sharing_answers() {
             return Obtained::Unavailable;
         }
@@ -140,7 +141,7 @@ impl Cluster {
                     tokio::spawn(async move { owner.release_quietly(orphan).await });
                     return Obtained::Unavailable;
                 }
-                Some((1, Some(bytes))) => match self.read(&bytes, false) {
+                Some((1, Some(bytes))) => match self.read(&bytes, false, ttl_ms) {
                     Some(hit) => {
                         let counter = if waited { &self.counts.cache_waits } else { &self.counts.cache_hits };
                         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -252,16 +253,17 @@ impl Cluster {
             .redis
             .request(Op::CacheGet, |mut c| async move { ::redis::cmd("GET").arg(&k).query_async(&mut c).await })
             .await?;
-        Some(raw.and_then(|bytes| self.read(&bytes, stale_ok)))
+        Some(raw.and_then(|bytes| self.read(&bytes, stale_ok, MAX_TTL_MS)))
     }
 
-    /// A stored entry, if it is signed (with a secret) and makes sense.
-    fn read(&self, stored: &[u8], stale_ok: bool) -> Option<Cached> {
+    /// A stored entry, if it is signed (with a secret) and makes sense; fresh for at
+    /// most `ttl_ms` (the route's cache time here: a header cannot keep it longer).
+    fn read(&self, stored: &[u8], stale_ok: bool, ttl_ms: u64) -> Option<Cached> {
         let Some(bytes) = self.seal.open(stored) else {
             self.refuse("answer", "a shared answer");
             return None;
         };
-        match decode(bytes, stale_ok) {
+        match decode(bytes, stale_ok, ttl_ms) {
             Decoded::Usable(c) => Some(c),
             Decoded::Old => None,
             Decoded::Senseless => {
@@ -289,7 +291,7 @@ const CLOCK_SKEW_MS: u64 = 2_000;
 /// The longest route cache time a stored header may claim (a week).
 const MAX_TTL_MS: u64 = 7 * 86_400_000;
 
-fn decode(bytes: &[u8], stale_ok: bool) -> Decoded {
+fn decode(bytes: &[u8], stale_ok: bool, ttl_cap_ms: u64) -> Decoded {
     let Some(split) = bytes.iter().position(|b| *b == b'\n') else { return Decoded::Senseless };
     let Ok(header) = serde_json::from_slice::<Header>(&bytes[..split]) else { return Decoded::Senseless };
     let now = unix_ms();
@@ -301,7 +303,7 @@ fn decode(bytes: &[u8], stale_ok: bool) -> Decoded {
         return Decoded::Senseless;
     }
     let age_ms = now.saturating_sub(header.fetched_ms);
-    if !stale_ok && age_ms >= header.ttl_ms {
+    if !stale_ok && age_ms >= header.ttl_ms.min(ttl_cap_ms) {
         return Decoded::Old;
     }
     let fetched = Instant::now().checked_sub(Duration::from_millis(age_ms)).unwrap_or_else(Instant::now);
@@ -350,13 +352,13 @@ mod tests {
             v
         };
         let fresh = encode(&header(unix_ms() - 500));
-        let Decoded::Usable(c) = decode(&fresh, false) else { panic!("fresh") };
+        let Decoded::Usable(c) = decode(&fresh, false, MAX_TTL_MS) else { panic!("fresh") };
         assert_eq!(&c.data[..], br#"[{"symbol":"BTC","price":1.0}]"#);
         assert!(c.fetched.elapsed() >= Duration::from_millis(490), "the age travels with the answer");
         let old = encode(&header(unix_ms() - 5_000));
-        assert!(matches!(decode(&old, false), Decoded::Old), "past its TTL it is not fresh");
-        assert!(matches!(decode(&old, true), Decoded::Usable(_)), "but it may be served stale");
-        assert!(matches!(decode(b"garbage", true), Decoded::Senseless));
+        assert!(matches!(decode(&old, false, MAX_TTL_MS), Decoded::Old), "past its TTL it is not fresh");
+        assert!(matches!(decode(&old, true, MAX_TTL_MS), Decoded::Usable(_)), "but it may be served stale");
+        assert!(matches!(decode(b"garbage", true, MAX_TTL_MS), Decoded::Senseless));
     }
 
     /// An entry planted by hand: fetched "in the future" (so it would stay fresh for
@@ -379,9 +381,14 @@ mod tests {
             v
         };
         let now = unix_ms();
-        assert!(matches!(decode(&entry(now + 86_400_000, 2_000, b"[]"), false), Decoded::Senseless));
-        assert!(matches!(decode(&entry(now, 2_000, b"<html>"), false), Decoded::Senseless));
-        assert!(matches!(decode(&entry(now, u64::MAX, b"[]"), false), Decoded::Senseless));
-        assert!(matches!(decode(&entry(now + 1_000, 2_000, b"[]"), false), Decoded::Usable(_)), "clock skew");
+        assert!(matches!(decode(&entry(now + 86_400_000, 2_000, b"[]"), false, MAX_TTL_MS), Decoded::Senseless));
+        assert!(matches!(decode(&entry(now, 2_000, b"<html>"), false, MAX_TTL_MS), Decoded::Senseless));
+        assert!(matches!(decode(&entry(now, u64::MAX, b"[]"), false, MAX_TTL_MS), Decoded::Senseless));
+        assert!(
+            matches!(decode(&entry(now + 1_000, 2_000, b"[]"), false, MAX_TTL_MS), Decoded::Usable(_)),
+            "clock skew"
+        );
+        // A header that claims a longer TTL than the route's is held to the route's.
+        assert!(matches!(decode(&entry(now - 5_000, 60_000, b"[]"), false, 2_000), Decoded::Old));
     }
 }

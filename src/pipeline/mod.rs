@@ -173,7 +173,7 @@ async fn cached_or_fetched(
                 let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
                 // Another replica may have the answer, or be fetching it.
                 let fill = match gw.cluster() {
-                    Some(c) => match c.obtain(&key, run.deadline).await {
+                    Some(c) => match c.obtain(&key, run.deadline, ttl).await {
                         Obtained::Hit(shared) => {
                             count(CacheEvent::Shared);
                             // Kept as long as it would have been here: the cache counts
