@@ -91,7 +91,11 @@ struct Conn {
     role: Role,
     open_since: Option<Instant>,
     subscribed: BTreeSet<String>,
-    pending: HashMap<u64, (Method, Vec<String>)>,
+    /// Control requests sent and not answered: method, streams, when sent.
+    pending: HashMap<u64, (Method, Vec<String>, Instant)>,
+    /// Every stream in `pending` (the planner asks "in flight?" once per wanted stream:
+    /// a scan of `pending` for each made it quadratic).
+    in_flight: std::collections::HashSet<String>,
     last_control: Option<Instant>,
     /// The upstream announced it will close this connection: its lifetime is over.
     doomed: bool,
@@ -103,6 +107,10 @@ struct Conn {
 
 /// How long a connection must stay open before it counts as a success.
 const PROVEN_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a SUBSCRIBE or UNSUBSCRIBE may go unanswered before its connection is given
+/// up (and its streams asked for again on a new one).
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Health {
@@ -258,7 +266,10 @@ impl Machine {
     pub fn replied(&mut self, conn: ConnId, id: u64, error: Option<String>) {
         let Some(i) = self.index(conn) else { return };
         let c = &mut self.conns[i];
-        let Some((method, streams)) = c.pending.remove(&id) else { return };
+        let Some((method, streams, _)) = c.pending.remove(&id) else { return };
+        for s in &streams {
+            c.in_flight.remove(s);
+        }
         match (method, error) {
             (Method::Subscribe, None) => c.subscribed.extend(streams),
             (Method::Unsubscribe, None) => {
@@ -281,6 +292,7 @@ impl Machine {
         }
         self.retire(now);
         self.prove(now);
+        self.give_up_unanswered(now);
         if self.want.is_empty() {
             for c in self.conns.drain(..) {
                 self.out.push(Action::Close { conn: c.id });
@@ -328,6 +340,9 @@ impl Machine {
             }
             if let Some(t) = c.open_since.filter(|_| !c.proven) {
                 at.push(t + PROVEN_AFTER);
+            }
+            if let Some(sent) = c.pending.values().map(|(_, _, t)| *t).min() {
+                at.push(sent + CONTROL_TIMEOUT);
             }
             if let Some(last) = c.last_control.filter(|_| self.next_control(c).is_some()) {
                 at.push(last + self.limits.control_interval);

@@ -92,6 +92,7 @@ impl Machine {
             open_since: None,
             subscribed: streams.into_iter().collect(),
             pending: HashMap::new(),
+            in_flight: std::collections::HashSet::new(),
             last_control: None,
             doomed: false,
             proven: false,
@@ -105,7 +106,7 @@ impl Machine {
         if c.open_since.is_none() || matches!(c.role, Role::Retiring { .. }) {
             return None;
         }
-        let in_flight = |s: &String| c.pending.values().any(|(_, list)| list.contains(s));
+        let in_flight = |s: &String| c.in_flight.contains(s);
         let batch = |it: &mut dyn Iterator<Item = &String>| -> Vec<String> {
             it.filter(|s| !in_flight(s)).take(self.limits.batch).cloned().collect()
         };
@@ -128,7 +129,8 @@ impl Machine {
         self.next_req += 1;
         let text = protocol::control(method, &streams, id);
         let c = &mut self.conns[i];
-        c.pending.insert(id, (method, streams));
+        c.in_flight.extend(streams.iter().cloned());
+        c.pending.insert(id, (method, streams, now));
         c.last_control = Some(now);
         self.out.push(Action::Send { conn: c.id, text });
     }
@@ -158,6 +160,27 @@ impl Machine {
             if said {
                 self.out.push(Action::Notify(Notice::Resumed));
             }
+        }
+    }
+
+    /// A connection whose upstream has not answered a control request within
+    /// [`super::CONTROL_TIMEOUT`] is closed as failed: its host counts the failure, the
+    /// streams are asked for again on a new connection, and its clients hear of a gap
+    /// if it carried them (an upstream that ignores SUBSCRIBE must not leave clients
+    /// waiting for ever, nor a planner re-sending into the void).
+    pub(super) fn give_up_unanswered(&mut self, now: Instant) {
+        let stuck: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|c| {
+                c.pending.values().any(|(_, _, sent)| now.saturating_duration_since(*sent) >= super::CONTROL_TIMEOUT)
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in stuck {
+            self.out.push(Action::Close { conn: id });
+            let why = format!("no answer to a control request within {} s", super::CONTROL_TIMEOUT.as_secs());
+            self.closed(id, &why, now);
         }
     }
 

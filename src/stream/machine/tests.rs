@@ -294,3 +294,42 @@ fn a_connection_open_for_ten_seconds_resets_the_backoff() {
     m.closed(conn, "cut", t0 + Duration::from_secs(11));
     assert_eq!(m.failures, 0, "a proven connection's end is no failure");
 }
+
+/// An upstream that never answers SUBSCRIBE: after the control timeout the connection
+/// is given up, its clients hear of the gap, and a new connection asks for every
+/// stream again (it used to wait for the answer for ever).
+#[test]
+fn an_unanswered_subscribe_gives_the_connection_up_and_asks_again() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["a@trade"], t0);
+    m.set_wanted(set(&["a@trade", "b@trade"]), t0);
+    let sent = sends(&m.poll(t0 + Duration::from_secs(1)));
+    assert_eq!(sent.len(), 1, "one SUBSCRIBE for b");
+    assert!(m.poll(t0 + Duration::from_millis(5_900)).is_empty(), "waiting for the answer");
+    assert!(m.deadline().is_some_and(|d| d <= t0 + Duration::from_secs(6)), "woken at the timeout");
+    let at = t0 + Duration::from_secs(6);
+    let actions = m.poll(at);
+    assert!(actions.contains(&Action::Close { conn }), "{actions:?}");
+    assert!(notices(&actions).iter().any(|n| matches!(n, Notice::Lost { .. })), "its clients hear of it");
+    let redial = connects(&m.poll(at + m.backoff()));
+    assert_eq!(redial.len(), 1, "a new connection");
+    let asked: BTreeSet<String> = redial[0].2.iter().cloned().collect();
+    assert_eq!(asked, set(&["a@trade", "b@trade"]), "with every wanted stream in its URL");
+}
+
+/// The in-flight set (what makes "in flight?" one lookup instead of a scan of every
+/// pending request) follows requests and replies: a stream in flight is not asked for
+/// twice, and an answered one leaves the set.
+#[test]
+fn in_flight_streams_are_asked_for_once_and_leave_the_set_when_answered() {
+    let t0 = Instant::now();
+    let (mut m, conn) = connected(&["a@trade"], t0);
+    m.set_wanted(set(&["a@trade", "b@trade", "c@trade"]), t0);
+    let first = sends(&m.poll(t0 + Duration::from_secs(1)));
+    assert_eq!(first.len(), 1);
+    assert_eq!(m.conns[0].in_flight, set(&["b@trade", "c@trade"]).into_iter().collect());
+    assert!(sends(&m.poll(t0 + Duration::from_secs(2))).is_empty(), "nothing asked twice");
+    m.replied(conn, first[0]["id"].as_u64().expect("id"), None);
+    assert!(m.conns[0].in_flight.is_empty());
+    assert!(m.carrier().is_some(), "subscribed to all three");
+}
