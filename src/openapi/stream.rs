@@ -32,6 +32,11 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
             "name": "vs", "in": "query", "required": false,
             "description": "Quote currency",
             "schema": { "type": "string", "default": "USD", "pattern": "^[A-Za-z]{2,10}$" }
+        },
+        {
+            "name": "interval", "in": "query", "required": false,
+            "description": "Candle interval (with channels=candles only)",
+            "schema": { "type": "string", "enum": crate::normalize::op::Interval::ALL.map(|i| i.as_str()), "default": "1m" }
         }
     ]);
     let fallback = route.fallback.as_deref().map_or_else(
@@ -55,7 +60,7 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
     json!({
         "get": {
             "operationId": operation_id("get", pattern),
-            "summary": format!("Live trades and tickers from the {} stream", route.provider),
+            "summary": format!("Live trades, tickers and candles from the {} stream", route.provider),
             "description": format!(
                 "One upstream connection carries every client's symbols. A client that reads too slowly \
                  loses messages and is told so with a `gap` status. {fallback}"
@@ -98,6 +103,24 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         }),
     );
     out.insert(
+        "StreamCandle".into(),
+        json!({
+            "type": "object",
+            "required": ["channel", "symbol", "vs", "interval", "ts", "open", "high", "low", "close", "volume", "closed", "updated", "provider"],
+            "properties": {
+                "channel": { "const": "candle" },
+                "symbol": { "type": "string" }, "vs": { "type": "string" },
+                "interval": { "type": "string", "enum": crate::normalize::op::Interval::ALL.map(|i| i.as_str()) },
+                "ts": { "type": "integer", "description": "Open time, ms" },
+                "open": { "type": "number" }, "high": { "type": "number" }, "low": { "type": "number" },
+                "close": { "type": "number" }, "volume": { "type": ["number", "null"] },
+                "closed": { "type": "boolean", "description": "The interval is over: the candle's last update" },
+                "updated": { "type": "integer", "description": "When the provider sent the update, ms" },
+                "provider": { "type": "string" }
+            }
+        }),
+    );
+    out.insert(
         "StreamStatus".into(),
         json!({
             "type": "object",
@@ -115,6 +138,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         json!({ "oneOf": [
             { "$ref": "#/components/schemas/StreamTrade" },
             { "$ref": "#/components/schemas/StreamTicker" },
+            { "$ref": "#/components/schemas/StreamCandle" },
             { "$ref": "#/components/schemas/StreamStatus" }
         ] }),
     );

@@ -37,6 +37,35 @@ pub enum Side {
     Sell,
 }
 
+/// A candle as it forms (`channels=candles`): the same fields as `/v1/ohlcv`'s, and
+/// whether it is closed (its interval is over: this is its last update).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandleUpdate {
+    /// Canonical ticker.
+    pub symbol: String,
+    /// Quote currency.
+    pub vs: String,
+    /// The interval (`1m` ... `1d`).
+    pub interval: String,
+    /// Open time.
+    pub ts: Ts,
+    /// First price.
+    pub open: f64,
+    /// Highest price.
+    pub high: f64,
+    /// Lowest price.
+    pub low: f64,
+    /// Last price.
+    pub close: f64,
+    /// Base volume so far.
+    pub volume: Option<f64>,
+    /// The interval is over.
+    pub closed: bool,
+    /// When the provider sent this update.
+    pub updated: Ts,
+}
+
 /// One market-data message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -44,6 +73,8 @@ pub enum Payload {
     Trade(Trade),
     /// A ticker update.
     Ticker(Ticker),
+    /// A candle update.
+    Candle(CandleUpdate),
 }
 
 /// What a `status` message says.
@@ -85,6 +116,7 @@ impl Channel {
         let payload = match self {
             Self::Trades => Payload::Trade(serde_json::from_value(value).map_err(bad)?),
             Self::Ticker => Payload::Ticker(serde_json::from_value(value).map_err(bad)?),
+            Self::Candles => Payload::Candle(serde_json::from_value(value).map_err(bad)?),
         };
         payload.check()?;
         Ok(payload)
@@ -108,6 +140,7 @@ impl Payload {
         match self {
             Self::Trade(t) => DedupeKey::Id(&t.id),
             Self::Ticker(t) => DedupeKey::Time(t.ts.0),
+            Self::Candle(c) => DedupeKey::Time(c.updated.0),
         }
     }
 
@@ -116,6 +149,7 @@ impl Payload {
         let json = match self {
             Self::Trade(t) => serde_json::to_vec(&Tagged { channel: "trade", payload: t, provider }),
             Self::Ticker(t) => serde_json::to_vec(&Tagged { channel: "ticker", payload: t, provider }),
+            Self::Candle(c) => serde_json::to_vec(&Tagged { channel: "candle", payload: c, provider }),
         };
         Bytes::from(json.unwrap_or_default())
     }
@@ -136,6 +170,18 @@ impl Payload {
                 Ok(())
             }
             Self::Ticker(t) => positive("last", t.last),
+            Self::Candle(c) => {
+                for (name, v) in [("open", c.open), ("high", c.high), ("low", c.low), ("close", c.close)] {
+                    positive(name, v)?;
+                }
+                if c.high < c.low || c.high < c.open.max(c.close) || c.low > c.open.min(c.close) {
+                    return Err(BadMessage(format!(
+                        "a candle's high {} and low {} must hold its open and close",
+                        c.high, c.low
+                    )));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -210,6 +256,6 @@ mod tests {
             serde_json::json!({"channel": "status", "event": "gap", "detail": "3 messages dropped", "ts": 5})
         );
         assert_eq!("ticker".parse::<Channel>(), Ok(Channel::Ticker));
-        assert!("candles".parse::<Channel>().unwrap_err().contains("trades, ticker"));
+        assert!("books".parse::<Channel>().unwrap_err().contains("trades, ticker, candles"));
     }
 }

@@ -37,7 +37,7 @@ use driver::{Control, Driver, Topic};
 use report::Report;
 
 /// The query parameters of a stream route.
-pub const PARAMS: &[&str] = &["symbols", "channels", "vs"];
+pub const PARAMS: &[&str] = &["symbols", "channels", "vs", "interval"];
 
 /// Every provider's stream driver, started when its first client joins.
 #[derive(Default)]

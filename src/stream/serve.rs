@@ -48,6 +48,8 @@ pub struct Ask {
     pub channels: Vec<Channel>,
     /// Quote currency.
     pub vs: String,
+    /// Candle interval (`channels=candles`; default 1m).
+    pub interval: crate::normalize::op::Interval,
 }
 
 /// Serves one `/v1/stream` request.
@@ -83,7 +85,10 @@ pub async fn serve(
                 let msg = format!("channels: {} streams offer no {channel} channel", provider.name);
                 return Err(ProxyError::new(ErrorKind::BadRequest, msg));
             };
-            let stream = StreamHost::stream_name(&ch.name, &id);
+            let stream = match channel {
+                Channel::Candles => StreamHost::candle_stream_name(&ch.name, &id, ask.interval.as_str()),
+                _ => StreamHost::stream_name(&ch.name, &id),
+            };
             topics.push(Topic { stream, symbol: symbol.clone(), vs: ask.vs.clone(), id: id.clone(), channel });
         }
     }
@@ -189,7 +194,18 @@ pub fn parse(query: Option<&str>, max_params: usize, max_symbols: usize) -> Resu
             channels.push(c);
         }
     }
-    Ok(Ask { symbols, channels, vs: params::vs(get("vs"))? })
+    let interval = match get("interval").map(str::trim).filter(|i| !i.is_empty()) {
+        None => crate::normalize::op::Interval::M1,
+        Some(text) => text.parse().map_err(|e: crate::normalize::op::UnknownName| ParamError {
+            param: "interval".into(),
+            message: e.to_string(),
+        })?,
+    };
+    if get("interval").is_some() && !channels.contains(&Channel::Candles) {
+        let message = "applies to channels=candles only".to_owned();
+        return Err(ParamError { param: "interval".into(), message });
+    }
+    Ok(Ask { symbols, channels, vs: params::vs(get("vs"))?, interval })
 }
 
 /// The `Sec-WebSocket-Key` of a WebSocket upgrade request of version 13 (RFC 6455 §4.2.1).
@@ -287,10 +303,15 @@ mod tests {
         let ask = parse(Some("symbols=btc,eth,BTC&channels=trades"), 32, 50).expect("valid");
         assert_eq!(
             ask,
-            Ask { symbols: vec!["BTC".into(), "ETH".into()], channels: vec![Channel::Trades], vs: "USD".into() }
+            Ask {
+                symbols: vec!["BTC".into(), "ETH".into()],
+                channels: vec![Channel::Trades],
+                vs: "USD".into(),
+                interval: crate::normalize::op::Interval::M1
+            }
         );
         assert_eq!(parse(Some("symbols=BTC"), 32, 50).expect("valid").channels, vec![Channel::Trades, Channel::Ticker]);
-        let e = parse(Some("symbols=BTC&channels=candles"), 32, 50).unwrap_err();
+        let e = parse(Some("symbols=BTC&channels=books"), 32, 50).unwrap_err();
         assert_eq!(e.param, "channels");
         assert!(parse(None, 32, 50).unwrap_err().to_string().contains("symbols"));
         assert_eq!(parse(Some("symbols=BTC&interval=1m"), 32, 50).unwrap_err().param, "interval");

@@ -114,3 +114,48 @@ async fn a_topic_that_stays_silent_is_said_and_its_pair_polled_until_it_speaks()
     assert_eq!(view["providers"][0]["topics"][0]["silent"], false, "{view}");
     proxy.stop().await;
 }
+
+/// `channels=candles&interval=1m`: Binance's recorded `btcusdt@kline_1m` frames (44
+/// updates of two candles, the first closing) become candle messages as `/v1/ohlcv`
+/// names the fields, with `closed` on the last update of an interval; a client asking
+/// 5m gets its own upstream stream; `interval` without candles is a 400 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_kline_frames_become_candle_updates() {
+    let stream = StreamMock::start().await;
+    let (proxy, _mocks) = start(&stream).await;
+    let mut ws = ws_client(&proxy, "symbols=BTC&channels=candles&interval=1m").await;
+    let mut five = ws_client(&proxy, "symbols=BTC&channels=candles&interval=5m").await;
+    until_ws(&mut ws, "status", Some("subscribed")).await;
+    until_ws(&mut five, "status", Some("subscribed")).await;
+    stream.wait_subscribed(&["btcusdt@kline_1m", "btcusdt@kline_5m"]).await;
+    let frames: Vec<serde_json::Value> = fixture("binance_ws/combined_kline1m_btcusdt_2021-04-04.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("recorded JSON"))
+        .collect();
+    let mut closed = 0;
+    for frame in &frames {
+        stream.publish("btcusdt@kline_1m", &frame["data"]);
+        let m = until_ws(&mut ws, "candle", None).await;
+        let k = &frame["data"]["k"];
+        assert_eq!(
+            (m["symbol"].as_str(), m["vs"].as_str(), m["interval"].as_str()),
+            (Some("BTC"), Some("USD"), Some("1m"))
+        );
+        assert_eq!(m["ts"], k["t"], "the candle's open time");
+        for (field, key) in [("open", "o"), ("high", "h"), ("low", "l"), ("close", "c"), ("volume", "v")] {
+            assert_eq!(m[field].as_f64(), k[key].as_str().and_then(|v| v.parse().ok()), "{field}");
+        }
+        assert_eq!(m["closed"], k["x"]);
+        assert_eq!(m["updated"], frame["data"]["E"]);
+        assert_eq!(m["provider"], "binance");
+        closed += usize::from(m["closed"] == true);
+    }
+    assert_eq!(closed, 1, "the recording holds one closing update");
+    let bad = get(proxy.url("/v1/stream?symbols=BTC&channels=trades&interval=1m")).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("interval"), "{}", bad.text());
+    let bad = get(proxy.url("/v1/stream?symbols=BTC&channels=candles&interval=2m")).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("1m 5m 15m 1h 4h 1d"), "{}", bad.text());
+    proxy.stop().await;
+}

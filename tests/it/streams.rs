@@ -351,7 +351,7 @@ async fn a_bad_stream_request_is_a_400_that_names_the_parameter() {
     let proxy = Proxy::start(&shipped::config(&[])).await;
     for (query, param) in [
         ("", "symbols"),
-        ("symbols=BTC&channels=candles", "channels"),
+        ("symbols=BTC&channels=books", "channels"),
         ("symbols=BTC&depth=5", "depth"),
         ("symbols=NOTACOIN", "NOTACOIN"),
     ] {

@@ -16,6 +16,8 @@ pub enum Channel {
     Trades,
     /// The rolling 24 h ticker.
     Ticker,
+    /// Candles of one interval as they form (`channels=candles&interval=1m`).
+    Candles,
 }
 
 /// The limits the machine keeps (from `[providers.<name>.stream]`).
@@ -119,13 +121,14 @@ pub struct StreamRoute {
 
 impl Channel {
     /// Every channel, in documentation order.
-    pub const ALL: [Channel; 2] = [Channel::Trades, Channel::Ticker];
+    pub const ALL: [Channel; 3] = [Channel::Trades, Channel::Ticker, Channel::Candles];
 
     /// The name in queries and config (`trades`, `ticker`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Trades => "trades",
             Self::Ticker => "ticker",
+            Self::Candles => "candles",
         }
     }
 
@@ -135,6 +138,8 @@ impl Channel {
         match self {
             Self::Trades => Duration::from_secs(120),
             Self::Ticker => Duration::from_secs(5),
+            // Binance pushes the forming candle every 2 s or so.
+            Self::Candles => Duration::from_secs(10),
         }
     }
 
@@ -143,6 +148,7 @@ impl Channel {
         match self {
             Self::Trades => "trade",
             Self::Ticker => "ticker",
+            Self::Candles => "candle",
         }
     }
 }
@@ -193,9 +199,15 @@ impl StreamHost {
         Ok(Self { base: format!("{}://{authority}", if tls { "wss" } else { "ws" }), tls, host, port })
     }
 
-    /// The stream name for `id` on `template` (stream names are lower case).
+    /// The stream name for `id` on `template` (stream names are lower case), with
+    /// `{interval}` filled in for a candle channel.
     pub fn stream_name(template: &str, id: &str) -> String {
         template.replace("{id}", &id.to_ascii_lowercase())
+    }
+
+    /// [`StreamHost::stream_name`] of a candle channel.
+    pub fn candle_stream_name(template: &str, id: &str, interval: &str) -> String {
+        Self::stream_name(template, id).replace("{interval}", interval)
     }
 }
 

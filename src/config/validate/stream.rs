@@ -58,6 +58,9 @@ pub(super) fn provider_stream(
         if !ch.name.contains("{id}") {
             cx.fail::<()>(&format!("{ckey}.name"), "must contain {id}, e.g. \"{id}@trade\"".into());
         }
+        if channel == Channel::Candles && !ch.name.contains("{interval}") {
+            cx.fail::<()>(&format!("{ckey}.name"), "must contain {interval}, e.g. \"{id}@kline_{interval}\"".into());
+        }
         if let Some(mapping) =
             super::ops::compile_mapping(cx, &format!("{ckey}.mapping"), &prelude_key, &ch.mapping, prelude)
         {

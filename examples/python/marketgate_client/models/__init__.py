@@ -25,6 +25,7 @@ from .get_v1_orderbook_response_200 import GetV1OrderbookResponse200
 from .get_v1_price_response_200 import GetV1PriceResponse200
 from .get_v1_search_response_200 import GetV1SearchResponse200
 from .get_v1_sentiment_response_200 import GetV1SentimentResponse200
+from .get_v1_stream_interval import GetV1StreamInterval
 from .get_v1_ticker_response_200 import GetV1TickerResponse200
 from .indicator_row import IndicatorRow
 from .market import Market
@@ -41,6 +42,8 @@ from .order_book import OrderBook
 from .post_raw_provider_path_provider import PostRawProviderPathProvider
 from .price import Price
 from .sentiment import Sentiment
+from .stream_candle import StreamCandle
+from .stream_candle_interval import StreamCandleInterval
 from .stream_status import StreamStatus
 from .stream_status_event import StreamStatusEvent
 from .stream_ticker import StreamTicker
@@ -74,6 +77,7 @@ __all__ = (
     "GetV1PriceResponse200",
     "GetV1SearchResponse200",
     "GetV1SentimentResponse200",
+    "GetV1StreamInterval",
     "GetV1TickerResponse200",
     "IndicatorRow",
     "Market",
@@ -90,6 +94,8 @@ __all__ = (
     "PostRawProviderPathProvider",
     "Price",
     "Sentiment",
+    "StreamCandle",
+    "StreamCandleInterval",
     "StreamStatus",
     "StreamStatusEvent",
     "StreamTicker",

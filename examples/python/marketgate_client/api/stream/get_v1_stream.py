@@ -6,6 +6,8 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error import Error
+from ...models.get_v1_stream_interval import GetV1StreamInterval
+from ...models.stream_candle import StreamCandle
 from ...models.stream_status import StreamStatus
 from ...models.stream_ticker import StreamTicker
 from ...models.stream_trade import StreamTrade
@@ -15,8 +17,9 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     symbols: str,
-    channels: str | Unset = "trades,ticker",
+    channels: str | Unset = "trades,ticker,candles",
     vs: str | Unset = "USD",
+    interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -26,6 +29,12 @@ def _get_kwargs(
     params["channels"] = channels
 
     params["vs"] = vs
+
+    json_interval: str | Unset = UNSET
+    if not isinstance(interval, Unset):
+        json_interval = interval.value
+
+    params["interval"] = json_interval
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -40,7 +49,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | Error | StreamStatus | StreamTicker | StreamTrade | None:
+) -> Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade | None:
     if response.status_code == 101:
         response_101 = cast(Any, None)
         return response_101
@@ -49,7 +58,7 @@ def _parse_response(
 
         def _parse_response_200(
             data: object,
-        ) -> StreamStatus | StreamTicker | StreamTrade:
+        ) -> StreamCandle | StreamStatus | StreamTicker | StreamTrade:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
@@ -66,11 +75,19 @@ def _parse_response(
                 return componentsschemas_stream_message_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_stream_message_type_2 = StreamCandle.from_dict(data)
+
+                return componentsschemas_stream_message_type_2
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
             if not isinstance(data, dict):
                 raise TypeError()
-            componentsschemas_stream_message_type_2 = StreamStatus.from_dict(data)
+            componentsschemas_stream_message_type_3 = StreamStatus.from_dict(data)
 
-            return componentsschemas_stream_message_type_2
+            return componentsschemas_stream_message_type_3
 
         response_200 = _parse_response_200(response.text)
 
@@ -104,7 +121,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]:
+) -> Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -117,10 +134,11 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker",
+    channels: str | Unset = "trades,ticker,candles",
     vs: str | Unset = "USD",
-) -> Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]:
-    """Live trades and tickers from the binance stream
+    interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
+) -> Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]:
+    """Live trades, tickers and candles from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
     messages and is told so with a `gap` status. While no stream host answers, tickers come from
@@ -128,21 +146,23 @@ def sync_detailed(
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker'.
+        channels (str | Unset):  Default: 'trades,ticker,candles'.
         vs (str | Unset):  Default: 'USD'.
+        interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]
+        Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]
     """
 
     kwargs = _get_kwargs(
         symbols=symbols,
         channels=channels,
         vs=vs,
+        interval=interval,
     )
 
     response = client.get_httpx_client().request(
@@ -156,10 +176,11 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker",
+    channels: str | Unset = "trades,ticker,candles",
     vs: str | Unset = "USD",
-) -> Any | Error | StreamStatus | StreamTicker | StreamTrade | None:
-    """Live trades and tickers from the binance stream
+    interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
+) -> Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade | None:
+    """Live trades, tickers and candles from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
     messages and is told so with a `gap` status. While no stream host answers, tickers come from
@@ -167,15 +188,16 @@ def sync(
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker'.
+        channels (str | Unset):  Default: 'trades,ticker,candles'.
         vs (str | Unset):  Default: 'USD'.
+        interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Error | StreamStatus | StreamTicker | StreamTrade
+        Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade
     """
 
     return sync_detailed(
@@ -183,6 +205,7 @@ def sync(
         symbols=symbols,
         channels=channels,
         vs=vs,
+        interval=interval,
     ).parsed
 
 
@@ -190,10 +213,11 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker",
+    channels: str | Unset = "trades,ticker,candles",
     vs: str | Unset = "USD",
-) -> Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]:
-    """Live trades and tickers from the binance stream
+    interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
+) -> Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]:
+    """Live trades, tickers and candles from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
     messages and is told so with a `gap` status. While no stream host answers, tickers come from
@@ -201,21 +225,23 @@ async def asyncio_detailed(
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker'.
+        channels (str | Unset):  Default: 'trades,ticker,candles'.
         vs (str | Unset):  Default: 'USD'.
+        interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Error | StreamStatus | StreamTicker | StreamTrade]
+        Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]
     """
 
     kwargs = _get_kwargs(
         symbols=symbols,
         channels=channels,
         vs=vs,
+        interval=interval,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -227,10 +253,11 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker",
+    channels: str | Unset = "trades,ticker,candles",
     vs: str | Unset = "USD",
-) -> Any | Error | StreamStatus | StreamTicker | StreamTrade | None:
-    """Live trades and tickers from the binance stream
+    interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
+) -> Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade | None:
+    """Live trades, tickers and candles from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
     messages and is told so with a `gap` status. While no stream host answers, tickers come from
@@ -238,15 +265,16 @@ async def asyncio(
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker'.
+        channels (str | Unset):  Default: 'trades,ticker,candles'.
         vs (str | Unset):  Default: 'USD'.
+        interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Error | StreamStatus | StreamTicker | StreamTrade
+        Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade
     """
 
     return (
@@ -255,5 +283,6 @@ async def asyncio(
             symbols=symbols,
             channels=channels,
             vs=vs,
+            interval=interval,
         )
     ).parsed
