@@ -159,3 +159,31 @@ async fn recorded_kline_frames_become_candle_updates() {
     assert!(bad.text().contains("1m 5m 15m 1h 4h 1d"), "{}", bad.text());
     proxy.stop().await;
 }
+
+/// An upstream that stops answering SUBSCRIBE: the second client's join is sent and
+/// never acknowledged; after 5 s the connection is given up (the first client hears of
+/// the gap) and a new one carries both pairs in its URL, so both clients get trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_ignores_subscribe_is_replaced_and_its_clients_told() {
+    let stream = StreamMock::start().await;
+    let (proxy, _mocks) = start(&stream).await;
+    let mut btc = ws_client(&proxy, "symbols=BTC&channels=trades").await;
+    until_ws(&mut btc, "status", Some("subscribed")).await;
+    stream.wait_subscribed(&["btcusdt@trade"]).await;
+    stream.set_deaf(true);
+    let mut eth = ws_client(&proxy, "symbols=ETH&channels=trades").await;
+    until_ws(&mut eth, "status", Some("subscribed")).await;
+    let gap = tokio::time::timeout(Duration::from_secs(9), until_ws(&mut btc, "status", Some("gap")))
+        .await
+        .expect("told within 9 s");
+    assert!(gap["detail"].as_str().is_some_and(|d| d.contains("control request")), "{gap}");
+    stream.set_deaf(false);
+    stream.wait_subscribed(&["btcusdt@trade", "ethusdt@trade"]).await;
+    let url = stream.paths().last().cloned().unwrap_or_default();
+    assert!(url.contains("btcusdt@trade") && url.contains("ethusdt@trade"), "both in the new URL: {url}");
+    stream.publish("ethusdt@trade", &crate::support::stream_mock::trade_event("ETHUSDT", 1));
+    stream.publish("btcusdt@trade", &crate::support::stream_mock::trade_event("BTCUSDT", 2));
+    assert_eq!(until_ws(&mut eth, "trade", None).await["symbol"], "ETH");
+    assert_eq!(until_ws(&mut btc, "trade", None).await["symbol"], "BTC");
+    proxy.stop().await;
+}

@@ -31,6 +31,8 @@ struct Shared {
     paths: Mutex<Vec<String>>,
     controls: Mutex<Vec<(Instant, usize, serde_json::Value)>>,
     pongs: AtomicUsize,
+    /// Control messages are recorded but neither applied nor answered.
+    deaf: std::sync::atomic::AtomicBool,
 }
 
 /// The mock.
@@ -41,6 +43,12 @@ pub struct StreamMock {
 }
 
 impl StreamMock {
+    /// From now on, control messages go unanswered and change nothing (an upstream
+    /// that ignores SUBSCRIBE), or (`false`) are served again.
+    pub fn set_deaf(&self, deaf: bool) {
+        self.shared.deaf.store(deaf, Ordering::SeqCst);
+    }
+
     /// Starts the mock on a free loopback port.
     pub async fn start() -> Self {
         Self::serve_on(TcpListener::bind("127.0.0.1:0").await.expect("bind"))
@@ -171,6 +179,7 @@ async fn serve(tcp: tokio::net::TcpStream, shared: Arc<Shared>) {
                 Some(Ok(Message::Text(t))) => {
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(t.as_str()) else { continue };
                     shared.controls.lock().expect("lock").push((Instant::now(), id, v.clone()));
+                    if shared.deaf.load(Ordering::SeqCst) { continue }
                     let params: Vec<String> = v["params"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect()).unwrap_or_default();
                     {
                         let mut conns = shared.conns.lock().expect("lock");
