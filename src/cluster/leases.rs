@@ -40,7 +40,8 @@ pub(super) struct SharedWindow {
     pub(super) which: Spent,
 }
 
-/// Every provider's lease on this replica, by provider and scope.
+/// Every provider's lease on this replica, by provider (a window key names the scope,
+/// so a new scope, like a new window, starts a new lease).
 #[derive(Debug, Default)]
 pub(super) struct Leases(std::sync::Mutex<HashMap<String, Lease>>);
 
@@ -71,13 +72,39 @@ pub struct LeaseView {
     pub spent: Option<&'static str>,
 }
 
+impl Lease {
+    /// Whether it was claimed from exactly these windows (keys and limits).
+    fn is_for(&self, windows: &[SharedWindow]) -> bool {
+        self.windows.len() == windows.len()
+            && self.windows.iter().zip(windows).all(|((key, limit), w)| *key == w.key && *limit == w.limit)
+    }
+}
+
+/// `provider`'s lease, started anew when its windows changed (a new window, a new
+/// scope, a reload that changed a limit). No allocation while they are the same.
+fn current<'a>(
+    leases: &'a mut HashMap<String, Lease>,
+    provider: &str,
+    windows: &[SharedWindow],
+) -> Option<&'a mut Lease> {
+    if !leases.contains_key(provider) {
+        leases.insert(provider.to_owned(), Lease::default());
+    }
+    let lease = leases.get_mut(provider)?;
+    if !lease.is_for(windows) {
+        let windows = windows.iter().map(|w| (w.key.clone(), w.limit)).collect();
+        *lease = Lease { windows, ..Lease::default() };
+    }
+    Some(lease)
+}
+
 impl Leases {
     /// The leases held now.
     pub(super) fn view(&self) -> Vec<LeaseView> {
         let mut out: Vec<LeaseView> = lock(&self.0)
             .iter()
             .map(|(k, l)| LeaseView {
-                provider: k.split('|').next().unwrap_or_default().to_owned(),
+                provider: k.clone(),
                 left: l.left,
                 spent: l.spent.filter(|(until, _, _)| unix_ms() < *until).map(|(_, w, _)| w.window()),
             })
@@ -119,13 +146,12 @@ impl Cluster {
 
     /// Claims the next slice before the lease runs out (in the background): added to
     /// the lease if its windows are still the current ones.
-    async fn renew(&self, provider: &str, id: &str, windows: Vec<SharedWindow>, weight: u32) {
+    async fn renew(&self, provider: &str, windows: Vec<SharedWindow>, weight: u32) {
         let reply = self.claim(&windows, weight).await;
         let mut leases = lock(&self.leases.0);
-        let Some(lease) = leases.get_mut(id) else { return };
+        let Some(lease) = leases.get_mut(provider) else { return };
         lease.renewing = false;
-        let same = lease.windows.iter().map(|(k, _)| k).eq(windows.iter().map(|w| &w.key));
-        if let (Some(reply), true) = (reply, same)
+        if let (Some(reply), true) = (reply, lease.is_for(&windows))
             && reply.first() == Some(&0)
         {
             let slice = reply.get(1).copied().unwrap_or_default();
@@ -165,14 +191,9 @@ impl Cluster {
         if windows.is_empty() {
             return Some(Ok(()));
         }
-        let id = format!("{}|{}", p.cfg.name, self.scope(p));
-        let current: Vec<(String, u32)> = windows.iter().map(|w| (w.key.clone(), w.limit)).collect();
         {
             let mut leases = lock(&self.leases.0);
-            let lease = leases.entry(id.clone()).or_default();
-            if lease.windows != current {
-                *lease = Lease { windows: current.clone(), ..Lease::default() };
-            }
+            let lease = current(&mut leases, &p.cfg.name, &windows)?;
             if let Some((until, which, room)) = lease.spent {
                 if now >= until {
                     lease.spent = None;
@@ -188,8 +209,8 @@ impl Cluster {
                 // Renew before it runs out, off the request path.
                 if lease.left < lease.slice / 4 && !lease.renewing && self.redis.usable() {
                     lease.renewing = true;
-                    let (me, name, id) = (Arc::clone(self), p.cfg.name.clone(), id.clone());
-                    tokio::spawn(async move { me.renew(&name, &id, windows, weight).await });
+                    let (me, name) = (Arc::clone(self), p.cfg.name.clone());
+                    tokio::spawn(async move { me.renew(&name, windows, weight).await });
                 }
                 return Some(Ok(()));
             }
@@ -200,10 +221,7 @@ impl Cluster {
         let reply = self.claim(&windows, weight).await?;
         let refused = reply.first().copied().unwrap_or(0) as usize;
         let mut leases = lock(&self.leases.0);
-        let lease = leases.entry(id).or_default();
-        if lease.windows != current {
-            *lease = Lease { windows: current, ..Lease::default() };
-        }
+        let lease = current(&mut leases, &p.cfg.name, &windows)?;
         let mut seen = lock(&p.state.shared_counts);
         let mut record = |w: &SharedWindow, used: u64| {
             let count = Some(SeenCount { used, until_ms: now + w.ttl.saturating_sub(keys::LINGER_MS) });

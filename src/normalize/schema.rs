@@ -198,6 +198,36 @@ pub struct SchemaError {
     pub message: String,
 }
 
+// === impl Candle ===
+
+impl Candle {
+    /// What is wrong with this candle's values, if anything: the field and why. Its
+    /// open and close lie between its low and high: a mapping that reads the columns
+    /// in the wrong order (Coinbase's `[time, low, high, open, close]` as Binance's
+    /// `[time, open, high, low, close]`) breaks that on real data.
+    pub fn fault(&self) -> Option<(&'static str, String)> {
+        for (name, v) in [("open", self.open), ("high", self.high), ("low", self.low), ("close", self.close)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Some((name, format!("must be a number > 0, got {v}")));
+            }
+        }
+        for (name, v) in [("open", self.open), ("close", self.close)] {
+            if v < self.low || v > self.high {
+                let msg =
+                    format!("{v} is outside the candle's low {} .. high {} (columns swapped?)", self.low, self.high);
+                return Some((name, msg));
+            }
+        }
+        if self.high < self.low {
+            return Some(("high", format!("{} is below low {}", self.high, self.low)));
+        }
+        match self.volume {
+            Some(v) if !(v.is_finite() && v >= 0.0) => Some(("volume", format!("must be a number >= 0, got {v}"))),
+            _ => None,
+        }
+    }
+}
+
 // === impl Ts ===
 
 impl<'de> Deserialize<'de> for Ts {

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::model::stream::Channel;
-use crate::normalize::schema::{Ticker, Ts};
+use crate::normalize::schema::{Candle, Ticker, Ts};
 
 /// A trade as clients see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +37,10 @@ pub enum Side {
     Sell,
 }
 
-/// A candle as it forms (`channels=candles`): the same fields as `/v1/ohlcv`'s, and
-/// whether it is closed (its interval is over: this is its last update).
+/// A candle as it forms (`channels=candles`): the `/v1/ohlcv` candle, and whether it
+/// is closed (its interval is over: this is its last update).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "FlatCandleUpdate")]
 pub struct CandleUpdate {
     /// Canonical ticker.
     pub symbol: String,
@@ -48,22 +48,38 @@ pub struct CandleUpdate {
     pub vs: String,
     /// The interval (`1m` ... `1d`).
     pub interval: String,
-    /// Open time.
-    pub ts: Ts,
-    /// First price.
-    pub open: f64,
-    /// Highest price.
-    pub high: f64,
-    /// Lowest price.
-    pub low: f64,
-    /// Last price.
-    pub close: f64,
-    /// Base volume so far.
-    pub volume: Option<f64>,
+    /// Open time, prices and volume, as `/v1/ohlcv` gives them.
+    #[serde(flatten)]
+    pub candle: Candle,
     /// The interval is over.
     pub closed: bool,
     /// When the provider sent this update.
     pub updated: Ts,
+}
+
+/// [`CandleUpdate`] as a mapping writes it: flat, and nothing else (serde's `flatten`
+/// cannot refuse unknown fields).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlatCandleUpdate {
+    symbol: String,
+    vs: String,
+    interval: String,
+    ts: Ts,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: Option<f64>,
+    closed: bool,
+    updated: Ts,
+}
+
+impl From<FlatCandleUpdate> for CandleUpdate {
+    fn from(f: FlatCandleUpdate) -> Self {
+        let candle = Candle { ts: f.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume };
+        Self { symbol: f.symbol, vs: f.vs, interval: f.interval, candle, closed: f.closed, updated: f.updated }
+    }
 }
 
 /// One market-data message.
@@ -170,18 +186,10 @@ impl Payload {
                 Ok(())
             }
             Self::Ticker(t) => positive("last", t.last),
-            Self::Candle(c) => {
-                for (name, v) in [("open", c.open), ("high", c.high), ("low", c.low), ("close", c.close)] {
-                    positive(name, v)?;
-                }
-                if c.high < c.low || c.high < c.open.max(c.close) || c.low > c.open.min(c.close) {
-                    return Err(BadMessage(format!(
-                        "a candle's high {} and low {} must hold its open and close",
-                        c.high, c.low
-                    )));
-                }
-                Ok(())
-            }
+            Self::Candle(c) => match c.candle.fault() {
+                Some((field, why)) => Err(BadMessage(format!("{field} {why}"))),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -257,5 +265,27 @@ mod tests {
         );
         assert_eq!("ticker".parse::<Channel>(), Ok(Channel::Ticker));
         assert!("books".parse::<Channel>().unwrap_err().contains("trades, ticker, candles"));
+    }
+}
+
+#[cfg(test)]
+mod candle_tests {
+    use super::*;
+
+    fn update(extra: serde_json::Value) -> Result<Payload, BadMessage> {
+        let mut v = serde_json::json!({"interval": "1m", "ts": 1_617_566_580_000_i64, "open": 57994.6, "high": 58008.75,
+            "low": 57994.59, "close": 58001.03, "volume": 6.45, "closed": false, "updated": 1_617_566_592_358_i64});
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        Channel::Candles.payload(v, "BTC", "USD")
+    }
+
+    #[test]
+    fn candle_updates_are_checked_as_ohlcv_candles_are() {
+        assert!(update(serde_json::json!({})).is_ok());
+        assert!(update(serde_json::json!({"volume": -1.0})).is_err_and(|e| e.0.contains("volume")));
+        assert!(update(serde_json::json!({"close": 60000.0})).is_err_and(|e| e.0.contains("close")), "above the high");
+        assert!(update(serde_json::json!({"surprise": 1})).is_err(), "unknown fields are refused");
     }
 }

@@ -73,25 +73,8 @@ pub(super) fn check_ts(path: String, ts: Ts, now_ms: i64) -> Result<(), SchemaEr
 
 pub(super) fn check_candles(c: &[Candle], now_ms: i64) -> Result<(), SchemaError> {
     for (i, x) in c.iter().enumerate() {
-        for (name, v) in [("open", x.open), ("high", x.high), ("low", x.low), ("close", x.close)] {
-            positive(format!("data[{i}].{name}"), v)?;
-        }
-        // A candle's open and close lie between its low and high: a mapping that reads
-        // the columns in the wrong order (Coinbase's `[time, low, high, open, close]` as
-        // Binance's `[time, open, high, low, close]`) breaks it on real data.
-        for (name, v) in [("open", x.open), ("close", x.close)] {
-            if v < x.low || v > x.high {
-                let msg = format!("{v} is outside the candle's low {} .. high {} (columns swapped?)", x.low, x.high);
-                return Err(bad(format!("data[{i}].{name}"), msg));
-            }
-        }
-        if x.high < x.low {
-            return Err(bad(format!("data[{i}].high"), format!("{} is below low {}", x.high, x.low)));
-        }
-        if let Some(v) = x.volume
-            && !(v.is_finite() && v >= 0.0)
-        {
-            return Err(bad(format!("data[{i}].volume"), format!("must be a number >= 0, got {v}")));
+        if let Some((field, msg)) = x.fault() {
+            return Err(bad(format!("data[{i}].{field}"), msg));
         }
         check_ts(format!("data[{i}].ts"), x.ts, now_ms)?;
         if i > 0 && c[i - 1].ts >= x.ts {
