@@ -219,7 +219,7 @@ fn streams_view(state: &Admin) -> serde_json::Value {
     let metrics = &state.gateway.metrics;
     let clients = |t: &str| metrics.stream.clients.get_metric_with_label_values(&[t]).map_or(0, |g| g.get());
     serde_json::json!({
-        "clients": { "ws": clients("ws"), "sse": clients("sse") },
+        "clients": { "ws": clients("ws"), "sse": clients("sse"), "relay": clients("relay") },
         "providers": state.streams.reports(metrics),
     })
 }

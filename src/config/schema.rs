@@ -309,14 +309,35 @@ pub struct RouteSpec {
     /// Serve data computed from the operation's answers: `indicators` (op `ohlcv`) or
     /// `movers` (op `markets`).
     pub derive: Option<String>,
-    /// A live stream route (`/v1/stream`) over this provider's `[stream]`.
-    pub stream: Option<String>,
+    /// A live stream route (`/v1/stream`) over this provider's `[stream]`, or over
+    /// several providers' streams in turn (`["binance", "coinbase"]`).
+    pub stream: Option<StreamTiers>,
     /// Stream routes: the normalized ticker route polled while no stream host answers.
     pub fallback: Option<String>,
     /// Stream routes: how often the fallback route is polled (default 2s).
     pub poll: Option<DurationStr>,
     /// Stream routes: most symbols one client may ask for (default 50).
     pub max_symbols: Option<usize>,
+}
+
+/// A stream route's providers: one, or several in turn.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StreamTiers {
+    /// One provider.
+    One(String),
+    /// Providers in turn.
+    Many(Vec<String>),
+}
+
+impl StreamTiers {
+    /// The providers, in turn.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Self::One(n) => vec![n.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// A route's pool.

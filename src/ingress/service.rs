@@ -83,7 +83,7 @@ type Outcome = Result<(Response<Body>, Served), ProxyError>;
 
 async fn dispatch(
     gw: &Arc<Gateway>,
-    streams: &Hub,
+    streams: &Arc<Hub>,
     snap: &Arc<Snapshot>,
     req: Request<Incoming>,
     peer: SocketAddr,

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::machine::ConnId;
+use super::protocol::Keepalive;
 use crate::config::model::stream::StreamHost;
 
 /// What a connection reports to its driver.
@@ -25,6 +26,8 @@ pub enum ConnEvent {
     Opened(ConnId),
     /// A text frame.
     Text(ConnId, String),
+    /// A frame no protocol here reads (binary).
+    Unreadable(ConnId),
     /// The connection failed or ended (why).
     Closed(ConnId, String),
 }
@@ -45,6 +48,8 @@ pub struct Dial {
     pub silence: Duration,
     /// The User-Agent sent.
     pub user_agent: String,
+    /// What to send, and how often, to keep a quiet connection open.
+    pub keepalive: Option<(Duration, Keepalive)>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -79,8 +84,19 @@ async fn run(dial: Dial, mut out: mpsc::Receiver<String>, events: mpsc::Sender<C
     if events.send(ConnEvent::Opened(conn)).await.is_err() {
         return;
     }
+    let every = dial.keepalive.map_or(Duration::from_secs(3600), |(d, _)| d);
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let reason = loop {
         tokio::select! {
+            _ = keepalive.tick(), if dial.keepalive.is_some() => {
+                let msg = match dial.keepalive {
+                    Some((_, Keepalive::Text(text))) => Message::text(text),
+                    _ => Message::Ping(bytes::Bytes::new()),
+                };
+                if let Err(e) = ws.send(msg).await {
+                    break format!("keep-alive failed: {e}");
+                }
+            }
             frame = out.recv() => match frame {
                 Some(text) => {
                     if let Err(e) = ws.send(Message::text(text)).await {
@@ -103,6 +119,11 @@ async fn run(dial: Dial, mut out: mpsc::Receiver<String>, events: mpsc::Sender<C
                 }
                 Ok(Some(Ok(Message::Close(frame)))) => {
                     break frame.map_or_else(|| "closed by the upstream".to_owned(), |f| format!("closed by the upstream: {} {}", f.code, f.reason));
+                }
+                Ok(Some(Ok(Message::Binary(_)))) => {
+                    if events.send(ConnEvent::Unreadable(conn)).await.is_err() {
+                        break "driver gone".to_owned();
+                    }
                 }
                 Ok(Some(Ok(_))) => {}
             },

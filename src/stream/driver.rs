@@ -13,11 +13,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::client::{ClientTx, Offer};
-use super::conn::{self, ConnEvent, Dial};
+use super::conn::ConnEvent;
 use super::dedupe::Seen;
 use super::machine::{Action, ConnId, Machine};
 use super::message::{Channel, Status};
-use super::protocol::{self, Inbound};
+use super::protocol::Inbound;
 use super::report::Report;
 use crate::calendar::now_ms;
 use crate::config::model::stream::{StreamConfig, StreamRoute};
@@ -55,6 +55,12 @@ pub enum Control {
     },
     /// A client left.
     Leave(u64),
+    /// A message from the next provider's stream while this one is down (or one of
+    /// its topics silent), already labelled as this driver's clients asked.
+    Relayed(Bytes),
+    /// The next provider's stream could not take the relay (why): REST polling
+    /// serves instead until this stream comes back.
+    RelayEnded(String),
     /// A ticker polled from REST while in fallback.
     Polled {
         /// Canonical ticker.
@@ -96,6 +102,14 @@ pub struct Driver {
     dirty: bool,
     /// TLS settings and the extra CA file they were built from.
     tls: Option<(Option<std::path::PathBuf>, Arc<rustls::ClientConfig>)>,
+    /// The hub, to hand topics to the next provider's stream.
+    hub: Weak<super::Hub>,
+    /// The streams handed to the next provider now.
+    relay: Option<relay::Relay>,
+    /// The next provider refused the relay: REST until this stream resumes.
+    relay_off: bool,
+    /// Since when each connection has sent nothing readable.
+    unreadable: HashMap<ConnId, Instant>,
 }
 
 impl Driver {
@@ -105,6 +119,7 @@ impl Driver {
         gw: &Arc<Gateway>,
         cfg: Arc<StreamConfig>,
         report: Arc<Mutex<Report>>,
+        hub: Weak<super::Hub>,
     ) -> mpsc::UnboundedSender<Control> {
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(1024);
@@ -137,6 +152,10 @@ impl Driver {
             counters,
             dirty: true,
             tls: None,
+            hub,
+            relay: None,
+            relay_off: false,
+            unreadable: HashMap::new(),
         };
         tokio::spawn(driver.run(ctl_rx, ev_rx));
         ctl_tx
@@ -165,6 +184,7 @@ impl Driver {
             }
         }
         self.stop_poller();
+        self.stop_relay();
         self.counters.connections.set(0);
     }
 
@@ -191,58 +211,6 @@ impl Driver {
         }
     }
 
-    fn connect(&mut self, conn: ConnId, host: usize, streams: &[String]) {
-        let snap = self.gw.upgrade().map(|g| g.snapshot());
-        let provider = snap.as_ref().and_then(|s| s.config.provider(&self.name));
-        // A reload may have changed the stream settings: the next connection uses them.
-        if let Some(p) = provider
-            && let Some(cfg) = p.stream.as_ref().filter(|c| !Arc::ptr_eq(c, &self.cfg))
-        {
-            self.machine.reconfigure(cfg.limits.clone(), cfg.hosts.len(), p.breaker);
-            self.cfg = Arc::clone(cfg);
-        }
-        let Some(h) = self.cfg.hosts.get(host).cloned() else {
-            let _ = self.events.try_send(ConnEvent::Closed(conn, "host no longer configured".into()));
-            return;
-        };
-        let upstream = snap.as_ref().map(|s| &s.config.upstream);
-        let tls = match h.tls.then(|| self.tls(upstream.and_then(|u| u.extra_ca_file.as_deref()))) {
-            Some(Err(e)) => {
-                let _ = self.events.try_send(ConnEvent::Closed(conn, format!("TLS settings: {e}")));
-                return;
-            }
-            Some(Ok(c)) => Some(c),
-            None => None,
-        };
-        let dial = Dial {
-            conn,
-            url: protocol::url(&h.base, &self.cfg.path, streams),
-            host: h,
-            tls,
-            timeout: self.cfg.connect_timeout,
-            silence: self.cfg.silence,
-            user_agent: upstream.map_or_else(|| "marketgate".to_owned(), |u| u.user_agent.clone()),
-        };
-        tracing::debug!(provider = %self.name, host = %dial.host.base, streams = streams.len(), "stream connecting");
-        self.conns.insert(conn, conn::spawn(dial, self.events.clone()));
-        self.dirty = true;
-    }
-
-    /// The TLS settings for `wss` hosts (HTTP/1.1 only: a WebSocket handshake is an
-    /// HTTP/1.1 request), built once per CA file rather than on every reconnect.
-    fn tls(&mut self, extra_ca: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, crate::tls::TlsError> {
-        if let Some((ca, cfg)) = &self.tls
-            && ca.as_deref() == extra_ca
-        {
-            return Ok(Arc::clone(cfg));
-        }
-        let mut c = crate::tls::client_config(extra_ca)?;
-        c.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let c = Arc::new(c);
-        self.tls = Some((extra_ca.map(std::path::Path::to_path_buf), Arc::clone(&c)));
-        Ok(c)
-    }
-
     fn event(&mut self, e: ConnEvent) {
         let now = Instant::now();
         match e {
@@ -254,20 +222,42 @@ impl Driver {
                 if self.conns.remove(&c).is_some() {
                     tracing::debug!(provider = %self.name, %reason, "stream connection ended");
                 }
+                self.unreadable.remove(&c);
                 self.machine.closed(c, &reason, now);
                 self.dirty = true;
             }
+            ConnEvent::Unreadable(c) => {
+                self.counters.frames_in.inc();
+                self.readable(c, false, now);
+            }
             ConnEvent::Text(c, text) => {
                 self.counters.frames_in.inc();
-                match protocol::parse(&text) {
-                    Inbound::Data { stream, data } => self.deliver(&stream, data),
-                    Inbound::Reply { id, error } => self.machine.replied(c, id, error),
+                let readable = match self.cfg.protocol.parse(&text) {
+                    Inbound::Data(events) => {
+                        let mut any = false;
+                        for e in events {
+                            any |= self.deliver(&e.stream, e.data);
+                        }
+                        any
+                    }
+                    Inbound::Reply { id, error } => {
+                        self.machine.replied(c, id, error);
+                        self.dirty = true;
+                        true
+                    }
+                    Inbound::Refused(why) => {
+                        tracing::warn!(provider = %self.name, %why, "the upstream refused a request");
+                        true
+                    }
                     Inbound::Shutdown => {
                         tracing::info!(provider = %self.name, "the upstream announced a restart: replacing its connection now");
                         self.machine.shutdown_announced(c);
+                        true
                     }
-                    Inbound::Other => {}
-                }
+                    Inbound::Alive => true,
+                    Inbound::Other => false,
+                };
+                self.readable(c, readable, now);
             }
         }
     }
@@ -332,6 +322,13 @@ impl Driver {
                 }
                 self.wanted_changed(now);
             }
+            Control::Relayed(msg) => self.relayed(&msg),
+            Control::RelayEnded(why) => {
+                tracing::warn!(provider = %self.name, %why, "the next stream in turn did not take over");
+                self.relay_off = true;
+                self.stop_relay();
+                self.poll_plan();
+            }
             Control::Polled { symbol, vs, msg } => {
                 if !self.polled_wanted(&symbol, &vs) {
                     return;
@@ -356,6 +353,8 @@ impl Driver {
     }
 }
 
+mod dial;
 mod notice;
+mod relay;
 mod topics;
 mod watchdog;

@@ -27,7 +27,8 @@ pub enum Action {
         conn: ConnId,
         /// Index into the configured hosts.
         host: usize,
-        /// Streams for the URL (never empty).
+        /// Streams for the URL (never empty for Binance; empty for the protocols that
+        /// subscribe after the handshake).
         streams: Vec<String>,
     },
     /// Send a text frame.
@@ -197,6 +198,12 @@ impl Machine {
         self.carrier().map(|c| c.host)
     }
 
+    /// The host of the open primary connection (it carries data, though it may still
+    /// be subscribing to streams a client has just asked for).
+    pub fn live_host(&self) -> Option<usize> {
+        self.conns.iter().find(|c| c.role == Role::Primary && c.open_since.is_some()).map(|c| c.host)
+    }
+
     /// `conn` finished its handshake.
     pub fn opened(&mut self, conn: ConnId, now: Instant) {
         let Some(i) = self.index(conn) else { return };
@@ -262,10 +269,12 @@ impl Machine {
         }
     }
 
-    /// The upstream answered control request `id` on `conn`.
-    pub fn replied(&mut self, conn: ConnId, id: u64, error: Option<String>) {
+    /// The upstream answered control request `id` on `conn` (`None`: its oldest
+    /// unanswered one, for venues that answer in order without ids).
+    pub fn replied(&mut self, conn: ConnId, id: Option<u64>, error: Option<String>) {
         let Some(i) = self.index(conn) else { return };
         let c = &mut self.conns[i];
+        let Some(id) = id.or_else(|| c.pending.keys().min().copied()) else { return };
         let Some((method, streams, _)) = c.pending.remove(&id) else { return };
         for s in &streams {
             c.in_flight.remove(s);

@@ -120,6 +120,23 @@ pub struct BadMessage(pub String);
 // === impl Channel ===
 
 impl Channel {
+    /// Runs `channel`'s mapping on one upstream event and reads the output as this
+    /// channel's payload for `symbol`/`vs`: the mapped fields (to relabel for other
+    /// clients) and the payload, or why the event was refused.
+    pub fn map_event(
+        self,
+        channel: &crate::config::model::stream::StreamChannel,
+        data: serde_json::Value,
+        globals: &crate::normalize::jq::Globals,
+        symbol: &str,
+        vs: &str,
+    ) -> Result<(serde_json::Value, Payload), String> {
+        let out = channel.mapping.run_val(crate::normalize::jq::from_json(data), globals).map_err(|e| e.to_string())?;
+        let value = serde_json::from_str::<serde_json::Value>(&out.to_string()).map_err(|e| e.to_string())?;
+        let payload = self.payload(value.clone(), symbol, vs).map_err(|e| e.to_string())?;
+        Ok((value, payload))
+    }
+
     /// Reads a mapping's output (an object without `symbol` and `vs`, which are added
     /// here) as this channel's payload, and checks it.
     pub fn payload(self, mut value: serde_json::Value, symbol: &str, vs: &str) -> Result<Payload, BadMessage> {

@@ -5,7 +5,8 @@
 //! * [`machine`]: the upstream connection as a pure state machine (hosts, breakers,
 //!   pacing, connect budget, rollover, fallback timing).
 //! * [`driver`]: the task per provider that runs it, maps events and fans them out.
-//! * [`conn`]: one upstream WebSocket; [`protocol`]: Binance's combined-stream messages.
+//! * [`conn`]: one upstream WebSocket; [`protocol`]: each venue's messages;
+//!   [`naming`]: which upstream stream carries a pair's channel.
 //! * [`client`]: a client's bounded queue with `gap` accounting.
 //! * [`fallback`]: REST polling while no stream host answers.
 //! * [`serve`]: the HTTP side (query, SSE body, WebSocket upgrade).
@@ -18,6 +19,7 @@ pub mod fallback;
 pub mod listing;
 pub mod machine;
 pub mod message;
+pub mod naming;
 pub mod protocol;
 pub mod report;
 pub mod serve;
@@ -56,7 +58,7 @@ struct Entry {
 impl Hub {
     /// Joins `topics` of `provider`'s stream; the returned queue yields the messages.
     pub async fn join(
-        &self,
+        self: &Arc<Self>,
         gw: &Arc<Gateway>,
         cfg: &Arc<StreamConfig>,
         route: &StreamRoute,
@@ -67,10 +69,13 @@ impl Hub {
             let mut drivers = lock(&self.drivers);
             let entry = drivers.entry(route.provider.clone()).or_insert_with(|| {
                 let report = Arc::new(Mutex::new(Report::default()));
-                Entry { ctl: Driver::spawn(&route.provider, gw, Arc::clone(cfg), Arc::clone(&report)), report }
+                let ctl =
+                    Driver::spawn(&route.provider, gw, Arc::clone(cfg), Arc::clone(&report), Arc::downgrade(self));
+                Entry { ctl, report }
             });
             if entry.ctl.is_closed() {
-                entry.ctl = Driver::spawn(&route.provider, gw, Arc::clone(cfg), Arc::clone(&entry.report));
+                let report = Arc::clone(&entry.report);
+                entry.ctl = Driver::spawn(&route.provider, gw, Arc::clone(cfg), report, Arc::downgrade(self));
             }
             entry.ctl.clone()
         };

@@ -11,6 +11,9 @@ pub struct Report {
     pub state: &'static str,
     /// The host carrying the data.
     pub host: Option<String>,
+    /// The next provider whose stream serves this one's clients while it is down (or
+    /// some of its topics silent).
+    pub relay: Option<String>,
     /// Open upstream connections (2 during a rollover).
     pub connections: usize,
     /// Upstream streams subscribed for clients.

@@ -23,8 +23,9 @@ use super::driver::Topic;
 use super::fallback;
 use super::listing::Verdict;
 use super::message::{Channel, Status};
+use super::naming::NoStream;
 use crate::body::{Body, BoxError};
-use crate::config::model::stream::{StreamHost, StreamRoute};
+use crate::config::model::stream::StreamRoute;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::Gateway;
 use crate::normalize::params::{self, ParamError};
@@ -55,7 +56,7 @@ pub struct Ask {
 /// Serves one `/v1/stream` request.
 pub async fn serve(
     gw: &Arc<Gateway>,
-    hub: &super::Hub,
+    hub: &Arc<super::Hub>,
     snap: &Arc<Snapshot>,
     route: &StreamRoute,
     mut req: Request<Incoming>,
@@ -74,22 +75,15 @@ pub async fn serve(
     };
     let mut topics = Vec::new();
     for symbol in &ask.symbols {
-        // A former ticker (TON) streams its asset's pair (GRAMUSDT), labelled as asked.
-        let asset = snap.config.aliases.get(symbol).unwrap_or(symbol);
-        let Some(id) = provider.symbols.id_for(asset, &ask.vs) else {
-            let msg = format!("unknown symbol: {symbol} ({} has no stream id for {asset}/{})", provider.name, ask.vs);
-            return Err(ProxyError::new(ErrorKind::UnknownSymbol, msg));
-        };
         for &channel in &ask.channels {
-            let Some(ch) = cfg.channels.get(&channel) else {
-                let msg = format!("channels: {} streams offer no {channel} channel", provider.name);
-                return Err(ProxyError::new(ErrorKind::BadRequest, msg));
-            };
-            let stream = match channel {
-                Channel::Candles => StreamHost::candle_stream_name(&ch.name, &id, ask.interval.as_str()),
-                _ => StreamHost::stream_name(&ch.name, &id),
-            };
-            topics.push(Topic { stream, symbol: symbol.clone(), vs: ask.vs.clone(), id: id.clone(), channel });
+            let t = super::naming::topic(&snap.config, provider, &cfg, symbol, &ask.vs, channel, ask.interval);
+            topics.push(t.map_err(|e| {
+                let kind = match e {
+                    NoStream::Unknown { .. } => ErrorKind::UnknownSymbol,
+                    NoStream::NoChannel { .. } => ErrorKind::BadRequest,
+                };
+                ProxyError::new(kind, e.to_string())
+            })?);
         }
     }
     // A pair the provider does not list would subscribe without complaint and then

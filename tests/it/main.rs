@@ -37,5 +37,6 @@ mod resilience;
 mod secrets;
 mod stalled_clients;
 mod stream_listing;
+mod stream_venues;
 mod streams;
 mod upgrades;

@@ -43,7 +43,7 @@ async fn two_hundred_clients_share_one_upstream_connection_and_get_every_trade_i
     mock.wait_subscribed(&["btcusdt@trade", "ethusdt@trade", "solusdt@trade"]).await;
     assert_eq!(mock.connections(), 1, "one upstream connection for 200 clients: {:?}", mock.paths());
     let view = get(proxy.admin_url("/api/system/streams")).await.json();
-    assert_eq!(view["clients"], serde_json::json!({"ws": 100, "sse": 100}), "{view}");
+    assert_eq!(view["clients"], serde_json::json!({"ws": 100, "sse": 100, "relay": 0}), "{view}");
     assert_eq!(view["providers"][0]["connections"], 1, "{view}");
     assert_eq!(view["providers"][0]["streams"], 3, "{view}");
     assert_eq!(view["providers"][0]["state"], "up", "{view}");
@@ -205,8 +205,12 @@ async fn with_every_stream_host_down_tickers_come_from_rest_until_the_stream_ret
     let recorded: serde_json::Value =
         serde_json::from_str(&fixture(shipped::recorded("binance", "/api/v3/ticker/24hr").expect("recorded")))
             .expect("JSON");
+    // (The next streams in turn, down too, say so in statuses of their own.)
     for _ in 0..2 {
-        let t = sse.next().await;
+        let mut t = sse.next().await;
+        while t["channel"] == "status" {
+            t = sse.next().await;
+        }
         assert_eq!(t["channel"], "ticker", "{t}");
         assert_eq!(t["symbol"], "BTC");
         assert_eq!(t["provider"], "binance");
@@ -224,7 +228,7 @@ async fn with_every_stream_host_down_tickers_come_from_rest_until_the_stream_ret
         if m["event"] == "resumed" {
             break;
         }
-        assert!(m["channel"] == "ticker" || m["event"] == "gap", "{m}");
+        assert!(m["channel"] == "ticker" || m["channel"] == "status", "{m}");
     }
     mock.wait_subscribed(&["btcusdt@ticker"]).await;
     let ticker = fixture("binance_ws/raw_ticker_btcusdt_2025-09-14.json");
@@ -335,7 +339,7 @@ fn stream_settings_are_checked_with_their_keys() {
     let bad_host = shipped::config(&[("binance.stream", vec!["https://stream.binance.com".into()])]);
     let err = marketgate::config::parse(&bad_host, "t.toml", &env).expect_err("refused").to_string();
     assert!(err.contains("providers.binance.stream.hosts[0]") && err.contains("ws://"), "{err}");
-    let no_stream = shipped::config(&[]).replace("stream = \"binance\"", "stream = \"coingecko\"");
+    let no_stream = shipped::config(&[]).replace("stream = [\"binance\", ", "stream = [\"coingecko\", ");
     let err = marketgate::config::parse(&no_stream, "t.toml", &env).expect_err("refused").to_string();
     assert!(err.contains("routes.\"/v1/stream\".stream") && err.contains("providers.coingecko.stream"), "{err}");
     let bad_fallback = shipped::config(&[]).replace("fallback = \"/v1/ticker\"", "fallback = \"/v1/price\"");

@@ -12,6 +12,7 @@ pub mod shipped;
 pub mod stream_client;
 pub mod stream_mock;
 pub mod tls;
+pub mod venue_mock;
 
 // Not every test file uses every re-export.
 #[allow(unused_imports)]

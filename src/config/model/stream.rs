@@ -20,9 +20,95 @@ pub enum Channel {
     Candles,
 }
 
+/// Which venue's protocol a stream speaks (`protocol = "coinbase"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// Binance's combined streams.
+    #[default]
+    Binance,
+    /// Coinbase Exchange.
+    Coinbase,
+    /// Kraken v2.
+    Kraken,
+    /// OKX v5 public.
+    Okx,
+}
+
+impl Protocol {
+    /// Every protocol, in documentation order.
+    pub const ALL: [Protocol; 4] = [Protocol::Binance, Protocol::Coinbase, Protocol::Kraken, Protocol::Okx];
+
+    /// The name in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Binance => "binance",
+            Self::Coinbase => "coinbase",
+            Self::Kraken => "kraken",
+            Self::Okx => "okx",
+        }
+    }
+
+    /// Whether a connection's first streams go in its URL (Binance); the others
+    /// subscribe after the handshake.
+    pub fn streams_in_url(self) -> bool {
+        self == Self::Binance
+    }
+
+    /// The stream of `id` on a channel's name template: Binance's names are lower
+    /// case (`{id}@trade`); the others keep the venue's instrument id as it is
+    /// (`matches:{id}` -> `matches:BTC-USD`).
+    pub fn stream_name(self, template: &str, id: &str, interval: Option<&str>) -> String {
+        let id = if self == Self::Binance { id.to_ascii_lowercase() } else { id.to_owned() };
+        let name = template.replace("{id}", &id);
+        match interval {
+            Some(i) => name.replace("{interval}", i),
+            None => name,
+        }
+    }
+
+    /// What a channel's name template must look like, when it does not.
+    pub fn check_template(self, template: &str) -> Result<(), String> {
+        if !template.contains("{id}") {
+            return Err("must contain {id}, e.g. \"{id}@trade\"".into());
+        }
+        if self != Self::Binance && !template.ends_with(":{id}") {
+            return Err(format!("a {} stream is named <channel>:{{id}}, e.g. \"{}\"", self.as_str(), self.example()));
+        }
+        Ok(())
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            Self::Binance => "{id}@trade",
+            Self::Coinbase => "matches:{id}",
+            Self::Kraken => "trade:{id}",
+            Self::Okx => "trades:{id}",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+            format!("unknown protocol {s:?}; protocols are {}", names.join(", "))
+        })
+    }
+}
+
 /// The limits the machine keeps (from `[providers.<name>.stream]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
+    /// How control messages are written and whether streams go in the connect URL.
+    pub protocol: Protocol,
     /// Streams one connection may carry (Binance: 1024).
     pub max_streams: usize,
     /// Shortest spacing of control messages on one connection (Binance counts at most
@@ -30,7 +116,8 @@ pub struct Limits {
     pub control_interval: Duration,
     /// Streams per SUBSCRIBE/UNSUBSCRIBE message.
     pub batch: usize,
-    /// Streams put into the connect URL.
+    /// Streams put into the connect URL (0 when the protocol subscribes only after
+    /// the handshake).
     pub url_streams: usize,
     /// Connection attempts allowed per `connect_window` (Binance: 300 per 5 min per IP).
     pub connects: usize,
@@ -65,6 +152,11 @@ pub struct StreamConfig {
     pub client_queue: usize,
     /// Where the provider lists the pairs its stream carries.
     pub listed: Option<std::sync::Arc<Listed>>,
+    /// The venue's protocol.
+    pub protocol: Protocol,
+    /// How the stream names a pair when its REST ids differ (Kraken's `BTC/USD`, not
+    /// `XXBTZUSD`): `{BASE}` and `{QUOTE}` are the canonical ticker and the quote.
+    pub id_format: Option<String>,
 }
 
 /// A provider's list of the pairs its stream carries (`listed`).
@@ -109,6 +201,9 @@ pub struct StreamChannel {
 pub struct StreamRoute {
     /// The provider whose stream serves it.
     pub provider: String,
+    /// The providers whose streams serve it, in turn, while this one's hosts are all
+    /// refused or down (`stream = ["binance", "coinbase", ...]`).
+    pub then: Vec<String>,
     /// The normalized ticker route polled while the stream is down.
     pub fallback: Option<String>,
     /// How often the fallback is polled.
@@ -172,6 +267,25 @@ impl FromStr for Channel {
 
 // === impl StreamHost ===
 
+impl StreamRoute {
+    /// The route as the next provider in turn serves it, if there is one.
+    pub fn next(&self) -> Option<StreamRoute> {
+        let (first, rest) = self.then.split_first()?;
+        Some(StreamRoute { provider: first.clone(), then: rest.to_vec(), ..self.clone() })
+    }
+}
+
+impl StreamConfig {
+    /// The stream's id for `asset`/`vs` given its provider's REST id (`rest_id`):
+    /// the REST id unless the stream writes ids its own way (`id_format`).
+    pub fn id(&self, rest_id: String, asset: &str, quote: &str) -> String {
+        match &self.id_format {
+            Some(f) => f.replace("{BASE}", asset).replace("{QUOTE}", quote),
+            None => rest_id,
+        }
+    }
+}
+
 impl StreamHost {
     /// Parses `ws[s]://host[:port]` (a path, query or credentials are refused).
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -198,17 +312,6 @@ impl StreamHost {
         }
         Ok(Self { base: format!("{}://{authority}", if tls { "wss" } else { "ws" }), tls, host, port })
     }
-
-    /// The stream name for `id` on `template` (stream names are lower case), with
-    /// `{interval}` filled in for a candle channel.
-    pub fn stream_name(template: &str, id: &str) -> String {
-        template.replace("{id}", &id.to_ascii_lowercase())
-    }
-
-    /// [`StreamHost::stream_name`] of a candle channel.
-    pub fn candle_stream_name(template: &str, id: &str, interval: &str) -> String {
-        Self::stream_name(template, id).replace("{interval}", interval)
-    }
 }
 
 #[cfg(test)]
@@ -226,6 +329,5 @@ mod tests {
         assert!(StreamHost::parse("wss://x/stream").is_err());
         assert!(StreamHost::parse("wss://user:pw@x").is_err());
         assert!(StreamHost::parse("wss://x:99999").is_err());
-        assert_eq!(StreamHost::stream_name("{id}@trade", "BTCUSDT"), "btcusdt@trade");
     }
 }

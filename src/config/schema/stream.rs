@@ -43,6 +43,10 @@ pub struct StreamSpec {
     /// pair it does not list is refused before the upgrade instead of subscribing to
     /// a stream that stays silent.
     pub listed: Option<ListedSpec>,
+    /// The venue's protocol: `binance` (the default), `coinbase`, `kraken` or `okx`.
+    pub protocol: Option<String>,
+    /// How the stream names a pair when its REST ids differ (`"{BASE}/{QUOTE}"`).
+    pub id_format: Option<String>,
 }
 
 /// `listed = { path = "/api/v3/ticker/price?symbolStatus=TRADING", ids = '[.[].symbol]' }`
@@ -73,7 +77,8 @@ pub struct ConnectsSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamChannelSpec {
-    /// Stream name; `{id}` is the provider's symbol id, lower-cased.
+    /// Stream name: Binance's `{id}@trade` (the id lower-cased), or
+    /// `<channel>:{id}` for the other protocols (`matches:{id}`).
     pub name: String,
     /// jq from the event (`data` of a combined frame) to the channel's message fields.
     pub mapping: Spanned<String>,

@@ -70,7 +70,8 @@ fn target(
     known: &BTreeMap<&str, &Arc<ProviderConfig>>,
     all_names: &[&String],
 ) -> Option<RouteTarget> {
-    if let Some(provider) = &spec.stream {
+    if let Some(providers) = &spec.stream {
+        let providers = providers.names();
         if spec.op.is_some() || spec.passthrough.is_some() {
             return cx.fail_at(key, span, "set exactly one of op, passthrough or stream".into());
         }
@@ -82,7 +83,8 @@ fn target(
             let route = file.routes.get(path)?;
             Some(route.get_ref().op.as_deref() == Some("ticker") && route.get_ref().derive.is_none())
         };
-        return super::stream::route(cx, key, span, spec, provider, has_stream, ticker_route).map(RouteTarget::Stream);
+        return super::stream::route(cx, key, span, spec, &providers, has_stream, ticker_route)
+            .map(RouteTarget::Stream);
     }
     match (&spec.op, &spec.passthrough) {
         (Some(_), Some(_)) | (None, None) => {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Ctx;
 use crate::config::model::stream::Channel;
+use crate::config::model::stream::Protocol;
 use crate::config::model::stream::{Limits, Listed};
 use crate::config::model::stream::{StreamChannel, StreamConfig, StreamHost, StreamRoute};
 use crate::config::schema::{RouteSpec, StreamSpec};
@@ -45,6 +46,19 @@ pub(super) fn provider_stream(
         cx.fail::<()>(&format!("{key}.path"), "must start with '/' and have no query".into());
     }
     let prelude_key = key.trim_end_matches(".stream").to_owned() + ".prelude";
+    let protocol = match spec.protocol.as_deref().map(str::parse::<Protocol>) {
+        None => Protocol::Binance,
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            cx.fail::<()>(&format!("{key}.protocol"), e);
+            Protocol::Binance
+        }
+    };
+    if let Some(f) = &spec.id_format
+        && !f.contains("{BASE}")
+    {
+        cx.fail::<()>(&format!("{key}.id_format"), "must contain {BASE}, e.g. \"{BASE}/{QUOTE}\"".into());
+    }
     let mut channels = BTreeMap::new();
     for (name, ch) in &spec.channels {
         let ckey = format!("{key}.channels.{name}");
@@ -55,8 +69,8 @@ pub(super) fn provider_stream(
                 continue;
             }
         };
-        if !ch.name.contains("{id}") {
-            cx.fail::<()>(&format!("{ckey}.name"), "must contain {id}, e.g. \"{id}@trade\"".into());
+        if let Err(e) = protocol.check_template(&ch.name) {
+            cx.fail::<()>(&format!("{ckey}.name"), e);
         }
         if channel == Channel::Candles && !ch.name.contains("{interval}") {
             cx.fail::<()>(&format!("{ckey}.name"), "must contain {interval}, e.g. \"{id}@kline_{interval}\"".into());
@@ -96,10 +110,11 @@ pub(super) fn provider_stream(
         cx.fail::<()>(&format!("{key}.lifetime"), "must be at least 1s and longer than overlap".into());
     }
     let limits = Limits {
+        protocol,
         max_streams,
         control_interval: Duration::from_secs(1) / control_rate.max(1),
         batch: 200,
-        url_streams: 100,
+        url_streams: if protocol.streams_in_url() { 100 } else { 0 },
         connects,
         connect_window,
         lifetime,
@@ -132,27 +147,37 @@ pub(super) fn provider_stream(
             silence: spec.silence.map_or(Duration::from_secs(60), |d| d.0.max(Duration::from_secs(1))),
             client_queue: spec.client_queue.unwrap_or(1024),
             listed,
+            protocol,
+            id_format: spec.id_format.clone(),
         })
     })
 }
 
-/// Validates a `{ stream = "<provider>" }` route.
+/// Validates a `{ stream = "<provider>" }` or `{ stream = ["<provider>", ...] }` route.
 pub(super) fn route(
     cx: &mut Ctx<'_>,
     key: &str,
     span: std::ops::Range<usize>,
     spec: &RouteSpec,
-    provider: &str,
+    providers: &[String],
     has_stream: impl Fn(&str) -> Option<bool>,
     ticker_route: impl Fn(&str) -> Option<bool>,
 ) -> Option<StreamRoute> {
-    match has_stream(provider) {
-        None => return cx.fail_at(&format!("{key}.stream"), span, format!("no provider named {provider:?}")),
-        Some(false) => {
-            let msg = format!("provider {provider:?} has no [providers.{provider}.stream] table");
-            return cx.fail_at(&format!("{key}.stream"), span, msg);
+    let Some((provider, then)) = providers.split_first() else {
+        return cx.fail_at(&format!("{key}.stream"), span, "name at least one provider".into());
+    };
+    for (i, p) in providers.iter().enumerate() {
+        if providers[..i].contains(p) {
+            return cx.fail_at(&format!("{key}.stream"), span, format!("{p:?} is listed twice"));
         }
-        Some(true) => {}
+        match has_stream(p) {
+            None => return cx.fail_at(&format!("{key}.stream"), span, format!("no provider named {p:?}")),
+            Some(false) => {
+                let msg = format!("provider {p:?} has no [providers.{p}.stream] table");
+                return cx.fail_at(&format!("{key}.stream"), span, msg);
+            }
+            Some(true) => {}
+        }
     }
     if let Some(f) = &spec.fallback {
         match ticker_route(f) {
@@ -169,6 +194,7 @@ pub(super) fn route(
     }
     Some(StreamRoute {
         provider: provider.to_owned(),
+        then: then.to_vec(),
         fallback: spec.fallback.clone(),
         poll: spec.poll.map_or(Duration::from_secs(2), |d| d.0.max(Duration::from_millis(100))),
         max_symbols,

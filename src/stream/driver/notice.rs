@@ -37,6 +37,7 @@ impl Driver {
             }
             Notice::Resumed => {
                 self.counters.fallback.set(0);
+                self.relay_off = false;
                 self.poll_plan();
                 let detail = format!("{} stream carries the data again", self.name);
                 tracing::info!(provider = %self.name, "stream resumed");
@@ -49,13 +50,23 @@ impl Driver {
     }
 
     pub(super) fn fallback_detail(&self) -> String {
-        match self.route.as_ref().and_then(|r| r.fallback.as_ref().map(|f| (f, r.poll))) {
-            Some((f, poll)) => format!(
-                "no {} stream host is reachable; tickers from {f} every {} ms until the stream returns",
-                self.name,
+        format!("no {} stream host is reachable; {} until the stream returns", self.name, self.served_elsewhere())
+    }
+
+    /// Where a topic served from elsewhere gets its data: the next stream in turn
+    /// (with REST tickers until it carries them), or REST alone.
+    pub(super) fn served_elsewhere(&self) -> String {
+        let next = self.route.as_ref().and_then(crate::config::model::stream::StreamRoute::next);
+        let rest = self.route.as_ref().and_then(|r| r.fallback.as_ref().map(|f| (f, r.poll)));
+        match (next.filter(|_| !self.relay_off), rest) {
+            (Some(next), Some((f, poll))) => format!(
+                "trades and tickers from {}'s stream (tickers from {f} every {} ms until it carries them)",
+                next.provider,
                 poll.as_millis()
             ),
-            None => format!("no {} stream host is reachable; no fallback route is configured", self.name),
+            (Some(next), None) => format!("trades and tickers from {}'s stream", next.provider),
+            (None, Some((f, poll))) => format!("tickers from {f} every {} ms", poll.as_millis()),
+            (None, None) => "no fallback route is configured".to_owned(),
         }
     }
 
@@ -101,7 +112,7 @@ impl Driver {
             "idle"
         } else if self.machine.in_fallback() {
             "fallback"
-        } else if self.machine.carrier_host().is_some() {
+        } else if self.machine.live_host().is_some() {
             "up"
         } else {
             "connecting"
@@ -109,7 +120,8 @@ impl Driver {
         let mut r = lock(&self.report);
         r.provider = self.name.to_string();
         r.state = state;
-        r.host = self.machine.carrier_host().and_then(|i| self.cfg.hosts.get(i)).map(|h| h.base.clone());
+        r.host = self.machine.live_host().and_then(|i| self.cfg.hosts.get(i)).map(|h| h.base.clone());
+        r.relay = self.relay.as_ref().map(|r| r.provider.clone());
         r.connections = self.machine.open_connections();
         r.streams = self.topics.len();
         r.clients = self.clients.len();

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::{Driver, Topic};
 use crate::calendar::now_ms;
-use crate::normalize::jq::{self, Globals};
+use crate::normalize::jq::Globals;
 use crate::stream::client::{ClientTx, Offer};
 use crate::stream::dedupe::Seen;
 
@@ -42,25 +42,19 @@ impl TopicState {
 // === impl Driver (delivery) ===
 
 impl Driver {
-    /// Maps one upstream event and offers it to the topic's clients.
-    pub(super) fn deliver(&mut self, stream: &str, data: serde_json::Value) {
-        let Some(t) = self.topics.get_mut(stream) else { return };
-        let Some(channel) = self.cfg.channels.get(&t.topic.channel) else { return };
+    /// Maps one upstream event and offers it to the topic's clients; `false` when the
+    /// event could not be read (its mapping failed or its message was refused).
+    pub(super) fn deliver(&mut self, stream: &str, data: serde_json::Value) -> bool {
+        let Some(t) = self.topics.get_mut(stream) else { return true };
+        let Some(channel) = self.cfg.channels.get(&t.topic.channel) else { return true };
         t.globals.now = now_ms();
-        let channel_kind = t.topic.channel;
         let (symbol, vs) = (&t.topic.symbol, &t.topic.vs);
-        let mapped = channel
-            .mapping
-            .run_val(jq::from_json(data), &t.globals)
-            .map_err(|e| e.to_string())
-            .and_then(|v| serde_json::from_str::<serde_json::Value>(&v.to_string()).map_err(|e| e.to_string()))
-            .and_then(|v| channel_kind.payload(v.clone(), symbol, vs).map(|p| (v, p)).map_err(|e| e.to_string()));
-        let (value, payload) = match mapped {
+        let (value, payload) = match t.topic.channel.map_event(channel, data, &t.globals, symbol, vs) {
             Ok(p) => p,
             Err(e) => {
                 self.counters.invalid.inc();
                 tracing::debug!(provider = %self.name, stream, error = %e, "stream event refused");
-                return;
+                return false;
             }
         };
         t.heard = Instant::now();
@@ -72,6 +66,7 @@ impl Driver {
         if first {
             self.fan_out(stream, &value, &payload);
         }
+        true
     }
 
     /// Offers one mapped event to every client of `stream`, encoded once per label.

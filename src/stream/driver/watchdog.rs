@@ -4,12 +4,11 @@
 //! clients get `status: silent` and that pair's tickers from the REST fallback until
 //! the topic speaks again (`status: resumed`). Never only keep-alives.
 
-use std::collections::BTreeSet;
-
 use tokio::time::{Duration, Instant};
 
 use super::Driver;
 use crate::calendar::now_ms;
+use crate::stream::machine::ConnId;
 use crate::stream::message::Status;
 use crate::sync::lock;
 
@@ -19,10 +18,11 @@ pub(super) const WATCH_EVERY: Duration = Duration::from_secs(1);
 impl Driver {
     /// Marks the topics quiet past their bound as silent and tells their clients.
     pub(super) fn watch(&mut self, now: Instant) {
+        self.drop_unreadable(now);
         if self.machine.in_fallback() || self.machine.carrier_host().is_none() {
             return;
         }
-        let fallback = self.route.as_ref().and_then(|r| r.fallback.as_ref().map(|f| (f.clone(), r.poll)));
+        let instead = self.served_elsewhere();
         let mut changed = false;
         for t in self.topics.values_mut() {
             let Some(quiet) = self.cfg.channels.get(&t.topic.channel).map(|c| c.quiet) else { continue };
@@ -31,19 +31,14 @@ impl Driver {
             }
             t.silent = true;
             changed = true;
-            let instead = match &fallback {
-                Some((path, poll)) => {
-                    format!(
-                        "tickers for {}/{} from {path} every {} ms until it does",
-                        t.topic.symbol,
-                        t.topic.vs,
-                        poll.as_millis()
-                    )
-                }
-                None => "no fallback route is configured".to_owned(),
-            };
-            let detail =
-                format!("{} has sent nothing on {} for {} s: {instead}", self.name, t.topic.stream, quiet.as_secs());
+            let detail = format!(
+                "{} has sent nothing on {} for {} s: {}/{} gets {instead} until it does",
+                self.name,
+                t.topic.stream,
+                quiet.as_secs(),
+                t.topic.symbol,
+                t.topic.vs
+            );
             tracing::warn!(provider = %self.name, stream = %t.topic.stream, "stream topic silent");
             self.counters.silent.inc();
             let msg = Status::Silent.encode(&detail, now_ms());
@@ -77,23 +72,50 @@ impl Driver {
         }
     }
 
-    /// Which pairs the REST fallback polls: all while no stream host answers, else
-    /// those with a silent topic; the poller runs while there are any.
+    /// Where the topics served from elsewhere (all while no stream host answers,
+    /// else the silent ones) get their data: the next stream in turn for what it can
+    /// name, REST polling for the rest; the poller runs while it has pairs.
     pub(super) fn poll_plan(&mut self) {
         let fallback = self.machine.in_fallback();
-        let pairs: BTreeSet<(String, String)> = self
-            .topics
-            .values()
-            .filter(|t| fallback || t.silent)
-            .flat_map(|t| &t.groups)
-            .map(|g| (g.symbol.clone(), g.vs.clone()))
-            .collect();
-        let none = pairs.is_empty();
-        *lock(&self.pairs) = pairs.into_iter().collect();
+        let elsewhere: Vec<&super::TopicState> = self.topics.values().filter(|t| fallback || t.silent).collect();
+        let plan = self.plan_elsewhere(&elsewhere);
+        self.set_relay(plan.relayed);
+        let none = plan.polled.is_empty();
+        *lock(&self.pairs) = plan.polled.into_iter().collect();
         if none {
             self.stop_poller();
         } else if self.poller.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
             self.start_poller();
+        }
+    }
+
+    /// Notes whether connection `c` just sent something readable.
+    pub(super) fn readable(&mut self, c: ConnId, ok: bool, now: Instant) {
+        if ok {
+            self.unreadable.remove(&c);
+        } else {
+            self.unreadable.entry(c).or_insert(now);
+        }
+    }
+
+    /// Connections that have sent nothing readable (garbage, binary frames, events
+    /// their mapping refuses) for the stream's `silence` bound are down, as if they
+    /// had sent nothing at all: closed, counted against their host, and replaced.
+    fn drop_unreadable(&mut self, now: Instant) {
+        let bound = self.cfg.silence;
+        let dead: Vec<ConnId> = self
+            .unreadable
+            .iter()
+            .filter(|(_, since)| now.saturating_duration_since(**since) >= bound)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in dead {
+            self.unreadable.remove(&c);
+            self.conns.remove(&c);
+            let why = format!("nothing readable for {} s", bound.as_secs());
+            tracing::warn!(provider = %self.name, %why, "stream connection dropped");
+            self.machine.closed(c, &why, now);
+            self.dirty = true;
         }
     }
 

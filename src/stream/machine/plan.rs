@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::{Action, Conn, ConnId, Health, Machine, Notice, Role};
 use crate::breaker::Admit;
-use crate::stream::protocol::{self, Method};
+use crate::stream::protocol::Method;
 
 impl Machine {
     /// The earliest time a connection attempt could be made: after the backoff, inside
@@ -75,14 +75,14 @@ impl Machine {
         self.attempts.push_back(now);
         let id = self.next_conn;
         self.next_conn += 1;
-        let streams: Vec<String> = self
-            .want
-            .iter()
-            .filter(|s| !self.rejected.contains(*s))
-            .take(self.limits.url_streams.max(1))
-            .cloned()
-            .collect();
-        let streams = if streams.is_empty() { self.want.iter().take(1).cloned().collect() } else { streams };
+        let streams: Vec<String> =
+            self.want.iter().filter(|s| !self.rejected.contains(*s)).take(self.limits.url_streams).cloned().collect();
+        // Binance refuses a combined connection that names no stream.
+        let streams = if streams.is_empty() && self.limits.protocol.streams_in_url() {
+            self.want.iter().take(1).cloned().collect()
+        } else {
+            streams
+        };
         self.out.push(Action::Connect { conn: id, host, streams: streams.clone() });
         self.conns.push(Conn {
             id,
@@ -127,12 +127,13 @@ impl Machine {
         let Some((method, streams)) = self.next_control(c) else { return };
         let id = self.next_req;
         self.next_req += 1;
-        let text = protocol::control(method, &streams, id);
+        let frames = self.limits.protocol.control(method, &streams, id);
         let c = &mut self.conns[i];
         c.in_flight.extend(streams.iter().cloned());
         c.pending.insert(id, (method, streams, now));
         c.last_control = Some(now);
-        self.out.push(Action::Send { conn: c.id, text });
+        let conn = c.id;
+        self.out.extend(frames.into_iter().map(|text| Action::Send { conn, text }));
     }
 
     /// A subscribed replacement takes over (the old primary retires after the

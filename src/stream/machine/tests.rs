@@ -7,6 +7,7 @@ use super::*;
 
 fn limits() -> Limits {
     Limits {
+        protocol: crate::stream::protocol::Protocol::Binance,
         max_streams: 1024,
         control_interval: Duration::from_millis(250),
         batch: 100,
@@ -68,7 +69,7 @@ fn connected(want: &[&str], t0: Instant) -> (Machine, ConnId) {
     let actions = m.poll(t0);
     // Streams past the URL's share are subscribed and acknowledged.
     for s in sends(&actions) {
-        m.replied(c[0].0, s["id"].as_u64().expect("id"), None);
+        m.replied(c[0].0, s["id"].as_u64(), None);
     }
     m.poll(t0);
     (m, c[0].0)
@@ -89,7 +90,7 @@ fn wanted_streams_open_one_connection_with_the_first_streams_in_its_url() {
     assert_eq!(sent[0]["method"], "SUBSCRIBE");
     assert_eq!(sent[0]["params"], serde_json::json!(["c@trade"]));
     assert!(notices(&actions).is_empty(), "not carrying every stream before the reply");
-    m.replied(1, sent[0]["id"].as_u64().expect("id"), None);
+    m.replied(1, sent[0]["id"].as_u64(), None);
     assert_eq!(notices(&m.poll(t0)), vec![Notice::Connected { host: 0, rollover: false }]);
 }
 
@@ -102,7 +103,7 @@ fn control_messages_are_batched_and_paced() {
     let first = sends(&m.poll(t1));
     assert_eq!(first.len(), 1, "one SUBSCRIBE carries every new stream");
     assert_eq!(first[0]["params"], serde_json::json!(["b@trade", "c@trade"]));
-    m.replied(conn, first[0]["id"].as_u64().expect("id"), None);
+    m.replied(conn, first[0]["id"].as_u64(), None);
     m.set_wanted(set(&["a@trade"]), t1);
     assert!(sends(&m.poll(t1)).is_empty(), "the next message waits for the pacing interval");
     assert_eq!(m.deadline(), Some(t1 + Duration::from_millis(250)));
@@ -117,7 +118,7 @@ fn a_refused_stream_is_reported_once_and_not_asked_again() {
     let (mut m, conn) = connected(&["a@trade"], t0);
     m.set_wanted(set(&["a@trade", "zz@trade"]), t0);
     let sent = sends(&m.poll(t0 + Duration::from_secs(1)));
-    m.replied(conn, sent[0]["id"].as_u64().expect("id"), Some("Invalid symbol".into()));
+    m.replied(conn, sent[0]["id"].as_u64(), Some("Invalid symbol".into()));
     let actions = m.poll(t0 + Duration::from_secs(2));
     assert_eq!(
         notices(&actions),
@@ -329,7 +330,28 @@ fn in_flight_streams_are_asked_for_once_and_leave_the_set_when_answered() {
     assert_eq!(first.len(), 1);
     assert_eq!(m.conns[0].in_flight, set(&["b@trade", "c@trade"]).into_iter().collect());
     assert!(sends(&m.poll(t0 + Duration::from_secs(2))).is_empty(), "nothing asked twice");
-    m.replied(conn, first[0]["id"].as_u64().expect("id"), None);
+    m.replied(conn, first[0]["id"].as_u64(), None);
     assert!(m.conns[0].in_flight.is_empty());
     assert!(m.carrier().is_some(), "subscribed to all three");
+}
+
+#[test]
+fn a_venue_that_subscribes_after_the_handshake_gets_an_empty_url_and_ordered_replies() {
+    let t0 = Instant::now();
+    let mut l = limits();
+    l.protocol = crate::stream::protocol::Protocol::Coinbase;
+    l.url_streams = 0;
+    let mut m = Machine::new(l, 1, policy());
+    m.set_wanted(set(&["matches:BTC-USD", "ticker:BTC-USD"]), t0);
+    assert_eq!(connects(&m.poll(t0)), vec![(1, 0, vec![])], "nothing in the URL");
+    m.opened(1, t0);
+    let actions = m.poll(t0);
+    let sent = sends(&actions);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["type"], "subscribe");
+    assert!(notices(&actions).is_empty(), "not carrying before the answer");
+    // Coinbase's answer names no request: it answers the oldest one.
+    m.replied(1, None, None);
+    assert_eq!(notices(&m.poll(t0)), vec![Notice::Connected { host: 0, rollover: false }]);
+    assert_eq!(m.live_host(), Some(0));
 }

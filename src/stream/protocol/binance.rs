@@ -6,39 +6,7 @@
 
 use serde::Deserialize;
 
-/// A control request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Add streams.
-    Subscribe,
-    /// Drop streams.
-    Unsubscribe,
-}
-
-/// One message from the upstream.
-#[derive(Debug, PartialEq)]
-pub enum Inbound {
-    /// Market data of one stream.
-    Data {
-        /// Stream name (`btcusdt@trade`).
-        stream: String,
-        /// The event.
-        data: serde_json::Value,
-    },
-    /// The answer to a control request.
-    Reply {
-        /// The request's id.
-        id: u64,
-        /// The upstream's complaint, when it refused.
-        error: Option<String>,
-    },
-    /// Binance is about to restart the server behind this connection
-    /// (`{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":...}}`, since
-    /// 2026-05: "establish a new connection as soon as possible").
-    Shutdown,
-    /// Anything else (ignored, counted).
-    Other,
-}
+use super::{Event, Inbound, Method};
 
 #[derive(Deserialize)]
 struct Frame {
@@ -50,7 +18,9 @@ struct Frame {
     e: Option<String>,
 }
 
-/// The event type of the shutdown notice.
+/// The event type of the shutdown notice: Binance is about to restart the server
+/// behind this connection (`{"stream":"!serverShutdown","data":{"e":"serverShutdown",
+/// "E":...}}`, since 2026-05: "establish a new connection as soon as possible").
 const SHUTDOWN: &str = "serverShutdown";
 
 /// The control request text.
@@ -79,8 +49,8 @@ pub fn parse(text: &str) -> Inbound {
         Frame { stream: Some(stream), data: Some(data), .. } if stream == "!serverShutdown" || shutdown(&data) => {
             Inbound::Shutdown
         }
-        Frame { stream: Some(stream), data: Some(data), .. } => Inbound::Data { stream, data },
-        Frame { id: Some(id), error, .. } => Inbound::Reply { id, error: error.map(|e| e.to_string()) },
+        Frame { stream: Some(stream), data: Some(data), .. } => Inbound::Data(vec![Event { stream, data }]),
+        Frame { id: Some(id), error, .. } => Inbound::Reply { id: Some(id), error: error.map(|e| e.to_string()) },
         _ => Inbound::Other,
     }
 }
@@ -90,17 +60,17 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/tests/fixtures/binance_ws/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        super::super::fixture("binance_ws", name)
     }
 
     #[test]
     fn recorded_trade_frames_are_data_of_their_stream() {
         for line in fixture("combined_trade_btcusdt.jsonl").lines() {
             match parse(line) {
-                Inbound::Data { stream, data } => {
-                    assert_eq!(stream, "btcusdt@trade");
-                    assert_eq!(data["s"], "BTCUSDT");
+                Inbound::Data(events) => {
+                    assert_eq!(events.len(), 1);
+                    assert_eq!(events[0].stream, "btcusdt@trade");
+                    assert_eq!(events[0].data["s"], "BTCUSDT");
                 }
                 other => panic!("not data: {other:?}"),
             }
@@ -109,10 +79,10 @@ mod tests {
 
     #[test]
     fn recorded_replies_carry_their_id() {
-        assert_eq!(parse(&fixture("subscribe_response_id2.json")), Inbound::Reply { id: 2, error: None });
-        assert_eq!(parse(&fixture("subscribe_response_docsample.json")), Inbound::Reply { id: 1, error: None });
+        assert_eq!(parse(&fixture("subscribe_response_id2.json")), Inbound::Reply { id: Some(2), error: None });
+        assert_eq!(parse(&fixture("subscribe_response_docsample.json")), Inbound::Reply { id: Some(1), error: None });
         let err = parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":4}"#);
-        assert!(matches!(err, Inbound::Reply { id: 4, error: Some(e) } if e.contains("Invalid request")));
+        assert!(matches!(err, Inbound::Reply { id: Some(4), error: Some(e) } if e.contains("Invalid request")));
         assert_eq!(parse("not json"), Inbound::Other);
     }
 
