@@ -28,10 +28,11 @@ pub(super) struct Relay {
     streams: BTreeSet<(String, String, String)>,
     /// The next provider's name.
     pub(super) provider: String,
-    /// It has passed on market data (not only statuses): until then, its pairs'
-    /// tickers are polled from REST as well (the next stream may be down too, and
-    /// each one in turn takes its `fallback_after` to say so).
-    carrying: bool,
+    /// The labels it has passed market data for (not only statuses): until a label
+    /// has had some, its tickers are polled from REST as well (the next stream may be
+    /// down too, each one in turn taking its `fallback_after` to say so, or may not
+    /// list the pair).
+    carried: HashSet<(String, String)>,
 }
 
 /// What a relayed message says about itself.
@@ -83,7 +84,8 @@ impl Driver {
                     .ok(),
                     _ => None,
                 };
-                let carrying = relayed.is_some() && self.relay.as_ref().is_some_and(|r| r.carrying);
+                let carrying = relayed.is_some()
+                    && self.relay.as_ref().is_some_and(|r| r.carried.contains(&(g.symbol.clone(), g.vs.clone())));
                 if !carrying {
                     plan.polled.insert((g.symbol.clone(), g.vs.clone()));
                 }
@@ -108,13 +110,13 @@ impl Driver {
         tracing::info!(provider = %self.name, next = %route.provider, streams = topics.len(), "handing streams to the next provider");
         let provider = route.provider.clone();
         let task = tokio::spawn(run(self.hub.clone(), self.gw.clone(), route, topics, self.ctl.clone()));
-        self.relay = Some(Relay { task, streams, provider, carrying: false });
+        self.relay = Some(Relay { task, streams, provider, carried: HashSet::new() });
     }
 
-    /// The relay has passed on data: REST polling stops for what it carries.
-    fn relay_carries(&mut self) {
-        if let Some(r) = self.relay.as_mut().filter(|r| !r.carrying) {
-            r.carrying = true;
+    /// The relay has passed on data for `symbol`/`vs`: REST polling stops for it.
+    fn relay_carries(&mut self, symbol: &str, vs: &str) {
+        let Some(r) = self.relay.as_mut() else { return };
+        if r.carried.insert((symbol.to_owned(), vs.to_owned())) {
             self.poll_plan();
         }
     }
@@ -136,10 +138,10 @@ impl Driver {
             "candle" => Some(Channel::Candles),
             _ => None,
         };
-        if channel.is_some() || head.channel == "ticker" {
-            self.relay_carries();
-        }
         let label = head.symbol.zip(head.vs);
+        if let Some((symbol, vs)) = label.filter(|_| head.channel != "status") {
+            self.relay_carries(symbol, vs);
+        }
         let mut sent = HashSet::new();
         let mut queued = 0;
         for t in self.topics.values().filter(|t| fallback || t.silent) {
