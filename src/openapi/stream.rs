@@ -15,7 +15,6 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
         .and_then(|p| p.stream.as_ref())
         .map(|s| s.channels.keys().map(|c| c.as_str()).collect())
         .unwrap_or_else(|| Channel::ALL.iter().map(|c| c.as_str()).collect());
-    let channel_list = channels.join(",");
     let parameters = json!([
         {
             "name": "symbols", "in": "query", "required": true,
@@ -26,7 +25,7 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
         {
             "name": "channels", "in": "query", "required": false,
             "description": format!("Comma-separated channels of: {}", channels.join(", ")),
-            "schema": { "type": "string", "default": channel_list },
+            "schema": { "type": "string", "default": "trades,ticker" },
         },
         {
             "name": "vs", "in": "query", "required": false,
@@ -37,8 +36,23 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
             "name": "interval", "in": "query", "required": false,
             "description": "Candle interval (with channels=candles only)",
             "schema": { "type": "string", "enum": crate::normalize::op::Interval::ALL.map(|i| i.as_str()), "default": "1m" }
+        },
+        {
+            "name": "depth", "in": "query", "required": false,
+            "description": "Order book levels a side (with channels=book only)",
+            "schema": { "type": "integer", "minimum": 1, "maximum": crate::stream::serve::MAX_DEPTH, "default": crate::stream::serve::DEFAULT_DEPTH }
         }
     ]);
+    let then = if route.then.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " While every {} stream host is refused or down, trades and tickers come from the next stream in turn ({}), \
+             its messages naming that `provider`.",
+            route.provider,
+            route.then.join(", ")
+        )
+    };
     let fallback = route.fallback.as_deref().map_or_else(
         || "No REST fallback is configured.".to_owned(),
         |f| format!("While no stream host answers, tickers come from {f} every {} ms.", route.poll.as_millis()),
@@ -60,10 +74,11 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
     json!({
         "get": {
             "operationId": operation_id("get", pattern),
-            "summary": format!("Live trades, tickers and candles from the {} stream", route.provider),
+            "summary": format!("Live trades, tickers, candles and order books from the {} stream", route.provider),
             "description": format!(
                 "One upstream connection carries every client's symbols. A client that reads too slowly \
-                 loses messages and is told so with a `gap` status. {fallback}"
+                 loses messages and is told so with a `gap` status (a book client with `resync` and a fresh \
+                 snapshot).{then} {fallback}"
             ),
             "tags": ["stream"],
             "parameters": parameters,
@@ -121,6 +136,28 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         }),
     );
     out.insert(
+        "StreamBook".into(),
+        json!({
+            "type": "object",
+            "required": ["channel", "type", "symbol", "vs", "bids", "asks", "seq", "ts", "provider"],
+            "description": "A `snapshot` (the top `depth` levels a side) replaces the client's book; an `update` sets \
+                            the levels that changed in that top (amount 0 removes a level). After a `resync` status \
+                            a new snapshot follows.",
+            "properties": {
+                "channel": { "const": "book" },
+                "type": { "type": "string", "enum": ["snapshot", "update"] },
+                "symbol": { "type": "string" }, "vs": { "type": "string" },
+                "bids": { "type": "array", "description": "[price, amount], best (highest) first",
+                          "items": { "type": "array", "items": { "type": "number" }, "minItems": 2, "maxItems": 2 } },
+                "asks": { "type": "array", "description": "[price, amount], best (lowest) first",
+                          "items": { "type": "array", "items": { "type": "number" }, "minItems": 2, "maxItems": 2 } },
+                "seq": { "type": "integer", "description": "The provider's last update id applied" },
+                "ts": { "type": "integer", "description": "When it was sent, ms" },
+                "provider": { "type": "string" }
+            }
+        }),
+    );
+    out.insert(
         "StreamStatus".into(),
         json!({
             "type": "object",
@@ -139,6 +176,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
             { "$ref": "#/components/schemas/StreamTrade" },
             { "$ref": "#/components/schemas/StreamTicker" },
             { "$ref": "#/components/schemas/StreamCandle" },
+            { "$ref": "#/components/schemas/StreamBook" },
             { "$ref": "#/components/schemas/StreamStatus" }
         ] }),
     );

@@ -38,6 +38,8 @@ pub struct Topic {
     pub id: String,
     /// Channel.
     pub channel: Channel,
+    /// Book levels a side the client wants (book topics; 0 otherwise).
+    pub depth: usize,
 }
 
 /// Messages to a driver.
@@ -61,6 +63,13 @@ pub enum Control {
     /// The next provider's stream could not take the relay (why): REST polling
     /// serves instead until this stream comes back.
     RelayEnded(String),
+    /// A book topic's REST snapshot (or why there is none).
+    BookSnapshot {
+        /// The topic's stream.
+        stream: String,
+        /// The snapshot.
+        result: Result<crate::stream::book::Snapshot, String>,
+    },
     /// A ticker polled from REST while in fallback.
     Polled {
         /// Canonical ticker.
@@ -279,8 +288,12 @@ impl Driver {
                 }
                 let names: Vec<String> = topics.iter().map(|t| t.stream.clone()).collect();
                 let detail = notice::subscribed_detail(&self.name, &topics);
+                let mut books = Vec::new();
                 for topic in topics {
                     let (symbol, vs) = (topic.symbol.clone(), topic.vs.clone());
+                    if topic.channel == Channel::Book {
+                        books.push((topic.stream.clone(), symbol.clone(), vs.clone(), topic.depth));
+                    }
                     let t = self.topics.entry(topic.stream.clone()).or_insert_with(|| TopicState {
                         globals: Globals {
                             symbols: vec![topic.symbol.clone()],
@@ -293,6 +306,7 @@ impl Driver {
                         seen: Seen::new(4096),
                         heard: now,
                         silent: false,
+                        book: None,
                     });
                     match t.groups.iter_mut().find(|g| g.symbol == symbol && g.vs == vs) {
                         Some(g) => g.clients.push(Arc::clone(&client)),
@@ -305,6 +319,9 @@ impl Driver {
                 if self.machine.in_fallback() {
                     client.offer(Status::Fallback.encode(&self.fallback_detail(), now_ms()));
                 }
+                for (stream, symbol, vs, depth) in books {
+                    self.book_join(&stream, &client, &symbol, &vs, depth);
+                }
                 let _ = reply.send(Ok(()));
                 self.wanted_changed(now);
             }
@@ -313,6 +330,9 @@ impl Driver {
                     if let Some(t) = self.topics.get_mut(&stream) {
                         for g in &mut t.groups {
                             g.clients.retain(|c| c.id != id);
+                        }
+                        if let Some(book) = &mut t.book {
+                            book.leave(id);
                         }
                         t.groups.retain(|g| !g.clients.is_empty());
                         if t.groups.is_empty() {
@@ -323,6 +343,7 @@ impl Driver {
                 self.wanted_changed(now);
             }
             Control::Relayed(msg) => self.relayed(&msg),
+            Control::BookSnapshot { stream, result } => self.book_snapshot(&stream, result),
             Control::RelayEnded(why) => {
                 tracing::warn!(provider = %self.name, %why, "the next stream in turn did not take over");
                 self.relay_off = true;
@@ -353,6 +374,7 @@ impl Driver {
     }
 }
 
+mod books;
 mod dial;
 mod notice;
 mod relay;

@@ -14,24 +14,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::breaker::Outcome;
-use crate::candidates::gate;
-use crate::candidates::hosts::HostOrder;
 use crate::config::model::stream::Listed;
-use crate::gateway::{Gateway, Via};
+use crate::gateway::Gateway;
 use crate::normalize::jq::{self, Globals};
 use crate::sync::lock;
-use crate::upstream::classify::Failure;
-use crate::upstream::exchange::{Exchange, Outgoing, report};
 
 /// How long after a failed fetch the next join may try again.
 const RETRY: Duration = Duration::from_secs(30);
-
-/// Largest list body read.
-const BODY_LIMIT: usize = 8 << 20;
-
-/// Hosts one fetch may try.
-const HOSTS_PER_FETCH: usize = 2;
 
 /// What the list says about a join's ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,45 +97,11 @@ pub fn judge(list: &HashSet<String>, ids: &[String]) -> Verdict {
     if unlisted.is_empty() { Verdict::Listed } else { Verdict::Unlisted(unlisted) }
 }
 
-/// One fetch of `provider`'s list through its hosts (at most [`HOSTS_PER_FETCH`]).
+/// The list, read through the provider's hosts, breakers and quota.
 async fn fetch(gw: &Gateway, provider: &str, listed: &Listed) -> Result<HashSet<String>, String> {
-    let snap = gw.snapshot();
-    let p = snap.provider(provider).ok_or_else(|| format!("no provider {provider}"))?;
-    if let Some(why) = &p.cfg.disabled {
-        return Err(why.clone());
-    }
-    let exchange = Exchange { snap: &snap, metrics: &gw.metrics, via: gw.via_out(&Via::Client), cluster: gw.cluster() };
-    let mut hosts = HostOrder::new(p, HOSTS_PER_FETCH);
-    let mut last = format!("{provider}: no host may be asked now");
-    loop {
-        if let Err(skip) = gate::check(p, listed.weight, Instant::now()) {
-            return Err(format!("{provider}: {}", skip.detail));
-        }
-        let Some(admitted) = hosts.next(&gw.metrics) else { return Err(last) };
-        let out = Outgoing::get(listed.path.clone(), listed.weight, p.cfg.attempt_timeout);
-        let failure = match exchange.send(&admitted, out).await {
-            Ok(resp) => match crate::body::read_capped(resp.into_body(), BODY_LIMIT).await {
-                Ok(body) => match ids_of(listed, &body) {
-                    Ok(set) => {
-                        admitted.conclude(Ok(None));
-                        return Ok(set);
-                    }
-                    Err(e) => Failure::new(Outcome::BadBody, e),
-                },
-                Err(e) => Failure::new(Outcome::BadBody, format!("list body: {e}")),
-            },
-            Err(refused) => refused.explained(&p.secrets()).await,
-        };
-        last = format!("{provider}: {}", failure.detail);
-        if failure.outcome == Outcome::OverQuota {
-            admitted.conclude(Err(&failure));
-            return Err(last);
-        }
-        admitted.finish(failure.outcome, report(&failure));
-    }
+    super::rest::get(gw, provider, &listed.path, listed.weight, |body| ids_of(listed, body)).await
 }
 
-/// The ids `listed.ids` finds in `body` (upper-cased).
 fn ids_of(listed: &Listed, body: &[u8]) -> Result<HashSet<String>, String> {
     let input = jq::parse(body).map_err(|e| format!("list body: {e}"))?;
     let out = listed.ids.run_val(input, &Globals::default()).map_err(|e| format!("listed.ids: {e}"))?;

@@ -110,6 +110,9 @@ pub enum Status {
     Silent,
     /// This instance is shutting down: the stream ends, reconnect (to another replica).
     Closing,
+    /// The order book lost sync (the upstream skipped updates, or this client read too
+    /// slowly): drop your book; a fresh snapshot follows.
+    Resync,
 }
 
 /// Why a mapped upstream message was refused.
@@ -150,6 +153,7 @@ impl Channel {
             Self::Trades => Payload::Trade(serde_json::from_value(value).map_err(bad)?),
             Self::Ticker => Payload::Ticker(serde_json::from_value(value).map_err(bad)?),
             Self::Candles => Payload::Candle(serde_json::from_value(value).map_err(bad)?),
+            Self::Book => return Err(BadMessage("book events update the local book; they are not messages".into())),
         };
         payload.check()?;
         Ok(payload)
@@ -224,8 +228,15 @@ pub enum DedupeKey<'a> {
 
 impl Status {
     /// Every status, in documentation order.
-    pub const ALL: [Status; 6] =
-        [Status::Subscribed, Status::Gap, Status::Resumed, Status::Fallback, Status::Silent, Status::Closing];
+    pub const ALL: [Status; 7] = [
+        Status::Subscribed,
+        Status::Gap,
+        Status::Resumed,
+        Status::Fallback,
+        Status::Silent,
+        Status::Closing,
+        Status::Resync,
+    ];
 
     /// The `event` field.
     pub fn as_str(self) -> &'static str {
@@ -236,6 +247,7 @@ impl Status {
             Self::Fallback => "fallback",
             Self::Silent => "silent",
             Self::Closing => "closing",
+            Self::Resync => "resync",
         }
     }
 

@@ -11,6 +11,7 @@
 //! * [`fallback`]: REST polling while no stream host answers.
 //! * [`serve`]: the HTTP side (query, SSE body, WebSocket upgrade).
 
+pub mod book;
 pub mod client;
 pub mod conn;
 pub mod dedupe;
@@ -22,6 +23,7 @@ pub mod message;
 pub mod naming;
 pub mod protocol;
 pub mod report;
+pub mod rest;
 pub mod serve;
 
 use std::collections::HashMap;
@@ -39,7 +41,7 @@ use driver::{Control, Driver, Topic};
 use report::Report;
 
 /// The query parameters of a stream route.
-pub const PARAMS: &[&str] = &["symbols", "channels", "vs", "interval"];
+pub const PARAMS: &[&str] = &["symbols", "channels", "vs", "interval", "depth"];
 
 /// Every provider's stream driver, started when its first client joins.
 #[derive(Default)]

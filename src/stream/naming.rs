@@ -61,5 +61,5 @@ pub fn topic(
     };
     let interval = (channel == Channel::Candles).then(|| interval.as_str());
     let stream = cfg.protocol.stream_name(&ch.name, &id, interval);
-    Ok(Topic { stream, symbol: symbol.to_owned(), vs: vs.to_owned(), id, channel })
+    Ok(Topic { stream, symbol: symbol.to_owned(), vs: vs.to_owned(), id, channel, depth: 0 })
 }

@@ -51,7 +51,14 @@ pub struct Ask {
     pub vs: String,
     /// Candle interval (`channels=candles`; default 1m).
     pub interval: crate::normalize::op::Interval,
+    /// Book levels a side (`channels=book`; default 20, at most 1000).
+    pub depth: usize,
 }
+
+/// Book levels a side when `depth` is not given.
+pub const DEFAULT_DEPTH: usize = 20;
+/// Most book levels a side.
+pub const MAX_DEPTH: usize = 1000;
 
 /// Serves one `/v1/stream` request.
 pub async fn serve(
@@ -76,7 +83,8 @@ pub async fn serve(
     let mut topics = Vec::new();
     for symbol in &ask.symbols {
         for &channel in &ask.channels {
-            let t = super::naming::topic(&snap.config, provider, &cfg, symbol, &ask.vs, channel, ask.interval);
+            let t = super::naming::topic(&snap.config, provider, &cfg, symbol, &ask.vs, channel, ask.interval)
+                .map(|t| Topic { depth: if channel == Channel::Book { ask.depth } else { 0 }, ..t });
             topics.push(t.map_err(|e| {
                 let kind = match e {
                     NoStream::Unknown { .. } => ErrorKind::UnknownSymbol,
@@ -199,7 +207,20 @@ pub fn parse(query: Option<&str>, max_params: usize, max_symbols: usize) -> Resu
         let message = "applies to channels=candles only".to_owned();
         return Err(ParamError { param: "interval".into(), message });
     }
-    Ok(Ask { symbols, channels, vs: params::vs(get("vs"))?, interval })
+    let depth = match get("depth").map(str::trim) {
+        None => DEFAULT_DEPTH,
+        Some(_) if !channels.contains(&Channel::Book) => {
+            return Err(ParamError { param: "depth".into(), message: "applies to channels=book only".into() });
+        }
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_DEPTH).contains(&n) => n,
+            _ => {
+                let message = format!("must be a whole number from 1 to {MAX_DEPTH}, got {text:?}");
+                return Err(ParamError { param: "depth".into(), message });
+            }
+        },
+    };
+    Ok(Ask { symbols, channels, vs: params::vs(get("vs"))?, interval, depth })
 }
 
 /// The `Sec-WebSocket-Key` of a WebSocket upgrade request of version 13 (RFC 6455 §4.2.1).
@@ -301,7 +322,8 @@ mod tests {
                 symbols: vec!["BTC".into(), "ETH".into()],
                 channels: vec![Channel::Trades],
                 vs: "USD".into(),
-                interval: crate::normalize::op::Interval::M1
+                interval: crate::normalize::op::Interval::M1,
+                depth: DEFAULT_DEPTH
             }
         );
         assert_eq!(parse(Some("symbols=BTC"), 32, 50).expect("valid").channels, vec![Channel::Trades, Channel::Ticker]);
@@ -311,5 +333,7 @@ mod tests {
         assert_eq!(parse(Some("symbols=BTC&interval=1m"), 32, 50).unwrap_err().param, "interval");
         assert_eq!(parse(Some("symbols=A,B,C"), 32, 2).unwrap_err().param, "symbols");
         assert_eq!(parse(Some("symbols=BTC&vs=U$D"), 32, 50).unwrap_err().param, "vs");
+        assert_eq!(parse(Some("symbols=BTC&channels=book&depth=5"), 32, 50).expect("valid").depth, 5);
+        assert_eq!(parse(Some("symbols=BTC&channels=book&depth=x"), 32, 50).unwrap_err().param, "depth");
     }
 }

@@ -36,6 +36,7 @@ mod reload;
 mod resilience;
 mod secrets;
 mod stalled_clients;
+mod stream_book;
 mod stream_listing;
 mod stream_venues;
 mod streams;

@@ -18,6 +18,8 @@ pub enum Channel {
     Ticker,
     /// Candles of one interval as they form (`channels=candles&interval=1m`).
     Candles,
+    /// The order book, kept in sync locally (`channels=book&depth=20`).
+    Book,
 }
 
 /// Which venue's protocol a stream speaks (`protocol = "coinbase"`).
@@ -194,6 +196,19 @@ pub struct StreamChannel {
     pub mapping: JqProgram,
     /// Longest silence of one topic while its connection is up.
     pub quiet: Duration,
+    /// Book channels: where the REST snapshot comes from.
+    pub snapshot: Option<BookSnapshot>,
+}
+
+/// Where a book channel's REST snapshot comes from (`snapshot = { path, mapping }`).
+#[derive(Debug)]
+pub struct BookSnapshot {
+    /// Path and query on the provider's REST hosts, `{id}` the pair's REST id.
+    pub path: String,
+    /// Body -> `{last, bids, asks}`.
+    pub mapping: JqProgram,
+    /// Quota weight of one snapshot.
+    pub weight: u32,
 }
 
 /// A `/v1/stream` route.
@@ -216,7 +231,7 @@ pub struct StreamRoute {
 
 impl Channel {
     /// Every channel, in documentation order.
-    pub const ALL: [Channel; 3] = [Channel::Trades, Channel::Ticker, Channel::Candles];
+    pub const ALL: [Channel; 4] = [Channel::Trades, Channel::Ticker, Channel::Candles, Channel::Book];
 
     /// The name in queries and config (`trades`, `ticker`).
     pub fn as_str(self) -> &'static str {
@@ -224,6 +239,7 @@ impl Channel {
             Self::Trades => "trades",
             Self::Ticker => "ticker",
             Self::Candles => "candles",
+            Self::Book => "book",
         }
     }
 
@@ -235,6 +251,8 @@ impl Channel {
             Self::Ticker => Duration::from_secs(5),
             // Binance pushes the forming candle every 2 s or so.
             Self::Candles => Duration::from_secs(10),
+            // A diff-depth stream sends only when the book changes.
+            Self::Book => Duration::from_secs(30),
         }
     }
 
@@ -244,6 +262,7 @@ impl Channel {
             Self::Trades => "trade",
             Self::Ticker => "ticker",
             Self::Candles => "candle",
+            Self::Book => "book",
         }
     }
 }

@@ -86,4 +86,18 @@ pub struct StreamChannelSpec {
     /// clients are told and get tickers polled from REST until it speaks again
     /// (default 5s for ticker, which Binance pushes every second; 2m for trades).
     pub quiet: Option<DurationStr>,
+    /// Book channels: the REST snapshot that starts (and restarts) the local book.
+    pub snapshot: Option<SnapshotSpec>,
+}
+
+/// `snapshot = { path = "/api/v3/depth?symbol={id}&limit=1000", mapping = '...', weight = 50 }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSpec {
+    /// Path and query on the provider's REST hosts; `{id}` is the pair's REST id.
+    pub path: String,
+    /// jq from the body to `{last, bids: [[price, amount]], asks}`.
+    pub mapping: Spanned<String>,
+    /// Quota weight of one request (default 1).
+    pub weight: Option<u32>,
 }

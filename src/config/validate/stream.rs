@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::Ctx;
 use crate::config::model::stream::Channel;
 use crate::config::model::stream::Protocol;
-use crate::config::model::stream::{Limits, Listed};
+use crate::config::model::stream::{BookSnapshot, Limits, Listed};
 use crate::config::model::stream::{StreamChannel, StreamConfig, StreamHost, StreamRoute};
 use crate::config::schema::{RouteSpec, StreamSpec};
 
@@ -82,7 +82,36 @@ pub(super) fn provider_stream(
             if quiet < Duration::from_secs(1) {
                 cx.fail::<()>(&format!("{ckey}.quiet"), "must be at least 1s".into());
             }
-            channels.insert(channel, StreamChannel { name: ch.name.clone(), mapping, quiet });
+            let snapshot = match (&ch.snapshot, channel) {
+                (None, Channel::Book) => {
+                    cx.fail::<()>(
+                        &format!("{ckey}.snapshot"),
+                        "a book channel needs its REST snapshot { path, mapping }".into(),
+                    );
+                    None
+                }
+                (Some(_), c) if c != Channel::Book => {
+                    cx.fail::<()>(&format!("{ckey}.snapshot"), "only a book channel takes a snapshot".into());
+                    None
+                }
+                (Some(snap), _) => {
+                    let skey = format!("{ckey}.snapshot");
+                    if !snap.path.starts_with('/') || !snap.path.contains("{id}") {
+                        cx.fail::<()>(&format!("{skey}.path"), "must start with '/' and contain {id}".into());
+                    }
+                    if snap.weight == Some(0) {
+                        cx.fail::<()>(&format!("{skey}.weight"), "must be greater than zero".into());
+                    }
+                    super::ops::compile_mapping(cx, &format!("{skey}.mapping"), &prelude_key, &snap.mapping, prelude)
+                        .map(|mapping| BookSnapshot {
+                            path: snap.path.clone(),
+                            mapping,
+                            weight: snap.weight.unwrap_or(1),
+                        })
+                }
+                (None, _) => None,
+            };
+            channels.insert(channel, StreamChannel { name: ch.name.clone(), mapping, quiet, snapshot });
         }
     }
     if spec.channels.is_empty() {

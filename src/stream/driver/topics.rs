@@ -24,6 +24,8 @@ pub(super) struct TopicState {
     pub(super) heard: Instant,
     /// Past its channel's `quiet` bound without an event: its pair is polled.
     pub(super) silent: bool,
+    /// A book topic's local book and its clients by depth.
+    pub(super) book: Option<crate::stream::book::fanout::BookTopic>,
 }
 
 /// The clients of a topic that asked for the same label.
@@ -46,6 +48,9 @@ impl Driver {
     /// event could not be read (its mapping failed or its message was refused).
     pub(super) fn deliver(&mut self, stream: &str, data: serde_json::Value) -> bool {
         let Some(t) = self.topics.get_mut(stream) else { return true };
+        if t.book.is_some() {
+            return self.book_event(stream, data);
+        }
         let Some(channel) = self.cfg.channels.get(&t.topic.channel) else { return true };
         t.globals.now = now_ms();
         let (symbol, vs) = (&t.topic.symbol, &t.topic.vs);

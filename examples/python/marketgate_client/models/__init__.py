@@ -42,6 +42,8 @@ from .order_book import OrderBook
 from .post_raw_provider_path_provider import PostRawProviderPathProvider
 from .price import Price
 from .sentiment import Sentiment
+from .stream_book import StreamBook
+from .stream_book_type import StreamBookType
 from .stream_candle import StreamCandle
 from .stream_candle_interval import StreamCandleInterval
 from .stream_status import StreamStatus
@@ -94,6 +96,8 @@ __all__ = (
     "PostRawProviderPathProvider",
     "Price",
     "Sentiment",
+    "StreamBook",
+    "StreamBookType",
     "StreamCandle",
     "StreamCandleInterval",
     "StreamStatus",

@@ -6,6 +6,7 @@ class StreamStatusEvent(StrEnum):
     FALLBACK = "fallback"
     GAP = "gap"
     RESUMED = "resumed"
+    RESYNC = "resync"
     SILENT = "silent"
     SUBSCRIBED = "subscribed"
 

@@ -7,6 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error import Error
 from ...models.get_v1_stream_interval import GetV1StreamInterval
+from ...models.stream_book import StreamBook
 from ...models.stream_candle import StreamCandle
 from ...models.stream_status import StreamStatus
 from ...models.stream_ticker import StreamTicker
@@ -17,9 +18,10 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     symbols: str,
-    channels: str | Unset = "trades,ticker,candles",
+    channels: str | Unset = "trades,ticker",
     vs: str | Unset = "USD",
     interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
+    depth: int | Unset = 20,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -36,6 +38,8 @@ def _get_kwargs(
 
     params["interval"] = json_interval
 
+    params["depth"] = depth
+
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
@@ -49,7 +53,16 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade | None:
+) -> (
+    Any
+    | Error
+    | StreamBook
+    | StreamCandle
+    | StreamStatus
+    | StreamTicker
+    | StreamTrade
+    | None
+):
     if response.status_code == 101:
         response_101 = cast(Any, None)
         return response_101
@@ -58,7 +71,7 @@ def _parse_response(
 
         def _parse_response_200(
             data: object,
-        ) -> StreamCandle | StreamStatus | StreamTicker | StreamTrade:
+        ) -> StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
@@ -83,11 +96,19 @@ def _parse_response(
                 return componentsschemas_stream_message_type_2
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_stream_message_type_3 = StreamBook.from_dict(data)
+
+                return componentsschemas_stream_message_type_3
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
             if not isinstance(data, dict):
                 raise TypeError()
-            componentsschemas_stream_message_type_3 = StreamStatus.from_dict(data)
+            componentsschemas_stream_message_type_4 = StreamStatus.from_dict(data)
 
-            return componentsschemas_stream_message_type_3
+            return componentsschemas_stream_message_type_4
 
         response_200 = _parse_response_200(response.text)
 
@@ -121,7 +142,9 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]:
+) -> Response[
+    Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade
+]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -134,28 +157,34 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker,candles",
+    channels: str | Unset = "trades,ticker",
     vs: str | Unset = "USD",
     interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
-) -> Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]:
-    """Live trades, tickers and candles from the binance stream
+    depth: int | Unset = 20,
+) -> Response[
+    Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade
+]:
+    """Live trades, tickers, candles and order books from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
-    messages and is told so with a `gap` status. While no stream host answers, tickers come from
-    /v1/ticker every 2000 ms.
+    messages and is told so with a `gap` status (a book client with `resync` and a fresh snapshot).
+    While every binance stream host is refused or down, trades and tickers come from the next stream in
+    turn (coinbase, kraken, okx), its messages naming that `provider`. While no stream host answers,
+    tickers come from /v1/ticker every 2000 ms.
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker,candles'.
+        channels (str | Unset):  Default: 'trades,ticker'.
         vs (str | Unset):  Default: 'USD'.
         interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
+        depth (int | Unset):  Default: 20.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]
+        Response[Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade]
     """
 
     kwargs = _get_kwargs(
@@ -163,6 +192,7 @@ def sync_detailed(
         channels=channels,
         vs=vs,
         interval=interval,
+        depth=depth,
     )
 
     response = client.get_httpx_client().request(
@@ -176,28 +206,41 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker,candles",
+    channels: str | Unset = "trades,ticker",
     vs: str | Unset = "USD",
     interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
-) -> Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade | None:
-    """Live trades, tickers and candles from the binance stream
+    depth: int | Unset = 20,
+) -> (
+    Any
+    | Error
+    | StreamBook
+    | StreamCandle
+    | StreamStatus
+    | StreamTicker
+    | StreamTrade
+    | None
+):
+    """Live trades, tickers, candles and order books from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
-    messages and is told so with a `gap` status. While no stream host answers, tickers come from
-    /v1/ticker every 2000 ms.
+    messages and is told so with a `gap` status (a book client with `resync` and a fresh snapshot).
+    While every binance stream host is refused or down, trades and tickers come from the next stream in
+    turn (coinbase, kraken, okx), its messages naming that `provider`. While no stream host answers,
+    tickers come from /v1/ticker every 2000 ms.
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker,candles'.
+        channels (str | Unset):  Default: 'trades,ticker'.
         vs (str | Unset):  Default: 'USD'.
         interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
+        depth (int | Unset):  Default: 20.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade
+        Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade
     """
 
     return sync_detailed(
@@ -206,6 +249,7 @@ def sync(
         channels=channels,
         vs=vs,
         interval=interval,
+        depth=depth,
     ).parsed
 
 
@@ -213,28 +257,34 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker,candles",
+    channels: str | Unset = "trades,ticker",
     vs: str | Unset = "USD",
     interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
-) -> Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]:
-    """Live trades, tickers and candles from the binance stream
+    depth: int | Unset = 20,
+) -> Response[
+    Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade
+]:
+    """Live trades, tickers, candles and order books from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
-    messages and is told so with a `gap` status. While no stream host answers, tickers come from
-    /v1/ticker every 2000 ms.
+    messages and is told so with a `gap` status (a book client with `resync` and a fresh snapshot).
+    While every binance stream host is refused or down, trades and tickers come from the next stream in
+    turn (coinbase, kraken, okx), its messages naming that `provider`. While no stream host answers,
+    tickers come from /v1/ticker every 2000 ms.
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker,candles'.
+        channels (str | Unset):  Default: 'trades,ticker'.
         vs (str | Unset):  Default: 'USD'.
         interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
+        depth (int | Unset):  Default: 20.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade]
+        Response[Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade]
     """
 
     kwargs = _get_kwargs(
@@ -242,6 +292,7 @@ async def asyncio_detailed(
         channels=channels,
         vs=vs,
         interval=interval,
+        depth=depth,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -253,28 +304,41 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     symbols: str,
-    channels: str | Unset = "trades,ticker,candles",
+    channels: str | Unset = "trades,ticker",
     vs: str | Unset = "USD",
     interval: GetV1StreamInterval | Unset = GetV1StreamInterval.VALUE_0,
-) -> Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade | None:
-    """Live trades, tickers and candles from the binance stream
+    depth: int | Unset = 20,
+) -> (
+    Any
+    | Error
+    | StreamBook
+    | StreamCandle
+    | StreamStatus
+    | StreamTicker
+    | StreamTrade
+    | None
+):
+    """Live trades, tickers, candles and order books from the binance stream
 
      One upstream connection carries every client's symbols. A client that reads too slowly loses
-    messages and is told so with a `gap` status. While no stream host answers, tickers come from
-    /v1/ticker every 2000 ms.
+    messages and is told so with a `gap` status (a book client with `resync` and a fresh snapshot).
+    While every binance stream host is refused or down, trades and tickers come from the next stream in
+    turn (coinbase, kraken, okx), its messages naming that `provider`. While no stream host answers,
+    tickers come from /v1/ticker every 2000 ms.
 
     Args:
         symbols (str):
-        channels (str | Unset):  Default: 'trades,ticker,candles'.
+        channels (str | Unset):  Default: 'trades,ticker'.
         vs (str | Unset):  Default: 'USD'.
         interval (GetV1StreamInterval | Unset):  Default: GetV1StreamInterval.VALUE_0.
+        depth (int | Unset):  Default: 20.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Error | StreamCandle | StreamStatus | StreamTicker | StreamTrade
+        Any | Error | StreamBook | StreamCandle | StreamStatus | StreamTicker | StreamTrade
     """
 
     return (
@@ -284,5 +348,6 @@ async def asyncio(
             channels=channels,
             vs=vs,
             interval=interval,
+            depth=depth,
         )
     ).parsed
