@@ -56,6 +56,8 @@ pub enum ErrorKind {
     DeadlineExceeded,
     /// 500: a bug (a panic in a handler).
     Internal,
+    /// 429: this client holds too much already (stream clients per address).
+    TooManyRequests,
 }
 
 #[derive(Serialize)]
@@ -74,7 +76,7 @@ struct Inner<'a> {
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 15] = [
+    pub const ALL: [ErrorKind; 16] = [
         Self::BadRequest,
         Self::UnknownSymbol,
         Self::NoRoute,
@@ -90,6 +92,7 @@ impl ErrorKind {
         Self::NoProviderAvailable,
         Self::DeadlineExceeded,
         Self::Internal,
+        Self::TooManyRequests,
     ];
 
     /// The status and the `code` string. Exhaustive on purpose: a new kind must be
@@ -111,6 +114,7 @@ impl ErrorKind {
             Self::NoProviderAvailable => (StatusCode::SERVICE_UNAVAILABLE, "no_provider_available"),
             Self::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         }
     }
 }
@@ -170,6 +174,7 @@ mod tests {
             (ErrorKind::NoProviderAvailable, 503, "no_provider_available"),
             (ErrorKind::DeadlineExceeded, 504, "deadline_exceeded"),
             (ErrorKind::Internal, 500, "internal"),
+            (ErrorKind::TooManyRequests, 429, "too_many_requests"),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len(), "every kind is pinned");
         for (kind, status, code) in table {

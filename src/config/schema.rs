@@ -318,6 +318,8 @@ pub struct RouteSpec {
     pub poll: Option<DurationStr>,
     /// Stream routes: most symbols one client may ask for (default 50).
     pub max_symbols: Option<usize>,
+    /// Stream routes: most stream clients one client address may hold (default 256).
+    pub max_clients_per_address: Option<usize>,
 }
 
 /// A stream route's providers: one, or several in turn.

@@ -130,9 +130,9 @@ async fn dispatch(
     let result = match &route.target {
         TargetRt::Normalized(_) => Ok(normalized(gw, snap, route, &params, req, &via).await),
         TargetRt::Passthrough(target) => passthrough(gw, snap, target, &params, req, &via).await,
-        TargetRt::Stream(stream) => {
-            crate::stream::serve::serve(gw, streams, snap, stream, req).await.map(|resp| (resp, Served::default()))
-        }
+        TargetRt::Stream(stream) => crate::stream::serve::serve(gw, streams, snap, stream, req, peer.ip())
+            .await
+            .map(|resp| (resp, Served::default())),
     };
     (Matched::Route(index), result)
 }

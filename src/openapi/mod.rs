@@ -94,6 +94,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Normalized routes answer GET and HEAD only",
         413 => "The request body is too large",
         414 => "The request target is too long",
+        429 => "This client address holds its limit of stream clients already",
         502 => "Every attempt failed (each is listed with its outcome)",
         503 => "No provider could be asked: breakers open, rate-limited, over budget or disabled",
         504 => "The request's deadline passed",

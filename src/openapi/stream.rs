@@ -70,7 +70,7 @@ pub fn path_item(cfg: &Config, route: &StreamRoute, pattern: &crate::routing::pa
         "101".into(),
         json!({ "description": "WebSocket (when the request asks to upgrade): one text frame per `StreamMessage`" }),
     );
-    responses.extend(errors(&[400, 405, 414, 503]));
+    responses.extend(errors(&[400, 405, 414, 429, 503]));
     json!({
         "get": {
             "operationId": operation_id("get", pattern),

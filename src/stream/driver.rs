@@ -119,12 +119,27 @@ pub struct Driver {
     relay_off: bool,
     /// Since when each connection has sent nothing readable.
     unreadable: HashMap<ConnId, Instant>,
+    /// Which of the provider's connections this driver runs (0 for the first).
+    shard: usize,
+    /// What this driver added to the provider's connections gauge.
+    shown_connections: i64,
+    /// Whether this driver added one to the provider's fallback gauge.
+    shown_fallback: bool,
+}
+
+/// A driver's limits: the provider's, with the connection-attempt budget shared
+/// among its `max_connections` drivers (Binance counts attempts per IP).
+pub(super) fn share(cfg: &StreamConfig) -> crate::config::model::stream::Limits {
+    let mut limits = cfg.limits.clone();
+    limits.connects = limits.connects.div_ceil(cfg.max_connections.max(1)).max(1);
+    limits
 }
 
 impl Driver {
     /// Starts the driver task of provider `name`; returns its control channel.
     pub fn spawn(
         name: &str,
+        shard: usize,
         gw: &Arc<Gateway>,
         cfg: Arc<StreamConfig>,
         report: Arc<Mutex<Report>>,
@@ -147,7 +162,7 @@ impl Driver {
         let driver = Driver {
             name: Arc::from(name),
             gw: Arc::downgrade(gw),
-            machine: Machine::new(cfg.limits.clone(), cfg.hosts.len(), breaker),
+            machine: Machine::new(share(&cfg), cfg.hosts.len(), breaker),
             cfg,
             topics: HashMap::new(),
             clients: HashMap::new(),
@@ -165,6 +180,9 @@ impl Driver {
             relay: None,
             relay_off: false,
             unreadable: HashMap::new(),
+            shard,
+            shown_connections: 0,
+            shown_fallback: false,
         };
         tokio::spawn(driver.run(ctl_rx, ev_rx));
         ctl_tx
@@ -194,7 +212,10 @@ impl Driver {
         }
         self.stop_poller();
         self.stop_relay();
-        self.counters.connections.set(0);
+        self.counters.connections.sub(self.shown_connections);
+        if self.shown_fallback {
+            self.counters.fallback.dec();
+        }
     }
 
     fn step(&mut self, now: Instant) {
@@ -213,7 +234,9 @@ impl Driver {
                 Action::Notify(n) => self.notice(n),
             }
         }
-        self.counters.connections.set(self.machine.open_connections() as i64);
+        let open = self.machine.open_connections() as i64;
+        self.counters.connections.add(open - self.shown_connections);
+        self.shown_connections = open;
         if self.dirty {
             self.dirty = false;
             self.refresh_report();

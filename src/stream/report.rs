@@ -48,3 +48,31 @@ pub struct TopicReport {
     /// Quiet past its channel's bound while connected: its pair is polled from REST.
     pub silent: bool,
 }
+
+impl Report {
+    /// One provider's report from its connections' drivers: counts summed, topics
+    /// listed together, the state the worst of them (`fallback`, then `connecting`,
+    /// then `up`), the host and relay of the first that has one.
+    pub fn merge(parts: Vec<Report>) -> Report {
+        let rank = |s: &str| match s {
+            "fallback" => 3,
+            "connecting" => 2,
+            "up" => 1,
+            _ => 0,
+        };
+        let mut out = Report::default();
+        for p in parts {
+            if rank(p.state) > rank(out.state) || out.state.is_empty() {
+                out.state = p.state;
+            }
+            out.host = out.host.or(p.host);
+            out.relay = out.relay.or(p.relay);
+            out.connections += p.connections;
+            out.streams += p.streams;
+            out.clients += p.clients;
+            out.topics.extend(p.topics);
+        }
+        out.topics.sort_by(|a, b| a.stream.cmp(&b.stream));
+        out
+    }
+}

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use super::JoinError;
 use super::client::ClientRx;
 use super::driver::Topic;
 use super::fallback;
@@ -67,6 +68,7 @@ pub async fn serve(
     snap: &Arc<Snapshot>,
     route: &StreamRoute,
     mut req: Request<Incoming>,
+    peer: std::net::IpAddr,
 ) -> Result<Response<Body>, ProxyError> {
     if req.method() != Method::GET {
         let mut resp = ProxyError::new(ErrorKind::MethodNotAllowed, "the stream route answers GET").into_response();
@@ -115,10 +117,14 @@ pub async fn serve(
             }
         }
     }
-    let unavailable = |e: String| ProxyError::new(ErrorKind::NoProviderAvailable, e);
+    let unavailable = |e: JoinError| match e {
+        JoinError::Full(why) => ProxyError::new(ErrorKind::NoProviderAvailable, why),
+        JoinError::Busy(why) => ProxyError::new(ErrorKind::TooManyRequests, why),
+    };
+    let joiner = Some((peer, route.max_clients_per_address));
     if let Some(key) = websocket_key(&req) {
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let rx = hub.join(gw, &cfg, route, topics, "ws").await.map_err(unavailable)?;
+        let rx = hub.join(gw, &cfg, route, topics, "ws", joiner).await.map_err(unavailable)?;
         let upgrade = hyper::upgrade::on(&mut req);
         let slot = req.extensions().get::<ConnSlot>().cloned();
         let send_timeout = snap.config.server.idle_timeout;
@@ -146,7 +152,7 @@ pub async fn serve(
         }
         return Ok(resp);
     }
-    let rx = hub.join(gw, &cfg, route, topics, "sse").await.map_err(unavailable)?;
+    let rx = hub.join(gw, &cfg, route, topics, "sse", joiner).await.map_err(unavailable)?;
     let mut resp = Response::new(sse_body(rx, gw.stop_signal()));
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

@@ -37,6 +37,7 @@ mod resilience;
 mod secrets;
 mod stalled_clients;
 mod stream_book;
+mod stream_fairness;
 mod stream_listing;
 mod stream_venues;
 mod streams;

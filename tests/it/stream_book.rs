@@ -201,7 +201,9 @@ async fn five_hundred_clients_on_one_book_cost_one_upstream_stream_and_one_snaps
     let hits = Arc::new(AtomicUsize::new(0));
     let rest = binance_rest(Arc::new(Mutex::new(snap.to_string())), Arc::clone(&hits)).await;
     let stream = StreamMock::start().await;
-    let cfg = shipped::config(&[("binance", vec![rest.url()]), ("binance.stream", vec![stream.url.clone()])]);
+    // All 500 come from 127.0.0.1: the route's 256 clients per address are raised.
+    let cfg = shipped::config(&[("binance", vec![rest.url()]), ("binance.stream", vec![stream.url.clone()])])
+        .replace("poll = \"2s\" }", "poll = \"2s\", max_clients_per_address = 600 }");
     let proxy = Proxy::start_with(&cfg, crate::support::defaults::keyed_env(), None, Default::default()).await;
     let mut clients = Vec::new();
     for i in 0..500 {

@@ -156,6 +156,8 @@ pub struct StreamConfig {
     pub listed: Option<std::sync::Arc<Listed>>,
     /// The venue's protocol.
     pub protocol: Protocol,
+    /// Upstream connections the stream may use at once (each carries `max_streams`).
+    pub max_connections: usize,
     /// How the stream names a pair when its REST ids differ (Kraken's `BTC/USD`, not
     /// `XXBTZUSD`): `{BASE}` and `{QUOTE}` are the canonical ticker and the quote.
     pub id_format: Option<String>,
@@ -225,6 +227,8 @@ pub struct StreamRoute {
     pub poll: Duration,
     /// Most symbols per client.
     pub max_symbols: usize,
+    /// Most stream clients one client address may hold at once.
+    pub max_clients_per_address: usize,
 }
 
 // === impl Channel ===

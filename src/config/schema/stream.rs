@@ -22,6 +22,9 @@ pub struct StreamSpec {
     pub channels: BTreeMap<String, StreamChannelSpec>,
     /// Streams one connection may carry (default 1024).
     pub max_streams: Option<usize>,
+    /// Upstream connections the stream may use at once (default 4): when one is full,
+    /// new streams go to another.
+    pub max_connections: Option<usize>,
     /// Control messages per second sent on one connection (default 4; Binance allows 5
     /// incoming messages a second, pongs included).
     pub control_rate: Option<u32>,

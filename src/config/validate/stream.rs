@@ -127,6 +127,7 @@ pub(super) fn provider_stream(
         ("connects.limit", connects == 0),
         ("connects.per", connect_window.is_zero()),
         ("client_queue", spec.client_queue == Some(0)),
+        ("max_connections", spec.max_connections == Some(0)),
     ];
     for (field, zero) in positive {
         if zero {
@@ -178,6 +179,7 @@ pub(super) fn provider_stream(
             listed,
             protocol,
             id_format: spec.id_format.clone(),
+            max_connections: spec.max_connections.unwrap_or(4),
         })
     })
 }
@@ -221,11 +223,16 @@ pub(super) fn route(
     if max_symbols == 0 {
         return cx.fail_at(&format!("{key}.max_symbols"), span, "must be greater than zero".into());
     }
+    let max_clients_per_address = spec.max_clients_per_address.unwrap_or(256);
+    if max_clients_per_address == 0 {
+        return cx.fail_at(&format!("{key}.max_clients_per_address"), span, "must be greater than zero".into());
+    }
     Some(StreamRoute {
         provider: provider.to_owned(),
         then: then.to_vec(),
         fallback: spec.fallback.clone(),
         poll: spec.poll.map_or(Duration::from_secs(2), |d| d.0.max(Duration::from_millis(100))),
         max_symbols,
+        max_clients_per_address,
     })
 }

@@ -16,7 +16,7 @@ impl Driver {
         if let Some(p) = provider
             && let Some(cfg) = p.stream.as_ref().filter(|c| !Arc::ptr_eq(c, &self.cfg))
         {
-            self.machine.reconfigure(cfg.limits.clone(), cfg.hosts.len(), p.breaker);
+            self.machine.reconfigure(super::share(cfg), cfg.hosts.len(), p.breaker);
             self.cfg = Arc::clone(cfg);
         }
         let Some(h) = self.cfg.hosts.get(host).cloned() else {
@@ -42,7 +42,7 @@ impl Driver {
             user_agent: upstream.map_or_else(|| "marketgate".to_owned(), |u| u.user_agent.clone()),
             keepalive: self.cfg.protocol.keepalive(),
         };
-        tracing::debug!(provider = %self.name, host = %dial.host.base, streams = streams.len(), "stream connecting");
+        tracing::debug!(provider = %self.name, connection = self.shard, host = %dial.host.base, streams = streams.len(), "stream connecting");
         self.conns.insert(conn, conn::spawn(dial, self.events.clone()));
         self.dirty = true;
     }

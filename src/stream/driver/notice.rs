@@ -20,7 +20,7 @@ impl Driver {
         let host = |i: usize| self.cfg.hosts.get(i).map_or_else(|| "?".to_owned(), |h| h.base.clone());
         match n {
             Notice::Connected { host: h, rollover } => {
-                tracing::info!(provider = %self.name, host = %host(h), rollover, "stream connected");
+                tracing::info!(provider = %self.name, connection = self.shard, host = %host(h), rollover, "stream connected");
             }
             Notice::Lost { host: h, reason } => {
                 self.counters.reconnects.inc();
@@ -29,14 +29,18 @@ impl Driver {
                 self.broadcast(Status::Gap, &detail);
             }
             Notice::Fallback => {
-                self.counters.fallback.set(1);
+                if !std::mem::replace(&mut self.shown_fallback, true) {
+                    self.counters.fallback.inc();
+                }
                 let detail = self.fallback_detail();
                 tracing::warn!(provider = %self.name, %detail, "stream fallback");
                 self.broadcast(Status::Fallback, &detail);
                 self.poll_plan();
             }
             Notice::Resumed => {
-                self.counters.fallback.set(0);
+                if std::mem::replace(&mut self.shown_fallback, false) {
+                    self.counters.fallback.dec();
+                }
                 self.relay_off = false;
                 self.poll_plan();
                 let detail = format!("{} stream carries the data again", self.name);

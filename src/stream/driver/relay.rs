@@ -175,7 +175,7 @@ async fn run(
     let joined = async {
         let (hub, gw) = (hub.upgrade()?, gw.upgrade()?);
         let cfg = gw.snapshot().config.provider(&route.provider)?.stream.clone()?;
-        Some(hub.join(&gw, &cfg, &route, topics, "relay").await)
+        Some(hub.join(&gw, &cfg, &route, topics, "relay", None).await.map_err(|e| e.to_string()))
     };
     let mut rx = match joined.await {
         Some(Ok(rx)) => rx,

@@ -13,6 +13,7 @@ class ErrorErrorCode(StrEnum):
     NO_ROUTE = "no_route"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     REQUEST_TIMEOUT = "request_timeout"
+    TOO_MANY_REQUESTS = "too_many_requests"
     UNKNOWN_PROVIDER = "unknown_provider"
     UNKNOWN_SYMBOL = "unknown_symbol"
     UPSTREAM_BODY_TOO_LARGE = "upstream_body_too_large"
