@@ -12,15 +12,7 @@ use crate::support::{Proxy, defaults, get, shipped};
 
 /// The first `n` tickers of the shipped `[assets]` other than BTC.
 fn assets(n: usize) -> Vec<String> {
-    let text = marketgate::config::DEFAULT_CONFIG;
-    let table = text.split("\n[assets]\n").nth(1).unwrap_or_default();
-    table
-        .lines()
-        .take_while(|l| !l.starts_with('['))
-        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_owned()))
-        .filter(|k| !k.starts_with('#') && !k.is_empty() && k != "BTC")
-        .take(n)
-        .collect()
+    shipped::assets().into_iter().filter(|k| k != "BTC").take(n).collect()
 }
 
 async fn start(stream: &StreamMock, per_address: usize) -> Proxy {

@@ -30,15 +30,7 @@ fn upstream_calls(mocks: &[(&str, shipped::ProviderMocks)]) -> Vec<String> {
 
 /// The first `n` tickers of the shipped `[assets]`.
 fn assets(n: usize) -> Vec<String> {
-    let text = marketgate::config::DEFAULT_CONFIG;
-    let table = text.split("\n[assets]\n").nth(1).unwrap_or_default();
-    table
-        .lines()
-        .take_while(|l| !l.starts_with('['))
-        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_owned()))
-        .filter(|k| !k.starts_with('#') && !k.is_empty())
-        .take(n)
-        .collect()
+    shipped::assets().into_iter().take(n).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

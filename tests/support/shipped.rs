@@ -352,3 +352,15 @@ pub async fn binance_banned_while(banned: std::sync::Arc<std::sync::atomic::Atom
     }
     mocks
 }
+
+/// The tickers of the shipped `[assets]`, in file order.
+pub fn assets() -> Vec<String> {
+    let text = marketgate::config::DEFAULT_CONFIG;
+    let table = text.split("\n[assets]\n").nth(1).unwrap_or_default();
+    table
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_owned()))
+        .filter(|k| !k.starts_with('#') && !k.is_empty())
+        .collect()
+}
