@@ -401,6 +401,62 @@ run_pair() {
             log "[$name] round $r/$ROUNDS $label: ${RPS[$name/$label/$r]} req/s, p99 ${P99[$name/$label/$r]} ms, ${OPENS[$name/$label/$r]} TCP connects, proxy CPU ${CPU_US[$name/$label/$r]} us/req${ERR[$name/$label/$r]:+, ${ERR[$name/$label/$r]}}"
         done
     done
+    if [[ "${PROFILE_SYSCALLS:-1}" == 1 ]]; then
+        syscall_profile "$name" "$la" "$ua"
+        syscall_profile "$name" "$lb" "$ub"
+    fi
+}
+
+# record_ratios FILE: the run's ratios as `scenario metric value` lines, and a
+# report of each that moved the wrong way by more than 15 % against the same file
+# as committed (git HEAD). The machines are noisy: this reports, it never fails.
+record_ratios() {
+    local file="$1" prev="$WORK_DIR/ratios.prev" name
+    git -C "$REPO_ROOT" show "HEAD:${file#"$REPO_ROOT"/}" > "$prev" 2> /dev/null || : > "$prev"
+    {
+        echo "# bench/passthrough.sh ratios, marketgate/nginx (req/s: higher is better; p99, cpu: lower)"
+        for name in "${PAIRS[@]}"; do
+            echo "$name req_per_s ${RATIO_RPS[$name]}"
+            echo "$name p99 ${RATIO_P99[$name]}"
+            local a="${CPU_MEDIAN[$name/${PAIR_A[$name]}]:-}" b="${CPU_MEDIAN[$name/${PAIR_B[$name]}]:-}"
+            if [[ -n "$a" && -n "$b" ]]; then
+                echo "$name cpu_per_request $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
+            fi
+        done
+    } > "$file"
+    echo
+    echo "Ratios written to ${file#"$REPO_ROOT"/} (commit it to make it the next run's baseline):"
+    awk 'FILENAME == ARGV[1] { if ($1 !~ /^#/) old[$1 " " $2] = $3; next }
+         $1 !~ /^#/ {
+            key = $1 " " $2; was = old[key]; now = $3
+            change = (was > 0) ? (now - was) / was * 100 : 0
+            worse = ($2 == "req_per_s") ? -change : change
+            flag = (was > 0 && worse > 15) ? "  REGRESSION: more than 15 % worse than the committed run" : ""
+            printf "  %-12s %-16s %6s (committed %s)%s\n", $1, $2, now, (was == "" ? "none" : was), flag
+         }' "$prev" "$file"
+}
+
+# syscall_profile NAME LABEL URL: one more wrk run of DURATION with `perf stat`
+# attached to the proxy's processes (master and workers): system calls and context
+# switches per request. Skipped (with a note) when perf cannot attach.
+declare -A SYSCALLS CSWITCH
+syscall_profile() {
+    local name="$1" label="$2" url="$3" pid="${PID_OF[$2]:-}" out="$WORK_DIR/$1.perf.$2.txt"
+    [[ -n "$pid" ]] || return 0
+    if ! command -v perf > /dev/null; then SYSCALLS[$name/$label]="-"; CSWITCH[$name/$label]="-"; return 0; fi
+    local pids
+    pids="$(printf '%s\n' "$pid" $(pgrep -P "$pid") | paste -sd, -)"
+    local limit=$(( $(duration_secs "$DURATION") + 30 ))
+    timeout --kill-after=5 "$limit" wrk "${WRK_ARGS[@]}" -d"$DURATION" "$url" > "$out.wrk" 2>&1 &
+    local wrk_pid=$!
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pids" -- sleep "$(duration_secs "$DURATION")" 2> "$out" || true
+    wait "$wrk_pid" || true
+    local n calls cs
+    n="$(parse_requests "$out.wrk")"
+    calls="$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$out")"
+    cs="$(awk -F, '$3 == "context-switches" { print $1 }' "$out")"
+    SYSCALLS[$name/$label]="$(awk -v c="$calls" -v n="${n:-0}" 'BEGIN { if (n > 0 && c + 0 > 0) printf "%.2f", c / n; else print "-" }')"
+    CSWITCH[$name/$label]="$(awk -v c="$cs" -v n="${n:-0}" 'BEGIN { if (n > 0 && c != "") printf "%.3f", c / n; else print "-" }')"
 }
 
 print_pair() {
@@ -438,6 +494,11 @@ print_pair() {
     done
     printf '  proxy CPU time per request, us (user+sys): %s %s, %s %s\n' \
         "$la" "${ua[*]}" "$lb" "${ub[*]}"
+    if [[ -n "${SYSCALLS[$name/$la]:-}${SYSCALLS[$name/$lb]:-}" ]]; then
+        printf '  per request (perf stat, one extra run): system calls %s %s, %s %s; context switches %s %s, %s %s\n' \
+            "$la" "${SYSCALLS[$name/$la]:--}" "$lb" "${SYSCALLS[$name/$lb]:--}" \
+            "$la" "${CSWITCH[$name/$la]:--}" "$lb" "${CSWITCH[$name/$lb]:--}"
+    fi
     CPU_MEDIAN[$name/$la]="$(median "${ua[@]}")"
     CPU_MEDIAN[$name/$lb]="$(median "${ub[@]}")"
     printf '  proxy CPU per request, medians: %s %s us, %s %s us\n' \

@@ -29,6 +29,7 @@ pub mod excerpt;
 pub mod gateway;
 pub mod headers;
 pub mod ingress;
+pub mod listen;
 pub mod metrics;
 pub mod normalize;
 pub mod openapi;

@@ -163,10 +163,16 @@ fn serve(cli: Cli) -> ExitCode {
     };
     runtime.block_on(async move {
         let (listen, admin_listen) = (cfg.server.listen, cfg.server.admin_listen);
+        // The client address takes one socket per worker (SO_REUSEPORT).
+        let shared = |addr| {
+            marketgate::listen::bind_shared(addr)
+                .and_then(tokio::net::TcpListener::from_std)
+                .map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))
+        };
         let bind = |addr| async move {
             tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))
         };
-        let listeners = match (bind(listen).await, bind(admin_listen).await) {
+        let listeners = match (shared(listen), bind(admin_listen).await) {
             (Ok(client), Ok(admin)) => Listeners { client, admin },
             (Err(e), _) | (_, Err(e)) => {
                 tracing::error!("{e}");

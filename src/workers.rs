@@ -1,7 +1,8 @@
 //! Where client requests are served.
 //!
 //! By default, one OS thread per core, each running a single-threaded tokio runtime
-//! that accepts from the shared client listener and serves its connections to the end
+//! that accepts on its own socket of the client address (`SO_REUSEPORT`, see
+//! [`crate::listen`]) and serves its connections to the end
 //! (nginx's worker model): a request, its upstream connection and its timers stay on
 //! one thread; a multi-threaded scheduler would hand them across cores on every
 //! wake-up, which on the loopback benchmark cost about a third of throughput.
@@ -130,7 +131,15 @@ where
     H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let socket = std_listener.try_clone()?;
+    // A socket of its own on the same port where the listener allows it (see
+    // `listen`), else a handle on the shared one.
+    let socket = match i {
+        0 => std_listener.try_clone()?,
+        _ => crate::listen::another(std_listener).or_else(|e| {
+            tracing::debug!(error = %e, worker = i, "no SO_REUSEPORT socket of its own: sharing the listener");
+            std_listener.try_clone()
+        })?,
+    };
     let (tx, rx) = oneshot::channel();
     let (shared, permits, handler, mut stop) = (shared.clone(), Arc::clone(permits), handler.clone(), stop.clone());
     std::thread::Builder::new().name(format!("marketgate-worker-{i}")).spawn(move || {
