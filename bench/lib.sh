@@ -423,6 +423,8 @@ record_ratios() {
                 echo "$name cpu_per_request $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')"
             fi
         done
+        # Scenarios this run did not measure keep their committed lines.
+        awk -v ran=" ${PAIRS[*]} " '$1 !~ /^#/ && index(ran, " " $1 " ") == 0' "$prev"
     } > "$file"
     echo
     echo "Ratios written to ${file#"$REPO_ROOT"/} (commit it to make it the next run's baseline):"

@@ -47,8 +47,8 @@
 #               requests; "default" leaves marketgate's default in place.
 #   MARKETGATE_BIN [target/release/marketgate]
 #   OUT_DIR     [unset] if set, the raw wrk/curl outputs and logs are copied there
-#   MIMALLOC_PURGE_DELAY [0] passed to marketgate (its allocator's purge delay, ms;
-#               the Dockerfile sets 0 too; mimalloc's own default is 1000)
+#   MIMALLOC_PURGE_DELAY [unset] passed to marketgate when set (its allocator's
+#               purge delay, ms); unset, marketgate sets 0 itself (src/allocator.rs)
 #   MG_POOL_MAX_IDLE [unset] if set, written as marketgate's
 #               [upstream] pool_max_idle_per_host (its default is 256)
 #
@@ -311,10 +311,15 @@ mg_failover_defaults() {
 declare -A MG_PID_OF
 start_mg() {
     local name="$1" port="$2" path="$3" new_pid
-    # As the Dockerfile runs it: mimalloc gives freed pages back at once (no CPU cost
-    # measured on this benchmark) instead of when the thread next allocates.
-    spawn new_pid "$WORK_DIR/mg-$name.log" env MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:-0}" \
-        "$MARKETGATE_BIN" --config "$WORK_DIR/mg-$name.toml"
+    # As a user runs it: without MIMALLOC_PURGE_DELAY marketgate restarts itself with
+    # it set to 0 (src/allocator.rs); a value given here is passed on and kept.
+    if [[ -n "${MIMALLOC_PURGE_DELAY:-}" ]]; then
+        spawn new_pid "$WORK_DIR/mg-$name.log" env MIMALLOC_PURGE_DELAY="$MIMALLOC_PURGE_DELAY" \
+            "$MARKETGATE_BIN" --config "$WORK_DIR/mg-$name.toml"
+    else
+        spawn new_pid "$WORK_DIR/mg-$name.log" env -u MIMALLOC_PURGE_DELAY \
+            "$MARKETGATE_BIN" --config "$WORK_DIR/mg-$name.toml"
+    fi
     MG_PID_OF[$name]="$new_pid"
     wait_http_200 "http://127.0.0.1:$port$path" "$new_pid" "$WORK_DIR/mg-$name.log"
 }

@@ -10,6 +10,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod allocator;
 pub mod answer;
 pub mod app;
 pub mod attempt;

@@ -76,7 +76,10 @@ fn main() -> ExitCode {
             }
             Err(e) => refused(&e),
         },
-        None => serve(cli),
+        None => {
+            marketgate::allocator::purge_at_once();
+            serve(cli)
+        }
     }
 }
 

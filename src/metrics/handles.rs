@@ -57,6 +57,9 @@ fn status_index(status: u16) -> usize {
 pub struct RouteHandles {
     statuses: [OnceLock<IntCounter>; STATUS_LABELS.len() + 1],
     duration: OnceLock<Histogram>,
+    /// `marketgate_cache_requests_total{route,result}`, by result (hit, coalesced,
+    /// miss, stale, shared): a cache hit counts itself without a label lookup.
+    cache: [OnceLock<IntCounter>; 5],
 }
 
 /// One provider's series.
@@ -80,6 +83,13 @@ impl RouteHandles {
         let label = status_label(status);
         self.statuses[i].get_or_init(|| m.requests.with_label_values(&[route, label])).inc();
         self.duration.get_or_init(|| m.request_duration.with_label_values(&[route])).observe(seconds);
+    }
+
+    /// Counts a cache lookup's `result` (`index` is its place among the five results).
+    pub fn cache_lookup(&self, m: &Metrics, route: &str, index: usize, result: &str) {
+        if let Some(cell) = self.cache.get(index) {
+            cell.get_or_init(|| m.cache_requests.with_label_values(&[route, result])).inc();
+        }
     }
 }
 

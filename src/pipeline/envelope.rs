@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, header};
 use serde::Serialize;
 
 pub use crate::answer::MetaExtra;
@@ -13,7 +13,6 @@ use crate::body::Body;
 pub use crate::cache::CacheResult;
 use crate::candidates::admitted::AttemptRecord;
 use crate::config::model::OpMapping;
-use crate::error::json_response;
 use crate::headers::{X_MARKETGATE_CACHE, X_MARKETGATE_PROVIDER};
 use crate::normalize::op::Operation;
 use crate::normalize::params::OpRequest;
@@ -118,7 +117,8 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
     body.put_slice(b",\"meta\":");
     body.put_slice(&meta_json);
     body.put_slice(b"}");
-    let mut resp = json_response(StatusCode::OK, body.to_vec());
+    let mut resp = Response::new(crate::body::full(body.freeze()));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(meta.provider) {
         h.insert(X_MARKETGATE_PROVIDER, v);

@@ -48,7 +48,8 @@ pub struct Call<'a> {
     pub via: &'a Via,
 }
 
-/// A cache lookup's result, as counted in `marketgate_cache_requests_total`.
+/// A cache lookup's result, as counted in `marketgate_cache_requests_total` (the
+/// discriminant indexes the route's cached counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CacheEvent {
     Hit,
@@ -130,7 +131,8 @@ pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     check_known_symbols(snap, pool, &req)?;
     let operation = route.derive.map_or(route.op.as_str(), |d| d.as_str());
     let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
-    let run = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping };
+    let handles = &call.route.handles;
+    let run = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping, handles };
     let mut reply = cached_or_fetched(gw, route, label, &run).await?;
     if let Some(cut) = shaping.cut() {
         reply = list::cut(reply, cut);
@@ -153,7 +155,7 @@ async fn cached_or_fetched(
     };
     // The shaping's part: a derived route fetches more than it shows.
     let key = format!("{label}|{}{}", run.req.cache_key(), run.shaping.key());
-    let count = |event: CacheEvent| gw.metrics.cache_requests.with_label_values(&[label, event.as_str()]).inc();
+    let count = |event: CacheEvent| run.handles.cache_lookup(&gw.metrics, label, event as usize, event.as_str());
     let hit = |entry: Arc<Cached>| Reply::Cached { entry, result: CacheResult::Hit, ttl };
     loop {
         match gw.cache.lookup(&key, Instant::now()) {
@@ -238,6 +240,8 @@ struct Fetch<'a> {
     deadline: Instant,
     via: &'a Via,
     shaping: &'a Shaping,
+    /// The route's metric handles.
+    handles: &'a crate::metrics::handles::RouteHandles,
 }
 
 impl Fetch<'_> {

@@ -77,3 +77,24 @@ fn print_default_config_round_trips_through_check() {
     let path = temp_file("default.toml", &text);
     assert!(marketgate(&["check", "--config", path.to_str().expect("utf8")]).status.success());
 }
+
+/// The shipped default, logging JSON (what `Process` reads), with no upstream reachable.
+fn quiet_default() -> String {
+    crate::support::shipped::config(&[]).replacen("format = \"text\"", "format = \"json\"", 1)
+}
+
+#[test]
+fn a_server_started_without_the_allocator_setting_runs_with_memory_given_back_at_once() {
+    let mut mg = crate::support::process::Process::start("purge", &quiet_default(), &[]);
+    assert!(
+        mg.environ().iter().any(|v| v == "MIMALLOC_PURGE_DELAY=0"),
+        "restarted with the setting: {:?}",
+        mg.environ().iter().filter(|v| v.starts_with("MIMALLOC")).collect::<Vec<_>>()
+    );
+    mg.stop(std::time::Duration::from_secs(10));
+    // A setting the operator chose is kept.
+    let mut mg =
+        crate::support::process::Process::start("purge-set", &quiet_default(), &[("MIMALLOC_PURGE_DELAY", "250")]);
+    assert!(mg.environ().iter().any(|v| v == "MIMALLOC_PURGE_DELAY=250"));
+    mg.stop(std::time::Duration::from_secs(10));
+}

@@ -58,6 +58,7 @@ impl Process {
             "127.0.0.1:0",
         ])
         .env_remove("RUST_LOG")
+        .env_remove("MIMALLOC_PURGE_DELAY")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
         for (k, v) in env {
@@ -96,6 +97,12 @@ impl Process {
     /// Admin URL of `path`.
     pub fn admin_url(&self, path: &str) -> String {
         format!("{}{path}", self.admin)
+    }
+
+    /// The environment the process runs with (`/proc/<pid>/environ`).
+    pub fn environ(&self) -> Vec<String> {
+        let raw = std::fs::read(format!("/proc/{}/environ", self.child.id())).unwrap_or_default();
+        raw.split(|b| *b == 0).filter(|v| !v.is_empty()).map(|v| String::from_utf8_lossy(v).into_owned()).collect()
     }
 
     /// The most resident memory the process has had (`VmHWM`), MiB.
