@@ -177,7 +177,7 @@ impl Hub {
     ) -> Result<Vec<(usize, mpsc::UnboundedSender<Control>)>, String> {
         let mut drivers = lock(&self.drivers);
         let shards = drivers.entry(provider.to_owned()).or_default();
-        let loads: Vec<Load> = shards.iter().map(|e| e.load.clone()).collect();
+        let loads: Vec<&Load> = shards.iter().map(|e| &e.load).collect();
         let streams: Vec<&str> = topics.iter().map(|t| t.stream.as_str()).collect();
         let placed = placement::place(&loads, &streams, cfg.limits.max_streams, cfg.max_connections)
             .map_err(|e| format!("{provider}: {e}"))?;

@@ -14,7 +14,7 @@ pub type Load = HashMap<String, usize>;
 /// Where each of `streams` goes (an index into `loads`, or past its end for a new
 /// connection), or why there is no room.
 pub fn place(
-    loads: &[Load],
+    loads: &[&Load],
     streams: &[&str],
     max_streams: usize,
     max_connections: usize,
@@ -30,7 +30,7 @@ pub fn place(
             out.push(i);
             continue;
         }
-        let used = |i: usize| loads.get(i).map_or(0, HashMap::len) + added[i].len();
+        let used = |i: usize| loads.get(i).map_or(0, |l| l.len()) + added[i].len();
         let room = (0..added.len()).find(|&i| used(i) < max_streams);
         let i = match room {
             Some(i) => i,
@@ -39,7 +39,7 @@ pub fn place(
                 added.len() - 1
             }
             None => {
-                let total = loads.iter().map(HashMap::len).sum::<usize>();
+                let total = loads.iter().map(|l| l.len()).sum::<usize>();
                 return Err(format!(
                     "the stream carries at most {max_streams} streams on each of {max_connections} connections, \
                      and {total} are in use: fewer symbols or channels, or retry later"
@@ -62,15 +62,15 @@ mod tests {
 
     #[test]
     fn shared_streams_stay_put_and_new_ones_fill_the_first_connection_with_room() {
-        let loads = vec![load(&["a", "b"]), load(&["c"])];
-        assert_eq!(place(&loads, &["b", "c", "d", "e", "d"], 3, 4), Ok(vec![0, 1, 0, 1, 0]));
+        let (ab, c) = (load(&["a", "b"]), load(&["c"]));
+        assert_eq!(place(&[&ab, &c], &["b", "c", "d", "e", "d"], 3, 4), Ok(vec![0, 1, 0, 1, 0]));
     }
 
     #[test]
     fn a_full_provider_opens_another_connection_up_to_its_limit() {
-        let loads = vec![load(&["a", "b"])];
-        assert_eq!(place(&loads, &["c", "d", "e"], 2, 3), Ok(vec![1, 1, 2]));
-        let err = place(&loads, &["c", "d", "e"], 2, 2).unwrap_err();
+        let ab = load(&["a", "b"]);
+        assert_eq!(place(&[&ab], &["c", "d", "e"], 2, 3), Ok(vec![1, 1, 2]));
+        let err = place(&[&ab], &["c", "d", "e"], 2, 2).unwrap_err();
         assert!(err.contains("at most 2 streams on each of 2 connections"), "{err}");
         assert_eq!(place(&[], &["x"], 1, 1), Ok(vec![0]), "the first connection");
     }

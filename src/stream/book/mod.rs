@@ -16,6 +16,11 @@ use serde::Deserialize;
 /// `[price, amount]`.
 pub type Level = [f64; 2];
 
+/// Most levels a side keeps (Binance's deepest snapshot). Levels far from the best
+/// price that a feed keeps adding, and never removes, would otherwise grow the book
+/// without bound; the worst go first, thousands below the 1000 a client may see.
+pub const MAX_LEVELS: usize = 5000;
+
 /// One diff-depth event: the update ids it spans and the levels it sets (amount 0
 /// removes the level).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -63,15 +68,25 @@ impl Book {
     /// The book of a snapshot.
     pub fn from_snapshot(s: &Snapshot) -> Self {
         let mut book = Self::default();
-        set(&mut book.bids, &s.bids);
-        set(&mut book.asks, &s.asks);
+        book.set(&s.bids, &s.asks);
         book
     }
 
     /// Sets the levels of `d`.
     pub fn apply(&mut self, d: &Diff) {
-        set(&mut self.bids, &d.bids);
-        set(&mut self.asks, &d.asks);
+        self.set(&d.bids, &d.asks);
+    }
+
+    /// Sets levels, then drops the worst past [`MAX_LEVELS`] a side.
+    fn set(&mut self, bids: &[Level], asks: &[Level]) {
+        set(&mut self.bids, bids);
+        set(&mut self.asks, asks);
+        while self.bids.len() > MAX_LEVELS {
+            self.bids.pop_first();
+        }
+        while self.asks.len() > MAX_LEVELS {
+            self.asks.pop_last();
+        }
     }
 
     /// The best `depth` levels of each side.
@@ -158,6 +173,19 @@ mod tests {
         apply_view(&mut client, &ch);
         assert_eq!(client, after);
         assert!(after.changes(&after).is_empty());
+    }
+
+    #[test]
+    fn a_feed_that_only_adds_levels_cannot_grow_the_book_past_its_bound() {
+        let mut book = Book::default();
+        for i in 0..3 * MAX_LEVELS {
+            let p = 1.0 + i as f64;
+            book.apply(&Diff { first: 1, last: 1, bids: vec![[p, 1.0]], asks: vec![[p, 1.0]] });
+        }
+        let top = book.top(usize::MAX);
+        assert_eq!((top.bids.len(), top.asks.len()), (MAX_LEVELS, MAX_LEVELS));
+        assert_eq!(top.bids[0][0], 3.0 * MAX_LEVELS as f64, "the best bid stays");
+        assert_eq!(top.asks[0][0], 1.0, "the best ask stays");
     }
 
     #[test]

@@ -122,10 +122,9 @@ impl Driver {
                 let Some(spec) = cfg.channels.get(&Channel::Book).and_then(|c| c.snapshot.as_ref()) else {
                     return Err("no snapshot configured".into());
                 };
-                let input = jq::parse(body).map_err(|e| format!("snapshot body: {e}"))?;
                 let globals = Globals { now: now_ms(), ..Globals::default() };
-                let out = spec.mapping.run_val(input, &globals).map_err(|e| format!("snapshot mapping: {e}"))?;
-                serde_json::from_str::<Snapshot>(&out.to_string()).map_err(|e| format!("snapshot mapping output: {e}"))
+                let out = spec.mapping.run(body, &globals).map_err(|e| format!("snapshot mapping: {e}"))?;
+                serde_json::from_str::<Snapshot>(&out).map_err(|e| format!("snapshot mapping output: {e}"))
             };
             let result = crate::stream::rest::get(&gateway, &name, &path, weight, read).await;
             drop(gateway);
