@@ -53,11 +53,6 @@ pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
-/// Boxes a streamed hyper body.
-pub fn stream(body: Incoming) -> Body {
-    body.map_err(|e| Box::new(e) as BoxError).boxed()
-}
-
 /// Boxes a client's streamed body, ending it with an error past `limit` bytes.
 pub fn limited(body: Incoming, limit: usize) -> Body {
     Limited::new(body, limit).boxed()

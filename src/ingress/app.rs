@@ -10,7 +10,6 @@ use http::{HeaderValue, Request, Response};
 use hyper::body::{Body as _, Incoming};
 
 use crate::body::Body;
-use crate::body::stream;
 use crate::config::model::AppConfig;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::Served;
@@ -62,7 +61,7 @@ pub async fn forward(
             }
             rparts.version = http::Version::HTTP_11;
             Ok((
-                Response::from_parts(rparts, stream(rbody)),
+                Response::from_parts(rparts, rbody.boxed()),
                 Served { provider: Some(std::sync::Arc::from("app")), attempts: 1, cache: None },
             ))
         }

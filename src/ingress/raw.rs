@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::body::Body;
 use crate::body::ClientFault;
-use crate::body::{SharedBody, empty, stream};
+use crate::body::{SharedBody, empty};
 use crate::breaker::Outcome;
 use crate::candidates::admitted::AttemptRecord;
 use crate::candidates::tiers::TierOrder;
@@ -28,6 +28,7 @@ use crate::headers::{self, X_MARKETGATE_HOST, X_MARKETGATE_PROVIDER};
 use crate::ingress::upgrade::Pending;
 use crate::policy::{Asked, Policy};
 use crate::snapshot::{HostRt, ProviderRt, Snapshot};
+use crate::transport::upstream_body::UpstreamResponse;
 use crate::upstream::classify::Failure;
 use crate::upstream::exchange::{Exchange, Outgoing, Refused};
 
@@ -79,7 +80,7 @@ async fn forward(
     let mut candidates = Candidates::new(TierOrder::one(snap, provider), &gw.metrics).every_host();
     let mut planner = |_: &ProviderRt| -> Planned<()> { Ok(((), weight)) };
     let mut attempts: Vec<AttemptRecord> = Vec::new();
-    let mut last_5xx: Option<(Response<Incoming>, &HostRt)> = None;
+    let mut last_5xx: Option<(UpstreamResponse, &HostRt)> = None;
     let mut policy = Policy::new(&gw.budget, &snap.config.retry_budget, &gw.metrics, "raw", deadline);
     let mut next = Advance::NextHost;
     while let Some(c) = candidates.next(next, &mut planner, &mut attempts) {
@@ -162,12 +163,7 @@ fn raw_weight(provider: &ProviderRt, path_and_query: &str) -> u32 {
     rule.of(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()))
 }
 
-fn respond(
-    provider: &ProviderRt,
-    host: &HostRt,
-    resp: Response<Incoming>,
-    attempts: usize,
-) -> (Response<Body>, Served) {
+fn respond(provider: &ProviderRt, host: &HostRt, resp: UpstreamResponse, attempts: usize) -> (Response<Body>, Served) {
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
     headers::redact_secrets(&mut parts.headers, &provider.secrets());
@@ -180,7 +176,7 @@ fn respond(
         parts.headers.insert(X_MARKETGATE_HOST, v.clone());
     }
     let served = Served { provider: Some(std::sync::Arc::clone(&provider.name)), attempts, cache: None };
-    (Response::from_parts(parts, stream(body)), served)
+    (Response::from_parts(parts, body.boxed()), served)
 }
 
 /// Builds the upstream path from the `{*path}` tail and the query. Refuses anything that

@@ -12,8 +12,7 @@
 use std::time::Duration;
 
 use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -21,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use crate::headers;
 use crate::server::ConnSlot;
 use crate::server::idle::{Activity, IdleIo};
+use crate::transport::upstream_body::UpstreamResponse;
 
 /// A client request that asks to switch protocols, with its side of the upgrade.
 pub struct Pending {
@@ -55,12 +55,13 @@ impl Pending {
 
     /// When `resp` is the upstream's 101, starts the splice and returns what the client's
     /// 101 must carry; otherwise the client's connection stays plain HTTP.
-    pub fn on_response(self, resp: &mut Response<Incoming>, idle: Duration) -> Option<Switched> {
+    pub fn on_response(self, resp: &mut UpstreamResponse, idle: Duration) -> Option<Switched> {
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             return None;
         }
         let protocol = resp.headers().get(UPGRADE).cloned().unwrap_or(self.protocol);
-        let upstream = hyper::upgrade::on(resp);
+        // Only hyper's path carries upgrades; it leaves the upgrade in the extensions.
+        let upstream = resp.extensions_mut().remove::<OnUpgrade>()?;
         let (client, slot) = (self.client, self.slot);
         tokio::spawn(async move {
             let closing = slot.as_ref().map(ConnSlot::closing);

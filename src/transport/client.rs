@@ -1,5 +1,7 @@
-//! The upstream HTTP client: hyper-util's pooled client over rustls (HTTP/1.1 and
-//! HTTP/2 by ALPN), keep-alive pooling, and one `send` with a per-attempt timeout.
+//! The upstream HTTP client: one `send` with a per-attempt timeout. A plain-HTTP request
+//! without a body or upgrade takes the lean HTTP/1.1 path (`h1`, driven by the request's
+//! own task); the rest goes through hyper-util's pooled client over rustls (HTTP/1.1 and
+//! HTTP/2 by ALPN).
 //!
 //! Each thread gets its own connection pool: request workers run one single-threaded
 //! runtime each, and a pooled connection's task lives on the runtime that opened it,
@@ -10,13 +12,14 @@ use std::error::Error as StdError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
+use http::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::h1;
+use super::upstream_body::{UpstreamBody, UpstreamResponse};
 use crate::body::{Body, BoxError};
 use crate::tls::{TlsError, client_config};
 
@@ -77,7 +80,7 @@ impl UpstreamClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.set_connect_timeout(Some(h1::CONNECT_TIMEOUT));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -114,11 +117,31 @@ impl UpstreamClient {
     }
 
     /// Sends a request and waits up to `timeout` for the response head.
-    pub async fn send(&self, req: Request<Body>, timeout: Duration) -> Result<Response<Incoming>, SendError> {
+    pub async fn send(&self, req: Request<Body>, timeout: Duration) -> Result<UpstreamResponse, SendError> {
+        if h1::fits(&req) {
+            return self.send_lean(req, timeout).await;
+        }
         match tokio::time::timeout(timeout, self.pooled().request(req)).await {
             Err(_) => Err(SendError::Timeout(timeout)),
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(resp)) => Ok(resp.map(UpstreamBody::Hyper)),
             Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(Box::new(e))),
+            Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
+        }
+    }
+
+    async fn send_lean(&self, req: Request<Body>, timeout: Duration) -> Result<UpstreamResponse, SendError> {
+        let Some(host) = req.uri().authority().cloned() else {
+            return Err(SendError::Connect("the request has no host".into()));
+        };
+        let limits = h1::pool::Limits {
+            max_idle: self.settings.pool_max_idle_per_host,
+            idle_timeout: self.settings.pool_idle_timeout,
+        };
+        let home = h1::pool::Home { client: self.id, host, limits };
+        match tokio::time::timeout(timeout, h1::send(&req, home)).await {
+            Err(_) => Err(SendError::Timeout(timeout)),
+            Ok(Ok(resp)) => Ok(resp.map(UpstreamBody::Lean)),
+            Ok(Err(h1::Failed::Connect(e))) => Err(SendError::Connect(Box::new(e))),
             Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
         }
     }

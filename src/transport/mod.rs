@@ -1,6 +1,10 @@
-//! The transport, below the snapshot: the pooled rustls HTTP client with its
-//! per-attempt timeout, and the base URLs requests are joined to (with the
-//! percent-encoding set of query values). Nothing here knows providers or routes.
+//! The transport, below the snapshot: the upstream client (hyper's pooled rustls
+//! client, and a lean HTTP/1.1 path for plain-HTTP requests without a body) with its
+//! per-attempt timeout, the body either path returns, and the base URLs requests are
+//! joined to (with the percent-encoding set of query values). Nothing here knows
+//! providers or routes.
 
 pub mod client;
+pub mod h1;
+pub mod upstream_body;
 pub mod url;

@@ -12,8 +12,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
-use hyper::body::Incoming;
+use http::{HeaderMap, HeaderValue, Method, Request, header};
 
 use super::classify::{self, Failure};
 use super::{auth, quota, retry_after};
@@ -27,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 use crate::state::quota::Spent;
 use crate::transport::client::describe;
+use crate::transport::upstream_body::UpstreamResponse;
 
 /// What the exchange needs from the app: the snapshot (client, settings) and metrics.
 #[derive(Clone, Copy)]
@@ -69,7 +69,7 @@ pub struct Refused {
     /// What went wrong.
     pub failure: Failure,
     /// The response, when there was one.
-    pub response: Option<Response<Incoming>>,
+    pub response: Option<UpstreamResponse>,
 }
 
 // === impl Outgoing ===
@@ -139,7 +139,7 @@ impl Exchange<'_> {
 
     /// Sends `out` to the admitted host. `Ok` is a 2xx/3xx response whose body the
     /// caller still has to judge; everything else is a [`Refused`].
-    pub async fn send(&self, host: &Admitted<'_>, out: Outgoing) -> Result<Response<Incoming>, Refused> {
+    pub async fn send(&self, host: &Admitted<'_>, out: Outgoing) -> Result<UpstreamResponse, Refused> {
         let provider = host.provider;
         if let Err(spent) = self.take_budget(provider, out.weight).await {
             return Err(Failure::new(Outcome::OverQuota, quota::spent_detail(spent, out.weight)).into());

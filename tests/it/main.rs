@@ -42,3 +42,4 @@ mod stream_listing;
 mod stream_venues;
 mod streams;
 mod upgrades;
+mod upstream_wire;

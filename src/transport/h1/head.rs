@@ -1,0 +1,283 @@
+//! HTTP/1.1 message heads, pure: the request head written upstream, and the response
+//! head parsed from the read buffer (httparse, hyper's own parser) with the body's
+//! framing and whether the connection can be used again (RFC 9112 §6.3, §9.3).
+
+use bytes::{BufMut, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+
+/// Most response header lines read (hyper's client reads 100).
+pub const MAX_HEADERS: usize = 100;
+/// Largest response head; a longer one is refused.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 204, 304).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+    /// Until the upstream closes the connection.
+    Close,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct Head {
+    /// Status, version and headers, with an empty body.
+    pub response: Response<()>,
+    /// How the body that follows is delimited.
+    pub framing: Framing,
+    /// The connection may carry another request after this body.
+    pub reusable: bool,
+}
+
+/// Why a response head was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    /// httparse refused the bytes.
+    #[error("malformed response head: {0}")]
+    Malformed(String),
+    /// Over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] lines.
+    #[error("response head too large")]
+    TooLarge,
+    /// `Content-Length` that is not one number.
+    #[error("invalid content-length in the response")]
+    BadLength,
+    /// A 101 to a request that did not ask to upgrade.
+    #[error("unexpected 101 Switching Protocols")]
+    UnexpectedSwitch,
+}
+
+/// The request head for `req`: request line, `Host` (from the URI unless set), its
+/// headers, and `content-length: 0` for a bodiless POST, PUT or PATCH (as hyper sends).
+pub fn encode_request<B>(req: &Request<B>, out: &mut BytesMut) {
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    out.reserve(64 + target.len() + req.headers().len() * 32);
+    out.put_slice(req.method().as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(target.as_bytes());
+    out.put_slice(b" HTTP/1.1\r\n");
+    if !req.headers().contains_key(HOST)
+        && let Some(authority) = uri.authority()
+    {
+        out.put_slice(b"host: ");
+        out.put_slice(authority.as_str().as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    for (name, value) in req.headers() {
+        out.put_slice(name.as_str().as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    let wants_length = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    if wants_length && !req.headers().contains_key(CONTENT_LENGTH) {
+        out.put_slice(b"content-length: 0\r\n");
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// Parses the response head at the start of `buf`, skipping interim 1xx responses.
+/// `Ok(None)`: more bytes are needed. On success the head's bytes are taken out of
+/// `buf`; what follows (the body) stays.
+pub fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, HeadError> {
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut slots);
+        let len = match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(HeadError::TooLarge),
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+            Err(e) => return Err(HeadError::Malformed(e.to_string())),
+        };
+        if len > MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let code = parsed.code.unwrap_or(0);
+        let status = StatusCode::from_u16(code).map_err(|e| HeadError::Malformed(e.to_string()))?;
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(HeadError::UnexpectedSwitch);
+        }
+        if status.is_informational() {
+            let _ = buf.split_to(len);
+            continue;
+        }
+        let version = if parsed.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+        // Header values are sliced out of the head's bytes, not copied.
+        let base = buf.as_ptr() as usize;
+        let mut spans = Vec::with_capacity(parsed.headers.len());
+        for h in parsed.headers.iter() {
+            let name = HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| HeadError::Malformed(format!("invalid header name {:?}", h.name)))?;
+            let start = h.value.as_ptr() as usize - base;
+            spans.push((name, start, start + h.value.len()));
+        }
+        let head = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(spans.len());
+        for (name, start, end) in spans {
+            let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+                .map_err(|_| HeadError::Malformed(format!("invalid value of header {name}")))?;
+            headers.append(name, value);
+        }
+        return finish(status, version, headers, method).map(Some);
+    }
+}
+
+/// The framing and reuse of a response (RFC 9112 §6.3).
+fn finish(status: StatusCode, version: Version, headers: HeaderMap, method: &Method) -> Result<Head, HeadError> {
+    let mut reusable = keeps_alive(version, &headers);
+    let framing = if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        Framing::Empty
+    } else if headers.contains_key(TRANSFER_ENCODING) {
+        // Transfer-Encoding wins over Content-Length; a message with both is suspect,
+        // so its connection is not used again.
+        reusable &= !headers.contains_key(CONTENT_LENGTH);
+        if last_coding_is_chunked(&headers) { Framing::Chunked } else { Framing::Close }
+    } else if let Some(n) = content_length(&headers)? {
+        Framing::Length(n)
+    } else {
+        Framing::Close
+    };
+    reusable &= framing != Framing::Close;
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    Ok(Head { response, framing, reusable })
+}
+
+/// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
+fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
+    let has = |token: &str| tokens(headers, &CONNECTION).any(|t| t.eq_ignore_ascii_case(token));
+    if version == Version::HTTP_10 { has("keep-alive") } else { !has("close") }
+}
+
+fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
+    tokens(headers, &TRANSFER_ENCODING).last().is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+}
+
+/// One length, repeated or not; anything else is refused.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, HeadError> {
+    let mut found: Option<u64> = None;
+    for text in tokens(headers, &CONTENT_LENGTH) {
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(HeadError::BadLength);
+        }
+        let n: u64 = text.parse().map_err(|_| HeadError::BadLength)?;
+        if found.is_some_and(|f| f != n) {
+            return Err(HeadError::BadLength);
+        }
+        found = Some(n);
+    }
+    Ok(found)
+}
+
+/// The comma-separated tokens of every `name` header (an unreadable value gives `?`).
+fn tokens<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a str> {
+    headers.get_all(name).iter().flat_map(|v| v.to_str().unwrap_or("?").split(',').map(str::trim))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn to_bytes<B>(req: &Request<B>) -> Bytes {
+        let mut out = BytesMut::new();
+        encode_request(req, &mut out);
+        out.freeze()
+    }
+
+    fn parse(wire: &str, method: Method) -> Result<Option<Head>, HeadError> {
+        parse_response(&mut BytesMut::from(wire), &method)
+    }
+
+    fn framing(wire: &str) -> (Framing, bool) {
+        let head = parse(wire, Method::GET).expect("valid").expect("complete");
+        (head.framing, head.reusable)
+    }
+
+    #[test]
+    fn the_request_head_has_the_target_host_and_headers() {
+        let req = Request::get("http://127.0.0.1:8080/api/v3/ticker/price?symbol=BTCUSDT")
+            .header("user-agent", "marketgate")
+            .body(())
+            .expect("request");
+        assert_eq!(
+            to_bytes(&req),
+            "GET /api/v3/ticker/price?symbol=BTCUSDT HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: marketgate\r\n\r\n"
+        );
+        let given = Request::post("http://a/x").header("host", "b").body(()).expect("request");
+        assert_eq!(to_bytes(&given), "POST /x HTTP/1.1\r\nhost: b\r\ncontent-length: 0\r\n\r\n");
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        assert_eq!(framing("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"), (Framing::Length(5), true));
+        assert_eq!(framing("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n"), (Framing::Length(5), true));
+        assert_eq!(framing("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n"), (Framing::Chunked, true));
+        assert_eq!(framing("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, gzip\r\n\r\n"), (Framing::Close, false));
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n"),
+            (Framing::Chunked, false)
+        );
+        assert_eq!(framing("HTTP/1.1 200 OK\r\n\r\n"), (Framing::Close, false));
+        assert_eq!(framing("HTTP/1.1 204 No Content\r\ncontent-length: 7\r\n\r\n"), (Framing::Empty, true));
+        assert_eq!(framing("HTTP/1.1 304 Not Modified\r\n\r\n"), (Framing::Empty, true));
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\n"),
+            (Framing::Length(1), false)
+        );
+        assert_eq!(framing("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n"), (Framing::Length(1), false));
+        assert_eq!(
+            framing("HTTP/1.0 200 OK\r\nconnection: Keep-Alive\r\ncontent-length: 1\r\n\r\n"),
+            (Framing::Length(1), true)
+        );
+        let head = parse("HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", Method::HEAD).expect("valid").expect("head");
+        assert_eq!(head.framing, Framing::Empty);
+    }
+
+    #[test]
+    fn bad_lengths_and_switches_are_refused() {
+        for wire in [
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 1e3\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999999\r\n\r\n",
+        ] {
+            assert_eq!(parse(wire, Method::GET).expect_err(wire), HeadError::BadLength, "{wire}");
+        }
+        let switch = parse("HTTP/1.1 101 Switching Protocols\r\n\r\n", Method::GET);
+        assert_eq!(switch.expect_err("101"), HeadError::UnexpectedSwitch);
+        assert!(matches!(parse("HTTP/1.1 2x0 OK\r\n\r\n", Method::GET), Err(HeadError::Malformed(_))));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_and_the_body_stays_in_the_buffer() {
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 404 Not Found\r\nx-a: 1\r\nx-a: 2\r\ncontent-length: 2\r\n\r\n{}",
+        );
+        let head = parse_response(&mut buf, &Method::GET).expect("valid").expect("complete");
+        assert_eq!(head.response.status(), StatusCode::NOT_FOUND);
+        let values: Vec<_> =
+            head.response.headers().get_all("x-a").iter().map(|v| v.to_str().expect("ascii")).collect();
+        assert_eq!(values, ["1", "2"]);
+        assert_eq!(&buf[..], b"{}");
+    }
+
+    #[test]
+    fn a_partial_head_waits_and_an_endless_one_is_refused() {
+        assert!(parse("HTTP/1.1 200 OK\r\ncontent-le", Method::GET).expect("partial").is_none());
+        let endless = format!("HTTP/1.1 200 OK\r\nx-a: {}", "a".repeat(MAX_HEAD + 1));
+        assert_eq!(parse(&endless, Method::GET).expect_err("too large"), HeadError::TooLarge);
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("x-{i}: 1\r\n")).collect();
+        let wire = format!("HTTP/1.1 200 OK\r\n{many}\r\n");
+        assert_eq!(parse(&wire, Method::GET).expect_err("too many"), HeadError::TooLarge);
+    }
+}

@@ -1,0 +1,147 @@
+//! The lean HTTP/1.1 path for plain `http://` upstreams: the request's own task writes
+//! the request, reads the response head and hands back a body that reads the rest,
+//! with no connection task, no channel between tasks and no pool lock.
+//!
+//! It carries requests without a body and without an upgrade (market-data GETs, the
+//! bulk of the traffic); `client.rs` sends everything else, and every `https://`
+//! request (HTTP/2 by ALPN), through hyper. A request that finds its pooled connection
+//! closed by the upstream before any byte of the answer came back is sent again once
+//! on a new connection, when its method is safe to repeat (as hyper does).
+
+pub mod body;
+pub mod chunked;
+pub mod head;
+pub mod pool;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::uri::Authority;
+use http::{Method, Request, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use self::body::LeanBody;
+use self::head::{HeadError, parse_response};
+use self::pool::{Conn, Home};
+
+/// How long one connect may take (hyper's connector in `client.rs` uses the same).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a lean request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failed {
+    /// No connection could be made.
+    #[error("tcp connect error")]
+    Connect(#[source] io::Error),
+    /// The request was written and the answer broke off or was malformed.
+    #[error("upstream connection failed")]
+    Broken(#[source] Broken),
+}
+
+/// What broke on an open connection.
+#[derive(Debug, thiserror::Error)]
+pub enum Broken {
+    /// The socket failed.
+    #[error("connection error")]
+    Io(#[source] io::Error),
+    /// The upstream closed before a whole response head came.
+    #[error("connection closed before the response head")]
+    Closed,
+    /// The head could not be read.
+    #[error(transparent)]
+    Head(#[from] HeadError),
+}
+
+/// True when `req` can take the lean path: plain HTTP, no body, no upgrade.
+pub fn fits<B: hyper::body::Body>(req: &Request<B>) -> bool {
+    req.uri().scheme() == Some(&http::uri::Scheme::HTTP)
+        && req.body().is_end_stream()
+        && !req.headers().contains_key(http::header::UPGRADE)
+}
+
+/// Sends `req` (which [`fits`]) over a pooled or new connection of `home`'s client.
+pub async fn send<B>(req: &Request<B>, home: Home) -> Result<Response<LeanBody>, Failed> {
+    let mut wire = BytesMut::new();
+    head::encode_request(req, &mut wire);
+    let wire = wire.freeze();
+    let method = req.method();
+    let mut pooled = pool::checkout(&home);
+    loop {
+        let reused = pooled.is_some();
+        let mut conn = match pooled.take() {
+            Some(conn) => conn,
+            None => Conn::new(connect(&home.host).await.map_err(Failed::Connect)?),
+        };
+        match exchange(&mut conn, &wire, method).await {
+            Ok(head) => {
+                let body = LeanBody::new(conn, head.framing, head.reusable, home);
+                return Ok(head.response.map(|()| body));
+            }
+            // The upstream closed an idle connection as the request went out.
+            Err(Exchange { nothing_back: true, .. }) if reused && repeatable(method) => {}
+            Err(Exchange { broken, .. }) => return Err(Failed::Broken(broken)),
+        }
+    }
+}
+
+/// A failed exchange, and whether no byte of an answer had come back.
+struct Exchange {
+    broken: Broken,
+    nothing_back: bool,
+}
+
+/// Writes the request head and reads the response head.
+async fn exchange(conn: &mut Conn, wire: &Bytes, method: &Method) -> Result<head::Head, Exchange> {
+    let fail = |broken, nothing_back| Exchange { broken, nothing_back };
+    conn.buf.clear();
+    if let Err(e) = conn.io.write_all(wire).await {
+        return Err(fail(Broken::Io(e), true));
+    }
+    let mut read_any = false;
+    loop {
+        if conn.buf.capacity() - conn.buf.len() < 1024 {
+            conn.buf.reserve(8 * 1024);
+        }
+        match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
+            Ok(0) => return Err(fail(Broken::Closed, !read_any)),
+            Ok(_) => read_any = true,
+            Err(e) => return Err(fail(Broken::Io(e), !read_any)),
+        }
+        match parse_response(&mut conn.buf, method) {
+            Ok(Some(head)) => return Ok(head),
+            Ok(None) => {}
+            Err(e) => return Err(fail(e.into(), false)),
+        }
+    }
+}
+
+/// Methods that may be sent twice (RFC 9110 §9.2.2) when the first never arrived.
+fn repeatable(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+}
+
+/// Connects to `host` (an IP literal directly, a name through the resolver, its
+/// addresses in turn), with Nagle off.
+async fn connect(host: &Authority) -> io::Result<TcpStream> {
+    let port = host.port_u16().unwrap_or(80);
+    let name = host.host().trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match name.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((name, port)).await?.collect(),
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{name} has no address"));
+    for addr in addrs {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(io)) => {
+                io.set_nodelay(true)?;
+                return Ok(io);
+            }
+            Ok(Err(e)) => last = e,
+            Err(_) => last = io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out")),
+        }
+    }
+    Err(last)
+}
