@@ -177,9 +177,11 @@ pub async fn serve<H, F>(
                 }
                 let in_flight = activity.request();
                 let fut = guarded(handler.clone(), metrics.clone(), req, peer);
-                // Boxed: hyper keeps room for one request future per connection, so an
-                // unboxed handler future (kilobytes) would be held by every connection.
-                Box::pin(async move { fut.await.map(|resp| idle::Activity::track(resp, in_flight)) })
+                // Not boxed: hyper keeps one slot for the request future per connection,
+                // allocated once with the connection (a plain HTTP/1.1 connection's hyper
+                // state is itself released while it is quiet, `conn.rs`), so a request
+                // costs no allocation of the handler future's kilobytes.
+                async move { fut.await.map(|resp| idle::Activity::track(resp, in_flight)) }
             })
         };
         let (builders, acceptor) = (Arc::clone(&builders), tls.load_full());

@@ -96,8 +96,13 @@ impl BaseUrl {
 
     /// The full URI for `path_and_query` (which must start with `/`) under the base path.
     pub fn join(&self, path_and_query: &str) -> Result<Uri, UrlError> {
-        let joined = format!("{}{}", self.base_path, path_and_query);
-        let pq: PathAndQuery = joined.parse().map_err(|e| UrlError(format!("bad upstream path {joined:?}: {e}")))?;
+        let mut joined = String::with_capacity(self.base_path.len() + path_and_query.len());
+        joined.push_str(&self.base_path);
+        joined.push_str(path_and_query);
+        // Handed over, not copied again.
+        let pq = PathAndQuery::from_maybe_shared(bytes::Bytes::from(joined)).map_err(|e| {
+            UrlError(format!("bad upstream path {:?}: {e}", format!("{}{path_and_query}", self.base_path)))
+        })?;
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())

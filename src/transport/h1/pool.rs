@@ -8,7 +8,6 @@
 //! at most once a second, when any connection is taken or given back.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -55,7 +54,8 @@ struct Idle {
 struct Pool {
     client: usize,
     limits: Limits,
-    hosts: HashMap<Authority, Vec<Idle>>,
+    /// Per host (a client talks to a handful: a list beats hashing).
+    hosts: Vec<(Authority, Vec<Idle>)>,
     swept: Instant,
 }
 
@@ -99,7 +99,7 @@ impl Pool {
         }
         self.swept = now;
         let keep = self.limits.idle_timeout;
-        self.hosts.retain(|_, list| {
+        self.hosts.retain_mut(|(_, list)| {
             list.retain(|i| now.duration_since(i.since) < keep);
             !list.is_empty()
         });
@@ -115,7 +115,7 @@ fn with_pool<R>(client: usize, limits: Limits, f: impl FnOnce(&mut Pool) -> R) -
                 if pools.len() >= POOLS_PER_THREAD {
                     pools.remove(0);
                 }
-                pools.push(Pool { client, limits, hosts: HashMap::new(), swept: Instant::now() });
+                pools.push(Pool { client, limits, hosts: Vec::new(), swept: Instant::now() });
                 pools.len() - 1
             }
         };
@@ -128,7 +128,7 @@ pub fn checkout(home: &Home) -> Option<Conn> {
     let now = Instant::now();
     with_pool(home.client, home.limits, |pool| {
         pool.sweep(now);
-        let list = pool.hosts.get_mut(&home.host)?;
+        let (_, list) = pool.hosts.iter_mut().find(|(h, _)| *h == home.host)?;
         while let Some(idle) = list.pop() {
             if now.duration_since(idle.since) < pool.limits.idle_timeout && idle.conn.is_quiet() {
                 return Some(idle.conn);
@@ -146,9 +146,11 @@ pub fn checkin(home: &Home, conn: Conn) {
     let now = Instant::now();
     with_pool(home.client, home.limits, |pool| {
         pool.sweep(now);
-        let list = pool.hosts.entry(home.host.clone()).or_default();
-        if list.len() < pool.limits.max_idle {
-            list.push(Idle { conn, since: now });
+        let idle = Idle { conn, since: now };
+        match pool.hosts.iter_mut().find(|(h, _)| *h == home.host) {
+            Some((_, list)) if list.len() < pool.limits.max_idle => list.push(idle),
+            Some(_) => {}
+            None => pool.hosts.push((home.host.clone(), vec![idle])),
         }
     });
 }
@@ -157,6 +159,68 @@ pub fn checkin(home: &Home, conn: Conn) {
 #[cfg(test)]
 pub fn idle_count(client: usize, host: &Authority) -> usize {
     POOLS.with(|pools| {
-        pools.borrow().iter().find(|p| p.client == client).and_then(|p| p.hosts.get(host)).map_or(0, Vec::len)
+        pools
+            .borrow()
+            .iter()
+            .find(|p| p.client == client)
+            .and_then(|p| p.hosts.iter().find(|(h, _)| h == host))
+            .map_or(0, |(_, list)| list.len())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    /// A connected pair: our side as a `Conn`, and the peer's socket.
+    async fn pair(listener: &TcpListener) -> (Conn, TcpStream) {
+        let addr = listener.local_addr().expect("addr");
+        let (ours, theirs) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (Conn::new(ours.expect("connect")), theirs.expect("accept").0)
+    }
+
+    fn home(client: usize, max_idle: usize) -> Home {
+        let limits = Limits { max_idle, idle_timeout: Duration::from_secs(90) };
+        Home { client, host: Authority::from_static("127.0.0.1:1"), limits }
+    }
+
+    #[tokio::test]
+    async fn a_quiet_connection_is_reused_and_one_the_peer_touched_is_not() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let home = home(usize::MAX - 1, 8);
+        let (a, _keep_a) = pair(&listener).await;
+        let (b, mut peer_b) = pair(&listener).await;
+        let (c, peer_c) = pair(&listener).await;
+        checkin(&home, a);
+        checkin(&home, b);
+        checkin(&home, c);
+        assert_eq!(idle_count(home.client, &home.host), 3);
+        // c's peer closes, b's peer sends bytes nobody asked for: neither is handed out.
+        drop(peer_c);
+        peer_b.write_all(b"HTTP/1.1 200 OK\r\n").await.expect("write");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let got = checkout(&home).expect("the quiet one");
+        assert_eq!(idle_count(home.client, &home.host), 0, "the touched ones were dropped on the way");
+        assert!(got.is_quiet());
+        assert!(checkout(&home).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_host_keeps_at_most_max_idle_and_none_past_the_idle_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let home = home(usize::MAX - 2, 2);
+        let mut peers = Vec::new();
+        for _ in 0..3 {
+            let (conn, peer) = pair(&listener).await;
+            peers.push(peer);
+            checkin(&home, conn);
+        }
+        assert_eq!(idle_count(home.client, &home.host), 2);
+        tokio::time::pause();
+        tokio::time::advance(Duration::from_secs(91)).await;
+        assert!(checkout(&home).is_none(), "older than pool_idle_timeout");
+        assert_eq!(idle_count(home.client, &home.host), 0, "swept");
+    }
 }
