@@ -65,8 +65,10 @@ pub fn encode_request<B>(req: &Request<B>, out: &mut BytesMut) {
     if !req.headers().contains_key(HOST)
         && let Some(authority) = uri.authority()
     {
+        // As hyper's client writes it: the default port left out.
+        let host = if authority.port_u16() == Some(80) { authority.host() } else { authority.as_str() };
         out.put_slice(b"host: ");
-        out.put_slice(authority.as_str().as_bytes());
+        out.put_slice(host.as_bytes());
         out.put_slice(b"\r\n");
     }
     for (name, value) in req.headers() {
@@ -213,6 +215,8 @@ mod tests {
             to_bytes(&req),
             "GET /api/v3/ticker/price?symbol=BTCUSDT HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: marketgate\r\n\r\n"
         );
+        let default_port = Request::get("http://[::1]:80/").body(()).expect("request");
+        assert_eq!(to_bytes(&default_port), "GET / HTTP/1.1\r\nhost: [::1]\r\n\r\n");
         let given = Request::post("http://a/x").header("host", "b").body(()).expect("request");
         assert_eq!(to_bytes(&given), "POST /x HTTP/1.1\r\nhost: b\r\ncontent-length: 0\r\n\r\n");
     }
