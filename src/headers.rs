@@ -38,8 +38,18 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers and the ones `Connection` lists. `Upgrade` goes too; a
 /// forwarded upgrade puts it back (`ingress/upgrade.rs`).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<HeaderName> =
-        connection_tokens(headers).filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()).collect();
+    // The usual `Connection: keep-alive` (or `close`, `upgrade`) names nothing that the
+    // fixed list below does not already remove: no list is built for it.
+    let removed_anyway = |t: &str| {
+        t.eq_ignore_ascii_case("close")
+            || t.eq_ignore_ascii_case("upgrade")
+            || HOP_BY_HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_str()))
+    };
+    let listed: Vec<HeaderName> = if connection_tokens(headers).all(removed_anyway) {
+        Vec::new()
+    } else {
+        connection_tokens(headers).filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()).collect()
+    };
     for name in listed.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);
     }

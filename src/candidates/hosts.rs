@@ -16,7 +16,8 @@ use crate::snapshot::ProviderRt;
 /// Iterates a provider's hosts for one request.
 pub struct HostOrder<'a> {
     provider: &'a ProviderRt,
-    order: Vec<usize>,
+    /// The host tried first (a rotation from it: no list built per request).
+    start: usize,
     pos: usize,
     handed_out: usize,
     limit: usize,
@@ -29,7 +30,7 @@ impl<'a> HostOrder<'a> {
     pub fn new(provider: &'a ProviderRt, limit: usize) -> Self {
         let n = provider.hosts.len();
         let start = if n == 0 { 0 } else { provider.state.host_cursor.fetch_add(1, Ordering::Relaxed) % n };
-        Self { provider, order: rotation(n, start).collect(), pos: 0, handed_out: 0, limit }
+        Self { provider, start, pos: 0, handed_out: 0, limit }
     }
 
     /// Admits the host at `index` for a health probe whatever its breaker says: a probe
@@ -57,7 +58,8 @@ impl<'a> HostOrder<'a> {
         if self.provider.state.benched(now).is_some() {
             return None;
         }
-        while let Some(&i) = self.order.get(self.pos) {
+        let n = self.provider.hosts.len();
+        while let Some(i) = rotation(n, self.start).nth(self.pos) {
             self.pos += 1;
             let host = self.provider.hosts.get(i)?;
             let (admit, transition) = host.state.breaker().allow(now);

@@ -80,31 +80,51 @@ impl Pattern {
     }
 
     /// Matches a request path (already split from its query). Parameter values are
-    /// percent-decoded, except a `{*rest}` which is kept as sent.
+    /// percent-decoded, except a `{*rest}` which is kept as sent. A path that does not
+    /// match costs no allocation (every request is tried against the routes in turn).
     pub fn matches(&self, path: &str) -> Option<Params> {
         let body = path.strip_prefix('/')?;
-        let parts = if body.is_empty() { Vec::new() } else { body.split('/').collect::<Vec<_>>() };
+        if !self.fits(body) {
+            return None;
+        }
         let mut params = Params::new();
-        for (i, seg) in self.segments.iter().enumerate() {
+        let mut parts = parts(body);
+        for seg in &self.segments {
             match seg {
                 Segment::Rest(name) => {
-                    let rest = parts.get(i..).map(|p| p.join("/")).unwrap_or_default();
-                    params.insert(name.clone(), rest);
-                    return Some(params);
+                    let rest = parts.next().map_or("", |(at, _)| &body[at..]);
+                    params.insert(name.clone(), rest.to_owned());
+                    break;
                 }
-                Segment::Static(s) => {
-                    if parts.get(i) != Some(&s.as_str()) {
-                        return None;
-                    }
+                Segment::Static(_) => {
+                    parts.next();
                 }
                 Segment::Param(name) => {
-                    let raw = parts.get(i).filter(|p| !p.is_empty())?;
+                    let raw = parts.next().map_or("", |(_, p)| p);
                     let value = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
                     params.insert(name.clone(), value.into_owned());
                 }
             }
         }
-        (parts.len() <= self.segments.len()).then_some(params)
+        Some(params)
+    }
+
+    /// Whether `body` (the path after its `/`) matches, checked without allocating.
+    fn fits(&self, body: &str) -> bool {
+        let mut parts = parts(body);
+        for seg in &self.segments {
+            match (seg, parts.next()) {
+                (Segment::Rest(_), _) => return true,
+                (Segment::Static(s), Some((_, p))) if p == s => {}
+                (Segment::Param(_), Some((_, p))) if !p.is_empty() => {
+                    if percent_encoding::percent_decode_str(p).decode_utf8().is_err() {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        parts.next().is_none()
     }
 
     /// Orders templates most specific first: static beats a parameter, which beats the
@@ -124,6 +144,16 @@ impl Pattern {
     }
 }
 
+/// The `/`-separated parts of a path body with their byte offsets (none for "").
+fn parts(body: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut at = 0;
+    body.split('/').filter(move |_| !body.is_empty()).map(move |p| {
+        let start = at;
+        at += p.len() + 1;
+        (start, p)
+    })
+}
+
 fn check_name(template: &str, name: &str) -> Result<String, String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!("route {template:?}: parameter name {name:?} must be letters, digits or _"));
@@ -137,6 +167,44 @@ mod tests {
 
     fn p(t: &str) -> Pattern {
         Pattern::parse(t).expect(t)
+    }
+
+    /// The matcher as first written (split into a list, join the rest), kept as the
+    /// reference the allocation-free one must agree with.
+    fn reference(pat: &Pattern, path: &str) -> Option<Params> {
+        let body = path.strip_prefix('/')?;
+        let parts = if body.is_empty() { Vec::new() } else { body.split('/').collect::<Vec<_>>() };
+        let mut params = Params::new();
+        for (i, seg) in pat.segments.iter().enumerate() {
+            match seg {
+                Segment::Rest(name) => {
+                    params.insert(name.clone(), parts.get(i..).map(|p| p.join("/")).unwrap_or_default());
+                    return Some(params);
+                }
+                Segment::Static(s) if parts.get(i) != Some(&s.as_str()) => return None,
+                Segment::Static(_) => {}
+                Segment::Param(name) => {
+                    let raw = parts.get(i).filter(|p| !p.is_empty())?;
+                    let value = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
+                    params.insert(name.clone(), value.into_owned());
+                }
+            }
+        }
+        (parts.len() <= pat.segments.len()).then_some(params)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matching_agrees_with_the_reference(
+            parts in proptest::collection::vec("(v1|raw|x|%2F|%FF|a%20b|)", 0..6),
+            lead in proptest::bool::ANY,
+        ) {
+            let path = format!("{}{}", if lead { "/" } else { "" }, parts.join("/"));
+            for t in ["/", "/v1", "/v1/{q}", "/raw/{provider}/{*path}", "/{*all}", "/v1/{a}/x", "/x/{a}/{b}"] {
+                let pat = p(t);
+                proptest::prop_assert_eq!(pat.matches(&path), reference(&pat, &path), "{} on {:?}", t, path);
+            }
+        }
     }
 
     #[test]

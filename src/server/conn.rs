@@ -28,8 +28,8 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::ConnLimits;
-use super::idle::{Activity, IdleIo};
-use crate::body::{Body, BoxError};
+use super::idle::{Activity, IdleIo, TrackedBody};
+use crate::body::BoxError;
 
 /// How long a plain HTTP/1.1 connection stays quiet before hyper's state is released.
 pub const RELEASE_AFTER: Duration = Duration::from_millis(100);
@@ -45,22 +45,22 @@ pub struct Builders {
 
 /// The client listener's service, as every connection needs it.
 pub trait ClientService:
-    Service<Request<Incoming>, Response = Response<Body>, Error = std::convert::Infallible, Future = Self::Fut>
+    Service<Request<Incoming>, Response = Response<TrackedBody>, Error = std::convert::Infallible, Future = Self::Fut>
     + Clone
     + Send
     + 'static
 {
     /// The service's future.
-    type Fut: std::future::Future<Output = Result<Response<Body>, std::convert::Infallible>> + Send + 'static;
+    type Fut: std::future::Future<Output = Result<Response<TrackedBody>, std::convert::Infallible>> + Send + 'static;
 }
 
 impl<S, F> ClientService for S
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = std::convert::Infallible, Future = F>
+    S: Service<Request<Incoming>, Response = Response<TrackedBody>, Error = std::convert::Infallible, Future = F>
         + Clone
         + Send
         + 'static,
-    F: std::future::Future<Output = Result<Response<Body>, std::convert::Infallible>> + Send + 'static,
+    F: std::future::Future<Output = Result<Response<TrackedBody>, std::convert::Infallible>> + Send + 'static,
 {
     type Fut = F;
 }

@@ -17,7 +17,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -47,8 +46,9 @@ pub struct IdleIo<T> {
 }
 
 /// A response body that keeps its request in flight until it has been read to the end
-/// (or dropped).
-struct TrackedBody {
+/// (or dropped). The body type client connections serve: the handler's boxed body is
+/// wrapped, not boxed a second time.
+pub struct TrackedBody {
     inner: Body,
     in_flight: Option<InFlight>,
 }
@@ -85,8 +85,8 @@ impl Activity {
     }
 
     /// Keeps the request of `in_flight` in flight until `resp`'s body is done.
-    pub fn track(resp: http::Response<Body>, in_flight: InFlight) -> http::Response<Body> {
-        resp.map(|inner| TrackedBody { inner, in_flight: Some(in_flight) }.boxed())
+    pub fn track(resp: http::Response<Body>, in_flight: InFlight) -> http::Response<TrackedBody> {
+        resp.map(|inner| TrackedBody { inner, in_flight: Some(in_flight) })
     }
 
     /// How many requests have started on the connection (a head was complete).
@@ -259,6 +259,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt;
     use tokio::time::Instant;
 
     use super::*;

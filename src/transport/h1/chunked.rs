@@ -12,6 +12,9 @@ use bytes::{Bytes, BytesMut};
 pub const MAX_LINE: usize = 4096;
 /// Largest trailer section (trailers are read and dropped).
 pub const MAX_TRAILERS: usize = 16 * 1024;
+/// Most chunk-extension bytes in one body (hyper's limit): extensions carry nothing a
+/// proxy reads, so a body that is mostly extensions is refused.
+pub const MAX_EXTENSIONS: usize = 16 * 1024;
 
 /// Where the decoder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +51,14 @@ pub struct ChunkedError(&'static str);
 #[derive(Debug, Clone)]
 pub struct Decoder {
     state: State,
+    extensions: usize,
 }
 
 // === impl Decoder ===
 
 impl Default for Decoder {
     fn default() -> Self {
-        Self { state: State::Size }
+        Self { state: State::Size, extensions: 0 }
     }
 }
 
@@ -72,7 +76,11 @@ impl Decoder {
                     let Some(end) = line_end(buf, MAX_LINE)? else {
                         return Ok(Step::NeedMore);
                     };
-                    let size = chunk_size(&buf[..end])?;
+                    let (size, extension) = chunk_size(&buf[..end])?;
+                    self.extensions += extension;
+                    if self.extensions > MAX_EXTENSIONS {
+                        return Err(ChunkedError("too many chunk-extension bytes"));
+                    }
                     let _ = buf.split_to(end + 2);
                     self.state = if size == 0 { State::Trailers { seen: 0 } } else { State::Data(size) };
                 }
@@ -127,8 +135,9 @@ fn line_end(buf: &[u8], max: usize) -> Result<Option<usize>, ChunkedError> {
     }
 }
 
-/// The size of a chunk-size line (`1a2b;ext=1`), extensions ignored.
-fn chunk_size(line: &[u8]) -> Result<u64, ChunkedError> {
+/// The size of a chunk-size line (`1a2b;ext=1`) and the length of what follows it
+/// (extensions, ignored).
+fn chunk_size(line: &[u8]) -> Result<(u64, usize), ChunkedError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     if digits == 0 {
         return Err(ChunkedError("chunk size is not hexadecimal"));
@@ -142,7 +151,8 @@ fn chunk_size(line: &[u8]) -> Result<u64, ChunkedError> {
         return Err(ChunkedError("unexpected bytes after the chunk size"));
     }
     let text = std::str::from_utf8(&line[..digits]).map_err(|_| ChunkedError("chunk size is not hexadecimal"))?;
-    u64::from_str_radix(text, 16).map_err(|_| ChunkedError("chunk size too large"))
+    let size = u64::from_str_radix(text, 16).map_err(|_| ChunkedError("chunk size too large"))?;
+    Ok((size, line.len() - digits))
 }
 
 #[cfg(test)]
@@ -212,11 +222,15 @@ mod tests {
             trailers.extend_from_slice(b"x-a: 1234\r\n");
         }
         assert_eq!(run(&trailers, 512).expect_err("trailers"), ChunkedError("trailer section too large"));
+        // One data byte per 4 KiB of extensions: refused once they pass the body's cap.
+        let ext = format!("1;{}\r\na\r\n", "e".repeat(MAX_LINE - 8));
+        let wire = ext.repeat(MAX_EXTENSIONS / (MAX_LINE - 8) + 2);
+        assert_eq!(run(wire.as_bytes(), 4096).expect_err("extensions"), ChunkedError("too many chunk-extension bytes"));
     }
 
     #[test]
     fn the_largest_size_is_read_without_overflow() {
-        assert_eq!(chunk_size(b"ffffffffffffffff"), Ok(u64::MAX));
-        assert_eq!(chunk_size(b"1A ; x=y"), Ok(26));
+        assert_eq!(chunk_size(b"ffffffffffffffff"), Ok((u64::MAX, 0)));
+        assert_eq!(chunk_size(b"1A ; x=y"), Ok((26, 6)));
     }
 }

@@ -8,8 +8,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 
 /// Most response header lines read (hyper's client reads 100).
 pub const MAX_HEADERS: usize = 100;
-/// Largest response head; a longer one is refused.
-pub const MAX_HEAD: usize = 64 * 1024;
+/// Largest response head; a longer one is refused (hyper's client buffer limit).
+pub const MAX_HEAD: usize = 8192 + 4096 * 100;
 
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,8 @@ pub enum HeadError {
 }
 
 /// The request head for `req`: request line, `Host` (from the URI unless set), its
-/// headers, and `content-length: 0` for a bodiless POST, PUT or PATCH (as hyper sends).
+/// headers, and `content-length: 0` for a bodiless POST, PUT or PATCH (RFC 9110 §8.6: a
+/// method that defines a meaning for content says it has none; hyper sends nothing).
 pub fn encode_request<B>(req: &Request<B>, out: &mut BytesMut) {
     let uri = req.uri();
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -111,19 +112,21 @@ pub fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Option<Head
             continue;
         }
         let version = if parsed.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-        // Header values are sliced out of the head's bytes, not copied.
+        // Header values are sliced out of the head's bytes, not copied; their places are
+        // noted first (on the stack), since the parse borrows the buffer.
         let base = buf.as_ptr() as usize;
-        let mut spans = Vec::with_capacity(parsed.headers.len());
-        for h in parsed.headers.iter() {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|_| HeadError::Malformed(format!("invalid header name {:?}", h.name)))?;
-            let start = h.value.as_ptr() as usize - base;
-            spans.push((name, start, start + h.value.len()));
+        let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+        let count = parsed.headers.len();
+        for (span, h) in spans.iter_mut().zip(parsed.headers.iter()) {
+            let (name, value) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
+            *span = (name, name + h.name.len(), value, value + h.value.len());
         }
         let head = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(spans.len());
-        for (name, start, end) in spans {
-            let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(name_at, name_end, value_at, value_end) in &spans[..count] {
+            let name = HeaderName::from_bytes(&head[name_at..name_end])
+                .map_err(|_| HeadError::Malformed("invalid header name".to_owned()))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_end))
                 .map_err(|_| HeadError::Malformed(format!("invalid value of header {name}")))?;
             headers.append(name, value);
         }
@@ -136,6 +139,9 @@ fn finish(status: StatusCode, version: Version, headers: HeaderMap, method: &Met
     let mut reusable = keeps_alive(version, &headers);
     let framing = if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         Framing::Empty
+    } else if headers.contains_key(TRANSFER_ENCODING) && version == Version::HTTP_10 {
+        // RFC 9112 §6.1: badly framed; hyper's client refuses it too.
+        return Err(HeadError::Malformed("transfer-encoding in an HTTP/1.0 response".to_owned()));
     } else if headers.contains_key(TRANSFER_ENCODING) {
         // Transfer-Encoding wins over Content-Length; a message with both is suspect,
         // so its connection is not used again.
@@ -257,6 +263,9 @@ mod tests {
         ] {
             assert_eq!(parse(wire, Method::GET).expect_err(wire), HeadError::BadLength, "{wire}");
         }
+        let old_chunked =
+            parse("HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n", Method::GET);
+        assert!(matches!(old_chunked, Err(HeadError::Malformed(_))), "{old_chunked:?}");
         let switch = parse("HTTP/1.1 101 Switching Protocols\r\n\r\n", Method::GET);
         assert_eq!(switch.expect_err("101"), HeadError::UnexpectedSwitch);
         assert!(matches!(parse("HTTP/1.1 2x0 OK\r\n\r\n", Method::GET), Err(HeadError::Malformed(_))));

@@ -6,7 +6,7 @@
 //! bulk of the traffic); `client.rs` sends everything else, and every `https://`
 //! request (HTTP/2 by ALPN), through hyper. A request that finds its pooled connection
 //! closed by the upstream before any byte of the answer came back is sent again once
-//! on a new connection, when its method is safe to repeat (as hyper does).
+//! on a new connection, when its method is safe (GET, HEAD, OPTIONS).
 
 pub mod body;
 pub mod chunked;
@@ -118,9 +118,12 @@ async fn exchange(conn: &mut Conn, wire: &Bytes, method: &Method) -> Result<head
     }
 }
 
-/// Methods that may be sent twice (RFC 9110 §9.2.2) when the first never arrived.
+/// Methods sent again when a kept connection closed before any byte of the answer: the
+/// safe ones only (RFC 9110 §9.2.1). hyper's client resends only requests it never
+/// wrote; this path also resends a GET the upstream read and dropped unanswered, as
+/// browsers do, so such a GET may reach the upstream twice.
 fn repeatable(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// Connects to `host` (an IP literal directly, a name through the resolver, its

@@ -4,8 +4,9 @@
 //! the same thread takes it, and the request's task drives it from then on. The most
 //! recently used one is taken first (its peer is least likely to have closed it).
 //! Whether the peer closed it meanwhile is known without a system call: the reactor
-//! has marked it readable. Lists are swept of connections older than the idle timeout
-//! at most once a second, when any connection is taken or given back.
+//! has marked it readable (or, when it has, the socket is asked). Connections older than
+//! the idle timeout, or closed by their upstream, are swept once a second on request
+//! workers (`spawn_sweeper`), elsewhere when a connection is taken or given back.
 
 use std::cell::RefCell;
 use std::io;
@@ -77,14 +78,17 @@ impl Conn {
     }
 
     /// True when nothing has happened on the idle connection: no close, no reset, no
-    /// stray bytes. Costs a system call only when the reactor saw an event.
+    /// stray bytes. Without a system call when the reactor has seen nothing; when it saw
+    /// an event, or when this task's scheduling budget is spent (the readiness check then
+    /// answers nothing), the socket is asked directly.
     fn is_quiet(&self) -> bool {
         let mut cx = Context::from_waker(Waker::noop());
         match self.io.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
+            Poll::Pending if tokio::task::coop::has_budget_remaining() => true,
             Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => {
-                matches!(self.io.try_read(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            Poll::Pending | Poll::Ready(Ok(())) => {
+                let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+                matches!(socket2::SockRef::from(&self.io).peek(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
         }
     }
@@ -93,17 +97,44 @@ impl Conn {
 // === impl Pool ===
 
 impl Pool {
-    fn sweep(&mut self, now: Instant) {
+    /// Drops connections past the idle timeout (at most once a [`SWEEP_EVERY`]), and,
+    /// when `closed` too, the ones their upstream closed or wrote to.
+    fn sweep(&mut self, now: Instant, closed: bool) {
         if now.duration_since(self.swept) < SWEEP_EVERY {
             return;
         }
         self.swept = now;
         let keep = self.limits.idle_timeout;
         self.hosts.retain_mut(|(_, list)| {
-            list.retain(|i| now.duration_since(i.since) < keep);
+            list.retain(|i| now.duration_since(i.since) < keep && (!closed || i.conn.is_quiet()));
             !list.is_empty()
         });
     }
+}
+
+/// On a request worker's runtime (one thread), a task sweeps this thread's pool of
+/// `client` every [`SWEEP_EVERY`], so the connections of a host no request goes to any
+/// more are closed after the idle timeout, or as soon as the upstream closes them,
+/// rather than waiting for the next request. It ends when the pool is dropped. Other
+/// runtimes sweep when a connection is taken or kept.
+fn spawn_sweeper(client: usize) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+    if rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+        return;
+    }
+    rt.spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            let kept = POOLS.with(|pools| {
+                let mut pools = pools.borrow_mut();
+                let pool = pools.iter_mut().find(|p| p.client == client);
+                pool.map(|p| p.sweep(Instant::now(), true)).is_some()
+            });
+            if !kept {
+                break;
+            }
+        }
+    });
 }
 
 fn with_pool<R>(client: usize, limits: Limits, f: impl FnOnce(&mut Pool) -> R) -> R {
@@ -116,6 +147,7 @@ fn with_pool<R>(client: usize, limits: Limits, f: impl FnOnce(&mut Pool) -> R) -
                     pools.remove(0);
                 }
                 pools.push(Pool { client, limits, hosts: Vec::new(), swept: Instant::now() });
+                spawn_sweeper(client);
                 pools.len() - 1
             }
         };
@@ -127,7 +159,7 @@ fn with_pool<R>(client: usize, limits: Limits, f: impl FnOnce(&mut Pool) -> R) -
 pub fn checkout(home: &Home) -> Option<Conn> {
     let now = Instant::now();
     with_pool(home.client, home.limits, |pool| {
-        pool.sweep(now);
+        pool.sweep(now, false);
         let (_, list) = pool.hosts.iter_mut().find(|(h, _)| *h == home.host)?;
         while let Some(idle) = list.pop() {
             if now.duration_since(idle.since) < pool.limits.idle_timeout && idle.conn.is_quiet() {
@@ -145,7 +177,7 @@ pub fn checkin(home: &Home, conn: Conn) {
     }
     let now = Instant::now();
     with_pool(home.client, home.limits, |pool| {
-        pool.sweep(now);
+        pool.sweep(now, false);
         let idle = Idle { conn, since: now };
         match pool.hosts.iter_mut().find(|(h, _)| *h == home.host) {
             Some((_, list)) if list.len() < pool.limits.max_idle => list.push(idle),
@@ -205,6 +237,20 @@ mod tests {
         assert_eq!(idle_count(home.client, &home.host), 0, "the touched ones were dropped on the way");
         assert!(got.is_quiet());
         assert!(checkout(&home).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_connection_its_upstream_closes_is_closed_here_without_a_request() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let home = home(usize::MAX - 3, 8);
+        let (conn, peer) = pair(&listener).await;
+        checkin(&home, conn);
+        drop(peer);
+        let end = Instant::now() + SWEEP_EVERY * 3;
+        while idle_count(home.client, &home.host) > 0 {
+            assert!(Instant::now() < end, "the sweeper closed it within {:?}", SWEEP_EVERY * 3);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]
