@@ -171,20 +171,30 @@ impl OpRequest {
     /// (symbols sorted, defaults filled in). Used by the response cache; a derived
     /// route adds its own part (`derive::Shaping::key`), `indicators` included.
     pub fn cache_key(&self) -> String {
-        let mut symbols = self.symbols.clone();
-        symbols.sort();
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}",
-            self.op,
-            symbols.join(","),
-            self.vs,
-            self.interval.map_or("", Interval::as_str),
-            self.limit.unwrap_or(0),
-            self.depth.unwrap_or(0),
-            self.q.as_deref().unwrap_or("").to_lowercase(),
-            self.consensus.unwrap_or(0),
-            self.offset.unwrap_or(0)
-        )
+        let mut out = String::with_capacity(64);
+        self.write_cache_key(&mut out);
+        out
+    }
+
+    /// [`Self::cache_key`] appended to `out` (one buffer for the whole key, as a cache
+    /// lookup builds it on every request).
+    pub fn write_cache_key(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let mut symbols: Vec<&str> = self.symbols.iter().map(String::as_str).collect();
+        symbols.sort_unstable();
+        let _ = write!(out, "{}|", self.op);
+        for (i, s) in symbols.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(s);
+        }
+        let interval = self.interval.map_or("", Interval::as_str);
+        let _ = write!(out, "|{}|{interval}|{}|{}|", self.vs, self.limit.unwrap_or(0), self.depth.unwrap_or(0));
+        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
+            out.push_str(&q.to_lowercase());
+        }
+        let _ = write!(out, "|{}|{}", self.consensus.unwrap_or(0), self.offset.unwrap_or(0));
     }
 }
 
@@ -247,6 +257,9 @@ pub fn decode_query(raw: Option<&str>, max_params: usize) -> Result<Vec<(String,
 }
 
 fn decode(s: &str) -> Option<String> {
+    if !s.contains(['+', '%']) {
+        return Some(s.to_owned());
+    }
     let spaced = s.replace('+', " ");
     percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
 }

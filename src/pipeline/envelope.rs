@@ -110,12 +110,16 @@ pub fn stale_candles(req: &OpRequest, payload: &Payload, now_ms: i64) -> Option<
 /// Builds the response from the serialized payload. `max_age_s` is the fresh time left
 /// (None: the route does not cache).
 pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Option<u64>) -> Response<Body> {
-    let meta_json = serde_json::to_vec(meta).unwrap_or_default();
-    let mut body = BytesMut::with_capacity(data.len() + meta_json.len() + 20);
+    // One buffer: `meta` is serialized straight after the payload (room for a usual one).
+    let mut body = BytesMut::with_capacity(data.len() + 512);
     body.put_slice(b"{\"data\":");
     body.put_slice(data);
     body.put_slice(b",\"meta\":");
-    body.put_slice(&meta_json);
+    let mut writer = body.writer();
+    if serde_json::to_writer(&mut writer, meta).is_err() {
+        writer.get_mut().put_slice(b"{}");
+    }
+    let mut body = writer.into_inner();
     body.put_slice(b"}");
     let mut resp = Response::new(crate::body::full(body.freeze()));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -125,10 +129,12 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
     }
     h.insert(X_MARKETGATE_CACHE, HeaderValue::from_static(result.as_str()));
     let cc = match max_age_s {
-        Some(s) if result != CacheResult::Stale && s > 0 => format!("max-age={s}"),
-        _ => "no-store".to_owned(),
+        Some(s) if result != CacheResult::Stale && s > 0 => {
+            HeaderValue::from_maybe_shared(Bytes::from(format!("max-age={s}"))).ok()
+        }
+        _ => Some(HeaderValue::from_static("no-store")),
     };
-    if let Ok(v) = HeaderValue::from_str(&cc) {
+    if let Some(v) = cc {
         h.insert(header::CACHE_CONTROL, v);
     }
     resp

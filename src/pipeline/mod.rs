@@ -153,8 +153,12 @@ async fn cached_or_fetched(
         let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
         return Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: None });
     };
+    let mut key = String::with_capacity(96);
+    key.push_str(label);
+    key.push('|');
+    run.req.write_cache_key(&mut key);
     // The shaping's part: a derived route fetches more than it shows.
-    let key = format!("{label}|{}{}", run.req.cache_key(), run.shaping.key());
+    key.push_str(&run.shaping.key());
     let count = |event: CacheEvent| run.handles.cache_lookup(&gw.metrics, label, event as usize, event.as_str());
     let hit = |entry: Arc<Cached>| Reply::Cached { entry, result: CacheResult::Hit, ttl };
     loop {

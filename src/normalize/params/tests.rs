@@ -74,6 +74,11 @@ fn cache_keys_ignore_symbol_order_and_case() {
     assert_eq!(a.cache_key(), b.cache_key());
     let c = parse(Operation::Price, "symbols=BTC,ETH&vs=EUR").expect("valid");
     assert_ne!(a.cache_key(), c.cache_key());
+    // The key's text is shared with other replicas through Redis: it must not change.
+    assert_eq!(a.cache_key(), "price|BTC,ETH|USD||0|0||0|0");
+    let path = BTreeMap::from([("q".to_owned(), "Bitcoin%20ETF".to_owned())]);
+    let news = OpRequest::parse(Operation::News, Some("limit=7"), &path, &BTreeMap::new(), 32).expect("valid");
+    assert_eq!(news.cache_key(), "news||USD||7|0|bitcoin%20etf|0|0");
 }
 
 #[test]
