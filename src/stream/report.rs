@@ -18,8 +18,11 @@ pub struct Report {
     pub connections: usize,
     /// Upstream streams subscribed for clients.
     pub streams: usize,
-    /// Connected clients.
+    /// Connected clients (one spread over two connections counts once).
     pub clients: usize,
+    /// Who they are (the hub's client ids), so merged connections count each once.
+    #[serde(skip)]
+    pub client_ids: Vec<u64>,
     /// Upstream frames received.
     pub messages_in: u64,
     /// Messages queued to clients.
@@ -61,6 +64,7 @@ impl Report {
             _ => 0,
         };
         let mut out = Report::default();
+        let mut ids = std::collections::BTreeSet::new();
         for p in parts {
             if rank(p.state) > rank(out.state) || out.state.is_empty() {
                 out.state = p.state;
@@ -69,10 +73,25 @@ impl Report {
             out.relay = out.relay.or(p.relay);
             out.connections += p.connections;
             out.streams += p.streams;
-            out.clients += p.clients;
+            ids.extend(p.client_ids);
             out.topics.extend(p.topics);
         }
+        out.clients = ids.len();
+        out.client_ids = ids.into_iter().collect();
         out.topics.sort_by(|a, b| a.stream.cmp(&b.stream));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_on_two_connections_counts_once() {
+        let part =
+            |state, ids: &[u64]| Report { state, clients: ids.len(), client_ids: ids.to_vec(), ..Report::default() };
+        let merged = Report::merge(vec![part("up", &[7, 9]), part("connecting", &[7])]);
+        assert_eq!((merged.clients, merged.state), (2, "connecting"));
     }
 }

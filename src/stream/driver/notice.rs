@@ -129,6 +129,7 @@ impl Driver {
         r.connections = self.machine.open_connections();
         r.streams = self.topics.len();
         r.clients = self.clients.len();
+        r.client_ids = self.clients.keys().copied().collect();
         r.topics = topics;
     }
 }
