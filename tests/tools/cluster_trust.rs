@@ -35,6 +35,13 @@ async fn with_a_secret_forged_events_and_answers_are_ignored() {
     let procs: Vec<Process> = ["a", "b"].iter().map(|n| Process::start(n, &cfg, &[])).collect();
     until_up(&procs, true, Duration::from_secs(5)).await;
 
+    // Both replicas listen on the event channel before the forgery goes out (a replica
+    // is up, and serves, a moment before its subscription is in place).
+    let subscribers = || {
+        let reply = redis.command(&["PUBSUB", "NUMSUB", "mg:events"]).unwrap_or_default();
+        reply.lines().find_map(|l| l.strip_prefix(':')).and_then(|n| n.trim().parse::<usize>().ok()).unwrap_or(0)
+    };
+    until("both replicas subscribed to mg:events", Duration::from_secs(10), || subscribers() >= 2).await;
     // Anyone who can write to Redis tries to bench the provider on every replica.
     let forged = r#"{"kind":"bench","from":"x","provider":"p","scope":"ip:test","status":418,"ms":259200000}"#;
     redis.command(&["PUBLISH", "mg:events", forged]);
