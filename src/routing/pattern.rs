@@ -109,18 +109,16 @@ impl Pattern {
         Some(params)
     }
 
-    /// Whether `body` (the path after its `/`) matches, checked without allocating.
+    /// Whether `body` (the path after its `/`) has the template's shape, checked without
+    /// allocating.
     fn fits(&self, body: &str) -> bool {
         let mut parts = parts(body);
         for seg in &self.segments {
             match (seg, parts.next()) {
                 (Segment::Rest(_), _) => return true,
                 (Segment::Static(s), Some((_, p))) if p == s => {}
-                (Segment::Param(_), Some((_, p))) if !p.is_empty() => {
-                    if percent_encoding::percent_decode_str(p).decode_utf8().is_err() {
-                        return false;
-                    }
-                }
+                // Decoded (and refused when not UTF-8) by `matches`, once.
+                (Segment::Param(_), Some((_, p))) if !p.is_empty() => {}
                 _ => return false,
             }
         }

@@ -11,14 +11,10 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::io::AsyncReadExt;
 
 use super::chunked::{ChunkedError, Decoder, Step};
 use super::head::Framing;
 use super::pool::{self, Conn, Home};
-
-/// Smallest free space read into.
-const READ_CHUNK: usize = 8 * 1024;
 
 /// Why a response body broke off.
 #[derive(Debug, thiserror::Error)]
@@ -81,21 +77,6 @@ impl LeanBody {
         }
     }
 
-    /// Reads more bytes into the buffer: `Ok(false)` at end of stream.
-    fn poll_fill(conn: &mut Conn, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
-        if conn.buf.capacity() - conn.buf.len() < READ_CHUNK / 4 {
-            conn.buf.reserve(READ_CHUNK);
-        }
-        let Conn { io, buf } = conn;
-        let read = std::pin::pin!(io.read_buf(buf));
-        match std::future::Future::poll(read, cx) {
-            Poll::Ready(Ok(0)) => Poll::Ready(Ok(false)),
-            Poll::Ready(Ok(_)) => Poll::Ready(Ok(true)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
     /// What the buffer already holds, if anything.
     fn take_buffered(&mut self) -> Result<Option<Bytes>, BodyError> {
         let Some(conn) = self.conn.as_mut() else {
@@ -145,7 +126,7 @@ impl Body for LeanBody {
             if matches!(this.left, Left::Done) {
                 return Poll::Ready(None);
             }
-            match Self::poll_fill(conn, cx) {
+            match conn.poll_fill(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(true)) => {}
                 Poll::Ready(Ok(false)) => {

@@ -96,18 +96,14 @@ struct Exchange {
 /// Writes the request head and reads the response head.
 async fn exchange(conn: &mut Conn, wire: &Bytes, method: &Method) -> Result<head::Head, Exchange> {
     let fail = |broken, nothing_back| Exchange { broken, nothing_back };
-    conn.buf.clear();
     if let Err(e) = conn.io.write_all(wire).await {
         return Err(fail(Broken::Io(e), true));
     }
     let mut read_any = false;
     loop {
-        if conn.buf.capacity() - conn.buf.len() < 1024 {
-            conn.buf.reserve(8 * 1024);
-        }
-        match tokio::io::AsyncReadExt::read_buf(&mut conn.io, &mut conn.buf).await {
-            Ok(0) => return Err(fail(Broken::Closed, !read_any)),
-            Ok(_) => read_any = true,
+        match std::future::poll_fn(|cx| conn.poll_fill(cx)).await {
+            Ok(false) => return Err(fail(Broken::Closed, !read_any)),
+            Ok(true) => read_any = true,
             Err(e) => return Err(fail(Broken::Io(e), !read_any)),
         }
         match parse_response(&mut conn.buf, method) {

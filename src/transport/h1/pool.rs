@@ -60,6 +60,8 @@ struct Pool {
     swept: Instant,
 }
 
+/// Smallest free space read into.
+const READ_CHUNK: usize = 8 * 1024;
 /// Pools kept per thread (the newest client configurations).
 const POOLS_PER_THREAD: usize = 4;
 /// Least time between two sweeps of a pool.
@@ -75,6 +77,17 @@ impl Conn {
     /// A fresh connection.
     pub fn new(io: TcpStream) -> Self {
         Self { io, buf: BytesMut::new() }
+    }
+
+    /// Reads more bytes into the buffer (at least a quarter of [`READ_CHUNK`] free):
+    /// `Ok(false)` at end of stream. The one read of the lean path, for heads and bodies.
+    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let Self { io, buf } = self;
+        let read = std::pin::pin!(tokio::io::AsyncReadExt::read_buf(io, buf));
+        std::future::Future::poll(read, cx).map_ok(|n| n > 0)
     }
 
     /// True when nothing has happened on the idle connection: no close, no reset, no
