@@ -10,6 +10,7 @@ mod support;
 mod admin;
 mod admin_ops;
 mod cli;
+mod client_wire;
 mod coins;
 mod derived;
 mod docs;
