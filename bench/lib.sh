@@ -316,18 +316,18 @@ percentile() {
               printf "%.3f", a[k] }'
 }
 
-# CPU time (utime+stime, in clock ticks) of a process and its direct
-# children, e.g. nginx's master and workers.
 CLK_TCK="$(getconf CLK_TCK)"
-cpu_ticks_tree() {
-    local pid="$1" total=0 p t
+
+# The utime and stime (clock ticks) of a process and its direct children.
+cpu_ticks_split() {
+    local pid="$1" u=0 s=0 p a b
     for p in "$pid" $(pgrep -P "$pid" || true); do
-        # Fields after the ")" that ends comm: utime is the 12th, stime the 13th.
-        t="$(sed 's/.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12 + $13 }' || echo 0)"
-        total=$(( total + ${t:-0} ))
+        read -r a b < <(sed 's/.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12, $13 }' || echo "0 0")
+        u=$(( u + ${a:-0} )); s=$(( s + ${b:-0} ))
     done
-    echo "$total"
+    echo "$u $s"
 }
+declare -A USER_US SYS_US
 
 # Sum of VmRSS over a process and its direct children (nginx master+workers).
 rss_tree_kib() {
@@ -377,16 +377,18 @@ run_pair() {
             [[ "$label" == "$la" ]] && url="$ua" || url="$ub"
             out="$WORK_DIR/$name.r$r.$label.txt"
             local opens_before
-            local pid="${PID_OF[$label]:-}" cpu_before=0 cpu_ticks=0 requests
+            local pid="${PID_OF[$label]:-}" split_before="0 0" split_ticks="0 0" cpu_ticks=0 requests
             opens_before="$(tcp_active_opens)"
-            if [[ -n "$pid" ]]; then cpu_before="$(cpu_ticks_tree "$pid")"; fi
+            if [[ -n "$pid" ]]; then split_before="$(cpu_ticks_split "$pid")"; fi
             note_build
             run_wrk "$url" "$DURATION" "$out"
             note_build
             if [[ -n "$pid" ]]; then
                 kill -0 "$pid" 2> /dev/null ||
                     die "$label (pid $pid) died during round $r; its log is under $WORK_DIR (set OUT_DIR to keep it)"
-                cpu_ticks=$(( $(cpu_ticks_tree "$pid") - cpu_before ))
+                split_ticks="$(awk -v a="$split_before" -v b="$(cpu_ticks_split "$pid")" \
+                    'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[2] - x[2] }')"
+                cpu_ticks=$(( ${split_ticks% *} + ${split_ticks#* } ))
             fi
             OPENS[$name/$label/$r]=$(( $(tcp_active_opens) - opens_before ))
             # Proxy CPU per request: on a small shared machine the proxies
@@ -395,6 +397,10 @@ run_pair() {
             requests="$(parse_requests "$out")"
             CPU_US[$name/$label/$r]="$(awk -v t="$cpu_ticks" -v hz="$CLK_TCK" -v n="${requests:-0}" \
                 'BEGIN { if (n > 0 && t > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')"
+            USER_US[$name/$label/$r]="$(awk -v t="${split_ticks% *}" -v hz="$CLK_TCK" -v n="${requests:-0}" \
+                'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')"
+            SYS_US[$name/$label/$r]="$(awk -v t="${split_ticks#* }" -v hz="$CLK_TCK" -v n="${requests:-0}" \
+                'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')"
             RPS[$name/$label/$r]="$(parse_rps "$out")"
             P99[$name/$label/$r]="$(parse_p99 "$out")"
             ERR[$name/$label/$r]="$(parse_errors "$out")"
@@ -404,6 +410,10 @@ run_pair() {
     if [[ "${PROFILE_SYSCALLS:-1}" == 1 ]]; then
         syscall_profile "$name" "$la" "$ua"
         syscall_profile "$name" "$lb" "$ub"
+    fi
+    if [[ "${PROFILE_CPU:-1}" == 1 ]] && declare -F cpu_profile > /dev/null; then
+        cpu_profile "$name" "$la" "$ua"
+        cpu_profile "$name" "$lb" "$ub"
     fi
 }
 
@@ -501,6 +511,14 @@ print_pair() {
             "$la" "${SYSCALLS[$name/$la]:--}" "$lb" "${SYSCALLS[$name/$lb]:--}" \
             "$la" "${CSWITCH[$name/$la]:--}" "$lb" "${CSWITCH[$name/$lb]:--}"
     fi
+    local -a usa=() sya=() usb=() syb=()
+    for r in $(seq 1 "$ROUNDS"); do
+        usa+=("${USER_US[$name/$la/$r]}"); sya+=("${SYS_US[$name/$la/$r]}")
+        usb+=("${USER_US[$name/$lb/$r]}"); syb+=("${SYS_US[$name/$lb/$r]}")
+    done
+    printf '  proxy user / system CPU per request, medians: %s %s / %s us, %s %s / %s us\n' \
+        "$la" "$(median "${usa[@]}")" "$(median "${sya[@]}")" "$lb" "$(median "${usb[@]}")" "$(median "${syb[@]}")"
+    if declare -F print_profile > /dev/null; then print_profile "$name" "$la" "$lb"; fi
     CPU_MEDIAN[$name/$la]="$(median "${ua[@]}")"
     CPU_MEDIAN[$name/$lb]="$(median "${ub[@]}")"
     printf '  proxy CPU per request, medians: %s %s us, %s %s us\n' \
