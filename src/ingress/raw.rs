@@ -32,15 +32,17 @@ use crate::transport::upstream_body::UpstreamResponse;
 use crate::upstream::classify::Failure;
 use crate::upstream::exchange::{Exchange, Outgoing, Refused};
 
-/// Forwards a raw request to `provider`.
-pub async fn serve(
-    gw: &Gateway,
-    snap: &Arc<Snapshot>,
-    provider: &ProviderRt,
+/// Forwards a raw request to `provider`: what can be refused at once is refused here,
+/// and the returned future forwards. (Not an `async fn` itself: a future is copied
+/// whole each time it is wrapped, and this one would only wrap `forward`'s.)
+pub fn serve<'a>(
+    gw: &'a Gateway,
+    snap: &'a Arc<Snapshot>,
+    provider: &'a ProviderRt,
     rest: &str,
     req: Request<Incoming>,
-    via: &Via,
-) -> Result<(Response<Body>, Served), ProxyError> {
+    via: &'a Via,
+) -> Result<impl Future<Output = Result<(Response<Body>, Served), ProxyError>> + Send + 'a, ProxyError> {
     let path_and_query = safe_path(rest, req.uri().query())?;
     let server = &snap.config.server;
     super::check_declared_length(req.headers(), server.max_request_body)?;
@@ -56,7 +58,7 @@ pub async fn serve(
         return Err(e);
     }
     let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via), cluster: gw.cluster() };
-    forward(gw, exchange, provider, path_and_query, weight, req, Instant::now() + server.deadline).await
+    Ok(forward(gw, exchange, provider, path_and_query, weight, req, Instant::now() + server.deadline))
 }
 
 async fn forward(

@@ -32,7 +32,25 @@ pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>,
     let started = Instant::now();
     let snap = gw.snapshot();
     let method = req.method().clone();
-    let (which, result) = dispatch(&gw, &streams, &snap, req, peer).await;
+    // The way's future is awaited right here, not inside a dispatching `async fn`: a
+    // future is copied whole (kilobytes) each time it is wrapped.
+    let (which, result) = match dispatch(&gw, &snap, req) {
+        Way::Done(which, result) => (which, result),
+        Way::App(app, req) => (Matched::App, super::app::forward(&snap, app, req, peer).await),
+        Way::Route(index, route, params, via, req) => {
+            let result = match &route.target {
+                TargetRt::Normalized(_) => Ok(normalized(&gw, &snap, route, &params, req, &via).await),
+                TargetRt::Passthrough(target) => match passthrough(&gw, &snap, target, &params, req, &via) {
+                    Ok(forward) => forward.await,
+                    Err(e) => Err(e),
+                },
+                TargetRt::Stream(stream) => crate::stream::serve::serve(&gw, &streams, &snap, stream, req, peer.ip())
+                    .await
+                    .map(|resp| (resp, Served::default())),
+            };
+            (Matched::Route(index), result)
+        }
+    };
     let (resp, served) = match result {
         Ok(pair) => pair,
         Err(e) => {
@@ -81,13 +99,17 @@ pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>,
 
 type Outcome = Result<(Response<Body>, Served), ProxyError>;
 
-async fn dispatch(
-    gw: &Arc<Gateway>,
-    streams: &Arc<Hub>,
-    snap: &Arc<Snapshot>,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> (Matched, Outcome) {
+/// Where a request goes.
+enum Way<'a> {
+    /// Answered already (refused, no route, the OpenAPI document, a loop).
+    Done(Matched, Outcome),
+    /// To the fronted app.
+    App(&'a crate::config::model::AppConfig, Request<Incoming>),
+    /// To the route at this index, with its path parameters and where the request has been.
+    Route(usize, &'a RouteRt, Params, Via, Request<Incoming>),
+}
+
+fn dispatch<'a>(gw: &Gateway, snap: &'a Snapshot, req: Request<Incoming>) -> Way<'a> {
     let server = &snap.config.server;
     // An HTTP/1 request-target in absolute form asks for forward proxying; HTTP/2 always
     // carries :scheme and :authority, which name marketgate itself and are fine.
@@ -98,7 +120,7 @@ async fn dispatch(
             ErrorKind::BadRequest,
             "absolute-form targets and CONNECT are refused: marketgate is not an open proxy",
         );
-        return (Matched::Refused, Err(e));
+        return Way::Done(Matched::Refused, Err(e));
     }
     // The request target is the path and query (absolute forms were refused above);
     // measured in place, without formatting the URI on every request.
@@ -108,33 +130,27 @@ async fn dispatch(
             ErrorKind::UriTooLong,
             format!("request target is longer than {} bytes", server.max_uri_length),
         );
-        return (Matched::Refused, Err(e));
+        return Way::Done(Matched::Refused, Err(e));
     }
     let matched =
         snap.routes.iter().enumerate().find_map(|(i, r)| r.cfg.pattern.matches(req.uri().path()).map(|p| (i, r, p)));
     // The spec of this config, unless a route of the config claims the path.
     if matched.is_none() && req.uri().path() == OPENAPI_PATH {
-        return (Matched::OpenApi, Ok(openapi(snap, req.method())));
+        return Way::Done(Matched::OpenApi, Ok(openapi(snap, req.method())));
     }
     let Some((index, route, params)) = matched else {
         if let Some(app) = &snap.config.app {
-            return (Matched::App, super::app::forward(snap, app, req, peer).await);
+            return Way::App(app, req);
         }
         let e = ProxyError::new(ErrorKind::NoRoute, format!("no route matches {}", truncate(req.uri().path(), 200)));
-        return (Matched::None, Err(e));
+        return Way::Done(Matched::None, Err(e));
     };
     let via = gw.via(req.headers().get(X_MARKETGATE_VIA));
     if let Via::Loop(why) = &via {
-        return (Matched::Route(index), Err(ProxyError::new(ErrorKind::LoopDetected, why.clone())));
+        let e = ProxyError::new(ErrorKind::LoopDetected, why.clone());
+        return Way::Done(Matched::Route(index), Err(e));
     }
-    let result = match &route.target {
-        TargetRt::Normalized(_) => Ok(normalized(gw, snap, route, &params, req, &via).await),
-        TargetRt::Passthrough(target) => passthrough(gw, snap, target, &params, req, &via).await,
-        TargetRt::Stream(stream) => crate::stream::serve::serve(gw, streams, snap, stream, req, peer.ip())
-            .await
-            .map(|resp| (resp, Served::default())),
-    };
-    (Matched::Route(index), result)
+    Way::Route(index, route, params, via, req)
 }
 
 async fn normalized(
@@ -161,14 +177,15 @@ async fn normalized(
     }))
 }
 
-async fn passthrough(
-    gw: &Gateway,
-    snap: &Arc<Snapshot>,
+/// The raw route's provider, and the future that forwards to it (see `raw::serve`).
+fn passthrough<'a>(
+    gw: &'a Gateway,
+    snap: &'a Arc<Snapshot>,
     target: &Passthrough,
     params: &Params,
     req: Request<Incoming>,
-    via: &Via,
-) -> Outcome {
+    via: &'a Via,
+) -> Result<impl Future<Output = Outcome> + Send + 'a, ProxyError> {
     let provider = match target {
         Passthrough::Provider(i) => snap.provider_at(*i),
         Passthrough::FromPath => params.get("provider").and_then(|n| snap.provider(n)),
@@ -183,7 +200,7 @@ async fn passthrough(
         return Err(ProxyError::new(ErrorKind::UnknownProvider, msg));
     };
     let rest = params.get("path").map_or("", String::as_str);
-    super::raw::serve(gw, snap, provider, rest, req, via).await
+    super::raw::serve(gw, snap, provider, rest, req, via)
 }
 
 /// Where the OpenAPI document is served.

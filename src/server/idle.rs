@@ -85,8 +85,8 @@ impl Activity {
     }
 
     /// Keeps the request of `in_flight` in flight until `resp`'s body is done.
-    pub fn track(resp: http::Response<Body>, in_flight: InFlight) -> http::Response<TrackedBody> {
-        resp.map(|inner| TrackedBody { inner, in_flight: Some(in_flight) })
+    pub fn track(resp: http::Response<Body>, in_flight: Option<InFlight>) -> http::Response<TrackedBody> {
+        resp.map(|inner| TrackedBody { inner, in_flight })
     }
 
     /// How many requests have started on the connection (a head was complete).
@@ -305,7 +305,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_response_body_keeps_its_request_in_flight_until_read() {
         let a = Activity::new();
-        let resp = Activity::track(http::Response::new(crate::body::full(Bytes::from_static(b"x"))), a.request());
+        let resp = Activity::track(http::Response::new(crate::body::full(Bytes::from_static(b"x"))), Some(a.request()));
         assert!(!a.settled());
         let body = resp.into_body().collect().await.expect("body");
         assert_eq!(body.to_bytes(), Bytes::from_static(b"x"));

@@ -10,11 +10,12 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use futures_util::FutureExt;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -175,13 +176,12 @@ pub async fn serve<H, F>(
                 if req.headers().contains_key(http::header::UPGRADE) {
                     req.extensions_mut().insert(slot.clone());
                 }
-                let in_flight = activity.request();
-                let fut = guarded(handler.clone(), metrics.clone(), req, peer);
+                let in_flight = Some(activity.request());
                 // Not boxed: hyper keeps one slot for the request future per connection,
                 // allocated once with the connection (a plain HTTP/1.1 connection's hyper
                 // state is itself released while it is quiet, `conn.rs`), so a request
                 // costs no allocation of the handler future's kilobytes.
-                async move { fut.await.map(|resp| idle::Activity::track(resp, in_flight)) }
+                Guarded { inner: handler(req, peer), metrics: metrics.clone(), peer, in_flight }
             })
         };
         let (builders, acceptor) = (Arc::clone(&builders), tls.load_full());
@@ -212,23 +212,38 @@ pub async fn serve<H, F>(
     }
 }
 
-/// Runs the handler and turns a panic into a 500 (counted), keeping the process alive.
-async fn guarded<H, F>(
-    handler: H,
-    metrics: Metrics,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Result<Response<Body>, Infallible>
-where
-    H: Fn(Request<Incoming>, SocketAddr) -> F,
-    F: Future<Output = Response<Body>>,
-{
-    match AssertUnwindSafe(handler(req, peer)).catch_unwind().await {
-        Ok(resp) => Ok(resp),
-        Err(_) => {
-            metrics.panics.inc();
-            tracing::error!(%peer, "request handler panicked; answered 500");
-            Ok(ProxyError::new(ErrorKind::Internal, "internal error; see the marketgate log").into_response())
-        }
+pin_project_lite::pin_project! {
+    /// A request's handler future, guarded: a panic is answered 500 (counted) and the
+    /// process lives on, and the response body keeps the request in flight until it
+    /// has been read. One future around the handler's, not two nested ones: a future
+    /// is copied whole (kilobytes here) each time it is wrapped and moved.
+    ///
+    /// Calling the handler only builds its future (an `async fn`), which runs no code,
+    /// so the call itself needs no guard.
+    struct Guarded<F> {
+        #[pin]
+        inner: F,
+        metrics: Metrics,
+        peer: SocketAddr,
+        in_flight: Option<idle::InFlight>,
+    }
+}
+
+impl<F: Future<Output = Response<Body>>> Future for Guarded<F> {
+    type Output = Result<Response<idle::TrackedBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        let resp = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(resp)) => resp,
+            Err(_) => {
+                this.metrics.panics.inc();
+                tracing::error!(peer = %this.peer, "request handler panicked; answered 500");
+                ProxyError::new(ErrorKind::Internal, "internal error; see the marketgate log").into_response()
+            }
+        };
+        Poll::Ready(Ok(idle::Activity::track(resp, this.in_flight.take())))
     }
 }
