@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures_util::future::Either;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use tokio::time::Instant;
@@ -40,10 +41,7 @@ pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>,
         Way::Route(index, route, params, via, req) => {
             let result = match &route.target {
                 TargetRt::Normalized(_) => Ok(normalized(&gw, &snap, route, &params, req, &via).await),
-                TargetRt::Passthrough(target) => match passthrough(&gw, &snap, target, &params, req, &via) {
-                    Ok(forward) => forward.await,
-                    Err(e) => Err(e),
-                },
+                TargetRt::Passthrough(target) => passthrough(&gw, &snap, target, &params, req, &via).await,
                 TargetRt::Stream(stream) => crate::stream::serve::serve(&gw, &streams, &snap, stream, req, peer.ip())
                     .await
                     .map(|resp| (resp, Served::default())),
@@ -177,8 +175,24 @@ async fn normalized(
     }))
 }
 
-/// The raw route's provider, and the future that forwards to it (see `raw::serve`).
+/// The future that forwards to the raw route's provider (see `raw::serve`), or answers
+/// at once what is refused at once. One future, awaited where it is made: a `Result`
+/// around it would be kept beside it in the caller's state while it runs.
 fn passthrough<'a>(
+    gw: &'a Gateway,
+    snap: &'a Arc<Snapshot>,
+    target: &Passthrough,
+    params: &Params,
+    req: Request<Incoming>,
+    via: &'a Via,
+) -> impl Future<Output = Outcome> + Send + 'a {
+    match forwarding(gw, snap, target, params, req, via) {
+        Ok(forward) => Either::Left(forward),
+        Err(e) => Either::Right(std::future::ready(Err(e))),
+    }
+}
+
+fn forwarding<'a>(
     gw: &'a Gateway,
     snap: &'a Arc<Snapshot>,
     target: &Passthrough,
