@@ -41,7 +41,7 @@ pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>,
         Way::Route(index, route, params, via, req) => {
             let result = match &route.target {
                 TargetRt::Normalized(_) => Ok(normalized(&gw, &snap, route, &params, req, &via).await),
-                TargetRt::Passthrough(target) => passthrough(&gw, &snap, target, &params, req, &via).await,
+                TargetRt::Passthrough(target) => or_refused(passthrough(&gw, &snap, target, &params, req, &via)).await,
                 TargetRt::Stream(stream) => crate::stream::serve::serve(&gw, &streams, &snap, stream, req, peer.ip())
                     .await
                     .map(|resp| (resp, Served::default())),
@@ -175,24 +175,18 @@ async fn normalized(
     }))
 }
 
-/// The future that forwards to the raw route's provider (see `raw::serve`), or answers
-/// at once what is refused at once. One future, awaited where it is made: a `Result`
-/// around it would be kept beside it in the caller's state while it runs.
-fn passthrough<'a>(
-    gw: &'a Gateway,
-    snap: &'a Arc<Snapshot>,
-    target: &Passthrough,
-    params: &Params,
-    req: Request<Incoming>,
-    via: &'a Via,
-) -> impl Future<Output = Outcome> + Send + 'a {
-    match forwarding(gw, snap, target, params, req, via) {
-        Ok(forward) => Either::Left(forward),
+/// A way's future, or the refusal that came before it, as one future. Awaited where it
+/// is made: a `Result` around the future would be kept beside it in the caller's state
+/// while it runs (kilobytes).
+fn or_refused<F: Future<Output = Outcome>>(made: Result<F, ProxyError>) -> Either<F, std::future::Ready<Outcome>> {
+    match made {
+        Ok(fut) => Either::Left(fut),
         Err(e) => Either::Right(std::future::ready(Err(e))),
     }
 }
 
-fn forwarding<'a>(
+/// The raw route's provider, and the future that forwards to it (see `raw::serve`).
+fn passthrough<'a>(
     gw: &'a Gateway,
     snap: &'a Arc<Snapshot>,
     target: &Passthrough,
