@@ -322,7 +322,10 @@ CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks_split() {
     local pid="$1" u=0 s=0 p a b
     for p in "$pid" $(pgrep -P "$pid" || true); do
-        read -r a b < <(sed 's/.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12, $13 }' || echo "0 0")
+        # Fields after the ")" that ends comm: utime is the 12th, stime the 13th. A
+        # process gone meanwhile counts 0 (not the previous one's figures again).
+        a=0 b=0
+        read -r a b < <(sed 's/.*) //' "/proc/$p/stat" 2> /dev/null | awk '{ print $12, $13 }') || true
         u=$(( u + ${a:-0} )); s=$(( s + ${b:-0} ))
     done
     echo "$u $s"

@@ -56,10 +56,11 @@
 #
 # After the wrk rounds of a scenario, one more run per side with `perf stat`
 # attached gives system calls and context switches per request
-# (PROFILE_SYSCALLS=0 skips it), and one more with `perf record` gives user and
-# system CPU per request and where the CPU went, grouped: kernel, marketgate's own
-# code, tokio, hyper, http+bytes, memcpy, allocator, clock (bench/profile.sh;
-# PROFILE_CPU=0 skips it). The ratios go to bench/ratios.txt; each one more
+# (PROFILE_SYSCALLS=0 skips it), and one more with `perf record` shows where the
+# CPU went, grouped: kernel, marketgate's own code, tokio, hyper, http+bytes, memcpy,
+# allocator, clock (bench/profile.sh; PROFILE_CPU=0 skips it). User and system CPU
+# per request come from /proc in the measured rounds. The ratios go to
+# bench/ratios.txt; each one more
 # than 15 % worse than in the committed file is reported (never a failure: the
 # machines are noisy). Commit the file to make a run the baseline.
 # Only loopback addresses are used. Every process started here is stopped on

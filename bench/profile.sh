@@ -23,7 +23,8 @@ profile_groups() {
             sym = ""; for (i = 4; i <= NF; i++) sym = sym " " $i
             if ($3 == "[k]" || dso ~ /kernel/) g = "kernel"
             else if (sym ~ /memmove|memcpy|memset/) g = "memcpy"
-            else if (sym ~ /(^| )_?mi_|malloc|[^a-z]free/) g = "allocator"
+            # mimalloc (mi_*), glibc (malloc, __libc_free, ...); not `BytesMut::freeze`.
+            else if (sym ~ /(^| )_?mi_|malloc|calloc|realloc|(^| |_)free$/) g = "allocator"
             else if (sym ~ /clock_gettime/ || dso ~ /vdso/) g = "clock"
             else if (sym ~ /hyper::|hyper_util::|httparse/) g = "hyper"
             else if (sym ~ /tokio::|mio::/) g = "tokio"
