@@ -45,10 +45,15 @@ impl Process {
     /// Starts the binary on `config` (written to a file) with `env`, on free ports, and
     /// waits until it is ready. The config must log in JSON (`[log] format = "json"`).
     pub fn start(name: &str, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_bin(std::path::Path::new(env!("CARGO_BIN_EXE_marketgate")), name, config, env)
+    }
+
+    /// [`Process::start`] with another build of marketgate (`bin`).
+    pub fn start_bin(bin: &std::path::Path, name: &str, config: &str, env: &[(&str, &str)]) -> Self {
         let dir = TempDir::new(name);
         let path = dir.path().join("marketgate.toml");
         std::fs::write(&path, config).expect("write config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketgate"));
+        let mut cmd = Command::new(bin);
         cmd.args([
             "--config",
             path.to_str().expect("utf8"),
