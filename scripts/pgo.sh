@@ -52,12 +52,16 @@ if [[ ${#raw[@]} -eq 0 ]]; then
 fi
 
 echo "== 3/4 llvm-profdata merge (${#raw[@]} file(s))"
-"$profdata" merge -o "$data/marketgate.profdata" "${raw[@]}"
+"$profdata" merge -o "$data/merged.profdata" "${raw[@]}"
+# Cargo does not watch the profile's content, only RUSTFLAGS: named by its hash, a new
+# profile changes the flags and so rebuilds every crate with it.
+profile="$data/marketgate-$(sha256sum "$data/merged.profdata" | cut -c1-16).profdata"
+mv "$data/merged.profdata" "$profile"
 
 echo "== 4/4 release build with the profile (target/pgo-use)"
-RUSTFLAGS="${RUSTFLAGS:-} -Cprofile-use=$data/marketgate.profdata" \
+RUSTFLAGS="${RUSTFLAGS:-} -Cprofile-use=$profile" \
     cargo build --release --locked --bin marketgate --target-dir target/pgo-use
 
 mkdir -p target/pgo
 cp target/pgo-use/release/marketgate target/pgo/marketgate
-echo "== done: target/pgo/marketgate (profile: $data/marketgate.profdata)"
+echo "== done: target/pgo/marketgate (profile: $profile)"
