@@ -19,18 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Request;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::Method;
 use tokio::time::Instant;
 
-use crate::support::get;
 use crate::support::mock::Mock;
 use crate::support::process::Process;
 use crate::support::shipped::{self, ProviderMocks, base, host_count};
 use crate::support::tls::TestPki;
+use crate::support::{client, send_on};
 
 /// Concurrent clients.
 const CLIENTS: usize = 16;
@@ -95,17 +91,6 @@ fn workload_config(hosts: &[(&str, Vec<String>)]) -> String {
         .join("\n")
 }
 
-/// GET over `client`'s kept connections: status and body (bounded by 30 s).
-async fn get_kept(client: &Client<HttpConnector, Full<Bytes>>, url: &str) -> (u16, Bytes) {
-    let req = Request::get(url).body(Full::new(Bytes::new())).expect("request");
-    let fut = async {
-        let resp = client.request(req).await.unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
-        let status = resp.status().as_u16();
-        (status, resp.into_body().collect().await.expect("body").to_bytes())
-    };
-    tokio::time::timeout(Duration::from_secs(30), fut).await.unwrap_or_else(|_| panic!("request to {url} timed out"))
-}
-
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -133,14 +118,14 @@ async fn pgo_workload_succeeds_and_stops_cleanly() {
     let mut process = Process::start_bin(&bin, "pgo", &config, &env);
 
     let next = Arc::new(AtomicUsize::new(0));
-    let (client, admin) = (Arc::new(process.client.clone()), Arc::new(process.admin.clone()));
+    let (base, admin) = (Arc::new(process.client.clone()), Arc::new(process.admin.clone()));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
-        let (next, client, admin) = (Arc::clone(&next), Arc::clone(&client), Arc::clone(&admin));
+        let (next, base, admin) = (Arc::clone(&next), Arc::clone(&base), Arc::clone(&admin));
         // Half the clients keep their connections (a pooled client, as the benchmark's
         // wrk), half open one per request (as a script calling `requests.get` does).
-        let kept = (c % 2 == 0).then(|| Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+        let kept = (c % 2 == 0).then(client);
         tasks.push(tokio::spawn(async move {
             let mut seen: Seen = BTreeMap::new();
             loop {
@@ -152,22 +137,15 @@ async fn pgo_workload_succeeds_and_stops_cleanly() {
                     ("metrics", format!("{admin}/metrics"))
                 } else {
                     let (kind, path) = MIX[i % MIX.len()];
-                    (kind, format!("{client}{}", path.replace("{n}", &(10 + i % 90).to_string())))
+                    (kind, format!("{base}{}", path.replace("{n}", &(10 + i % 90).to_string())))
                 };
-                let (status, body) = match &kept {
-                    Some(kept) => get_kept(kept, &url).await,
-                    None => {
-                        let r = get(&url).await;
-                        (r.status, r.body)
-                    }
-                };
+                let on = kept.clone().unwrap_or_else(client);
+                let r = send_on(&on, Method::GET, &url, &[], Bytes::new()).await;
                 let entry = seen.entry(kind).or_default();
                 entry.0 += 1;
-                if status != 200 {
+                if r.status != 200 {
                     entry.1 += 1;
-                    entry
-                        .2
-                        .get_or_insert_with(|| format!("{url} -> {status}: {:.300}", String::from_utf8_lossy(&body)));
+                    entry.2.get_or_insert_with(|| format!("{url} -> {}: {:.300}", r.status, r.text()));
                 }
             }
         }));

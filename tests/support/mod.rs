@@ -170,7 +170,11 @@ impl Got {
     }
 }
 
-fn client() -> Client<HttpConnector, Full<Bytes>> {
+/// A test client: plain HTTP, its own pool of kept connections.
+pub type TestClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A new [`TestClient`] (`send` makes one per request: a connection each).
+pub fn client() -> TestClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
@@ -191,13 +195,18 @@ pub async fn get(url: impl AsRef<str>) -> Got {
 
 /// Sends a request and collects the whole response (bounded by 30 s).
 pub async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Bytes) -> Got {
+    send_on(&client(), method, url, headers, body).await
+}
+
+/// [`send`] over `client`, whose connections stay open for the next request.
+pub async fn send_on(client: &TestClient, method: Method, url: &str, headers: &[(&str, &str)], body: Bytes) -> Got {
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
     let req = req.body(Full::new(body)).expect("request");
     let fut = async {
-        let resp = client().request(req).await.unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+        let resp = client.request(req).await.unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.expect("body").to_bytes();
         Got { status: parts.status.as_u16(), headers: parts.headers, body }
