@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -133,10 +132,10 @@ async fn run(dial: Dial, mut out: mpsc::Receiver<String>, events: mpsc::Sender<C
 }
 
 async fn open(dial: &Dial) -> Result<Ws, String> {
-    let tcp = TcpStream::connect((dial.host.host.as_str(), dial.host.port))
+    // Within the handshake timeout of `run`, which also bounds this connect.
+    let tcp = crate::transport::connect::connect(&dial.host.host, dial.host.port, dial.timeout)
         .await
         .map_err(|e| format!("connect to {} failed: {e}", dial.host.base))?;
-    let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = match &dial.tls {
         Some(cfg) => {
             let name = rustls::pki_types::ServerName::try_from(dial.host.host.clone())

@@ -14,7 +14,6 @@ pub mod head;
 pub mod pool;
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -122,25 +121,7 @@ fn repeatable(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Connects to `host` (an IP literal directly, a name through the resolver, its
-/// addresses in turn), with Nagle off.
+/// Connects to `host` (its addresses raced, `connect.rs`), port 80 unless it names one.
 async fn connect(host: &Authority) -> io::Result<TcpStream> {
-    let port = host.port_u16().unwrap_or(80);
-    let name = host.host().trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match name.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((name, port)).await?.collect(),
-    };
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{name} has no address"));
-    for addr in addrs {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(Ok(io)) => {
-                io.set_nodelay(true)?;
-                return Ok(io);
-            }
-            Ok(Err(e)) => last = e,
-            Err(_) => last = io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out")),
-        }
-    }
-    Err(last)
+    super::connect::connect(host.host(), host.port_u16().unwrap_or(80), CONNECT_TIMEOUT).await
 }
