@@ -89,9 +89,20 @@ impl DropOutcome {
 // === impl Admitted ===
 
 impl<'a> Admitted<'a> {
-    /// A host admitted now by its breaker with `admit`.
-    pub(crate) fn new(provider: &'a ProviderRt, host: &'a HostRt, admit: Admit, metrics: &'a Metrics) -> Self {
-        Self { provider, host, admit, started: Instant::now(), metrics, on_drop: DropOutcome::new(), done: false }
+    /// A host admitted at `now` by its breaker with `admit`.
+    pub(crate) fn new(
+        provider: &'a ProviderRt,
+        host: &'a HostRt,
+        admit: Admit,
+        metrics: &'a Metrics,
+        now: Instant,
+    ) -> Self {
+        Self { provider, host, admit, started: now, metrics, on_drop: DropOutcome::new(), done: false }
+    }
+
+    /// When the host was admitted (the attempt's clock starts here).
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// Time since the host was admitted.

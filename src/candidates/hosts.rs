@@ -38,10 +38,11 @@ impl<'a> HostOrder<'a> {
     /// waiting out `open_for`, and its verdict decides the breaker. Benches still hold.
     pub fn probe(provider: &'a ProviderRt, index: usize, metrics: &'a Metrics) -> Option<Admitted<'a>> {
         let host = provider.hosts.get(index)?;
-        if provider.state.benched(Instant::now()).is_some() {
+        let now = Instant::now();
+        if provider.state.benched(now).is_some() {
             return None;
         }
-        Some(Admitted::new(provider, host, Admit::Trial, metrics))
+        Some(Admitted::new(provider, host, Admit::Trial, metrics, now))
     }
 
     /// The provider.
@@ -49,12 +50,12 @@ impl<'a> HostOrder<'a> {
         self.provider
     }
 
-    /// The next host whose breaker admits a request now, if any may still be tried.
-    pub fn next(&mut self, metrics: &'a Metrics) -> Option<Admitted<'a>> {
+    /// The next host whose breaker admits a request at `now` (the caller's clock, read
+    /// once per decision), if any may still be tried.
+    pub fn next(&mut self, metrics: &'a Metrics, now: Instant) -> Option<Admitted<'a>> {
         if self.handed_out >= self.limit {
             return None;
         }
-        let now = Instant::now();
         if self.provider.state.benched(now).is_some() {
             return None;
         }
@@ -68,7 +69,7 @@ impl<'a> HostOrder<'a> {
             }
             if !matches!(admit, Admit::No { .. }) {
                 self.handed_out += 1;
-                return Some(Admitted::new(self.provider, host, admit, metrics));
+                return Some(Admitted::new(self.provider, host, admit, metrics, now));
             }
         }
         None

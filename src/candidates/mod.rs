@@ -96,8 +96,11 @@ impl<'a, T> Candidates<'a, T> {
         plan: &mut dyn FnMut(&'a ProviderRt) -> Planned<T>,
         skips: &mut Vec<AttemptRecord>,
     ) -> Option<Candidate<'a, T>> {
+        // One reading of the clock for the whole decision: the gate, the breakers and
+        // the attempt's start see the same instant.
+        let now = Instant::now();
         if advance == Advance::NextHost
-            && let Some(c) = self.next_host()
+            && let Some(c) = self.next_host(now)
         {
             return Some(c);
         }
@@ -115,7 +118,7 @@ impl<'a, T> Candidates<'a, T> {
                     continue;
                 }
             };
-            if let Err(skip) = gate::check(provider, weight, Instant::now()) {
+            if let Err(skip) = gate::check(provider, weight, now) {
                 skips.push(AttemptRecord::skip(provider, skip.outcome, skip.detail));
                 continue;
             }
@@ -123,16 +126,16 @@ impl<'a, T> Candidates<'a, T> {
             let hosts = HostOrder::new(provider, limit);
             let tier = self.providers.tier();
             self.current = Some(Current { plan: Arc::new(plan), weight, hosts, tier });
-            if let Some(c) = self.next_host() {
+            if let Some(c) = self.next_host(now) {
                 return Some(c);
             }
         }
     }
 
     /// The current provider's next admitted host.
-    fn next_host(&mut self) -> Option<Candidate<'a, T>> {
+    fn next_host(&mut self, now: Instant) -> Option<Candidate<'a, T>> {
         let cur = self.current.as_mut()?;
-        let admitted = cur.hosts.next(self.metrics)?;
+        let admitted = cur.hosts.next(self.metrics, now)?;
         Some(Candidate {
             provider: cur.hosts.provider(),
             plan: Arc::clone(&cur.plan),

@@ -47,7 +47,8 @@ pub fn serve<'a>(
     let server = &snap.config.server;
     super::check_declared_length(req.headers(), server.max_request_body)?;
     let weight = raw_weight(provider, &path_and_query);
-    if let Err(skip) = gate::check(provider, weight, Instant::now()) {
+    let now = Instant::now();
+    if let Err(skip) = gate::check(provider, weight, now) {
         let kind = ErrorKind::NoProviderAvailable;
         let mut e = ProxyError::with_attempts(
             kind,
@@ -58,7 +59,7 @@ pub fn serve<'a>(
         return Err(e);
     }
     let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via), cluster: gw.cluster() };
-    Ok(forward(gw, exchange, provider, path_and_query, weight, req, Instant::now() + server.deadline))
+    Ok(forward(gw, exchange, provider, path_and_query, weight, req, now + server.deadline))
 }
 
 async fn forward(
@@ -86,7 +87,7 @@ async fn forward(
     let mut policy = Policy::new(&gw.budget, &snap.config.retry_budget, &gw.metrics, "raw", deadline);
     let mut next = Advance::NextHost;
     while let Some(c) = candidates.next(next, &mut planner, &mut attempts) {
-        let now = Instant::now();
+        let now = c.admitted.started();
         if policy.admit(&provider.cfg.name, now, &mut attempts).is_err() {
             c.admitted.release();
             break;

@@ -175,7 +175,7 @@ where
         let Some(c) = self.candidates.next(advance, &mut planner, &mut self.attempts) else {
             return false;
         };
-        let now = Instant::now();
+        let now = c.admitted.started();
         if self.policy.admit(&c.provider.cfg.name, now, &mut self.attempts).is_err() {
             c.admitted.release();
             return false;

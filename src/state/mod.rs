@@ -278,7 +278,11 @@ impl ProviderState {
         if self.link.counting_shared() {
             return None;
         }
-        lock(&self.quota).remaining(quota::unix_ms())
+        let mut budgets = lock(&self.quota);
+        if budgets.is_empty() {
+            return None;
+        }
+        budgets.remaining(quota::unix_ms())
     }
 
     /// Records the last failure.

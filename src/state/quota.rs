@@ -173,6 +173,11 @@ impl Budgets {
         Ok(())
     }
 
+    /// Whether no budget is configured (callers then skip reading the wall clock).
+    pub fn is_empty(&self) -> bool {
+        self.rate.is_none() && self.credits.is_none()
+    }
+
     /// The smallest weight left across the budgets (`None`: no budget configured).
     pub fn remaining(&mut self, now_ms: u64) -> Option<(u32, Spent)> {
         let rate = self.rate.as_mut().map(|w| (w.remaining(now_ms), Spent::Rate));

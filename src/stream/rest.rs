@@ -40,7 +40,7 @@ pub async fn get<T>(
         if let Err(skip) = gate::check(p, weight, Instant::now()) {
             return Err(format!("{provider}: {}", skip.detail));
         }
-        let Some(admitted) = hosts.next(&gw.metrics) else { return Err(last) };
+        let Some(admitted) = hosts.next(&gw.metrics, tokio::time::Instant::now()) else { return Err(last) };
         let out = Outgoing::get(path.to_owned(), weight, p.cfg.attempt_timeout);
         let failure = match exchange.send(&admitted, out).await {
             Ok(resp) => match crate::body::read_capped(resp.into_body(), BODY_LIMIT).await {

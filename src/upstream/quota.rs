@@ -12,7 +12,12 @@ use crate::sync::lock;
 /// Takes `weight` from the provider's local budgets; `Err` (counted) says which one
 /// it does not fit.
 pub fn take(provider: &ProviderRt, weight: u32, metrics: &Metrics) -> Result<(), Spent> {
-    let taken = lock(&provider.state.quota).try_take(weight, unix_ms());
+    let mut budgets = lock(&provider.state.quota);
+    if budgets.is_empty() {
+        return Ok(());
+    }
+    let taken = budgets.try_take(weight, unix_ms());
+    drop(budgets);
     if taken.is_err() {
         metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
     }
