@@ -37,10 +37,11 @@ pub async fn get<T>(
     let mut hosts = HostOrder::new(p, HOSTS_PER_CALL);
     let mut last = format!("{provider}: no host may be asked now");
     loop {
-        if let Err(skip) = gate::check(p, weight, Instant::now()) {
+        let now = Instant::now();
+        if let Err(skip) = gate::check(p, weight, now) {
             return Err(format!("{provider}: {}", skip.detail));
         }
-        let Some(admitted) = hosts.next(&gw.metrics, tokio::time::Instant::now()) else { return Err(last) };
+        let Some(admitted) = hosts.next(&gw.metrics, now) else { return Err(last) };
         let out = Outgoing::get(path.to_owned(), weight, p.cfg.attempt_timeout);
         let failure = match exchange.send(&admitted, out).await {
             Ok(resp) => match crate::body::read_capped(resp.into_body(), BODY_LIMIT).await {
