@@ -32,6 +32,9 @@ pub async fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<Tcp
             Err(_) => return Err(timed_out(format!("resolving {name} took over {} ms", timeout.as_millis()))),
         },
     };
+    if addrs.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, format!("{name} has no address")));
+    }
     let io = race(interleave(addrs), STAGGER, deadline).await?;
     io.set_nodelay(true)?;
     Ok(io)
@@ -39,7 +42,8 @@ pub async fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<Tcp
 
 /// Connects to the first of `addrs` that answers: attempt `i` starts when attempt
 /// `i - 1` has failed or [`STAGGER`] after it started, whichever comes first. Fails
-/// with the first attempt's error when all fail, and with `TimedOut` at `deadline`.
+/// with the first attempt's error when all fail (`NotFound` when there is none), and
+/// with `TimedOut` at `deadline`.
 pub async fn race(addrs: Vec<SocketAddr>, stagger: Duration, deadline: Instant) -> io::Result<TcpStream> {
     let mut waiting = addrs.into_iter();
     // Dropped on return: the attempts still pending are cancelled.

@@ -104,3 +104,9 @@ async fn names_and_literals_resolve() {
     let io = connect("localhost", port, Duration::from_secs(5)).await.expect("a name in /etc/hosts");
     assert_eq!(io.peer_addr().expect("peer").port(), port);
 }
+
+#[tokio::test]
+async fn no_address_at_all_is_not_found_at_once() {
+    let e = race(Vec::new(), STAGGER, Instant::now() + Duration::from_secs(5)).await.expect_err("nothing to try");
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+}
