@@ -171,6 +171,9 @@ pub async fn run(listeners: Listeners, app: App, options: RunOptions, shutdown: 
     workers.join().await;
     if let Some(c) = gateway.cluster() {
         c.give_back_leases(std::time::Duration::from_millis(500)).await;
+        if c.sharing_budgets() {
+            c.settle_debts(std::time::Duration::from_millis(500)).await;
+        }
     }
     let _ = admin_task.await;
     for task in background {

@@ -136,6 +136,9 @@ pub async fn beat(c: &Cluster) {
         c.redis.diagnose(within).await;
     }
     c.redis.heartbeat(reachable);
+    if reachable {
+        c.settle_debts(within).await;
+    }
     // Something else wrote the replicas key (`SET mg:replicas x`): it is ours, so it is
     // replaced rather than kept alive by the heartbeat's PEXPIRE.
     if !reachable && c.redis.wrong_type() {

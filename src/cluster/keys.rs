@@ -123,6 +123,15 @@ end
 return 1
 ";
 
+/// Adds `ARGV[1]` weight to the window `KEYS[1]` (its ttl `ARGV[2]` ms when the add
+/// creates it): what a replica spent from its local share while Redis did not count it
+/// (`debts.rs`). The new count.
+pub const ADD: &str = r"
+local used = redis.call('INCRBY', KEYS[1], ARGV[1])
+if used == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return used
+";
+
 /// The scripts, each hashed once: redis-rs sends `EVALSHA` with the source's SHA-1
 /// (loading the source when Redis does not know it), so building a `Script` per call
 /// would hash it on every request.
@@ -131,6 +140,8 @@ pub struct Scripts {
     pub claim: Script,
     /// [`GIVE_BACK`].
     pub give_back: Script,
+    /// [`ADD`].
+    pub add: Script,
     /// [`SYNC`].
     pub sync: Script,
     /// [`BENCH`].
@@ -147,6 +158,7 @@ pub struct Scripts {
 pub static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     claim: Script::new(CLAIM),
     give_back: Script::new(GIVE_BACK),
+    add: Script::new(ADD),
     sync: Script::new(SYNC),
     bench: Script::new(BENCH),
     obtain: Script::new(OBTAIN),

@@ -26,6 +26,7 @@ use super::redis::Op;
 use super::{Cluster, keys};
 use crate::config::model::Period;
 use crate::snapshot::ProviderRt;
+use crate::state::ProviderState;
 use crate::state::quota::{Spent, unix_ms};
 use crate::state::shared::SeenCount;
 use crate::sync::lock;
@@ -146,7 +147,7 @@ impl Cluster {
 
     /// Claims the next slice before the lease runs out (in the background): added to
     /// the lease if its windows are still the current ones.
-    async fn renew(&self, provider: &str, windows: Vec<SharedWindow>, weight: u32) {
+    async fn renew(&self, provider: &str, state: &ProviderState, windows: Vec<SharedWindow>, weight: u32) {
         let reply = self.claim(&windows, weight).await;
         let mut leases = lock(&self.leases.0);
         let Some(lease) = leases.get_mut(provider) else { return };
@@ -155,11 +156,32 @@ impl Cluster {
             && reply.first() == Some(&0)
         {
             let slice = reply.get(1).copied().unwrap_or_default();
+            self.saw_counts(state, &windows, reply.get(2..).unwrap_or_default(), unix_ms());
             lease.left += slice;
             lease.slice = slice;
             self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
             self.metrics.lease_claims.with_label_values(&[provider]).inc();
             self.metrics.lease_left.with_label_values(&[provider]).set(i64::try_from(lease.left).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The shared counts a claim returned (`used[i]` for `windows[i]`, all replicas):
+    /// kept for the admin view, and this replica's local share of each window set to
+    /// what is left of it (`used / replicas` spent). So when Redis goes away mid-window,
+    /// each replica spends its part of what the window has left, not a whole share on
+    /// top of what the replicas already spent through Redis.
+    fn saw_counts(&self, state: &ProviderState, windows: &[SharedWindow], used: &[u64], now: u64) {
+        let replicas = u64::from(self.cfg.replicas.max(1));
+        for (w, &used) in windows.iter().zip(used) {
+            let count = Some(SeenCount { used, until_ms: now + w.ttl.saturating_sub(keys::LINGER_MS) });
+            let mut seen = lock(&state.shared_counts);
+            match w.which {
+                Spent::Rate => seen.rate = count,
+                Spent::Credits => seen.credits = count,
+            }
+            drop(seen);
+            let part = u32::try_from(used.div_ceil(replicas)).unwrap_or(u32::MAX);
+            lock(&state.quota).sync_used(w.which, part, now);
         }
     }
 
@@ -209,8 +231,8 @@ impl Cluster {
                 // Renew before it runs out, off the request path.
                 if lease.left < lease.slice / 4 && !lease.renewing && self.redis.usable() {
                     lease.renewing = true;
-                    let (me, name) = (Arc::clone(self), p.cfg.name.clone());
-                    tokio::spawn(async move { me.renew(&name, windows, weight).await });
+                    let (me, name, state) = (Arc::clone(self), p.cfg.name.clone(), Arc::clone(&p.state));
+                    tokio::spawn(async move { me.renew(&name, &state, windows, weight).await });
                 }
                 return Some(Ok(()));
             }
@@ -222,21 +244,9 @@ impl Cluster {
         let refused = reply.first().copied().unwrap_or(0) as usize;
         let mut leases = lock(&self.leases.0);
         let lease = current(&mut leases, &p.cfg.name, &windows)?;
-        let mut seen = lock(&p.state.shared_counts);
-        let mut record = |w: &SharedWindow, used: u64| {
-            let count = Some(SeenCount { used, until_ms: now + w.ttl.saturating_sub(keys::LINGER_MS) });
-            match w.which {
-                Spent::Rate => seen.rate = count,
-                Spent::Credits => seen.credits = count,
-            }
-        };
         if refused == 0 {
             let slice = reply.get(1).copied().unwrap_or(u64::from(weight));
-            for (i, w) in windows.iter().enumerate() {
-                if let Some(&used) = reply.get(i + 2) {
-                    record(w, used);
-                }
-            }
+            self.saw_counts(&p.state, &windows, reply.get(2..).unwrap_or_default(), now);
             lease.left += slice.saturating_sub(u64::from(weight));
             lease.slice = slice;
             self.counts.shared_takes.fetch_add(1, Ordering::Relaxed);
@@ -246,7 +256,7 @@ impl Cluster {
         }
         let w = windows.get(refused - 1)?;
         let used = reply.get(1).copied().unwrap_or(u64::from(w.limit));
-        record(w, used);
+        self.saw_counts(&p.state, std::slice::from_ref(w), &[used], now);
         let room = u64::from(w.limit).saturating_sub(used);
         lease.spent = Some((now + w.ttl.saturating_sub(keys::LINGER_MS), w.which, room));
         self.counts.shared_refusals.fetch_add(1, Ordering::Relaxed);

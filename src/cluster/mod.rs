@@ -4,9 +4,11 @@
 //!
 //! Redis is never on a request's critical path for longer than `cluster.timeout`
 //! (5 ms by default): a call that fails or is slower makes the request use its local
-//! state (the replica's share of each budget, limit / replicas; its own cache), and
-//! after three failures in a row the request path stops calling Redis until the
-//! heartbeat, once a second, reaches it again. Shared counting then resumes.
+//! state (the replica's share of each budget, limit / replicas, less its part of what
+//! its last claim saw spent; its own cache), and after three failures in a row the
+//! request path stops calling Redis until the heartbeat, once a second, reaches it
+//! again. Shared counting then resumes, and what was spent locally is added to the
+//! shared windows (`debts.rs`).
 //!
 //! Budgets: a replica claims a slice of every window a request must fit (the quota's
 //! and the credits') in one Lua script call and spends it locally (`leases.rs`), so
@@ -15,6 +17,7 @@
 
 mod benches;
 pub mod cache;
+mod debts;
 pub mod events;
 pub mod keys;
 mod leases;
@@ -55,6 +58,8 @@ pub struct Cluster {
     seal: seal::Seal,
     /// Slices of the shared budgets this replica holds.
     leases: leases::Leases,
+    /// Weight spent from the local share that Redis has not counted yet.
+    debts: Mutex<debts::Debts>,
 }
 
 /// What the cluster did, for `/api/system/cluster`.
@@ -65,6 +70,8 @@ struct Counts {
     /// Takes served from a lease held here (no round trip).
     lease_takes: AtomicU64,
     local_takes: AtomicU64,
+    /// Weight spent from the local share and added to Redis afterwards.
+    local_weight_counted_late: AtomicU64,
     shared_refusals: AtomicU64,
     cache_hits: AtomicU64,
     cache_fills: AtomicU64,
@@ -101,6 +108,9 @@ pub struct ClusterView {
     pub budgets: Vec<BudgetView>,
     /// What this replica holds of each provider's shared windows.
     pub leases: Vec<leases::LeaseView>,
+    /// Weight spent from local shares that Redis has not counted yet (added by the
+    /// next heartbeat that reaches it).
+    pub local_weight_owed: u64,
     /// Counters since start.
     pub counters: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -163,6 +173,7 @@ impl Cluster {
         }
         let cluster = Arc::new(Self {
             leases: leases::Leases::default(),
+            debts: Mutex::new(debts::Debts::default()),
             seal,
             cfg,
             instance: instance.to_owned(),
@@ -224,15 +235,42 @@ impl Cluster {
         self.cfg.cache && self.redis.usable()
     }
 
+    /// Whether Redis is in use for budgets now.
+    pub fn sharing_budgets(&self) -> bool {
+        self.redis.usable()
+    }
+
     /// `p`'s scope (`ip:<egress>` or `key:<fingerprint>`), worked out once per config
     /// snapshot.
     fn scope<'a>(&self, p: &'a ProviderRt) -> &'a str {
         p.cluster_scope.get_or_init(|| keys::scope(&p.cfg, &self.cfg.egress))
     }
 
-    /// Counts a take from the local share (Redis unreachable).
-    pub fn took_locally(&self) {
+    /// `weight` was taken from `p`'s local share (Redis unreachable, or a claim failed
+    /// or was too slow): counted, and owed to the shared windows until Redis answers.
+    pub fn took_locally(&self, p: &ProviderRt, weight: u32) {
         self.counts.local_takes.fetch_add(1, Ordering::Relaxed);
+        let now = unix_ms();
+        let windows = self.windows(p, now);
+        lock(&self.debts).add(&windows, weight, now);
+    }
+
+    /// Adds what was spent from local shares to the shared windows it was spent in (the
+    /// heartbeat, once Redis answers; shutdown). Each window is one call of at most
+    /// `within`; what fails stays owed.
+    pub async fn settle_debts(&self, within: Duration) {
+        let due = lock(&self.debts).due(unix_ms());
+        for d in due {
+            let mut call = keys::SCRIPTS.add.prepare_invoke();
+            call.key(&d.key).arg(d.weight).arg(d.ttl);
+            let added: Option<u64> =
+                self.redis.background(Op::Quota, within, |mut c| async move { call.invoke_async(&mut c).await }).await;
+            if added.is_none() {
+                return;
+            }
+            lock(&self.debts).paid(&d.key, d.weight);
+            self.counts.local_weight_counted_late.fetch_add(d.weight, Ordering::Relaxed);
+        }
     }
 
     /// Raises `p`'s shared quota count to what the provider reported (`used`), in the
@@ -300,6 +338,7 @@ impl Cluster {
             ("lease_takes", &c.lease_takes),
             ("shared_refusals", &c.shared_refusals),
             ("local_takes", &c.local_takes),
+            ("local_weight_counted_late", &c.local_weight_counted_late),
             ("cache_hits", &c.cache_hits),
             ("cache_fills", &c.cache_fills),
             ("cache_waits", &c.cache_waits),
@@ -325,6 +364,7 @@ impl Cluster {
             cache: self.cfg.cache,
             budgets,
             leases: self.leases.view(),
+            local_weight_owed: lock(&self.debts).owed(),
             counters,
         }
     }
@@ -352,6 +392,7 @@ pub fn single_replica_view() -> ClusterView {
         cache: false,
         budgets: Vec::new(),
         leases: Vec::new(),
+        local_weight_owed: 0,
         counters: Default::default(),
     }
 }

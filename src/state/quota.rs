@@ -154,6 +154,18 @@ impl Budgets {
         sync(&mut self.credits, credits.map(|c| (share(c.limit), c.per)));
     }
 
+    /// Raises the `which` window's count to `used` if that is more (a count learned
+    /// elsewhere: this replica's part of the shared one).
+    pub fn sync_used(&mut self, which: Spent, used: u32, now_ms: u64) {
+        let window = match which {
+            Spent::Rate => self.rate.as_mut(),
+            Spent::Credits => self.credits.as_mut(),
+        };
+        if let Some(w) = window {
+            w.sync_used(used, now_ms);
+        }
+    }
+
     /// Takes `weight` from every budget if it fits all of them; otherwise takes
     /// nothing and says which one is spent.
     pub fn try_take(&mut self, weight: u32, now_ms: u64) -> Result<(), Spent> {
@@ -238,6 +250,17 @@ mod tests {
         w.sync_used(20, t0);
         assert_eq!(w.remaining(t0), 5);
         assert!(!w.fits(6, t0));
+    }
+
+    #[test]
+    fn a_count_learned_elsewhere_raises_only_its_own_window() {
+        let t0 = 1_700_000_000_000;
+        let mut b = Budgets { rate: Some(minute(10)), credits: Some(Window::new(100, Period::Month)) };
+        b.sync_used(Spent::Credits, 98, t0);
+        assert_eq!(b.remaining(t0), Some((2, Spent::Credits)));
+        b.sync_used(Spent::Rate, 9, t0);
+        assert_eq!(b.try_take(2, t0), Err(Spent::Rate));
+        assert_eq!(b.try_take(1, t0), Ok(()));
     }
 
     /// A month's credits run out long before the minute budget would stop anything,

@@ -132,7 +132,11 @@ impl Exchange<'_> {
                 }
                 return taken;
             }
-            c.took_locally();
+            let taken = quota::take(provider, weight, self.metrics);
+            if taken.is_ok() {
+                c.took_locally(provider, weight);
+            }
+            return taken;
         }
         quota::take(provider, weight, self.metrics)
     }

@@ -10,6 +10,7 @@ mod support;
 
 mod cluster;
 mod cluster_managed;
+mod cluster_outage;
 mod cluster_trust;
 mod dashboard;
 mod examples;
