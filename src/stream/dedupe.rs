@@ -24,9 +24,15 @@ impl Seen {
 
     /// `true` the first time `key` is offered (and remembers it), `false` for a copy.
     pub fn first_time(&mut self, key: DedupeKey<'_>) -> bool {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        let k = h.finish();
+        self.remember(hash(key))
+    }
+
+    /// Whether `key` was offered lately (without remembering it).
+    pub fn contains(&self, key: DedupeKey<'_>) -> bool {
+        self.set.contains(&hash(key))
+    }
+
+    fn remember(&mut self, k: u64) -> bool {
         if !self.set.insert(k) {
             return false;
         }
@@ -40,6 +46,12 @@ impl Seen {
     }
 }
 
+fn hash(key: DedupeKey<'_>) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +62,9 @@ mod tests {
         assert!(seen.first_time(DedupeKey::Id("1")));
         assert!(!seen.first_time(DedupeKey::Id("1")));
         assert!(seen.first_time(DedupeKey::Time(1)), "a ticker time is not a trade id");
+        assert!(seen.first_time(DedupeKey::Message(br#"{"channel":"trade"}"#)));
+        assert!(seen.contains(DedupeKey::Message(br#"{"channel":"trade"}"#)), "a relayed copy");
+        assert!(!seen.first_time(DedupeKey::Message(br#"{"channel":"trade"}"#)));
         for id in ["2", "3", "4"] {
             assert!(seen.first_time(DedupeKey::Id(id)));
         }

@@ -55,8 +55,12 @@ pub enum Control {
     /// A client left.
     Leave(u64),
     /// A message from the next provider's stream while this one is down (or one of
-    /// its topics silent), already labelled as this driver's clients asked.
-    Relayed(Bytes),
+    /// its topics silent), already labelled as this driver's clients asked; the
+    /// number of the relay it came through.
+    Relayed(u64, Bytes),
+    /// The relay started `n`-th has joined the next provider's stream: the one it
+    /// replaces can let go now.
+    RelayJoined(u64),
     /// The next provider's stream could not take the relay (why): REST polling
     /// serves instead until this stream comes back.
     RelayEnded(String),
@@ -114,6 +118,8 @@ pub struct Driver {
     relay: Option<relay::Relay>,
     /// The next provider refused the relay: REST until this stream resumes.
     relay_off: bool,
+    /// Relays started so far (each one's number).
+    relays_started: u64,
     /// Since when each connection has sent nothing readable.
     unreadable: HashMap<ConnId, Instant>,
     /// Which of the provider's connections this driver runs (0 for the first).
@@ -176,6 +182,7 @@ impl Driver {
             hub,
             relay: None,
             relay_off: false,
+            relays_started: 0,
             unreadable: HashMap::new(),
             shard,
             shown_connections: 0,

@@ -222,6 +222,9 @@ pub enum DedupeKey<'a> {
     Id(&'a str),
     /// A ticker time.
     Time(i64),
+    /// A relayed message as a whole: while one relay hands over to the next, both
+    /// carry the same encoded messages of the streams they share.
+    Message(&'a [u8]),
 }
 
 // === impl Status ===

@@ -288,3 +288,58 @@ async fn a_stream_that_sends_only_garbage_counts_as_down() {
     garbage.abort();
     proxy.stop().await;
 }
+
+/// Binance refused, Coinbase carries BTC for one client; a second client asks for ETH.
+/// The relay to Coinbase now asks for both, and the new relay joins before the old one
+/// lets go: Coinbase's connection stays open and BTC subscribed throughout. (Before,
+/// the old relay left first, Coinbase's driver was left without a client and closed its
+/// connection, and the new relay opened another: a gap for every relayed stream, and
+/// one more connection attempt spent, each time a client came or went.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_client_during_a_relay_keeps_the_next_venue_s_connection() {
+    let refused = refused_451().await;
+    let coinbase = VenueMock::start(Venue::Coinbase).await;
+    let (proxy, _mocks) = proxy_with_streams(&[
+        ("binance.stream", vec![format!("ws://{}", refused.addr)]),
+        ("coinbase.stream", vec![coinbase.url.clone()]),
+    ])
+    .await;
+    let mut btc = ws_client(&proxy, "symbols=BTC&channels=trades").await;
+    until_ws(&mut btc, "status", Some("subscribed")).await;
+    coinbase.wait_subscribed("matches:BTC-USD").await;
+    let recorded = fixture("coinbase_ws/ticker_match_btc-usd_2026-09-04.jsonl");
+    let frame = recorded.lines().find(|l| l.contains(r#""type":"match""#)).expect("a recorded match");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::timeout(Duration::from_millis(300), next_trade(&mut btc)).await.is_err() {
+        coinbase.publish("matches:BTC-USD", frame);
+        assert!(tokio::time::Instant::now() < deadline, "no trade relayed from Coinbase");
+    }
+    assert_eq!(coinbase.connections(), 1);
+
+    let mut eth = ws_client(&proxy, "symbols=ETH&channels=trades").await;
+    until_ws(&mut eth, "status", Some("subscribed")).await;
+    coinbase.wait_subscribed("matches:ETH-USD").await;
+    // The old relay lets go once the new one has joined: one relay client is left.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let admin = crate::support::get(proxy.admin_url("/api/system/streams")).await.json();
+        if admin["clients"]["relay"] == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the replaced relay never let go: {admin}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(coinbase.carries("matches:BTC-USD"), "BTC stayed subscribed: {:?}", coinbase.requests());
+    assert_eq!(coinbase.connections(), 1, "Coinbase's connection was kept: {:?}", coinbase.requests());
+    // BTC trades still reach the first client, once each (a new trade id: Coinbase's
+    // driver drops a repeated one).
+    while tokio::time::timeout(Duration::from_millis(300), ws_next(&mut btc)).await.is_ok() {}
+    let mut next: serde_json::Value = serde_json::from_str(frame).expect("json");
+    next["trade_id"] = serde_json::json!(next["trade_id"].as_u64().unwrap_or(0) + 1000);
+    coinbase.publish("matches:BTC-USD", &next.to_string());
+    let (trade, _) = tokio::time::timeout(Duration::from_secs(5), next_trade(&mut btc)).await.expect("a BTC trade");
+    assert_eq!(trade["provider"], "coinbase");
+    let again = tokio::time::timeout(Duration::from_millis(300), next_trade(&mut btc)).await;
+    assert!(again.is_err(), "one trade arrived twice: {again:?}");
+    proxy.stop().await;
+}

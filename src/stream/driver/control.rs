@@ -87,7 +87,8 @@ impl Driver {
                 }
                 self.wanted_changed(now);
             }
-            Control::Relayed(msg) => self.relayed(&msg),
+            Control::Relayed(n, msg) => self.relayed(n, &msg),
+            Control::RelayJoined(n) => self.relay_joined(n),
             Control::BookSnapshot { stream, result } => self.book_snapshot(&stream, result),
             Control::RelayEnded(why) => {
                 tracing::warn!(provider = %self.name, %why, "the next stream in turn did not take over");
