@@ -223,7 +223,12 @@ impl Driver {
     }
 
     fn step(&mut self, now: Instant) {
-        for action in self.machine.poll(now) {
+        let actions = self.machine.poll(now);
+        // The admin view is brought up to date before anything goes upstream, so it
+        // never trails what a venue was asked (a Binance connection subscribes in its
+        // URL: the venue sees the streams as soon as the handshake is done).
+        self.refresh_if_dirty();
+        for action in actions {
             match action {
                 Action::Connect { conn, host, streams } => self.connect(conn, host, &streams),
                 Action::Send { conn, text } => {
@@ -241,6 +246,10 @@ impl Driver {
         let open = self.machine.open_connections() as i64;
         self.counters.connections.add(open - self.shown_connections);
         self.shown_connections = open;
+        self.refresh_if_dirty();
+    }
+
+    fn refresh_if_dirty(&mut self) {
         if self.dirty {
             self.dirty = false;
             self.refresh_report();

@@ -165,9 +165,17 @@ async fn an_upstream_that_ignores_subscribe_is_replaced_and_its_clients_told() {
     stream.set_deaf(true);
     let mut eth = ws_client(&proxy, "symbols=ETH&channels=trades").await;
     until_ws(&mut eth, "status", Some("subscribed")).await;
+    let started = tokio::time::Instant::now();
     let gap = tokio::time::timeout(Duration::from_secs(9), until_ws(&mut btc, "status", Some("gap")))
         .await
-        .expect("told within 9 s");
+        .unwrap_or_else(|_| {
+            let controls: Vec<String> = stream
+                .controls()
+                .iter()
+                .map(|(at, conn, v)| format!("{:?} conn {conn}: {v}", at.saturating_duration_since(started)))
+                .collect();
+            panic!("no gap within 9 s; connections {:?}, controls {controls:#?}", stream.paths())
+        });
     assert!(gap["detail"].as_str().is_some_and(|d| d.contains("control request")), "{gap}");
     stream.set_deaf(false);
     stream.wait_subscribed(&["btcusdt@trade", "ethusdt@trade"]).await;

@@ -258,8 +258,13 @@ async fn a_stream_that_sends_only_garbage_counts_as_down() {
     let mut ws = ws_client(&proxy, "symbols=BTC&channels=trades").await;
     until_ws(&mut ws, "status", Some("subscribed")).await;
     stream.wait_subscribed(&["btcusdt@trade"]).await;
-    // The admin view is the driver's report, refreshed after its next step: it may
-    // trail the subscription by a moment (seen once in a parallel run).
+    // The admin view is refreshed before anything goes upstream: the venue has the
+    // subscription, so the view has the topic. (It once read the report from before
+    // the client joined: refreshed only after the connection was started, the view
+    // trailed whenever the driver's thread was held up in between.)
+    let admin = crate::support::get(proxy.admin_url("/api/system/streams")).await.json();
+    assert_eq!(admin["providers"][0]["topics"][0]["stream"], "btcusdt@trade", "{admin}");
+    // Its state says `up` once the driver has seen the handshake: that may trail.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let admin = crate::support::get(proxy.admin_url("/api/system/streams")).await.json();
