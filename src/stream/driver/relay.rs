@@ -8,11 +8,13 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::{Control, Driver, Topic, TopicState};
 use crate::config::model::stream::{Channel, StreamRoute};
@@ -56,7 +58,14 @@ struct Replaced {
     /// Aborted once the new relay has joined.
     task: Option<JoinHandle<()>>,
     seen: Seen,
+    /// When its memory is dropped ([`FORGET_AFTER`] past the new relay's join): by
+    /// then its last messages have arrived, and a message of the new relay that
+    /// happens to match an old one is no copy.
+    forget_at: Option<Instant>,
 }
+
+/// How long the replaced relay's memory is kept after the new relay has joined.
+const FORGET_AFTER: Duration = Duration::from_secs(2);
 
 /// What a relayed message says about itself.
 #[derive(Deserialize)]
@@ -162,8 +171,11 @@ impl Driver {
     pub(super) fn relay_joined(&mut self, n: u64) {
         if let Some(r) = self.relay.as_mut().filter(|r| r.number == n) {
             r.joined = true;
-            if let Some(task) = r.replaced.as_mut().and_then(|old| old.task.take()) {
-                task.abort();
+            if let Some(old) = r.replaced.as_mut() {
+                if let Some(task) = old.task.take() {
+                    task.abort();
+                }
+                old.forget_at = Some(Instant::now() + FORGET_AFTER);
             }
         }
     }
@@ -172,6 +184,9 @@ impl Driver {
     /// has passed on (and remembers it otherwise).
     fn relayed_copy(&mut self, n: u64, msg: &[u8]) -> bool {
         let Some(r) = self.relay.as_mut() else { return false };
+        if r.replaced.as_ref().is_some_and(|old| forgotten(old.forget_at, Instant::now())) {
+            r.replaced = None;
+        }
         let replaced = r.replaced.as_mut().map(|old| (old.number, &mut old.seen));
         copy_from_the_other((r.number, &mut r.seen), replaced, n, msg)
     }
@@ -244,7 +259,7 @@ impl Relay {
             if let Some(task) = self.replaced.and_then(|old| old.task) {
                 task.abort();
             }
-            Some(Replaced { number: self.number, task: Some(self.task), seen: self.seen })
+            Some(Replaced { number: self.number, task: Some(self.task), seen: self.seen, forget_at: None })
         } else {
             self.task.abort();
             self.replaced
@@ -267,6 +282,12 @@ fn copy_from_the_other(current: (u64, &mut Seen), replaced: Option<(u64, &mut Se
     }
     own.first_time(key);
     false
+}
+
+/// Whether a replaced relay's memory is past its time (`forget_at`, set when the new
+/// relay joined).
+fn forgotten(forget_at: Option<Instant>, now: Instant) -> bool {
+    forget_at.is_some_and(|at| at <= now)
 }
 
 /// Relayed messages remembered to drop the copies of a handover.
@@ -330,6 +351,11 @@ mod tests {
         assert!(!copy(2, "ticker 100"));
         // A relay older than both drops nothing.
         assert!(!copy(0, "trade 7"));
+        // The replaced relay's memory lasts until FORGET_AFTER past the join.
+        let joined = Instant::now();
+        assert!(!forgotten(None, joined + FORGET_AFTER * 100), "not before the new relay has joined");
+        assert!(!forgotten(Some(joined + FORGET_AFTER), joined));
+        assert!(forgotten(Some(joined + FORGET_AFTER), joined + FORGET_AFTER));
         // Without a handover nothing is dropped.
         let mut only = Seen::new(SEEN);
         assert!(!copy_from_the_other((3, &mut only), None, 3, b"trade 7"));
