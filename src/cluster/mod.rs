@@ -257,16 +257,23 @@ impl Cluster {
 
     /// Adds what was spent from local shares to the shared windows it was spent in (the
     /// heartbeat, once Redis answers; shutdown). Each window is one call of at most
-    /// `within`; what fails stays owed.
+    /// `within`; what fails stays owed. One window that fails (a key something else
+    /// wrote, not a count) does not hold up the others; a second failure ends the
+    /// round, so a Redis gone again costs the heartbeat two waits at most.
     pub async fn settle_debts(&self, within: Duration) {
         let due = lock(&self.debts).due(unix_ms());
+        let mut failed = 0;
         for d in due {
             let mut call = keys::SCRIPTS.add.prepare_invoke();
             call.key(&d.key).arg(d.weight).arg(d.ttl);
             let added: Option<u64> =
                 self.redis.background(Op::Quota, within, |mut c| async move { call.invoke_async(&mut c).await }).await;
             if added.is_none() {
-                return;
+                failed += 1;
+                if failed == 2 {
+                    return;
+                }
+                continue;
             }
             lock(&self.debts).paid(&d.key, d.weight);
             self.counts.local_weight_counted_late.fetch_add(d.weight, Ordering::Relaxed);

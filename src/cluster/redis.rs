@@ -285,7 +285,8 @@ impl Redis {
             tracing::warn!(
                 redis = %self.shown(),
                 reason = why,
-                "Redis unusable: each replica spends its local share (limit / replicas) until it is back"
+                "Redis unusable: each replica spends its local share (its part of what each window has left) until \
+                 it is back"
             );
         }
     }

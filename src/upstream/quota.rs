@@ -37,8 +37,6 @@ pub fn spent_detail(spent: Spent, weight: u32) -> String {
 pub fn sync_from_headers(provider: &ProviderRt, headers: &HeaderMap) -> Option<u32> {
     let name = provider.cfg.quota.as_ref().and_then(|q| q.used_header.as_ref())?;
     let used = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u32>().ok())?;
-    if let Some(window) = lock(&provider.state.quota).rate.as_mut() {
-        window.sync_used(used, unix_ms());
-    }
+    lock(&provider.state.quota).sync_used(Spent::Rate, used, unix_ms());
     Some(used)
 }

@@ -121,3 +121,54 @@ async fn what_a_replica_spends_while_redis_sleeps_is_counted_when_it_wakes() {
     let seen = seen_this_minute(&times);
     assert!(used >= seen, "Redis counts {used} for the window; the provider was sent {seen}");
 }
+
+/// A window key something else wrote (not a count) cannot take its debt; the other
+/// providers' debts are still added. Provider `p`'s key holds `abc`: its claims fail,
+/// the request path stops calling Redis, and `q` spends locally too. Before, the
+/// heartbeat stopped at `p`'s key (the first in order) and `q`'s spends were never
+/// counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server): scripts/test.sh installs it and runs this"]
+async fn a_forged_window_key_holds_up_only_its_own_debt() {
+    let redis = RedisServer::start();
+    let (mock_p, _) = counting_mock(Duration::ZERO).await;
+    let (mock_q, q_times) = counting_mock(Duration::ZERO).await;
+    let q = format!(
+        "[providers.q]\nhosts = [\"{}\"]\nsymbols = {{ format = \"{{BASE}}{{QUOTE}}\", quote = {{ USD = \"USDT\" }} }}\n\
+         quota = {{ limit = 240, per = \"1m\" }}\n",
+        mock_q.url()
+    );
+    let cfg = config(&redis.url(), &mock_p.url(), r#"{ limit = 240, per = "1m" }"#)
+        .replace("[routes]", &format!("{q}[routes]"));
+    let procs = vec![Process::start("a", &cfg, &[])];
+    until_up(&procs, true, Duration::from_secs(5)).await;
+    with_room_in_this_minute(Duration::from_secs(20)).await;
+
+    let p_key = window_key();
+    let q_key = p_key.replace("{mg|p|", "{mg|q|");
+    redis.command(&["SET", &p_key, "abc"]);
+    // p's claims fail and open the request path's breaker; q then spends locally.
+    assert_eq!(send(&procs[0], 5).await, 5, "a forged key fails no request");
+    let mut ok = 0;
+    for _ in 0..10 {
+        ok += usize::from(get(procs[0].url("/raw/q/api/v3/ticker/price")).await.status == 200);
+    }
+    assert_eq!(ok, 10);
+
+    let from = now_ms() / 60_000 * 60_000;
+    let q_sent = q_times.lock().expect("lock").iter().filter(|t| **t >= from).count();
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let q_used: usize = redis
+            .command(&["GET", &q_key])
+            .and_then(|r| r.lines().nth(1).and_then(|n| n.trim().parse().ok()))
+            .unwrap_or(0);
+        if q_used >= q_sent {
+            break;
+        }
+        let view = cluster_view(&procs[0]).await;
+        assert!(Instant::now() < deadline, "q's local spends never reached Redis ({q_used} of {q_sent}): {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(redis.command(&["GET", &p_key]).is_some_and(|r| r.contains("abc")), "p's key is left as it was");
+}
