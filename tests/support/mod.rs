@@ -91,9 +91,19 @@ impl Proxy {
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let (addr, admin_addr) = (client.local_addr().expect("addr"), admin.local_addr().expect("addr"));
         let text = config(addr);
-        let cfg = marketgate::config::parse(&text, &name, &env).unwrap_or_else(|e| panic!("test config refused:\n{e}"));
-        let metrics = Metrics::new().expect("metrics");
-        let app = App::new(cfg, path, Arc::new(env), metrics, Default::default()).expect("app");
+        // Off the runtime's workers: compiling a big config's mappings (the shipped one,
+        // in a debug build) takes long enough to stall every mock and proxy of the test
+        // that shares those threads, and so the very answer a test is timing.
+        let build = move || {
+            let cfg =
+                marketgate::config::parse(&text, &name, &env).unwrap_or_else(|e| panic!("test config refused:\n{e}"));
+            let metrics = Metrics::new().expect("metrics");
+            App::new(cfg, path, Arc::new(env), metrics, Default::default()).expect("app")
+        };
+        let app = match tokio::task::spawn_blocking(build).await {
+            Ok(app) => app,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         let gateway = Arc::clone(&app.gateway);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
