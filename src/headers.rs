@@ -23,37 +23,50 @@ pub const MAX_HOPS: usize = 4;
 /// Which host answered (raw responses).
 pub const X_MARKETGATE_HOST: HeaderName = HeaderName::from_static("x-marketgate-host");
 
-/// Headers that apply to one connection only.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
+/// Headers that apply to one connection only, and `Upgrade` (last), which a forwarded
+/// upgrade puts back. As text: comparing a name's text is a length check for most
+/// names, cheaper than comparing `HeaderName`s.
+const STRIPPED: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 /// Removes hop-by-hop headers and the ones `Connection` lists. `Upgrade` goes too; a
 /// forwarded upgrade puts it back (`ingress/upgrade.rs`).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One look at the few names present finds which fixed names to remove: most heads
+    // hold one of them (`Connection: keep-alive`) or none, and removing all nine by
+    // hash, twice a proxied request, was one of its costliest steps
+    // (bench/instructions.sh).
+    let mut present = [false; STRIPPED.len()];
+    for name in headers.keys() {
+        if let Some(i) = STRIPPED.iter().position(|s| *s == name.as_str()) {
+            present[i] = true;
+        }
+    }
     // The usual `Connection: keep-alive` (or `close`, `upgrade`) names nothing that the
-    // fixed list below does not already remove: no list is built for it.
-    let removed_anyway = |t: &str| {
-        t.eq_ignore_ascii_case("close")
-            || t.eq_ignore_ascii_case("upgrade")
-            || HOP_BY_HOP.iter().any(|h| t.eq_ignore_ascii_case(h.as_str()))
-    };
-    let listed: Vec<HeaderName> = if connection_tokens(headers).all(removed_anyway) {
+    // fixed list does not already remove: no list is built for it. Without a
+    // `Connection` header nothing is listed.
+    let removed_anyway =
+        |t: &str| t.eq_ignore_ascii_case("close") || STRIPPED.iter().any(|h| t.eq_ignore_ascii_case(h));
+    let listed: Vec<HeaderName> = if !present[0] || connection_tokens(headers).all(removed_anyway) {
         Vec::new()
     } else {
         connection_tokens(headers).filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok()).collect()
     };
-    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+    for name in &listed {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
+    for (name, _) in STRIPPED.iter().zip(present).filter(|(_, p)| *p) {
+        headers.remove(*name);
+    }
 }
 
 /// The tokens the `Connection` headers list (`keep-alive`, `upgrade`, header names).
@@ -62,7 +75,7 @@ pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+        .flat_map(|v| crate::split::pieces(v, b','))
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
@@ -134,6 +147,28 @@ mod tests {
         let out = for_upstream(h);
         let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
         assert_eq!(names, vec!["accept"]);
+
+        // Without a `Connection` header the fixed names still go, and nothing else.
+        let mut h = HeaderMap::new();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::TRAILER, HeaderValue::from_static("x-sum"));
+        h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        h.insert("x-sum", HeaderValue::from_static("1"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
+        strip_hop_by_hop(&mut h);
+        let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["content-length", "x-sum"]);
+
+        // The usual response: `Connection: keep-alive` goes, the rest stays.
+        let mut h = HeaderMap::new();
+        h.insert(header::SERVER, HeaderValue::from_static("nginx"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        strip_hop_by_hop(&mut h);
+        let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["content-type", "server"]);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod secret;
 pub mod server;
 pub mod shutdown;
 pub mod snapshot;
+pub mod split;
 pub mod state;
 pub mod stream;
 pub mod sync;

@@ -151,7 +151,7 @@ fn client_error(failure: &Failure, attempts: Vec<AttemptRecord>) -> ProxyError {
 /// The quota weight of one attempt: the provider's `raw_weights` entry for the path
 /// (its rule reading the query), else 1.
 fn raw_weight(provider: &ProviderRt, path_and_query: &str) -> u32 {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let (path, query) = crate::split::once(path_and_query, b'?').unwrap_or((path_and_query, ""));
     let Some(rule) = provider.cfg.raw_weights.get(path) else {
         return 1;
     };
@@ -187,7 +187,7 @@ fn respond(provider: &ProviderRt, host: &HostRt, resp: UpstreamResponse, attempt
 /// slashes or backslashes, control characters.
 pub fn safe_path(rest: &str, query: Option<&str>) -> Result<String, ProxyError> {
     let refuse = |why: &str| Err(ProxyError::new(ErrorKind::BadRequest, format!("path refused: {why}")));
-    for segment in rest.split('/') {
+    for segment in crate::split::pieces(rest, b'/') {
         let (mut len, mut dots) = (0usize, 0usize);
         for b in percent_encoding::percent_decode_str(segment) {
             len += 1;

@@ -115,11 +115,7 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
     body.put_slice(b"{\"data\":");
     body.put_slice(data);
     body.put_slice(b",\"meta\":");
-    let mut writer = body.writer();
-    if serde_json::to_writer(&mut writer, meta).is_err() {
-        writer.get_mut().put_slice(b"{}");
-    }
-    let mut body = writer.into_inner();
+    write_meta(&mut body, meta);
     body.put_slice(b"}");
     let mut resp = Response::new(crate::body::full(body.freeze()));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -138,4 +134,98 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
         h.insert(header::CACHE_CONTROL, v);
     }
     resp
+}
+
+/// `meta` as JSON: the bytes `serde_json` writes for [`Meta`] (the tests compare), with
+/// the field names written as they are. Through serde, the flattened `extra` made
+/// `meta` a map whose every name was escaped and written as a string, a cache hit's
+/// costliest step after the copies (bench/instructions.sh).
+fn write_meta(out: &mut BytesMut, m: &Meta<'_>) {
+    let mut number = itoa::Buffer::new();
+    out.put_slice(b"{\"operation\":");
+    json(out, m.operation);
+    out.put_slice(b",\"provider\":");
+    json(out, m.provider);
+    out.put_slice(b",\"host\":");
+    json(out, m.host);
+    out.put_slice(if m.cached { b",\"cached\":true" } else { b",\"cached\":false" });
+    out.put_slice(if m.stale { b",\"stale\":true" } else { b",\"stale\":false" });
+    out.put_slice(b",\"age_ms\":");
+    out.put_slice(number.format(m.age_ms).as_bytes());
+    out.put_slice(b",\"attempts\":");
+    out.put_slice(number.format(m.attempts).as_bytes());
+    out.put_slice(b",\"missing\":");
+    if m.missing.is_empty() {
+        out.put_slice(b"[]");
+    } else {
+        json(out, m.missing);
+    }
+    if !m.tried.is_empty() {
+        out.put_slice(b",\"tried\":");
+        json(out, m.tried);
+    }
+    if let Some(aliases) = m.aliases {
+        out.put_slice(b",\"aliases\":");
+        json(out, aliases);
+    }
+    for (name, value) in m.extra.into_iter().flatten() {
+        out.put_u8(b',');
+        json(out, name);
+        out.put_u8(b':');
+        json(out, value);
+    }
+    out.put_u8(b'}');
+}
+
+/// One value as JSON (`null` if it cannot be written, which no value here does).
+fn json<T: Serialize + ?Sized>(out: &mut BytesMut, value: &T) {
+    let mut writer = out.writer();
+    if serde_json::to_writer(&mut writer, value).is_err() {
+        writer.get_mut().put_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::Outcome;
+
+    fn written(m: &Meta<'_>) -> String {
+        let mut out = BytesMut::new();
+        write_meta(&mut out, m);
+        String::from_utf8(out.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn meta_is_written_as_serde_writes_it() {
+        let missing = vec!["ETH".to_owned(), "qu\"ote\\d".to_owned()];
+        let tried = vec![
+            AttemptRecord::skipped("coingecko", Outcome::Unavailable, "breaker open"),
+            AttemptRecord {
+                ms: 12,
+                host: Some("api1".to_owned()),
+                detail: None,
+                ..AttemptRecord::skipped("b", Outcome::Http5xx, "")
+            },
+        ];
+        let aliases = BTreeMap::from([("TON".to_owned(), "GRAM".to_owned())]);
+        let mut extra = MetaExtra::new();
+        extra.insert("spread_pct".to_owned(), serde_json::json!(0.25));
+        extra.insert("sources".to_owned(), serde_json::json!([{"provider": "kraken", "price": 1.5}]));
+        let plain = Meta::new(Operation::Price, "binance", "https://api.binance.com", CacheResult::Hit);
+        let cases = [
+            Meta {
+                age_ms: 1234,
+                ..Meta::new(Operation::Price, "binance", "https://api.binance.com", CacheResult::Hit)
+            },
+            Meta { attempts: 3, ..Meta::new(Operation::Ohlcv, "we\"ird\\näme\u{1}", "h\tost", CacheResult::Stale) },
+            Meta { missing: &missing, tried: &tried, ..Meta::new(Operation::Orderbook, "okx", "", CacheResult::Miss) },
+            Meta { aliases: Some(&aliases), extra: Some(&extra), ..plain },
+        ];
+        for m in &cases {
+            let by_serde = serde_json::to_string(m).expect("serializes");
+            assert_eq!(written(m), by_serde);
+            serde_json::from_str::<serde_json::Value>(&written(m)).expect("valid JSON");
+        }
+    }
 }

@@ -145,7 +145,7 @@ impl Pattern {
 /// The `/`-separated parts of a path body with their byte offsets (none for "").
 fn parts(body: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut at = 0;
-    body.split('/').filter(move |_| !body.is_empty()).map(move |p| {
+    crate::split::pieces(body, b'/').filter(move |_| !body.is_empty()).map(move |p| {
         let start = at;
         at += p.len() + 1;
         (start, p)

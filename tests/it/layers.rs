@@ -26,6 +26,7 @@ const LAYERS: [(&str, &[&str]); 8] = [
             "routing",
             "secret",
             "shutdown",
+            "split",
             "sync",
             "tls",
         ],
