@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A WebSocket echo app on 127.0.0.1: echoes every message, closes the connection when
-/// it receives "bye", and counts connections that ended.
+/// it receives "bye", and counts connections that ended. It answers Binance's health
+/// probe (`GET /api/v3/ping`) as Binance does, so that the shipped config, whose probes
+/// start with the proxy, finds its host healthy rather than racing the test's upgrade.
 struct EchoApp {
     url: String,
     ended: Arc<AtomicUsize>,
@@ -26,9 +28,16 @@ async fn echo_app() -> EchoApp {
     let ended = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&ended);
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Ok((mut stream, _)) = listener.accept().await {
             let count = Arc::clone(&count);
             tokio::spawn(async move {
+                let mut head = [0u8; 32];
+                let n = stream.peek(&mut head).await.unwrap_or(0);
+                if head[..n].starts_with(b"GET /api/v3/ping ") {
+                    let pong = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                    let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, pong).await;
+                    return;
+                }
                 if let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await {
                     while let Some(Ok(msg)) = ws.next().await {
                         match msg {
