@@ -132,6 +132,13 @@ impl ResponseCache {
         Lookup::Lead(Lead { cache: self, key: key.to_owned(), tx, rx })
     }
 
+    /// A fresh copy of `key`, and nothing else: no lead is taken when there is none
+    /// (the request path looks here first, and takes the full [`Self::lookup`] after).
+    pub fn fresh(&self, key: &str, now: Instant) -> Option<Arc<Cached>> {
+        let inner = lock(&self.inner);
+        inner.entries.get(key).filter(|e| now < e.fresh_until).map(|e| Arc::clone(&e.value))
+    }
+
     /// A stale copy of `key` still within its stale window.
     pub fn stale(&self, key: &str, now: Instant) -> Option<Arc<Cached>> {
         let inner = lock(&self.inner);

@@ -32,6 +32,20 @@ fn fresh_then_stale_then_gone() {
 }
 
 #[test]
+fn a_look_for_a_fresh_copy_takes_no_lead() {
+    let c = ResponseCache::new(10, 1 << 20);
+    let t0 = Instant::now();
+    assert!(c.fresh("k", t0).is_none());
+    // Nobody leads "k" after the look: the next full lookup does.
+    let l = lead(&c, "k", t0);
+    assert!(c.fresh("k", t0).is_none(), "in flight is not fresh");
+    c.finish(l, Ok(cached("1", t0)), Duration::from_secs(2), Duration::from_secs(10), true);
+    assert_eq!(&c.fresh("k", t0 + Duration::from_secs(1)).expect("fresh").data[..], b"1");
+    assert!(c.fresh("k", t0 + Duration::from_secs(3)).is_none(), "stale is not fresh");
+    assert_eq!(c.usage().2, 0, "no lead left behind");
+}
+
+#[test]
 fn concurrent_misses_wait_for_the_leader() {
     let c = ResponseCache::new(10, 1 << 20);
     let t0 = Instant::now();

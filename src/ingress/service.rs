@@ -40,7 +40,10 @@ pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>,
         Way::App(app, req) => (Matched::App, super::app::forward(&snap, app, req, peer).await),
         Way::Route(index, route, params, via, req) => {
             let result = match &route.target {
-                TargetRt::Normalized(_) => Ok(normalized(&gw, &snap, route, &params, req, &via).await),
+                TargetRt::Normalized(_) => match normalized_at_once(&gw, &snap, route, &params, &req, &via) {
+                    Ok(done) => Ok(done),
+                    Err(prepared) => Ok(normalized(&gw, &snap, *prepared).await),
+                },
                 TargetRt::Passthrough(target) => or_refused(passthrough(&gw, &snap, target, &params, req, &via)).await,
                 TargetRt::Stream(stream) => crate::stream::serve::serve(&gw, &streams, &snap, stream, req, peer.ip())
                     .await
@@ -49,13 +52,7 @@ pub async fn handle(gw: Arc<Gateway>, streams: Arc<Hub>, req: Request<Incoming>,
             (Matched::Route(index), result)
         }
     };
-    let (resp, served) = match result {
-        Ok(pair) => pair,
-        Err(e) => {
-            let attempts = e.attempts.iter().filter(|a| a.reached()).count();
-            (e.into_response(), Served { attempts, ..Served::default() })
-        }
-    };
+    let (resp, served) = result.unwrap_or_else(failed);
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
     let (route, handles) = match which {
@@ -151,28 +148,53 @@ fn dispatch<'a>(gw: &Gateway, snap: &'a Snapshot, req: Request<Incoming>) -> Way
     Way::Route(index, route, params, via, req)
 }
 
+/// A normalized route's answer when it needs no waiting: a refusal (method, query), or
+/// a fresh hit in this replica's cache, answered without building the future of the
+/// path that waits (whose every move copies kilobytes). Anything else is handed back,
+/// read and checked, for [`normalized`].
+fn normalized_at_once<'a>(
+    gw: &Gateway,
+    snap: &Snapshot,
+    route: &'a RouteRt,
+    params: &'a Params,
+    req: &'a Request<Incoming>,
+    via: &'a Via,
+) -> Result<(Response<Body>, Served), Box<crate::pipeline::Prepared<'a>>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let e = ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD");
+        return Ok(allow_any_origin((with_allow(e.into_response()), Served::default())));
+    }
+    let call = crate::pipeline::Call { route, query: req.uri().query(), params, via };
+    let prepared = match crate::pipeline::prepare(snap, call) {
+        Ok(p) => p,
+        Err(e) => return Ok(allow_any_origin(failed(e))),
+    };
+    match prepared.fresh(gw) {
+        Some(reply) => Ok(allow_any_origin(prepared.respond(reply))),
+        // Boxed: only a request that waits pays for the move.
+        None => Err(Box::new(prepared)),
+    }
+}
+
+/// The rest of a normalized request: the cache's other outcomes, the failover run.
 async fn normalized(
     gw: &Gateway,
     snap: &Arc<Snapshot>,
-    route: &RouteRt,
-    params: &Params,
-    req: Request<Incoming>,
-    via: &Via,
+    prepared: crate::pipeline::Prepared<'_>,
 ) -> (Response<Body>, Served) {
-    let result = if req.method() != Method::GET && req.method() != Method::HEAD {
-        let e = ProxyError::new(ErrorKind::MethodNotAllowed, "normalized routes answer GET and HEAD");
-        return allow_any_origin((with_allow(e.into_response()), Served::default()));
-    } else {
-        let call = crate::pipeline::Call { route, query: req.uri().query(), params, via };
-        crate::pipeline::serve(gw, snap, call).await
-    };
     // Normalized answers are public market data: any page may read them (the
     // dashboard's try panel runs on the admin origin). Raw routes, which carry API
     // keys, get no CORS grant.
-    allow_any_origin(result.unwrap_or_else(|e| {
-        let attempts = e.attempts.iter().filter(|a| a.reached()).count();
-        (e.into_response(), Served { attempts, ..Served::default() })
-    }))
+    allow_any_origin(match crate::pipeline::fetch_prepared(gw, snap, prepared).await {
+        Ok((asked, reply)) => crate::pipeline::respond::Out::of(&asked).reply(&reply),
+        Err(e) => failed(e),
+    })
+}
+
+/// An error as the response, with the attempts that reached a host counted.
+fn failed(e: ProxyError) -> (Response<Body>, Served) {
+    let attempts = e.attempts.iter().filter(|a| a.reached()).count();
+    (e.into_response(), Served { attempts, ..Served::default() })
 }
 
 /// A way's future, or the refusal that came before it, as one future. Awaited where it

@@ -118,10 +118,45 @@ pub async fn serve(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
 /// across replicas), the failover run, and on failure a stale answer when the route
 /// allows one.
 pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result<(Asked, Reply), ProxyError> {
+    let prepared = prepare(snap, call)?;
+    match prepared.fresh(gw) {
+        Some(reply) => Ok(prepared.finish(reply)),
+        None => fetch_prepared(gw, snap, prepared).await,
+    }
+}
+
+/// [`fetch`] after [`prepare`], when [`Prepared::fresh`] had nothing.
+pub async fn fetch_prepared(gw: &Gateway, snap: &Arc<Snapshot>, p: Prepared<'_>) -> Result<(Asked, Reply), ProxyError> {
+    let deadline = Instant::now() + p.route.deadline.unwrap_or(snap.config.server.deadline);
+    let handles = &p.call.route.handles;
+    let (route, pool, label) = (p.route, p.pool, p.call.route.label());
+    let run =
+        Fetch { gw, snap, label, route, pool, req: &p.req, deadline, via: p.call.via, shaping: &p.shaping, handles };
+    let reply = cached_or_fetched(gw, route, label, &run, p.key.as_deref()).await?;
+    Ok(p.finish(reply))
+}
+
+/// A normalized request read and checked, with its cache key: what comes before the
+/// cache or any provider is asked. No `async`: a fresh hit is answered from here
+/// ([`Prepared::fresh`]) without building the request path's future, whose every move
+/// copies kilobytes.
+pub struct Prepared<'a> {
+    call: Call<'a>,
+    route: &'a NormalizedRoute,
+    pool: &'a PoolRt,
+    req: OpRequest,
+    shaping: Shaping,
+    renames: Renames,
+    operation: &'static str,
+    /// The cache key, when the route caches.
+    key: Option<String>,
+}
+
+/// Reads and checks a normalized request (400 for what it asks wrongly).
+pub fn prepare<'a>(snap: &Snapshot, call: Call<'a>) -> Result<Prepared<'a>, ProxyError> {
     let Some((route, pool)) = call.route.normalized() else {
         return Err(ProxyError::new(ErrorKind::Internal, "not a normalized route"));
     };
-    let label = call.route.label();
     let max_params = snap.config.server.max_query_params;
     let bad = |e: crate::normalize::params::ParamError| ProxyError::new(ErrorKind::BadRequest, e.to_string());
     let mut req = OpRequest::parse_for(route.op, route.derive, call.query, call.params, &route.defaults, max_params)
@@ -130,39 +165,66 @@ pub async fn fetch(gw: &Gateway, snap: &Arc<Snapshot>, call: Call<'_>) -> Result
     let renames = Renames::resolve(&mut req, &snap.config.aliases);
     check_known_symbols(snap, pool, &req)?;
     let operation = route.derive.map_or(route.op.as_str(), |d| d.as_str());
-    let deadline = Instant::now() + route.deadline.unwrap_or(snap.config.server.deadline);
-    let handles = &call.route.handles;
-    let run = Fetch { gw, snap, label, route, pool, req: &req, deadline, via: call.via, shaping: &shaping, handles };
-    let mut reply = cached_or_fetched(gw, route, label, &run).await?;
-    if let Some(cut) = shaping.cut() {
-        reply = list::cut(reply, cut);
-        list::restore(&mut req, cut);
-    }
-    Ok((Asked { req, renames, operation }, reply))
+    let key = route.cache.map(|_| {
+        let mut key = String::with_capacity(96);
+        key.push_str(call.route.label());
+        key.push('|');
+        req.write_cache_key(&mut key);
+        // The shaping's part: a derived route fetches more than it shows.
+        key.push_str(&shaping.key());
+        key
+    });
+    Ok(Prepared { call, route, pool, req, shaping, renames, operation, key })
 }
 
-/// The cache around a failover run (none when the route does not cache).
+impl Prepared<'_> {
+    /// A fresh answer in this replica's cache, counted as a hit.
+    pub fn fresh(&self, gw: &Gateway) -> Option<Reply> {
+        let (key, ttl) = (self.key.as_deref()?, self.route.cache?);
+        let entry = gw.cache.fresh(key, Instant::now())?;
+        count(gw, self.call.route, CacheEvent::Hit);
+        Some(Reply::Cached { entry, result: CacheResult::Hit, ttl })
+    }
+
+    /// The request and its reply, cut to what a derived route shows.
+    pub fn finish(self, mut reply: Reply) -> (Asked, Reply) {
+        let Prepared { mut req, shaping, renames, operation, .. } = self;
+        if let Some(cut) = shaping.cut() {
+            reply = list::cut(reply, cut);
+            list::restore(&mut req, cut);
+        }
+        (Asked { req, renames, operation }, reply)
+    }
+
+    /// The response to `reply` (the envelope).
+    pub fn respond(self, reply: Reply) -> (Response<Body>, Served) {
+        let (asked, reply) = self.finish(reply);
+        respond::Out::of(&asked).reply(&reply)
+    }
+}
+
+/// Counts a cache lookup's result on the route's metrics.
+fn count(gw: &Gateway, route: &RouteRt, event: CacheEvent) {
+    route.handles.cache_lookup(&gw.metrics, route.label(), event as usize, event.as_str());
+}
+
+/// The cache around a failover run (none when the route does not cache: no `key`).
 async fn cached_or_fetched(
     gw: &Gateway,
     route: &NormalizedRoute,
     label: &str,
     run: &Fetch<'_>,
+    key: Option<&str>,
 ) -> Result<Reply, ProxyError> {
-    let Some(ttl) = route.cache else {
+    let (Some(ttl), Some(key)) = (route.cache, key) else {
         let answer = run.run().await?;
         let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
         return Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: None });
     };
-    let mut key = String::with_capacity(96);
-    key.push_str(label);
-    key.push('|');
-    run.req.write_cache_key(&mut key);
-    // The shaping's part: a derived route fetches more than it shows.
-    key.push_str(&run.shaping.key());
     let count = |event: CacheEvent| run.handles.cache_lookup(&gw.metrics, label, event as usize, event.as_str());
     let hit = |entry: Arc<Cached>| Reply::Cached { entry, result: CacheResult::Hit, ttl };
     loop {
-        match gw.cache.lookup(&key, Instant::now()) {
+        match gw.cache.lookup(key, Instant::now()) {
             Lookup::Fresh(c) => {
                 count(CacheEvent::Hit);
                 return Ok(hit(c));
@@ -172,14 +234,14 @@ async fn cached_or_fetched(
                     count(CacheEvent::Coalesced);
                     return Ok(hit(c));
                 }
-                Some(Err(e)) => return stale_or(gw, &key, ProxyError::clone(&e), route, label),
+                Some(Err(e)) => return stale_or(gw, key, ProxyError::clone(&e), route, label),
                 None => continue,
             },
             Lookup::Lead(lead) => {
                 let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
                 // Another replica may have the answer, or be fetching it.
                 let fill = match gw.cluster() {
-                    Some(c) => match c.obtain(&key, run.deadline, ttl).await {
+                    Some(c) => match c.obtain(key, run.deadline, ttl).await {
                         Obtained::Hit(shared) => {
                             count(CacheEvent::Shared);
                             // Kept as long as it would have been here: the cache counts
@@ -222,8 +284,8 @@ async fn cached_or_fetched(
                             c.release(lock).await;
                         }
                         gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
-                        match stale_or(gw, &key, e, route, label) {
-                            Err(e) => shared_stale(gw, &key, e, route, label).await,
+                        match stale_or(gw, key, e, route, label) {
+                            Err(e) => shared_stale(gw, key, e, route, label).await,
                             served => served,
                         }
                     }
