@@ -29,6 +29,7 @@ use crate::config::model::{NormalizedRoute, ProviderKind};
 use crate::derive::Shaping;
 use crate::error::{ErrorKind, ProxyError};
 use crate::gateway::{Gateway, Served, Via};
+use crate::metrics::handles::RouteHandles;
 use crate::normalize::params::OpRequest;
 use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
@@ -182,7 +183,7 @@ impl Prepared<'_> {
     pub fn fresh(&self, gw: &Gateway) -> Option<Reply> {
         let (key, ttl) = (self.key.as_deref()?, self.route.cache?);
         let entry = gw.cache.fresh(key, Instant::now())?;
-        count(gw, self.call.route, CacheEvent::Hit);
+        count_lookup(gw, &self.call.route.handles, self.call.route.label(), CacheEvent::Hit);
         Some(Reply::Cached { entry, result: CacheResult::Hit, ttl })
     }
 
@@ -204,8 +205,8 @@ impl Prepared<'_> {
 }
 
 /// Counts a cache lookup's result on the route's metrics.
-fn count(gw: &Gateway, route: &RouteRt, event: CacheEvent) {
-    route.handles.cache_lookup(&gw.metrics, route.label(), event as usize, event.as_str());
+fn count_lookup(gw: &Gateway, handles: &RouteHandles, label: &str, event: CacheEvent) {
+    handles.cache_lookup(&gw.metrics, label, event as usize, event.as_str());
 }
 
 /// The cache around a failover run (none when the route does not cache: no `key`).
@@ -221,7 +222,7 @@ async fn cached_or_fetched(
         let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
         return Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: None });
     };
-    let count = |event: CacheEvent| run.handles.cache_lookup(&gw.metrics, label, event as usize, event.as_str());
+    let count = |event: CacheEvent| count_lookup(gw, run.handles, label, event);
     let hit = |entry: Arc<Cached>| Reply::Cached { entry, result: CacheResult::Hit, ttl };
     loop {
         match gw.cache.lookup(key, Instant::now()) {
@@ -307,7 +308,7 @@ struct Fetch<'a> {
     via: &'a Via,
     shaping: &'a Shaping,
     /// The route's metric handles.
-    handles: &'a crate::metrics::handles::RouteHandles,
+    handles: &'a RouteHandles,
 }
 
 impl Fetch<'_> {
