@@ -138,8 +138,8 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
 
 /// `meta` as JSON: the bytes `serde_json` writes for [`Meta`] (the tests compare), with
 /// the field names written as they are. Through serde, the flattened `extra` made
-/// `meta` a map whose every name was escaped and written as a string, a cache hit's
-/// costliest step after the copies (bench/instructions.sh).
+/// `meta` a map whose every name was escaped and written as a string: 2,100 of a cache
+/// hit's 25,200 instructions, 1,480 more than this (bench/instructions.sh).
 fn write_meta(out: &mut BytesMut, m: &Meta<'_>) {
     let mut number = itoa::Buffer::new();
     out.put_slice(b"{\"operation\":");

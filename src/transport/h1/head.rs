@@ -92,8 +92,8 @@ pub fn encode_request<B>(req: &Request<B>, out: &mut BytesMut) {
 /// `buf`; what follows (the body) stays.
 pub fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, HeadError> {
     loop {
-        // Slots left uninitialized: httparse writes the ones it fills, and zeroing all
-        // 100 (3.2 KiB) cost more than the parse (bench/instructions.sh).
+        // Slots left uninitialized: httparse writes the ones it fills. Filling all 100
+        // (3.2 KiB) took more instructions than the parse (bench/instructions.sh).
         let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut []);
         let len =
