@@ -5,6 +5,7 @@
 
 pub mod aliases;
 pub mod attempt;
+mod cached;
 pub mod consensus;
 pub mod envelope;
 pub mod failover;
@@ -23,8 +24,7 @@ use tokio::time::Instant;
 
 use crate::answer::Answer;
 use crate::body::Body;
-use crate::cache::{Cached, Lookup, wait};
-use crate::cluster::cache::Obtained;
+use crate::cache::Cached;
 use crate::config::model::{NormalizedRoute, ProviderKind};
 use crate::derive::Shaping;
 use crate::error::{ErrorKind, ProxyError};
@@ -35,6 +35,7 @@ use crate::routing::pattern::Params;
 use crate::snapshot::{PoolRt, RouteRt, Snapshot};
 use crate::upstream::exchange::Exchange;
 use aliases::Renames;
+use cached::{CacheEvent, cached_or_fetched, count_lookup};
 use envelope::CacheResult;
 
 /// One request on a normalized route.
@@ -47,29 +48,6 @@ pub struct Call<'a> {
     pub params: &'a Params,
     /// Where the request has been.
     pub via: &'a Via,
-}
-
-/// A cache lookup's result, as counted in `marketgate_cache_requests_total` (the
-/// discriminant indexes the route's cached counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CacheEvent {
-    Hit,
-    Coalesced,
-    Miss,
-    Stale,
-    Shared,
-}
-
-impl CacheEvent {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Hit => "hit",
-            Self::Coalesced => "coalesced",
-            Self::Miss => "miss",
-            Self::Stale => "stale",
-            Self::Shared => "shared",
-        }
-    }
 }
 
 /// A normalized answer before it becomes HTTP: the typed seam between the request
@@ -204,98 +182,6 @@ impl Prepared<'_> {
     }
 }
 
-/// Counts a cache lookup's result on the route's metrics.
-fn count_lookup(gw: &Gateway, handles: &RouteHandles, label: &str, event: CacheEvent) {
-    handles.cache_lookup(&gw.metrics, label, event as usize, event.as_str());
-}
-
-/// The cache around a failover run (none when the route does not cache: no `key`).
-async fn cached_or_fetched(
-    gw: &Gateway,
-    route: &NormalizedRoute,
-    label: &str,
-    run: &Fetch<'_>,
-    key: Option<&str>,
-) -> Result<Reply, ProxyError> {
-    let (Some(ttl), Some(key)) = (route.cache, key) else {
-        let answer = run.run().await?;
-        let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
-        return Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: None });
-    };
-    let count = |event: CacheEvent| count_lookup(gw, run.handles, label, event);
-    let hit = |entry: Arc<Cached>| Reply::Cached { entry, result: CacheResult::Hit, ttl };
-    loop {
-        match gw.cache.lookup(key, Instant::now()) {
-            Lookup::Fresh(c) => {
-                count(CacheEvent::Hit);
-                return Ok(hit(c));
-            }
-            Lookup::Wait(rx) => match wait(rx).await {
-                Some(Ok(c)) => {
-                    count(CacheEvent::Coalesced);
-                    return Ok(hit(c));
-                }
-                Some(Err(e)) => return stale_or(gw, key, ProxyError::clone(&e), route, label),
-                None => continue,
-            },
-            Lookup::Lead(lead) => {
-                let max_stale = route.max_stale.unwrap_or(Duration::ZERO);
-                // Another replica may have the answer, or be fetching it.
-                let fill = match gw.cluster() {
-                    Some(c) => match c.obtain(key, run.deadline, ttl).await {
-                        Obtained::Hit(shared) => {
-                            count(CacheEvent::Shared);
-                            // Kept as long as it would have been here: the cache counts
-                            // from when it was fetched, not from now.
-                            let shared = Arc::new(shared);
-                            gw.cache.finish(lead, Ok(Arc::clone(&shared)), ttl, max_stale, true);
-                            return Ok(hit(shared));
-                        }
-                        Obtained::Lead(lock) => Some((c, lock)),
-                        Obtained::Unavailable => None,
-                    },
-                    None => None,
-                };
-                count(CacheEvent::Miss);
-                return match run.run().await {
-                    Ok(answer) => {
-                        let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
-                        let cached = Arc::new(Cached {
-                            data: data.clone(),
-                            order: answer.payload.price_symbols().iter().map(|s| (*s).to_owned()).collect(),
-                            missing: answer.missing.clone(),
-                            provider: answer.provider.clone(),
-                            host: answer.host.clone(),
-                            fetched: Instant::now(),
-                            extra: answer.extra.clone(),
-                        });
-                        let complete = answer.missing.is_empty();
-                        if let Some((c, lock)) = fill {
-                            if complete {
-                                c.fill(lock, &cached, ttl, max_stale).await;
-                            } else {
-                                c.release(lock).await;
-                            }
-                        }
-                        gw.cache.finish(lead, Ok(cached), ttl, max_stale, complete);
-                        Ok(Reply::Fresh { answer: Box::new(answer), data, ttl: Some(ttl) })
-                    }
-                    Err(e) => {
-                        if let Some((c, lock)) = fill {
-                            c.release(lock).await;
-                        }
-                        gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
-                        match stale_or(gw, key, e, route, label) {
-                            Err(e) => shared_stale(gw, key, e, route, label).await,
-                            served => served,
-                        }
-                    }
-                };
-            }
-        }
-    }
-}
-
 /// The failover run of one request.
 struct Fetch<'a> {
     gw: &'a Gateway,
@@ -353,49 +239,6 @@ impl Fetch<'_> {
         self.shaping.apply(&mut answer);
         Ok(answer)
     }
-}
-
-/// stale-if-error: the last good answer within `max_stale`, else the error.
-fn stale_or(
-    gw: &Gateway,
-    key: &str,
-    error: ProxyError,
-    route: &NormalizedRoute,
-    label: &str,
-) -> Result<Reply, ProxyError> {
-    match gw.cache.stale(key, Instant::now()).filter(|_| stale_allowed(route, &error)) {
-        Some(c) => Ok(serve_stale(gw, label, c, &error, "this replica's")),
-        None => Err(error),
-    }
-}
-
-/// stale-if-error from the cluster: the last good answer another replica stored, when
-/// this replica has none.
-async fn shared_stale(
-    gw: &Gateway,
-    key: &str,
-    error: ProxyError,
-    route: &NormalizedRoute,
-    label: &str,
-) -> Result<Reply, ProxyError> {
-    let Some(c) = gw.cluster().filter(|_| stale_allowed(route, &error)) else { return Err(error) };
-    match c.stale(key).await {
-        Some(stale) => Ok(serve_stale(gw, label, Arc::new(stale), &error, "another replica's")),
-        None => Err(error),
-    }
-}
-
-/// A route with `max_stale` serves stale answers when providers fail, never for a bad
-/// request.
-fn stale_allowed(route: &NormalizedRoute, error: &ProxyError) -> bool {
-    route.max_stale.is_some() && error.kind != ErrorKind::BadRequest
-}
-
-fn serve_stale(gw: &Gateway, label: &str, c: Arc<Cached>, error: &ProxyError, whose: &str) -> Reply {
-    gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
-    let age_ms = c.fetched.elapsed().as_millis() as u64;
-    tracing::warn!(route = label, error = %error.message, age_ms, "every provider failed; serving {whose} stale answer");
-    Reply::Cached { entry: c, result: CacheResult::Stale, ttl: Duration::ZERO }
 }
 
 /// 400 `unknown_symbol` when no provider in the route's pool knows a symbol (a pool
