@@ -3,6 +3,7 @@
 //! Every refusal names the parameter and says what is accepted, so a client sees
 //! `400 bad_request: depth: must be a whole number from 1 to 1000, got "abc"`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
@@ -100,18 +101,22 @@ impl OpRequest {
     ) -> Result<Self, ParamError> {
         let query = decode_query(raw_query, max_params)?;
         let spec = spec_for(op, derive);
-        let mut merged: BTreeMap<String, String> = defaults.clone();
-        merged.extend(path_params.iter().map(|(k, v)| (k.clone(), v.clone())));
-        for (name, value) in query {
-            if !spec.names.contains(&name.as_str()) {
-                return Err(ParamError {
-                    param: name,
-                    message: format!("unknown parameter for {op}; accepted: {}", spec.names.join(", ")),
-                });
-            }
-            merged.insert(name, value);
+        if let Some((name, _)) = query.iter().find(|(name, _)| !spec.names.contains(&name.as_ref())) {
+            return Err(ParamError {
+                param: name.clone().into_owned(),
+                message: format!("unknown parameter for {op}; accepted: {}", spec.names.join(", ")),
+            });
         }
-        let get = |name: &str| merged.get(name).map(String::as_str);
+        // The query wins over the path, the path over the defaults; looked up in place
+        // (a merged map of owned copies took a fifth of a cache hit's own work).
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_ref())
+                .or_else(|| path_params.get(name).map(String::as_str))
+                .or_else(|| defaults.get(name).map(String::as_str))
+        };
         let mut req = OpRequest {
             op,
             symbols: Vec::new(),
@@ -252,9 +257,13 @@ fn err(param: &str, message: &str) -> ParamError {
     ParamError { param: param.to_owned(), message: message.to_owned() }
 }
 
+/// A query's names and values, in the order given; borrowed from the query where
+/// nothing needed decoding.
+pub type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// Splits and percent-decodes `a=1&b=2`; `+` is a space. Repeated names are refused.
-pub fn decode_query(raw: Option<&str>, max_params: usize) -> Result<Vec<(String, String)>, ParamError> {
-    let mut out: Vec<(String, String)> = Vec::new();
+pub fn decode_query(raw: Option<&str>, max_params: usize) -> Result<Pairs<'_>, ParamError> {
+    let mut out: Pairs<'_> = Vec::new();
     for pair in split::pieces(raw.unwrap_or(""), b'&').filter(|p| !p.is_empty()) {
         if out.len() >= max_params {
             return Err(err("query", &format!("too many parameters (at most {max_params})")));
@@ -271,35 +280,37 @@ pub fn decode_query(raw: Option<&str>, max_params: usize) -> Result<Vec<(String,
     Ok(out)
 }
 
-fn decode(s: &str) -> Option<String> {
-    if !s.contains(['+', '%']) {
-        return Some(s.to_owned());
+/// `s` percent-decoded (`+` is a space); borrowed when there is nothing to decode.
+fn decode(s: &str) -> Option<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'+' || b == b'%') {
+        return Some(Cow::Borrowed(s));
     }
     let spaced = s.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
+    percent_decode_str(&spaced).decode_utf8().ok().map(|c| Cow::Owned(c.into_owned()))
 }
 
 /// Reads a comma-separated ticker list (upper-cased, duplicates removed, bounded).
 pub fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamError> {
     let value =
         value.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| err(param, "is required, e.g. BTC or BTC,ETH"))?;
-    let asked = split::pieces(value, b',').count();
+    let asked = value.bytes().filter(|&b| b == b',').count() + 1;
     if asked > MAX_SYMBOLS {
         return Err(err(param, &format!("asks for {asked} symbols; at most {MAX_SYMBOLS} per request")));
     }
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<String> = Vec::with_capacity(asked);
     for raw in split::pieces(value, b',') {
-        if let Some(id) = provider_id(raw.trim()) {
+        let raw = raw.trim();
+        if let Some(id) = provider_id(raw) {
             if !out.contains(&id) {
                 out.push(id);
             }
             continue;
         }
-        let sym = raw.trim().to_ascii_uppercase();
-        if sym.is_empty() {
+        if raw.is_empty() {
             return Err(err(param, "has an empty symbol (check the commas)"));
         }
-        if sym.len() > 15 || !sym.chars().all(|c| c.is_ascii_alphanumeric()) {
+        // Checked before upper-casing, which keeps ASCII's length and letters.
+        if raw.len() > 15 || !raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(ParamError {
                 param: param.to_owned(),
                 message: format!(
@@ -308,6 +319,7 @@ pub fn symbols(value: Option<&str>, param: &str) -> Result<Vec<String>, ParamErr
                 ),
             });
         }
+        let sym = raw.to_ascii_uppercase();
         if !out.contains(&sym) {
             out.push(sym);
         }

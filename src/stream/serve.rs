@@ -183,8 +183,8 @@ fn unlisted(provider: &str, topics: &[Topic], ids: &[String], fallback: Option<&
 /// refused by name.
 pub fn parse(query: Option<&str>, max_params: usize, max_symbols: usize) -> Result<Ask, ParamError> {
     let pairs = params::decode_query(query, max_params)?;
-    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-    if let Some((name, _)) = pairs.iter().find(|(n, _)| !super::PARAMS.contains(&n.as_str())) {
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_ref());
+    if let Some((name, _)) = pairs.iter().find(|(n, _)| !super::PARAMS.contains(&n.as_ref())) {
         return Err(ParamError {
             param: name.chars().take(40).collect(),
             message: format!("is not a parameter of this route (it takes {})", super::PARAMS.join(", ")),
