@@ -118,22 +118,33 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
     write_meta(&mut body, meta);
     body.put_slice(b"}");
     let mut resp = Response::new(crate::body::full(body.freeze()));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Room for these four and the two CORS headers the way in adds, so the map is
+    // allocated once rather than grown twice.
     let h = resp.headers_mut();
+    h.reserve(8);
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(meta.provider) {
         h.insert(X_MARKETGATE_PROVIDER, v);
     }
     h.insert(X_MARKETGATE_CACHE, HeaderValue::from_static(result.as_str()));
     let cc = match max_age_s {
-        Some(s) if result != CacheResult::Stale && s > 0 => {
-            HeaderValue::from_maybe_shared(Bytes::from(format!("max-age={s}"))).ok()
-        }
+        Some(s) if result != CacheResult::Stale && s > 0 => max_age(s),
         _ => Some(HeaderValue::from_static("no-store")),
     };
     if let Some(v) = cc {
         h.insert(header::CACHE_CONTROL, v);
     }
     resp
+}
+
+/// `Cache-Control: max-age=<s>`, written without the formatting machinery.
+fn max_age(s: u64) -> Option<HeaderValue> {
+    let mut number = itoa::Buffer::new();
+    let digits = number.format(s).as_bytes();
+    let mut text = [0u8; 8 + 20];
+    text[..8].copy_from_slice(b"max-age=");
+    text[8..8 + digits.len()].copy_from_slice(digits);
+    HeaderValue::from_bytes(&text[..8 + digits.len()]).ok()
 }
 
 /// `meta` as JSON: the bytes `serde_json` writes for [`Meta`] (the tests compare), with
@@ -143,11 +154,11 @@ pub fn respond(data: &Bytes, meta: &Meta<'_>, result: CacheResult, max_age_s: Op
 fn write_meta(out: &mut BytesMut, m: &Meta<'_>) {
     let mut number = itoa::Buffer::new();
     out.put_slice(b"{\"operation\":");
-    json(out, m.operation);
+    string(out, m.operation);
     out.put_slice(b",\"provider\":");
-    json(out, m.provider);
+    string(out, m.provider);
     out.put_slice(b",\"host\":");
-    json(out, m.host);
+    string(out, m.host);
     out.put_slice(if m.cached { b",\"cached\":true" } else { b",\"cached\":false" });
     out.put_slice(if m.stale { b",\"stale\":true" } else { b",\"stale\":false" });
     out.put_slice(b",\"age_ms\":");
@@ -177,6 +188,18 @@ fn write_meta(out: &mut BytesMut, m: &Meta<'_>) {
     out.put_u8(b'}');
 }
 
+/// A string as JSON: quoted as it is when nothing in it needs an escape (what serde
+/// escapes: `"`, `\` and control characters), else through serde.
+fn string(out: &mut BytesMut, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.put_u8(b'"');
+        out.put_slice(s.as_bytes());
+        out.put_u8(b'"');
+    } else {
+        json(out, s);
+    }
+}
+
 /// One value as JSON (`null` if it cannot be written, which no value here does).
 fn json<T: Serialize + ?Sized>(out: &mut BytesMut, value: &T) {
     let mut writer = out.writer();
@@ -194,6 +217,14 @@ mod tests {
         let mut out = BytesMut::new();
         write_meta(&mut out, m);
         String::from_utf8(out.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn max_age_is_written_as_format_writes_it() {
+        for s in [1, 9, 10, 59, 3_600, u64::MAX] {
+            let v = max_age(s).expect("a header value");
+            assert_eq!(v.to_str().expect("ascii"), format!("max-age={s}"));
+        }
     }
 
     #[test]
