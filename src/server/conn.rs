@@ -29,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::ConnLimits;
 use super::idle::{Activity, IdleIo, TrackedBody};
+use super::on_wake::OnWake;
 use crate::body::BoxError;
 
 /// How long a plain HTTP/1.1 connection stays quiet before hyper's state is released.
@@ -146,16 +147,41 @@ where
     let mut conn = std::pin::pin!(conn);
     let mut stopping = false;
     loop {
-        tokio::select! {
+        let watch = OnWake::new(async {
+            tokio::select! {
+                biased;
+                () = crate::shutdown::stopped(&mut stop), if !stopping => Watch::Stop,
+                () = activity.stalled(limits.idle_timeout) => Watch::Stalled,
+                () = activity.idle(limits.idle_timeout) => Watch::Quiet,
+            }
+        });
+        let seen = tokio::select! {
+            biased;
             r = conn.as_mut() => return r,
-            () = activity.idle(limits.idle_timeout) => return Ok(()),
-            () = activity.stalled(limits.idle_timeout) => return Err(STALLED.into()),
-            () = crate::shutdown::stopped(&mut stop), if !stopping => {
+            seen = watch => seen,
+        };
+        match seen {
+            Watch::Quiet => return Ok(()),
+            Watch::Stalled => return Err(STALLED.into()),
+            Watch::HeadDeadline => {}
+            Watch::Stop => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
         }
     }
+}
+
+/// What one of a connection's watchers saw.
+enum Watch {
+    /// Nothing moved for the watched time (h1: release hyper's state; h2/TLS: idle, close).
+    Quiet,
+    /// A write waited `idle_timeout` with nothing moving.
+    Stalled,
+    /// The head deadline passed.
+    HeadDeadline,
+    /// Shutdown began.
+    Stop,
 }
 
 async fn h1_in_turns<S: ClientService>(
@@ -176,17 +202,32 @@ async fn h1_in_turns<S: ClientService>(
         let mut conn = Box::pin(builders.h1.serve_connection(TokioIo::new(io), service.clone()).with_upgrades());
         let mut stopping = false;
         loop {
-            tokio::select! {
+            // The connection's watchers, polled only when a timer or the stop signal
+            // wakes them (`on_wake.rs`), not on each of the connection's wakes.
+            let watch = OnWake::new(async {
+                tokio::select! {
+                    biased;
+                    () = crate::shutdown::stopped(&mut stop), if !stopping => Watch::Stop,
+                    () = activity.stalled(limits.idle_timeout) => Watch::Stalled,
+                    () = until(head_deadline.map(|(at, _)| at)) => Watch::HeadDeadline,
+                    () = activity.quiet(RELEASE_AFTER), if !stopping => Watch::Quiet,
+                }
+            });
+            let seen = tokio::select! {
+                biased;
                 r = conn.as_mut() => return r.map_err(Into::into),
-                () = activity.quiet(RELEASE_AFTER), if !stopping => break,
-                () = activity.stalled(limits.idle_timeout) => return Err(STALLED.into()),
-                () = until(head_deadline.map(|(at, _)| at)) => {
+                seen = watch => seen,
+            };
+            match seen {
+                Watch::Quiet => break,
+                Watch::Stalled => return Err(STALLED.into()),
+                Watch::HeadDeadline => {
                     if head_deadline.is_some_and(|(_, armed)| activity.started() == armed) {
                         return Err(HEAD_TIMEOUT.into());
                     }
                     head_deadline = None;
                 }
-                () = crate::shutdown::stopped(&mut stop), if !stopping => {
+                Watch::Stop => {
                     stopping = true;
                     conn.as_mut().graceful_shutdown();
                 }

@@ -5,6 +5,7 @@
 
 pub mod conn;
 pub mod idle;
+pub mod on_wake;
 
 use std::convert::Infallible;
 use std::future::Future;
