@@ -163,6 +163,7 @@ where
         match seen {
             Watch::Quiet => return Ok(()),
             Watch::Stalled => return Err(STALLED.into()),
+            // Never seen here: this loop watches no head deadline (hyper's timer does).
             Watch::HeadDeadline => {}
             Watch::Stop => {
                 stopping = true;
