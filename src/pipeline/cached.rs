@@ -46,13 +46,8 @@ pub(super) fn count_lookup(gw: &Gateway, handles: &RouteHandles, label: &str, ev
 }
 
 /// The cache around a failover run (none when the route does not cache: no `key`).
-pub(super) async fn cached_or_fetched(
-    gw: &Gateway,
-    route: &NormalizedRoute,
-    label: &str,
-    run: &Fetch<'_>,
-    key: Option<&str>,
-) -> Result<Reply, ProxyError> {
+pub(super) async fn cached_or_fetched(run: &Fetch<'_>, key: Option<&str>) -> Result<Reply, ProxyError> {
+    let (gw, route, label) = (run.gw, run.route, run.label);
     let (Some(ttl), Some(key)) = (route.cache, key) else {
         let answer = run.run().await?;
         let data = Bytes::from(serde_json::to_vec(&answer.payload).unwrap_or_default());
@@ -71,7 +66,7 @@ pub(super) async fn cached_or_fetched(
                     count(CacheEvent::Coalesced);
                     return Ok(hit(c));
                 }
-                Some(Err(e)) => return stale_or(gw, key, ProxyError::clone(&e), route, label),
+                Some(Err(e)) => return stale_or(run, key, ProxyError::clone(&e), StaleFrom::Here).await,
                 None => continue,
             },
             Lookup::Lead(lead) => {
@@ -121,10 +116,7 @@ pub(super) async fn cached_or_fetched(
                             c.release(lock).await;
                         }
                         gw.cache.finish(lead, Err(Arc::new(e.clone())), ttl, max_stale, false);
-                        match stale_or(gw, key, e, route, label) {
-                            Err(e) => shared_stale(gw, key, e, route, label).await,
-                            served => served,
-                        }
+                        stale_or(run, key, e, StaleFrom::HereOrCluster).await
                     }
                 };
             }
@@ -132,32 +124,28 @@ pub(super) async fn cached_or_fetched(
     }
 }
 
-/// stale-if-error: the last good answer within `max_stale`, else the error.
-fn stale_or(
-    gw: &Gateway,
-    key: &str,
-    error: ProxyError,
-    route: &NormalizedRoute,
-    label: &str,
-) -> Result<Reply, ProxyError> {
-    match gw.cache.stale(key, Instant::now()).filter(|_| stale_allowed(route, &error)) {
-        Some(c) => Ok(serve_stale(gw, label, c, &error, "this replica's")),
-        None => Err(error),
-    }
+/// Where a stale answer may come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StaleFrom {
+    /// This replica's cache only (a request that waited on another's fetch).
+    Here,
+    /// This replica's cache, else the cluster's (the request that led the fetch).
+    HereOrCluster,
 }
 
-/// stale-if-error from the cluster: the last good answer another replica stored, when
-/// this replica has none.
-async fn shared_stale(
-    gw: &Gateway,
-    key: &str,
-    error: ProxyError,
-    route: &NormalizedRoute,
-    label: &str,
-) -> Result<Reply, ProxyError> {
-    let Some(c) = gw.cluster().filter(|_| stale_allowed(route, &error)) else { return Err(error) };
-    match c.stale(key).await {
-        Some(stale) => Ok(serve_stale(gw, label, Arc::new(stale), &error, "another replica's")),
+/// stale-if-error: the last good answer within `max_stale` (this replica's, then
+/// another replica's when `from` allows), else the error.
+async fn stale_or(run: &Fetch<'_>, key: &str, error: ProxyError, from: StaleFrom) -> Result<Reply, ProxyError> {
+    let gw = run.gw;
+    if !stale_allowed(run.route, &error) {
+        return Err(error);
+    }
+    if let Some(c) = gw.cache.stale(key, Instant::now()) {
+        return Ok(serve_stale(run, c, &error, "this replica's"));
+    }
+    let Some(cluster) = gw.cluster().filter(|_| from == StaleFrom::HereOrCluster) else { return Err(error) };
+    match cluster.stale(key).await {
+        Some(stale) => Ok(serve_stale(run, Arc::new(stale), &error, "another replica's")),
         None => Err(error),
     }
 }
@@ -168,9 +156,9 @@ fn stale_allowed(route: &NormalizedRoute, error: &ProxyError) -> bool {
     route.max_stale.is_some() && error.kind != ErrorKind::BadRequest
 }
 
-fn serve_stale(gw: &Gateway, label: &str, c: Arc<Cached>, error: &ProxyError, whose: &str) -> Reply {
-    gw.metrics.cache_requests.with_label_values(&[label, CacheEvent::Stale.as_str()]).inc();
+fn serve_stale(run: &Fetch<'_>, c: Arc<Cached>, error: &ProxyError, whose: &str) -> Reply {
+    count_lookup(run.gw, run.handles, run.label, CacheEvent::Stale);
     let age_ms = c.fetched.elapsed().as_millis() as u64;
-    tracing::warn!(route = label, error = %error.message, age_ms, "every provider failed; serving {whose} stale answer");
+    tracing::warn!(route = run.label, error = %error.message, age_ms, "every provider failed; serving {whose} stale answer");
     Reply::Cached { entry: c, result: CacheResult::Stale, ttl: Duration::ZERO }
 }

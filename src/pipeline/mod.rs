@@ -111,7 +111,7 @@ pub async fn fetch_prepared(gw: &Gateway, snap: &Arc<Snapshot>, p: Prepared<'_>)
     let (route, pool, label) = (p.route, p.pool, p.call.route.label());
     let run =
         Fetch { gw, snap, label, route, pool, req: &p.req, deadline, via: p.call.via, shaping: &p.shaping, handles };
-    let reply = cached_or_fetched(gw, route, label, &run, p.key.as_deref()).await?;
+    let reply = cached_or_fetched(&run, p.key.as_deref()).await?;
     Ok(p.finish(reply))
 }
 

@@ -73,7 +73,7 @@ mod tests {
 
     use super::*;
 
-    /// Counts its polls, and is ready once `ready` is set (it wakes nobody itself).
+    /// Counts its polls; ready when its sleep is over.
     struct Counted<'a> {
         polls: &'a AtomicUsize,
         inner: Pin<Box<tokio::time::Sleep>>,
@@ -114,8 +114,9 @@ mod tests {
         assert_eq!(messages, 50);
         // Polled once when first met, never for the channel's wakes.
         assert_eq!(polls.load(Ordering::Relaxed), 1);
-        // Its own timer wakes it, and it completes.
-        guard.as_mut().await;
+        // Its own timer wakes it, and it completes (bounded: a lost wake fails, not hangs).
+        let woke = tokio::time::timeout(Duration::from_secs(60), guard.as_mut()).await;
+        assert!(woke.is_ok(), "the guard's own timer completes it");
         assert_eq!(polls.load(Ordering::Relaxed), 2);
     }
 
