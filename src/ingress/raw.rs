@@ -59,7 +59,34 @@ pub fn serve<'a>(
         return Err(e);
     }
     let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via), cluster: gw.cluster() };
-    Ok(forward(gw, exchange, provider, path_and_query, weight, req, now + server.deadline))
+    let client = Forwarded::from(req, server.max_request_body);
+    Ok(forward(gw, exchange, provider, path_and_query, weight, client, now + server.deadline))
+}
+
+/// What is forwarded of the client's request. Taken apart before the forwarding future
+/// is made, so that future does not carry the whole request beside its pieces (it is
+/// copied whole each time it is handed up a level, bench/future_sizes.sh).
+struct Forwarded {
+    method: Method,
+    /// The client's headers, hop-by-hop ones removed (an upgrade's put back).
+    headers: http::HeaderMap,
+    /// The body, when there is one, readable once per attempt until first polled.
+    body: Option<SharedBody>,
+    /// A WebSocket upgrade the client asked for.
+    upgrade: Option<Pending>,
+}
+
+impl Forwarded {
+    fn from(mut req: Request<Incoming>, max_body: usize) -> Self {
+        let upgrade = Pending::take(&mut req);
+        let (parts, body) = req.into_parts();
+        let body = (!body.is_end_stream()).then(|| SharedBody::new(body, max_body));
+        let mut headers = headers::for_upstream(parts.headers);
+        if let Some(u) = &upgrade {
+            u.restore(&mut headers);
+        }
+        Self { method: parts.method, headers, body, upgrade }
+    }
 }
 
 async fn forward(
@@ -68,18 +95,11 @@ async fn forward(
     provider: &ProviderRt,
     path_and_query: String,
     weight: u32,
-    mut req: Request<Incoming>,
+    mut client: Forwarded,
     deadline: Instant,
 ) -> Result<(Response<Body>, Served), ProxyError> {
     let snap = exchange.snap;
-    let mut upgrade = Pending::take(&mut req);
-    let (parts, body) = req.into_parts();
-    let idempotent = parts.method == Method::GET || parts.method == Method::HEAD;
-    let shared = (!body.is_end_stream()).then(|| SharedBody::new(body, snap.config.server.max_request_body));
-    let mut base_headers = headers::for_upstream(parts.headers);
-    if let Some(u) = &upgrade {
-        u.restore(&mut base_headers);
-    }
+    let idempotent = client.method == Method::GET || client.method == Method::HEAD;
     let mut candidates = Candidates::new(TierOrder::one(snap, provider), &gw.metrics).every_host();
     let mut planner = |_: &ProviderRt| -> Planned<()> { Ok(((), weight)) };
     let mut attempts: Vec<AttemptRecord> = Vec::new();
@@ -93,22 +113,22 @@ async fn forward(
             break;
         }
         let out = Outgoing {
-            method: parts.method.clone(),
+            method: client.method.clone(),
             path_and_query: path_and_query.clone(),
-            headers: base_headers.clone(),
-            body: shared.as_ref().map_or_else(empty, SharedBody::for_attempt),
-            client_body: shared.clone(),
+            headers: client.headers.clone(),
+            body: client.body.as_ref().map_or_else(empty, SharedBody::for_attempt),
+            client_body: client.body.clone(),
             weight,
             timeout: policy.timeout(provider.cfg.attempt_timeout, 1, now),
             judge_key: false,
         };
         let host = c.admitted.host;
-        let resendable = shared.as_ref().is_none_or(|b| !b.was_polled());
+        let resendable = client.body.as_ref().is_none_or(|b| !b.was_polled());
         match exchange.send(&c.admitted, out).await {
             Ok(mut resp) => {
                 c.admitted.finish_quietly(Outcome::Ok);
                 let idle = snap.config.server.idle_timeout;
-                let switched = upgrade.take().and_then(|u| u.on_response(&mut resp, idle));
+                let switched = client.upgrade.take().and_then(|u| u.on_response(&mut resp, idle));
                 let (mut resp, served) = respond(provider, host, resp, attempts.len() + 1);
                 if let Some(s) = switched {
                     s.restore(resp.headers_mut());
@@ -118,7 +138,7 @@ async fn forward(
             Err(Refused { failure, response }) => {
                 attempts.push(c.admitted.conclude(Err(&failure)));
                 next = policy.advance(&failure);
-                let resendable = resendable && shared.as_ref().is_none_or(|b| !b.was_polled());
+                let resendable = resendable && client.body.as_ref().is_none_or(|b| !b.was_polled());
                 match response {
                     Some(resp) if failure.outcome == Outcome::Http5xx && idempotent && resendable => {
                         last_5xx = Some((resp, host));

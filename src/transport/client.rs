@@ -118,33 +118,55 @@ impl UpstreamClient {
 
     /// Sends a request and waits up to `timeout` for the response head.
     pub async fn send(&self, req: Request<Body>, timeout: Duration) -> Result<UpstreamResponse, SendError> {
-        if h1::fits(&req) {
-            return self.send_lean(req, timeout).await;
-        }
-        match tokio::time::timeout(timeout, self.pooled().request(req)).await {
-            Err(_) => Err(SendError::Timeout(timeout)),
-            Ok(Ok(resp)) => Ok(resp.map(UpstreamBody::Hyper)),
-            Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(Box::new(e))),
-            Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
+        self.send_prepared(self.prepare(req), timeout).await
+    }
+
+    /// Makes `req` ready to send: encoded for the lean path when it [`h1::fits`], else
+    /// boxed for hyper's client. The request path prepares before it awaits, so its
+    /// future holds the encoded head and not the request.
+    pub fn prepare(&self, req: Request<Body>) -> Prepared {
+        match req.uri().authority() {
+            Some(host) if h1::fits(&req) => {
+                let limits = h1::pool::Limits {
+                    max_idle: self.settings.pool_max_idle_per_host,
+                    idle_timeout: self.settings.pool_idle_timeout,
+                };
+                let home = h1::pool::Home { client: self.id, host: host.clone(), limits };
+                Prepared::Lean(h1::Encoded::new(&req, home))
+            }
+            _ => Prepared::Hyper(Box::new(req)),
         }
     }
 
-    async fn send_lean(&self, req: Request<Body>, timeout: Duration) -> Result<UpstreamResponse, SendError> {
-        let Some(host) = req.uri().authority().cloned() else {
-            return Err(SendError::Connect("the request has no host".into()));
-        };
-        let limits = h1::pool::Limits {
-            max_idle: self.settings.pool_max_idle_per_host,
-            idle_timeout: self.settings.pool_idle_timeout,
-        };
-        let home = h1::pool::Home { client: self.id, host, limits };
-        match tokio::time::timeout(timeout, h1::send(&req, home)).await {
-            Err(_) => Err(SendError::Timeout(timeout)),
-            Ok(Ok(resp)) => Ok(resp.map(UpstreamBody::Lean)),
-            Ok(Err(h1::Failed::Connect(e))) => Err(SendError::Connect(Box::new(e))),
-            Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
+    /// Sends a prepared request and waits up to `timeout` for the response head.
+    pub async fn send_prepared(&self, req: Prepared, timeout: Duration) -> Result<UpstreamResponse, SendError> {
+        match req {
+            Prepared::Lean(req) => match tokio::time::timeout(timeout, h1::send(req)).await {
+                Err(_) => Err(SendError::Timeout(timeout)),
+                Ok(Ok(resp)) => Ok(resp.map(UpstreamBody::Lean)),
+                Ok(Err(h1::Failed::Connect(e))) => Err(SendError::Connect(Box::new(e))),
+                Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
+            },
+            Prepared::Hyper(req) => {
+                let sent = self.pooled().request(*req);
+                match tokio::time::timeout(timeout, sent).await {
+                    Err(_) => Err(SendError::Timeout(timeout)),
+                    Ok(Ok(resp)) => Ok(resp.map(UpstreamBody::Hyper)),
+                    Ok(Err(e)) if e.is_connect() => Err(SendError::Connect(Box::new(e))),
+                    Ok(Err(e)) => Err(SendError::Broken(Box::new(e))),
+                }
+            }
         }
     }
+}
+
+/// A request ready to send (see [`UpstreamClient::prepare`]).
+#[derive(Debug)]
+pub enum Prepared {
+    /// Encoded for the lean HTTP/1.1 path.
+    Lean(h1::Encoded),
+    /// For hyper's client (HTTPS, a body, an upgrade).
+    Hyper(Box<Request<Body>>),
 }
 
 /// The error and its causes on one line (no request data is in these messages).

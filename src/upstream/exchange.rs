@@ -25,7 +25,7 @@ use crate::headers::X_MARKETGATE_VIA;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 use crate::state::quota::Spent;
-use crate::transport::client::describe;
+use crate::transport::client::{Prepared, SendError, describe};
 use crate::transport::upstream_body::UpstreamResponse;
 
 /// What the exchange needs from the app: the snapshot (client, settings) and metrics.
@@ -126,7 +126,9 @@ impl Exchange<'_> {
         // While Redis is out, `take` answers `None` at once (or lets one trial call
         // through, whose success brings shared counting back).
         if let Some(c) = self.cluster {
-            if let Some(taken) = c.take(provider, weight).await {
+            // Boxed: only clustered replicas wait here, and inline its future would
+            // enlarge every request's future (bench/future_sizes.sh).
+            if let Some(taken) = Box::pin(c.take(provider, weight)).await {
                 if taken.is_err() {
                     self.metrics.quota_skips.with_label_values(&[&provider.cfg.name]).inc();
                 }
@@ -148,6 +150,18 @@ impl Exchange<'_> {
         if let Err(spent) = self.take_budget(provider, out.weight).await {
             return Err(Failure::new(Outcome::OverQuota, quota::spent_detail(spent, out.weight)).into());
         }
+        // The request is built and prepared (its head encoded) outside this frame, which
+        // holds only the prepared request and what judging the answer needs: a future is
+        // copied whole each time it is handed up a level (bench/future_sizes.sh).
+        let (req, timeout, judging) = self.start(host, out)?;
+        let sent = self.snap.client.send_prepared(req, timeout).await;
+        self.judge(host, judging, sent)
+    }
+
+    /// Adds marketgate's and the provider's headers and the API key to `out` and makes
+    /// it ready to send within its timeout.
+    fn start(&self, host: &Admitted<'_>, out: Outgoing) -> Result<(Prepared, Duration, Judging), Failure> {
+        let provider = host.provider;
         let Outgoing { method, path_and_query, mut headers, body, client_body, timeout, judge_key, .. } = out;
         if !headers.contains_key(header::USER_AGENT) {
             headers.insert(header::USER_AGENT, self.snap.user_agent.clone());
@@ -163,11 +177,28 @@ impl Exchange<'_> {
         *req.method_mut() = method;
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
-        let resp = match self.snap.client.send(req, timeout).await {
+        let key_index = key_index.filter(|_| judge_key);
+        Ok((self.snap.client.prepare(req), timeout, Judging { client_body, key_index }))
+    }
+
+    /// Judges what the client brought back: a send error (or a fault of the client's
+    /// body), the budget resynchronised from the answer's headers, its status
+    /// classified, a refused key set aside, `Retry-After` read. (`Refused` is large
+    /// because it keeps the response; it is what `send` returns, so boxing it here
+    /// would only add an allocation per refusal.)
+    #[allow(clippy::result_large_err)]
+    fn judge(
+        &self,
+        host: &Admitted<'_>,
+        judging: Judging,
+        sent: Result<UpstreamResponse, SendError>,
+    ) -> Result<UpstreamResponse, Refused> {
+        let provider = host.provider;
+        let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {
-                let timed_out = matches!(e, crate::transport::client::SendError::Timeout(_));
-                let fault = client_body.as_ref().and_then(|b| b.fault(timed_out));
+                let timed_out = matches!(e, SendError::Timeout(_));
+                let fault = judging.client_body.as_ref().and_then(|b| b.fault(timed_out));
                 let mut f = match fault {
                     Some(kind) => Failure::new(classify::client_fault(kind), kind.describe()),
                     None => Failure::new(classify::send_error(&e), describe(&e)),
@@ -186,7 +217,7 @@ impl Exchange<'_> {
         if outcome == Outcome::Ok {
             return Ok(resp);
         }
-        if let (true, Some(i), 401 | 403) = (judge_key, key_index, status)
+        if let (Some(i), 401 | 403) = (judging.key_index, status)
             && outcome != Outcome::RateLimited
         {
             auth::set_aside(provider, i, status, self.metrics);
@@ -200,6 +231,14 @@ impl Exchange<'_> {
             .and_then(|v| retry_after::parse(v, SystemTime::now()));
         Err(Refused { failure: f, response: Some(resp) })
     }
+}
+
+/// What judging an answer needs from its request.
+struct Judging {
+    /// The client's body, to tell its faults from the upstream's.
+    client_body: Option<SharedBody>,
+    /// The key the request carried, when a 401/403 should set it aside.
+    key_index: Option<usize>,
 }
 
 // === impl Admitted (recording a result) ===

@@ -61,26 +61,45 @@ pub fn fits<B: hyper::body::Body>(req: &Request<B>) -> bool {
         && !req.headers().contains_key(http::header::UPGRADE)
 }
 
-/// Sends `req` (which [`fits`]) over a pooled or new connection of `home`'s client.
-pub async fn send<B>(req: &Request<B>, home: Home) -> Result<Response<LeanBody>, Failed> {
-    let mut wire = BytesMut::new();
-    head::encode_request(req, &mut wire);
-    let wire = wire.freeze();
-    let method = req.method();
+/// A request made ready for the lean path: its head encoded, with the method and the
+/// pool its connection comes from and goes back to. Encoded before the sending future
+/// is made, so that future holds these bytes and not the request (a future is copied
+/// whole each time it is handed up a level, bench/future_sizes.sh).
+#[derive(Debug)]
+pub struct Encoded {
+    wire: Bytes,
+    method: Method,
+    home: Home,
+}
+
+impl Encoded {
+    /// Encodes `req` (which [`fits`]) for a connection of `home`.
+    pub fn new<B>(req: &Request<B>, home: Home) -> Self {
+        let mut wire = BytesMut::new();
+        head::encode_request(req, &mut wire);
+        Self { wire: wire.freeze(), method: req.method().clone(), home }
+    }
+}
+
+/// Sends `req` over a pooled or new connection of its home.
+pub async fn send(req: Encoded) -> Result<Response<LeanBody>, Failed> {
+    let Encoded { wire, method, home } = req;
     let mut pooled = pool::checkout(&home);
     loop {
         let reused = pooled.is_some();
         let mut conn = match pooled.take() {
             Some(conn) => conn,
-            None => Conn::new(connect(&home.host).await.map_err(Failed::Connect)?),
+            // Boxed: a new connection is the rare case, and its future (address racing)
+            // would otherwise make every request's future larger.
+            None => Conn::new(Box::pin(connect(&home.host)).await.map_err(Failed::Connect)?),
         };
-        match exchange(&mut conn, &wire, method).await {
+        match exchange(&mut conn, &wire, &method).await {
             Ok(head) => {
                 let body = LeanBody::new(conn, head.framing, head.reusable, home);
                 return Ok(head.response.map(|()| body));
             }
             // The upstream closed an idle connection as the request went out.
-            Err(Exchange { nothing_back: true, .. }) if reused && repeatable(method) => {}
+            Err(Exchange { nothing_back: true, .. }) if reused && repeatable(&method) => {}
             Err(Exchange { broken, .. }) => return Err(Failed::Broken(broken)),
         }
     }
