@@ -147,9 +147,7 @@ async fn binance_refused_451_trades_come_from_coinbase_with_the_taker_side_then_
     let refused = refused_451().await;
     let coinbase = VenueMock::start(Venue::Coinbase).await;
     // Binance's second stream host: nothing listens yet (a port kept free for later).
-    let later = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let later_addr = later.local_addr().expect("addr");
-    drop(later);
+    let (later, later_addr) = crate::support::mock::reserved_port();
     let binance_hosts = vec![format!("ws://{}", refused.addr), format!("ws://{later_addr}")];
     let (proxy, _mocks) =
         proxy_with_streams(&[("binance.stream", binance_hosts), ("coinbase.stream", vec![coinbase.url.clone()])]).await;
@@ -183,7 +181,7 @@ async fn binance_refused_451_trades_come_from_coinbase_with_the_taker_side_then_
     assert_eq!(binance.as_ref().map(|b| b["relay"].clone()), Some(serde_json::json!("coinbase")), "{admin}");
 
     // Binance's second host comes up: the stream resumes there and Coinbase is let go.
-    let listener = tokio::net::TcpListener::bind(later_addr).await.expect("rebind the kept port");
+    let listener = later.listen(128).expect("listen on the kept port");
     let binance = StreamMock::serve_on(listener);
     until_ws(&mut ws, "status", Some("resumed")).await;
     binance.wait_subscribed(&["btcusdt@trade"]).await;

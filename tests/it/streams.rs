@@ -194,8 +194,8 @@ async fn an_upstream_drop_is_marked_as_a_gap_and_trades_resume() {
 async fn with_every_stream_host_down_tickers_come_from_rest_until_the_stream_returns() {
     let rest = shipped::provider("binance", None).await;
     // A port nothing listens on yet: the stream host is down, then comes back there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let stream_url = format!("ws://127.0.0.1:{port}");
+    let (later, addr) = crate::support::mock::reserved_port();
+    let stream_url = format!("ws://{addr}");
     let proxy = Proxy::start(&config(&stream_url, rest.hosts.clone(), "")).await;
     let mut sse = Sse::open(&proxy, "symbols=BTC&channels=ticker").await;
     assert_eq!(sse.next().await["event"], "subscribed");
@@ -220,7 +220,7 @@ async fn with_every_stream_host_down_tickers_come_from_rest_until_the_stream_ret
     assert_eq!(view["providers"][0]["state"], "fallback", "{view}");
     // The stream host comes back: marketgate reconnects (its breaker's open period
     // ends) and says so.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("rebind");
+    let listener = later.listen(128).expect("listen on the kept port");
     let mock = StreamMock::serve_on(listener);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {

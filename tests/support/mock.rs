@@ -258,6 +258,17 @@ pub async fn refused_addr() -> String {
     format!("http://{addr}")
 }
 
+/// A port for a server that comes up later in the test: bound but not listening, so
+/// connections to it are refused until `listen` is called on the socket, and no other
+/// test's server can take the port in between (as it could between dropping a listener
+/// and binding its port again).
+pub fn reserved_port() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    (socket, addr)
+}
+
 /// 1,000 recorded Binance daily candles (2021-01-01 to 2023-09-27).
 pub const KLINES: &str = "binance/klines_btcusdt_1d_1000.json";
 
