@@ -14,6 +14,7 @@ use marketgate::normalize::op::Operation;
 use marketgate::normalize::params::OpRequest;
 use marketgate::normalize::schema::Payload;
 use marketgate::pipeline::plan::Plan;
+use marketgate::routing::pattern::Params;
 use tokio::time::Instant;
 
 fn fixture(rel: &str) -> String {
@@ -108,7 +109,7 @@ fn main() {
     println!("{:<55} {:>9} {:>12} {:>12}", "body", "bytes", "µs/response", "MB/s");
     for (name, provider, op, query, body) in cases {
         let p = cfg.provider(provider).expect("provider");
-        let req = OpRequest::parse(op, Some(query), &BTreeMap::new(), &BTreeMap::new(), 32).expect("request");
+        let req = OpRequest::parse(op, Some(query), &Params::new(), &BTreeMap::new(), 32).expect("request");
         let plan = Plan::new(p, &req, now).expect("plan");
         let mapping = p.ops.get(&op).expect("mapping");
         let globals = &plan.requests[0].globals;
@@ -138,7 +139,7 @@ fn indicators(cfg: &marketgate::config::Config, now: i64) {
     let req = OpRequest::parse(
         Operation::Ohlcv,
         Some("symbol=BTC&interval=1d&limit=1000"),
-        &BTreeMap::new(),
+        &Params::new(),
         &BTreeMap::new(),
         32,
     )

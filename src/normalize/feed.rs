@@ -283,8 +283,8 @@ mod tests {
         assert_eq!(feed.items.len() + feed.dropped.len(), 4, "every entry kept or named: {:?}", feed.dropped);
         assert!(feed.items.iter().all(|n| (1_041_379_200_000..1_072_915_200_000).contains(&n.published_at.0)), "2003");
         let json = serde_json::to_string(&feed.items).expect("json");
-        let none = std::collections::BTreeMap::new();
-        let req = OpRequest::parse(Operation::News, Some("limit=10"), &none, &none, 32).expect("request");
+        let (path, defaults) = (Default::default(), Default::default());
+        let req = OpRequest::parse(Operation::News, Some("limit=10"), &path, &defaults, 32).expect("request");
         let (payload, dropped) = Payload::checked(&json, &req, crate::calendar::now_ms()).expect("fits");
         assert!(dropped.is_empty(), "{dropped:?}");
         assert!(matches!(payload, Payload::News(n) if n.len() == feed.items.len()));

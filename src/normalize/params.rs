@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode_str;
 
+use crate::routing::pattern::Params;
 use crate::split;
 
 use super::op::{Derive, Interval, Operation};
@@ -82,7 +83,7 @@ impl OpRequest {
     pub fn parse(
         op: Operation,
         raw_query: Option<&str>,
-        path_params: &BTreeMap<String, String>,
+        path_params: &Params,
         defaults: &BTreeMap<String, String>,
         max_params: usize,
     ) -> Result<Self, ParamError> {
@@ -95,7 +96,7 @@ impl OpRequest {
         op: Operation,
         derive: Option<Derive>,
         raw_query: Option<&str>,
-        path_params: &BTreeMap<String, String>,
+        path_params: &Params,
         defaults: &BTreeMap<String, String>,
         max_params: usize,
     ) -> Result<Self, ParamError> {

@@ -10,6 +10,7 @@ use marketgate::normalize::op::Operation;
 use marketgate::normalize::params::OpRequest;
 use marketgate::normalize::schema::Payload;
 use marketgate::pipeline::plan::Plan;
+use marketgate::routing::pattern::Params;
 use proptest::prelude::*;
 
 fn env() -> HashMap<String, String> {
@@ -78,7 +79,7 @@ fn request_for(op: Operation) -> OpRequest {
         Operation::Ohlcv => "symbol=BTC&interval=1d&limit=10",
         _ => "",
     };
-    let mut req = OpRequest::parse(op, Some(q), &BTreeMap::new(), &BTreeMap::new(), 32).expect("request");
+    let mut req = OpRequest::parse(op, Some(q), &Params::new(), &BTreeMap::new(), 32).expect("request");
     if op == Operation::Ohlcv {
         req.interval = Some("4h".parse().expect("interval"));
     }
@@ -150,7 +151,7 @@ proptest! {
     #[test]
     fn the_query_parser_never_panics(query in "[a-z&=%,+0-9A-Z.\\-]{0,200}", op in 0..8usize) {
         let op = Operation::ALL[op];
-        if let Ok(req) = OpRequest::parse(op, Some(&query), &BTreeMap::new(), &BTreeMap::new(), 32) {
+        if let Ok(req) = OpRequest::parse(op, Some(&query), &Params::new(), &BTreeMap::new(), 32) {
             prop_assert!(req.symbols.len() <= 100);
             prop_assert!(req.symbols.iter().all(|s| s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
         }
@@ -158,7 +159,7 @@ proptest! {
 
     #[test]
     fn arbitrary_query_bytes_never_panic_the_parser(query in ".{0,300}") {
-        let _ = OpRequest::parse(Operation::Price, Some(&query), &BTreeMap::new(), &BTreeMap::new(), 32);
+        let _ = OpRequest::parse(Operation::Price, Some(&query), &Params::new(), &BTreeMap::new(), 32);
     }
 }
 

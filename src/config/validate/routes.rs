@@ -237,6 +237,7 @@ fn check_defaults(
         _ if op.takes_symbols() && !given("symbol") => Some("symbol=BTC"),
         _ => None,
     };
-    let mut req = OpRequest::parse_for(op, derive, query, &BTreeMap::new(), defaults, usize::MAX)?;
+    let mut req =
+        OpRequest::parse_for(op, derive, query, &crate::routing::pattern::Params::new(), defaults, usize::MAX)?;
     crate::derive::Shaping::prepare(derive, &mut req).map(|_| ())
 }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 
 fn parse(op: Operation, q: &str) -> Result<OpRequest, ParamError> {
-    OpRequest::parse(op, Some(q), &BTreeMap::new(), &BTreeMap::new(), 32)
+    OpRequest::parse(op, Some(q), &Params::new(), &BTreeMap::new(), 32)
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn unknown_and_repeated_parameters_are_refused() {
 
 #[test]
 fn path_parameters_and_route_defaults_apply() {
-    let path = BTreeMap::from([("q".to_owned(), "bitcoin etf".to_owned())]);
+    let path: Params = [("q".to_owned(), "bitcoin etf".to_owned())].into_iter().collect();
     let defaults = BTreeMap::from([("limit".to_owned(), "5".to_owned())]);
     let r = OpRequest::parse(Operation::News, None, &path, &defaults, 32).expect("valid");
     assert_eq!((r.q.as_deref(), r.limit), (Some("bitcoin etf"), Some(5)));
@@ -76,7 +76,7 @@ fn cache_keys_ignore_symbol_order_and_case() {
     assert_ne!(a.cache_key(), c.cache_key());
     // The key's text is shared with other replicas through Redis: it must not change.
     assert_eq!(a.cache_key(), "price|BTC,ETH|USD||0|0||0|0");
-    let path = BTreeMap::from([("q".to_owned(), "Bitcoin%20ETF".to_owned())]);
+    let path: Params = [("q".to_owned(), "Bitcoin%20ETF".to_owned())].into_iter().collect();
     let news = OpRequest::parse(Operation::News, Some("limit=7"), &path, &BTreeMap::new(), 32).expect("valid");
     assert_eq!(news.cache_key(), "news||USD||7|0|bitcoin%20etf|0|0");
 }
@@ -84,8 +84,8 @@ fn cache_keys_ignore_symbol_order_and_case() {
 #[test]
 fn query_parameter_count_is_bounded() {
     let q: Vec<String> = (0..40).map(|i| format!("p{i}=1")).collect();
-    let e = OpRequest::parse(Operation::Price, Some(&q.join("&")), &BTreeMap::new(), &BTreeMap::new(), 32)
-        .expect_err("many");
+    let e =
+        OpRequest::parse(Operation::Price, Some(&q.join("&")), &Params::new(), &BTreeMap::new(), 32).expect_err("many");
     assert_eq!(e.param, "query");
 }
 

@@ -5,7 +5,7 @@ use super::*;
 const NOW: i64 = 1_800_000_000_000;
 
 fn req(op: Operation, q: &str) -> OpRequest {
-    OpRequest::parse(op, Some(q), &BTreeMap::new(), &BTreeMap::new(), 32).expect("valid request")
+    OpRequest::parse(op, Some(q), &crate::routing::pattern::Params::new(), &BTreeMap::new(), 32).expect("valid request")
 }
 
 fn price_req() -> OpRequest {
