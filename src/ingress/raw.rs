@@ -59,7 +59,7 @@ pub fn serve<'a>(
         return Err(e);
     }
     let exchange = Exchange { snap, metrics: &gw.metrics, via: gw.via_out(via), cluster: gw.cluster() };
-    let client = Forwarded::from(req, server.max_request_body);
+    let client = Forwarded::take_apart(req, server.max_request_body);
     Ok(forward(gw, exchange, provider, path_and_query, weight, client, now + server.deadline))
 }
 
@@ -67,6 +67,7 @@ pub fn serve<'a>(
 /// is made, so that future does not carry the whole request beside its pieces (it is
 /// copied whole each time it is handed up a level, bench/future_sizes.sh).
 struct Forwarded {
+    /// The method.
     method: Method,
     /// The client's headers, hop-by-hop ones removed (an upgrade's put back).
     headers: http::HeaderMap,
@@ -77,7 +78,8 @@ struct Forwarded {
 }
 
 impl Forwarded {
-    fn from(mut req: Request<Incoming>, max_body: usize) -> Self {
+    /// The pieces of `req` that are forwarded (a body is read up to `max_body` bytes).
+    fn take_apart(mut req: Request<Incoming>, max_body: usize) -> Self {
         let upgrade = Pending::take(&mut req);
         let (parts, body) = req.into_parts();
         let body = (!body.is_end_stream()).then(|| SharedBody::new(body, max_body));

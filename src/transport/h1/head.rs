@@ -148,7 +148,7 @@ pub fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Option<Head
             said.note(&name, &value);
             headers.append(name, value);
         }
-        return finish(status, version, headers, &said, method).map(Some);
+        return finish(status, version, headers, said, method).map(Some);
     }
 }
 
@@ -194,10 +194,9 @@ impl Said {
         } else if *name == CONTENT_LENGTH {
             self.has_length = true;
             for t in tokens() {
-                self.length = match std::mem::replace(&mut self.length, Ok(None)) {
-                    Ok(found) => one_length(found, t),
-                    Err(e) => Err(e),
-                };
+                if let Ok(found) = self.length {
+                    self.length = one_length(found, t);
+                }
             }
         }
     }
@@ -234,7 +233,7 @@ fn finish(
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
-    said: &Said,
+    said: Said,
     method: &Method,
 ) -> Result<Head, HeadError> {
     // HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
@@ -249,7 +248,7 @@ fn finish(
         // so its connection is not used again.
         reusable &= !said.has_length;
         if said.chunked_last { Framing::Chunked } else { Framing::Close }
-    } else if let Some(n) = said.length.clone()? {
+    } else if let Some(n) = said.length? {
         Framing::Length(n)
     } else {
         Framing::Close
